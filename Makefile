@@ -1,0 +1,35 @@
+# The two set-up commands of the README:
+#   make studio   install, then open the studio on a demo workspace
+#   make test     install, then run the tests (what .ci/run calls)
+PYTHON     ?= python3
+VENV       ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+WORKSPACE  ?= stickgen-workspace
+BIN        := $(VENV)/bin
+
+.PHONY: install studio demo test bench clean-venv
+
+# torch goes in first, from the machine's own build: an unpinned torch pulled in by
+# another package would fetch a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+studio: install
+	$(BIN)/stickgen demo --workspace "$(WORKSPACE)"
+
+demo: studio
+
+test: install
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python tests/benchmarks/bench_io.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,36 @@
+"""Typed exceptions of stickgen_core.
+
+Every error a user can cause carries a message that names the file, the sample
+index or the config key involved and says what was expected, so that the CLI
+and the studio can show it as it is, without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class StickGenError(Exception):
+    """Base class of every error stickgen_core raises on purpose."""
+
+
+class DatasetError(StickGenError):
+    """A dataset file or folder could not be read or written."""
+
+    def __init__(self, message: str, path: object | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class UnsafeFileError(DatasetError):
+    """A file holds pickled code (or objects) that weights_only loading refuses."""
+
+
+class SampleValidationError(StickGenError):
+    """One or more samples break the canonical sample contract."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class ConfigError(StickGenError):
+    """A config file or value is invalid; the message names the key path."""

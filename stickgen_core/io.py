@@ -1,0 +1,240 @@
+"""Safe dataset I/O: weights-only loading, atomic writes, stable clip ids.
+
+Dataset files come from users and are untrusted: they are only ever read with
+``torch.load(..., weights_only=True)``, so a pickle that would run code is refused
+before any of it runs. Every write goes to a temp file in the target folder and is
+moved into place with ``os.replace``, so an interrupted write leaves the old file whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+import warnings
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .errors import DatasetError, SampleValidationError, UnsafeFileError
+from .schema import Problem, validate_sample
+
+log = logging.getLogger(__name__)
+
+DATASET_SUFFIXES = (".pt", ".pth")
+
+
+# --------------------------------------------------------------------------- atomic writes
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success move it over ``path`` atomically.
+
+    On any exception the temp file is removed and ``path`` is untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+# --------------------------------------------------------------------------- clip ids
+def clip_id(sample: dict) -> str:
+    """Stable 16-hex-digit content hash of a sample's motion (float32) and description."""
+    motion = sample.get("motion")
+    if isinstance(motion, torch.Tensor):
+        data = motion.detach().to(torch.float32).contiguous().cpu().numpy()
+    else:
+        data = np.ascontiguousarray(np.asarray(motion, dtype=np.float32))
+    h = hashlib.blake2b(digest_size=8)
+    h.update(str(data.shape).encode())
+    h.update(data.tobytes())
+    h.update(b"\x00")
+    h.update(str(sample.get("description", "")).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- loading
+@dataclass(frozen=True)
+class SkippedSample:
+    """A sample left out of a load because it broke the contract."""
+
+    file: str
+    index: int
+    problems: tuple[Problem, ...]
+
+    def __str__(self) -> str:
+        return f"{self.file} sample {self.index}: " + "; ".join(str(p) for p in self.problems)
+
+
+@dataclass
+class LoadedDataset(Sequence):
+    """The valid samples of one or more files, and a report of what was skipped.
+
+    Each sample carries ``clip_id``, ``source_file`` and ``source_index``.
+    """
+
+    samples: list[dict]
+    files: list[str]
+    skipped: list[SkippedSample] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.samples[i]
+
+    def __iter__(self):
+        return iter(self.samples)
+
+
+def dataset_files(path: str | os.PathLike) -> list[Path]:
+    """The dataset files a path names: itself, or the sorted ``.pt``/``.pth`` files of a folder."""
+    p = Path(path)
+    if not p.exists():
+        raise DatasetError(f"{p}: no such file or folder", p)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix in DATASET_SUFFIXES and f.is_file())
+        if not files:
+            raise DatasetError(f"{p}: folder holds no dataset files (expected *.pt or *.pth)", p)
+        return files
+    return [p]
+
+
+def load_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
+    """``torch.load(weights_only=True)`` with every failure turned into a clear DatasetError."""
+    p = Path(path)
+    if not p.is_file():
+        raise DatasetError(f"{p}: no such file", p)
+    if p.stat().st_size == 0:
+        raise DatasetError(f"{p}: file is empty (expected a torch file written by torch.save)", p)
+    with open(p, "rb") as fh:
+        looks_like_zip = fh.read(4) == b"PK\x03\x04"  # torch.save's format since 1.6
+    is_zip = looks_like_zip and zipfile.is_zipfile(p)
+    try:
+        with warnings.catch_warnings():
+            # torch warns about foreign pickle protocols before refusing them; the refusal says enough
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(p, map_location="cpu", weights_only=True, mmap=mmap and is_zip)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc)
+        global_line = _first_line_with(msg, ("GLOBAL",))
+        if global_line:
+            raise UnsafeFileError(
+                f"{p}: refused to load: the file holds pickled code or objects that safe "
+                f"(weights_only) loading does not allow ({global_line.strip()}); nothing in it was run. "
+                "Re-save it with plain tensors, lists, dicts, numbers and strings.", p) from None
+        reason = _first_line_with(msg, ("Unsupported", "WeightsUnpickler")) or _short(msg)
+        raise DatasetError(f"{p}: not a torch file (expected a file written by torch.save; {reason.strip()})", p) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as exc:
+        msg = _short(str(exc))
+        if looks_like_zip or "zip" in msg.lower() or isinstance(exc, EOFError) or "central directory" in msg:
+            raise DatasetError(f"{p}: truncated or corrupt torch file ({msg})", p) from None
+        raise DatasetError(f"{p}: not a torch file (expected a file written by torch.save; {msg})", p) from None
+
+
+def _short(msg: str, limit: int = 200) -> str:
+    line = msg.strip().splitlines()[0] if msg.strip() else "unknown error"
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _first_line_with(msg: str, needles: tuple[str, ...]) -> str | None:
+    for line in msg.splitlines():
+        if any(n in line for n in needles):
+            return _short(line)
+    return None
+
+
+def samples_from_object(obj: Any, path: str | os.PathLike) -> list:
+    """The sample list inside a loaded dataset object, or a DatasetError naming the file."""
+    if isinstance(obj, dict):
+        if "sequences" not in obj:
+            keys = ", ".join(map(str, list(obj)[:8])) or "none"
+            raise DatasetError(f"{path}: expected a list of samples or a dict with key 'sequences'; got a dict with keys [{keys}]", path)
+        obj = obj["sequences"]
+    if not isinstance(obj, (list, tuple)):
+        raise DatasetError(f"{path}: expected a list of samples or a dict with key 'sequences'; got {type(obj).__name__}", path)
+    return list(obj)
+
+
+def load_dataset(
+    path: str | os.PathLike,
+    *,
+    skip_invalid: bool = False,
+    validate: bool = True,
+    mmap: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadedDataset:
+    """Load a dataset file or a folder of them.
+
+    Invalid samples raise SampleValidationError naming file, index and every problem,
+    unless ``skip_invalid`` is set: then they are left out and listed in ``.skipped``.
+    """
+    files = dataset_files(path)
+    samples: list[dict] = []
+    skipped: list[SkippedSample] = []
+    for fi, f in enumerate(files):
+        raw = samples_from_object(load_torch_file(f, mmap=mmap), f)
+        for i, s in enumerate(raw):
+            problems = validate_sample(s) if validate else []
+            if problems:
+                item = SkippedSample(str(f), i, tuple(problems))
+                if not skip_invalid:
+                    more = sum(1 for t in raw[i + 1:] if validate_sample(t)) if len(raw) < 100_000 else 0
+                    extra = f" (and {more} more invalid sample(s) after it)" if more else ""
+                    raise SampleValidationError(f"{item}{extra}. Use skip_invalid / --skip-invalid to load the valid ones.", list(problems))
+                skipped.append(item)
+                continue
+            s = dict(s)  # never mutate the caller's (or torch's cached) objects
+            s["clip_id"] = clip_id(s)
+            s["source_file"] = str(f)
+            s["source_index"] = i
+            samples.append(s)
+        if progress:
+            progress(fi + 1, len(files))
+    for item in skipped:
+        log.warning("skipped invalid sample: %s", item)
+    return LoadedDataset(samples, [str(f) for f in files], skipped)
+
+
+_BOOKKEEPING_KEYS = ("clip_id", "source_file", "source_index")
+
+
+def save_dataset(samples: Sequence[dict], path: str | os.PathLike, *, validate: bool = True) -> Path:
+    """Write samples as a ``.pt`` list atomically; load bookkeeping keys are not stored."""
+    out = []
+    for i, s in enumerate(samples):
+        if validate:
+            problems = validate_sample(s)
+            if problems:
+                raise SampleValidationError(f"{path}: sample {i} is invalid: " + "; ".join(map(str, problems)), problems)
+        out.append({k: v for k, v in s.items() if k not in _BOOKKEEPING_KEYS})
+    atomic_torch_save(out, path)
+    return Path(path)

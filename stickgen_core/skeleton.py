@@ -1,0 +1,62 @@
+"""Joints <-> v3 segments, and whole-skeleton measurements.
+
+Joint arrays are ``[..., 16, 2]`` in ``schema.JOINT_NAMES`` order; segment arrays are
+``[..., 48]``. Everything works on any leading batch shape at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .schema import JOINT_INDEX, MOTION_DIM, NUM_SEGMENTS, SEGMENTS
+
+_SEG_START = np.array([JOINT_INDEX[a] for _, a, _ in SEGMENTS])
+_SEG_END = np.array([JOINT_INDEX[b] for _, _, b in SEGMENTS])
+# For segments -> joints: which segment endpoint carries each joint.
+_JOINT_SOURCE: dict[str, tuple[int, int]] = {}
+for _i, (_, _a, _b) in enumerate(SEGMENTS):
+    _JOINT_SOURCE.setdefault(_a, (_i, 0))
+    _JOINT_SOURCE.setdefault(_b, (_i, 1))
+_JOINT_SEG = np.array([_JOINT_SOURCE[n][0] for n in JOINT_INDEX])
+_JOINT_END = np.array([_JOINT_SOURCE[n][1] for n in JOINT_INDEX])
+
+#: Segments whose length a rigid body keeps (pelvis_width foreshortens with yaw).
+RIGID_SEGMENTS = tuple(range(NUM_SEGMENTS - 1))
+
+
+def joints_to_segments(joints: np.ndarray) -> np.ndarray:
+    """``[..., 16, 2]`` joints -> ``[..., 48]`` v3 segments (float32)."""
+    start = joints[..., _SEG_START, :]
+    end = joints[..., _SEG_END, :]
+    segs = np.concatenate([start, end], axis=-1)
+    return segs.reshape(*joints.shape[:-2], MOTION_DIM).astype(np.float32, copy=False)
+
+
+def segments_to_joints(motion: np.ndarray) -> np.ndarray:
+    """``[..., 48]`` v3 segments -> ``[..., 16, 2]`` joints."""
+    segs = motion.reshape(*motion.shape[:-1], NUM_SEGMENTS, 2, 2)
+    return segs[..., _JOINT_SEG, _JOINT_END, :]
+
+
+def segment_endpoints(motion: np.ndarray) -> np.ndarray:
+    """``[..., 48]`` -> ``[..., 12, 2, 2]`` (segment, start/end, xy)."""
+    return motion.reshape(*motion.shape[:-1], NUM_SEGMENTS, 2, 2)
+
+
+def segment_lengths(motion: np.ndarray) -> np.ndarray:
+    """``[..., 48]`` -> ``[..., 12]`` segment lengths."""
+    seg = segment_endpoints(motion)
+    return np.linalg.norm(seg[..., 1, :] - seg[..., 0, :], axis=-1)
+
+
+def point_ys(motion: np.ndarray) -> np.ndarray:
+    """All 24 endpoint y coordinates: ``[..., 48]`` -> ``[..., 24]``."""
+    return motion[..., 1::2]
+
+
+def figure_height(motion: np.ndarray) -> np.ndarray:
+    """Standing height proxy per frame: neck->head + torso + thigh + shin lengths."""
+    lengths = segment_lengths(motion)
+    left = lengths[..., 7] + lengths[..., 8]
+    right = lengths[..., 9] + lengths[..., 10]
+    return lengths[..., 0] + lengths[..., 1] + lengths[..., 2] + 0.5 * (left + right)

@@ -1,0 +1,1 @@
+"""StickGen Studio: the PySide6 + pyqtgraph desktop app over stickgen_core."""
