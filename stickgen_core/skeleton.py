@@ -60,3 +60,34 @@ def figure_height(motion: np.ndarray) -> np.ndarray:
     left = lengths[..., 7] + lengths[..., 8]
     right = lengths[..., 9] + lengths[..., 10]
     return lengths[..., 0] + lengths[..., 1] + lengths[..., 2] + 0.5 * (left + right)
+
+
+def smooth_time(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian low-pass along axis 0 (frames), edges reflected; ``sigma`` in frames."""
+    if sigma <= 0 or len(x) < 2:
+        return x.copy()
+    radius = max(int(np.ceil(3 * sigma)), 1)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    pad = [(radius, radius)] + [(0, 0)] * (x.ndim - 1)
+    xp = np.pad(x, pad, mode="reflect" if len(x) > radius else "edge")
+    out = np.zeros_like(x, dtype=np.result_type(x.dtype, np.float32))
+    for i, w in enumerate(taps):  # a handful of taps; each step is a whole-array operation
+        out += w * xp[i: i + len(x)]
+    return out
+
+
+def normalize_height(motion: np.ndarray, target: float = 1.75) -> np.ndarray:
+    """Scale a clip about its first-frame pelvis so the median figure height is ``target`` m.
+
+    The ground (y = 0) stays where it is, so a clip standing on the floor still does.
+    """
+    h = float(np.median(figure_height(motion.reshape(-1, MOTION_DIM)))) if len(motion) else 0.0
+    if h <= 1e-6:
+        return motion.copy()
+    scale = target / h
+    out = motion.astype(np.float32, copy=True)
+    x0 = out[0, ..., 0::2].mean()
+    out[..., 0::2] = (out[..., 0::2] - x0) * scale + x0
+    out[..., 1::2] = out[..., 1::2] * scale
+    return out

@@ -30,7 +30,7 @@ def _add(pose: Pose, name: str, value) -> None:
     pose[:, P[name]] += value
 
 
-def _breathe(pose: Pose, t: np.ndarray, rng: np.random.Generator, amount: float = 1.0) -> None:
+def breathe(pose: Pose, t: np.ndarray, rng: np.random.Generator, amount: float = 1.0) -> None:
     """Small living motion so a standing figure never reads as frozen."""
     ph = rng.uniform(0, 2 * np.pi, 4)
     _add(pose, "lean", amount * 2.0 * np.sin(2 * np.pi * 0.3 * t + ph[0]))
@@ -45,7 +45,7 @@ def idle(T, fps, rng, speed, facing):
     pose = neutral(T)
     t = _t(T, fps)
     _set(pose, "yaw", facing * rng.uniform(0, 40))
-    _breathe(pose, t, rng, 1.3)
+    breathe(pose, t, rng, 1.8)
     # weight shift from leg to leg, now and then glancing around
     shift = np.sin(2 * np.pi * 0.15 * speed * t + rng.uniform(0, 6))
     _add(pose, "l_knee", 6 * np.clip(shift, 0, None))
@@ -58,12 +58,21 @@ def _gait(T, fps, rng, speed, facing, *, cadence, hip_amp, knee_swing, arm_amp, 
     pose = neutral(T)
     t = _t(T, fps)
     phase = 2 * np.pi * cadence * speed * t + rng.uniform(0, 2 * np.pi)
-    s, c = np.sin(phase), np.cos(phase)
+    s = np.sin(phase)
     _set(pose, "yaw", facing * rng.uniform(55, 75))
-    _set(pose, "l_hip_flex", hip_amp * s)
-    _set(pose, "r_hip_flex", -hip_amp * s)
-    _set(pose, "l_knee", 5 + knee_swing * np.clip(c, 0, None) ** 1.5)
-    _set(pose, "r_knee", 5 + knee_swing * np.clip(-c, 0, None) ** 1.5)
+    # the stance leg sweeps back at a steady rate (a triangle wave, rounded later by the
+    # pose smoothing), so the body glides forward instead of surging and stopping each step
+    # while the swing leg eases in and out (a sine), so it lands without skidding
+    tri = (2 / np.pi) * np.arcsin(np.clip(s, -1, 1))
+    c = np.cos(phase)
+    _set(pose, "l_hip_flex", hip_amp * np.where(c > 0, s, tri))
+    _set(pose, "r_hip_flex", -hip_amp * np.where(c < 0, s, tri))
+    # the knee bends from toe-off (early in the forward swing) so the foot clears the floor
+    # the swing knee bends over the whole swing and is straight at toe-off and landing;
+    # the stance leg stays straight, so the swing foot is always the higher one
+    _set(pose, "l_knee", 5 + knee_swing * np.clip(c, 0, None) ** 0.5)
+    _set(pose, "r_knee", 5 + knee_swing * np.clip(-c, 0, None) ** 0.5)
+    _set(pose, "gait", 1.0)
     _set(pose, "l_sh_flex", -arm_amp * s)
     _set(pose, "r_sh_flex", arm_amp * s)
     _set(pose, "l_elbow", elbow + 0.3 * elbow * np.clip(-s, 0, None))
@@ -71,18 +80,17 @@ def _gait(T, fps, rng, speed, facing, *, cadence, hip_amp, knee_swing, arm_amp, 
     _set(pose, "lean", lean)
     _set(pose, "head", -0.5 * lean)
     _set(pose, "lift", bounce * np.abs(np.sin(phase)) ** 2)
-    _set(pose, "locomotion", 1.0)
     return pose
 
 
 def walk(T, fps, rng, speed, facing):
     return _gait(T, fps, rng, speed, facing, cadence=0.9, hip_amp=rng.uniform(22, 28) * speed ** 0.5,
-                 knee_swing=55, arm_amp=rng.uniform(15, 25), elbow=15, lean=3, bounce=0.0)
+                 knee_swing=62, arm_amp=rng.uniform(15, 25), elbow=15, lean=3, bounce=0.0)
 
 
 def run(T, fps, rng, speed, facing):
     return _gait(T, fps, rng, speed, facing, cadence=1.4, hip_amp=rng.uniform(35, 42),
-                 knee_swing=100, arm_amp=rng.uniform(30, 40), elbow=85, lean=12, bounce=0.06)
+                 knee_swing=100, arm_amp=rng.uniform(30, 40), elbow=85, lean=12, bounce=0.0)
 
 
 def jump(T, fps, rng, speed, facing):
@@ -123,7 +131,7 @@ def keyframes_cycle(u: np.ndarray, times: list[float], vals: list[float]) -> np.
 def wave(T, fps, rng, speed, facing):
     pose = neutral(T)
     t = _t(T, fps)
-    _breathe(pose, t, rng, 0.6)
+    breathe(pose, t, rng, 0.6)
     _set(pose, "yaw", facing * rng.uniform(0, 30))
     side = rng.choice(["l", "r"])
     up = keyframes(T, fps, [(0.0, 0.0), (0.6 / speed, 1.0), (max(T / fps - 0.6, 0.7), 1.0), (T / fps, 0.3)])
@@ -137,7 +145,7 @@ def wave(T, fps, rng, speed, facing):
 def sit(T, fps, rng, speed, facing, reverse=False):
     pose = neutral(T)
     t = _t(T, fps)
-    _breathe(pose, t, rng, 0.5)
+    breathe(pose, t, rng, 0.5)
     _set(pose, "yaw", facing * rng.uniform(50, 75))
     start = min(rng.uniform(0.3, 1.0), 0.3 * T / fps)
     dur = 1.3 / speed
@@ -162,7 +170,7 @@ def stand_up(T, fps, rng, speed, facing):
 def turn(T, fps, rng, speed, facing):
     pose = neutral(T)
     t = _t(T, fps)
-    _breathe(pose, t, rng, 0.5)
+    breathe(pose, t, rng, 0.5)
     start, dur = min(0.4, 0.2 * T / fps), 1.4 / speed
     yaw0 = facing * rng.uniform(40, 80)
     turns = rng.choice([180.0, 180.0, 360.0]) * rng.choice([-1, 1])
@@ -223,14 +231,14 @@ def dance(T, fps, rng, speed, facing):
     t = _t(T, fps)
     beat = 2 * np.pi * rng.uniform(0.9, 1.1) * speed * t
     _set(pose, "yaw", facing * rng.uniform(0, 25) + 20 * np.sin(beat / 4))
-    _set(pose, "sway", 0.08 * np.sin(beat / 2))
+    _set(pose, "sway", 0.03 * np.sin(beat / 2))
     bounce = 12 + 12 * (0.5 - 0.5 * np.cos(2 * beat))
     _set(pose, "l_knee", bounce)
     _set(pose, "r_knee", bounce)
     _set(pose, "l_hip_flex", bounce * 0.5)
     _set(pose, "r_hip_flex", bounce * 0.5)
-    _set(pose, "l_hip_abd", 8 + 6 * np.sin(beat / 2))
-    _set(pose, "r_hip_abd", 8 - 6 * np.sin(beat / 2))
+    _set(pose, "l_hip_abd", 8.0)
+    _set(pose, "r_hip_abd", 8.0)
     arms = np.sin(beat / 2)
     _set(pose, "l_sh_abd", 80 + 60 * arms)
     _set(pose, "r_sh_abd", 80 - 60 * arms)
@@ -243,7 +251,7 @@ def dance(T, fps, rng, speed, facing):
 def crouch(T, fps, rng, speed, facing):
     pose = neutral(T)
     t = _t(T, fps)
-    _breathe(pose, t, rng, 0.5)
+    breathe(pose, t, rng, 0.5)
     _set(pose, "yaw", facing * rng.uniform(45, 75))
     d = T / fps
     start, dur = min(0.4, 0.15 * d), 0.9 / speed
@@ -261,7 +269,7 @@ def crouch(T, fps, rng, speed, facing):
 def fall(T, fps, rng, speed, facing):
     pose = neutral(T)
     t = _t(T, fps)
-    _breathe(pose, t, rng, 0.4)
+    breathe(pose, t, rng, 0.4)
     _set(pose, "yaw", facing * rng.uniform(60, 80))
     d = T / fps
     direction = rng.choice([-1.0, 1.0])
@@ -317,8 +325,8 @@ def throw(T, fps, rng, speed, facing):
     _set(pose, f"{arm}_elbow", keyframes_cycle(u, k, [8, 60, 100, 5, 10, 8]))
     _set(pose, f"{other}_sh_flex", keyframes_cycle(u, k, [0, 60, 70, -20, 0, 0]))
     _set(pose, "lean", keyframes_cycle(u, k, [2, -12, -10, 20, 8, 2]))
-    _set(pose, f"{other}_hip_flex", keyframes_cycle(u, k, [0, 20, 25, 20, 5, 0]))
-    _set(pose, f"{other}_knee", keyframes_cycle(u, k, [3, 10, 15, 25, 8, 3]))
+    _set(pose, f"{other}_hip_flex", keyframes_cycle(u, k, [0, 35, 25, 20, 30, 0]))
+    _set(pose, f"{other}_knee", keyframes_cycle(u, k, [3, 45, 12, 12, 45, 3]))
     _set(pose, f"{arm}_hip_flex", keyframes_cycle(u, k, [0, -10, -12, -15, -5, 0]))
     return pose
 

@@ -15,8 +15,8 @@ import torch
 
 from ..errors import ConfigError
 from ..schema import ACTION_INDEX, JOINT_INDEX
-from ..skeleton import joints_to_segments
-from .actions import ACTION_SPECS
+from ..skeleton import joints_to_segments, smooth_time
+from .actions import ACTION_SPECS, breathe
 from .defects import DEFECT_TYPES, INJECTORS
 from .kinematics import place_on_screen
 
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 BODY_MASS_KG = 70.0
 BLEND_FRAMES = 10
+POSE_SMOOTH_FRAMES = 1.2
 SOURCES_DEFAULT = {"synthetic": 0.5, "mocap_like": 0.3, "video_estimate": 0.2}
 SUBJECTS = ("A person", "A man", "A woman", "Someone", "A child", "An old man", "An athlete",
             "A young woman", "A dancer", "A tired person", "A cheerful kid", "A stick figure")
@@ -121,6 +122,10 @@ def _actor(rng: np.random.Generator, cfg: SynthConfig, T: int, speed: float, fac
         actions[a:b] = ACTION_INDEX[name]
         timeline.append({"action": str(name), "start": a, "end": b})
     pose /= np.maximum(weight_sum, 1e-9)[:, None]
+    # a living body is never perfectly still, whatever the action
+    breathe(pose, np.arange(T) / fps, rng, 0.5)
+    # people are band-limited: smooth the keyframe corners a real body never makes
+    pose = smooth_time(pose, POSE_SMOOTH_FRAMES)
     scale = 1.0
     if source != "synthetic":
         scale = float(rng.uniform(0.9, 1.1))

@@ -4,8 +4,8 @@ A pose is a row of named parameters (angles in degrees, lengths in metres). The
 body is built in a body frame (forward f, lateral l, up y), turned by ``yaw`` and
 projected orthographically onto the screen (x, y): yaw 0 faces the camera, yaw 90
 faces screen-right. The pelvis height follows ground contact (the lowest point
-rests on y = 0, plus ``lift`` and ``elev``), and forward travel follows the stance
-foot (the one sweeping backwards), so feet stay planted while walking instead of sliding.
+rests on y = 0, plus ``lift`` and ``elev``), and the lowest joint is held in place
+from frame to frame, so feet stay planted (walking, crouching, turning) instead of sliding.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..schema import JOINT_INDEX
+from ..skeleton import smooth_time
 
 PARAMS: tuple[str, ...] = (
     "yaw", "pitch", "lean", "head",
@@ -20,7 +21,7 @@ PARAMS: tuple[str, ...] = (
     "r_sh_flex", "r_sh_abd", "r_elbow", "r_fore_abd",
     "l_hip_flex", "l_hip_abd", "l_knee",
     "r_hip_flex", "r_hip_abd", "r_knee",
-    "sway", "lift", "elev", "locomotion", "drift",
+    "sway", "lift", "elev", "drift", "gait",
 )
 P = {name: i for i, name in enumerate(PARAMS)}
 
@@ -99,14 +100,26 @@ def place_on_screen(pose: np.ndarray, fps: float, x0: float = 0.0, scale: np.nda
     y_rel = J[..., 2]
     # Ground contact: the lowest point touches y = 0, then jumps/climbs add height.
     pelvis_y = -y_rel.min(axis=1) + pose[:, P["lift"]] + pose[:, P["elev"]]
-    # Travel: while walking, move the root so the stance (lower) foot stays put.
-    # The stance foot is the one sweeping backwards under the body.
-    la, ra = JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]
-    dl = np.diff(J[:, la, 0], prepend=J[:1, la, 0])
-    dr = np.diff(J[:, ra, 0], prepend=J[:1, ra, 0])
-    step = -np.minimum(np.minimum(dl, dr), 0.0)
-    step = step * pose[:, P["locomotion"]] + pose[:, P["drift"]] / fps
-    travel = np.cumsum(step * np.sin(yaw[:, 0]))
+    # Travel: the lowest joint is the contact point and does not slide, so the root moves
+    # under it (walking, pivoting, toppling over); in flight the root drifts instead.
+    contact = np.argmin(y_rel, axis=1)
+    rows = np.arange(len(pose))
+    contact = np.concatenate([contact[:1], contact[:-1]])  # the joint planted at the start of each step
+    prev = np.vstack([x_rel[:1], x_rel[:-1]])
+    step = -(x_rel[rows, contact] - prev[rows, contact])
+    # While walking (``gait`` = 1) both feet may touch the floor at a hand-over; the body is
+    # carried by whichever foot sweeps backwards faster, so it never stalls between steps.
+    fwd = np.sign(np.sin(yaw[:, 0]))
+    d_feet = (x_rel[:, [JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]]]
+              - prev[:, [JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]]])
+    gait_step = np.clip((-d_feet * fwd[:, None]).max(axis=1), 0, None) * fwd
+    step = np.where(pose[:, P["gait"]] > 0.5, gait_step, step)
+    # in the air the body keeps the horizontal speed it took off with (plus any drift)
+    airborne = pose[:, P["lift"]] > 0.005
+    last_contact = np.maximum.accumulate(np.where(airborne, 0, rows))
+    step = np.where(airborne, step[last_contact] + pose[:, P["drift"]] * np.sin(yaw[:, 0]) / fps, step)
+    # contact hand-overs leave one-frame kinks in the step; a body's momentum does not
+    travel = np.cumsum(smooth_time(step, 0.8))
     out = np.empty(J.shape[:2] + (2,))
     out[..., 0] = x_rel + (x0 + travel)[:, None]
     out[..., 1] = y_rel + pelvis_y[:, None]

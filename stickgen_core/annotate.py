@@ -1,0 +1,197 @@
+"""Per-clip metrics table of a dataset (pandas), computed in chunks and cached on disk.
+
+``annotate(paths)`` returns one row per clip: identity (clip_id, file, index, source,
+description), length, dominant action, every metric of ``metrics.compute_metrics``,
+the artifact/realism scores and the sample's own base quality. Tables are cached as
+parquet keyed by the file's content and the annotation settings, so an unchanged file
+re-annotates instantly and a changed one is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import DatasetError
+from .io import atomic_path, clip_id, dataset_files, load_torch_file, samples_from_object
+from .metrics import ClipInput, MetricThresholds, compute_metrics
+from .schema import ACTIONS, FPS_DEFAULT, validate_sample
+
+log = logging.getLogger(__name__)
+
+ANNOTATION_VERSION = 3  # bump when metric definitions change: old caches are then ignored
+NATIVE_SOURCES = ("synthetic", "mocap_like", "video_estimate", "mocap")
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class AnnotateOptions:
+    """Settings that change the numbers (and so the cache key).
+
+    ``ground``: "auto" (y = 0 for ``native_sources``, estimated from resting feet for
+    any other source), "zero" (always y = 0) or "estimate" (always estimated).
+    """
+
+    ground: str = "auto"
+    native_sources: tuple[str, ...] = NATIVE_SOURCES
+    thresholds: MetricThresholds = field(default_factory=MetricThresholds)
+    chunk_frames: int = 400_000  # frames per batch: bounds memory (about 60 MB of joints)
+
+    def __post_init__(self) -> None:
+        if self.ground not in ("auto", "zero", "estimate"):
+            from .errors import ConfigError
+            raise ConfigError(f"ground: expected 'auto', 'zero' or 'estimate', got {self.ground!r}")
+
+    def key(self) -> str:
+        d = asdict(self)
+        d.pop("chunk_frames")
+        d["version"] = ANNOTATION_VERSION
+        return hashlib.blake2b(json.dumps(d, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """Content hash of a file (streamed)."""
+    h = hashlib.blake2b(digest_size=12)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _np(x) -> np.ndarray | None:
+    if x is None:
+        return None
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _base_quality(sample: dict) -> float:
+    """The sample's own quality: ``quality_score``, else ``annotations['quality_score']``, else NaN."""
+    for holder in (sample, sample.get("annotations") if isinstance(sample.get("annotations"), dict) else None):
+        if holder is not None and holder.get("quality_score") is not None:
+            try:
+                return float(np.clip(float(holder["quality_score"]), 0.0, 1.0))
+            except (TypeError, ValueError):
+                return float("nan")
+    return float("nan")
+
+
+def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOptions = AnnotateOptions(),
+                     progress: Progress | None = None) -> pd.DataFrame:
+    """Metrics table of in-memory samples (never modified). Invalid samples get a row
+    with ``valid`` False and their problems, not an exception."""
+    n = len(samples)
+    ident: dict[str, list] = {k: [] for k in ("clip_id", "index", "source", "description", "fps",
+                                              "base_quality", "valid", "problems", "injected")}
+    valid_idx: list[int] = []
+    for i, s in enumerate(samples):
+        problems = validate_sample(s)
+        ok = not problems
+        d = s if isinstance(s, dict) else {}
+        ident["clip_id"].append(clip_id(d) if ok else f"invalid-{i}")
+        ident["index"].append(i)
+        ident["source"].append(str(d.get("source") or "unknown"))
+        ident["description"].append(str(d.get("description", "")))
+        fps = d.get("fps") or (d.get("meta") or {}).get("fps") if isinstance(d.get("meta"), dict) else d.get("fps")
+        ident["fps"].append(float(fps or FPS_DEFAULT))
+        ident["base_quality"].append(_base_quality(d))
+        ident["valid"].append(ok)
+        ident["problems"].append("; ".join(map(str, problems)))
+        meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
+        ident["injected"].append(",".join(sorted({str(r.get("type")) for r in meta.get("injected_defects", []) or []})))
+        if ok:
+            valid_idx.append(i)
+    table = pd.DataFrame(ident)
+    table.insert(1, "file", file)
+    lengths = np.array([len(samples[i]["motion"]) for i in valid_idx], dtype=np.int64)
+    metric_cols: dict[str, np.ndarray] = {}
+    if valid_idx:
+        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: little padding
+        budget = max(options.chunk_frames, int(lengths.max()))
+        chunks, cur, cur_frames = [], [], 0
+        for k in order:
+            if cur and cur_frames + lengths[k] > budget:
+                chunks.append(cur)
+                cur, cur_frames = [], 0
+            cur.append(k)
+            cur_frames += int(lengths[k])
+        chunks.append(cur)
+        done = 0
+        for chunk in chunks:
+            clips = []
+            for k in chunk:
+                s = samples[valid_idx[k]]
+                src = str(s.get("source") or "unknown")
+                native = options.ground == "zero" or (options.ground == "auto" and src in options.native_sources)
+                clips.append(ClipInput(_np(s["motion"]), table.at[valid_idx[k], "fps"], _np(s.get("physics")),
+                                       _np(s.get("camera")), _np(s.get("actions")), 0.0 if native else None))
+            res = compute_metrics(clips, options.thresholds)
+            for name, vals in res.items():
+                col = metric_cols.setdefault(name, np.full(len(valid_idx), np.nan))
+                col[np.asarray(chunk)] = vals
+            done += len(chunk)
+            if progress:
+                progress(done, len(valid_idx))
+    for name, col in metric_cols.items():
+        full = np.full(n, np.nan)
+        full[valid_idx] = col
+        table[name] = full
+    if "frames" not in table:
+        table["frames"] = np.nan
+    table["n_frames"] = [len(s["motion"]) if isinstance(s, dict) and hasattr(s.get("motion"), "__len__") else 0
+                         for s in samples]
+    dom = table.get("dominant_action", pd.Series(np.nan, index=table.index))
+    table["dominant_action"] = [ACTIONS[int(a)] if a == a else "unknown" for a in dom]
+    return table
+
+
+def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptions = AnnotateOptions(),
+             cache_dir: str | Path | None = None, use_cache: bool = True,
+             progress: Progress | None = None) -> pd.DataFrame:
+    """One row per clip of every dataset file under ``paths`` (files or folders).
+
+    Cached per file as ``<cache_dir or file's folder/.stickgen-cache>/<name>.<content>.<settings>.parquet``.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files = [f for p in paths for f in dataset_files(p)]
+    tables = []
+    for fi, f in enumerate(files):
+        cdir = Path(cache_dir) if cache_dir else f.parent / ".stickgen-cache"
+        cache = cdir / f"{f.stem}.{file_digest(f)}.{options.key()}.parquet"
+        if use_cache and cache.exists():
+            try:
+                t = pd.read_parquet(cache)
+                t["file"] = str(f)
+                tables.append(t)
+                log.info("annotation cache hit for %s", f)
+                if progress:
+                    progress(fi + 1, len(files))
+                continue
+            except Exception as exc:  # a damaged cache is only a cache: recompute
+                log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
+        samples = samples_from_object(load_torch_file(f, mmap=True), f)
+        sub = None
+        if progress:
+            sub = lambda done, total, fi=fi: progress(fi + done / max(total, 1), len(files))  # noqa: E731
+        t = annotate_samples(samples, file=str(f), options=options, progress=sub)
+        try:
+            with atomic_path(cache) as tmp:
+                t.to_parquet(tmp, index=False)
+        except OSError as exc:
+            log.warning("could not write annotation cache %s: %s", cache, exc)
+        tables.append(t)
+        if progress:
+            progress(fi + 1, len(files))
+    if not tables:
+        raise DatasetError(f"no dataset files in {list(paths)}")
+    return pd.concat(tables, ignore_index=True)
