@@ -1,8 +1,9 @@
 """Batched motion metrics over many clips at once (numpy over a padded batch with masks).
 
-Clips of different lengths are gathered into one edge-padded ``[B, T, 16, 2]`` torch
-batch with a frame mask; every metric is a masked reduction over it, so there is no
-Python loop over clips or frames in the arithmetic.
+All clips' frames are laid back to back in one ``[N, 16, 2]`` torch tensor (no
+padding); differences that would cross from one clip into the next are masked, and
+per-clip values are scatter-reductions over a frame -> clip index. There is no Python
+loop over clips or frames in the arithmetic.
 Multi-actor clips contribute one row per actor and are reduced back per clip (worst
 actor for artifacts, mean for speeds). Units: metres, seconds, y up.
 
@@ -55,96 +56,118 @@ class ClipInput:
     ground: float | None = None        # None: estimate from resting feet; else this y
 
 
-def _batch(arrays: Sequence[np.ndarray], width: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Edge-padded ``[B, T, *width]`` float32 batch (padding repeats each row's last frame,
-    so differences there are zero), a ``[B, T]`` frame mask and the lengths. One gather."""
-    lengths = torch.tensor([len(a) for a in arrays], dtype=torch.long)
-    flat = torch.from_numpy(np.concatenate([np.asarray(a, dtype=np.float32).reshape(len(a), *width) for a in arrays]))
-    T = int(lengths.max()) if len(arrays) else 1
-    starts = torch.cumsum(lengths, 0) - lengths
-    t = torch.arange(T)
-    idx = starts[:, None] + torch.minimum(t[None, :], (lengths - 1).clamp(min=0)[:, None])
-    return flat[idx], t[None, :] < lengths[:, None], lengths
-
-
-def _msum(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (x * mask).sum(1)
-
-
-def _mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    n = mask.sum(1)
-    return torch.where(n > 0, _msum(x, mask) / n.clamp(min=1), torch.full_like(n, float("nan"), dtype=x.dtype))
-
-
-def _ratio(flag: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (flag & mask).sum(1) / mask.sum(1).clamp(min=1)
-
-
 def _norm(v: torch.Tensor) -> torch.Tensor:
     return torch.hypot(v[..., 0], v[..., 1])
 
 
-def estimate_ground(joints: torch.Tensor, mask: torch.Tensor, fps: torch.Tensor) -> torch.Tensor:
+class _Frames:
+    """All rows' frames back to back (no padding): ``row`` says which row a frame is in.
+
+    A quantity over frame pairs (velocity) lives at the later frame and is valid where
+    both frames share a row; likewise for triples, quadruples and quintuples.
+    """
+
+    def __init__(self, lengths: torch.Tensor) -> None:
+        self.lengths = lengths
+        self.B = len(lengths)
+        self.row = torch.repeat_interleave(torch.arange(self.B), lengths)
+        self.N = len(self.row)
+        starts = torch.cumsum(lengths, 0) - lengths
+        self.pos = torch.arange(self.N) - starts[self.row]           # frame index within its row
+
+    def valid(self, order: int) -> torch.Tensor:
+        """Frames t whose t-order .. t frames are all in the same row."""
+        return self.pos >= order
+
+    def count(self, flag: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(self.B, dtype=torch.float32).index_add_(0, self.row, flag.float())
+
+    def mean(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        tot = torch.zeros(self.B, dtype=torch.float32).index_add_(0, self.row, torch.where(valid, x, 0.0))
+        n = self.count(valid)
+        return torch.where(n > 0, tot / n.clamp(min=1), torch.full_like(n, float("nan")))
+
+    def ratio(self, flag: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        return self.count(flag & valid) / self.count(valid).clamp(min=1)
+
+    def max(self, x: torch.Tensor, valid: torch.Tensor, empty: float = 0.0) -> torch.Tensor:
+        out = torch.full((self.B,), empty, dtype=torch.float32)
+        return out.scatter_reduce(0, self.row, torch.where(valid, x, empty), "amax")
+
+    def min(self, x: torch.Tensor, valid: torch.Tensor, empty: float = float("inf")) -> torch.Tensor:
+        out = torch.full((self.B,), empty, dtype=torch.float32)
+        return out.scatter_reduce(0, self.row, torch.where(valid, x, empty), "amin")
+
+
+def _shift(x: torch.Tensor, k: int) -> torch.Tensor:
+    """x[t - k] at t (first k frames repeat x[0]); only read where ``valid(k)``."""
+    return torch.cat([x[:1].expand(k, *x.shape[1:]), x[:-k]]) if k else x
+
+
+def _diff(x: torch.Tensor) -> torch.Tensor:
+    """x[t] - x[t-1] at t (zero at t = 0), written in place of a concatenation."""
+    out = torch.empty_like(x)
+    out[:1] = 0
+    torch.sub(x[1:], x[:-1], out=out[1:])
+    return out
+
+
+def estimate_ground(J: torch.Tensor, F: _Frames, fps: torch.Tensor) -> torch.Tensor:
     """Ground height per row: the 10th percentile of the lower foot while it rests.
 
     Resting = foot slower than 0.3 m/s. Rows with no resting frame use every frame.
     """
-    feet = joints[:, :, _FEET]                                       # [B, T, 2, 2]
-    feet_y = feet[..., 1].min(dim=2).values                          # [B, T]
-    v = torch.zeros_like(feet_y)
-    v[:, 1:] = (feet[:, 1:] - feet[:, :-1]).abs().amax(dim=(2, 3)) * fps[:, None]
-    resting = mask & (v < 0.3)
-    use = torch.where(resting.any(1, keepdim=True), resting, mask)
-    vals = torch.where(use, feet_y, torch.full_like(feet_y, float("nan")))
-    g = torch.nanquantile(vals, 0.1, dim=1)
-    return torch.nan_to_num(g, nan=0.0)
+    feet = J[:, _FEET]                                                # [N, 2, 2]
+    feet_y = feet[..., 1].amin(1)
+    v = _diff(feet).abs().amax(dim=(1, 2)) * fps[F.row]
+    resting = (v < 0.3) & F.valid(1)
+    has_rest = F.count(resting) > 0
+    use = torch.where(has_rest[F.row], resting, torch.ones_like(resting))
+    # per-row percentile: sort (row, value) pairs once for all rows
+    key = torch.where(use, feet_y, torch.inf)
+    order = torch.argsort(F.row.double() * 1e6 + key.double().clamp(-1e5, 1e5))
+    n_use = F.count(use).long()
+    starts = torch.cumsum(F.lengths, 0) - F.lengths
+    pick = starts + (0.1 * (n_use - 1).clamp(min=0)).long()
+    g = feet_y[order][pick.clamp(max=max(F.N - 1, 0))]
+    return torch.where(n_use > 0, g, torch.zeros_like(g))
 
 
-def frame_signals(J: torch.Tensor, mask: torch.Tensor, fps: torch.Tensor, ground: torch.Tensor,
+def frame_signals(J: torch.Tensor, F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
                   th: MetricThresholds) -> dict[str, torch.Tensor]:
-    """Per-frame signals and artifact flags of a padded batch ``J`` ``[B, T, 16, 2]``.
+    """Per-frame signals and artifact flags of the frames ``J`` ``[N, 16, 2]``.
 
-    Flags are ``[B, T]``: frame t is judged on the frames around it (see ``ARTIFACT_KINDS``).
+    Velocity is judged at the later frame of each pair; the flags (``ARTIFACT_KINDS``)
+    mark the frames a person would colour: both frames of a spike, the frame after a skid.
     """
-    B, T = mask.shape
-    f1 = fps[:, None]
-    V = (J[:, 1:] - J[:, :-1]) * f1[..., None, None]                  # m/s      [B, T-1, 16, 2]
-    vmask = mask[:, 1:] & mask[:, :-1]
-    speed = _norm(V)                                                   # [B, T-1, 16]
-    mean_speed, max_speed = speed.mean(-1), speed.amax(-1) if T > 1 else speed.sum(-1)
-    A = (V[:, 1:] - V[:, :-1]) * f1[..., None, None]                  # m/s^2    [B, T-2, 16, 2]
-    amask = vmask[:, 1:] & vmask[:, :-1]
-    acc = _norm(A).mean(-1)
-    dA = A[:, 1:] - A[:, :-1]
-    jerk = _norm(dA).mean(-1) * f1                                     # m/s^3
-    jmask = amask[:, 1:] & amask[:, :-1]
+    fr = fps[F.row]
+    # differences in metres per frame; norms scale linearly, so fps is applied to the
+    # per-frame scalars instead of to every coordinate
+    D1 = _diff(J)                                                      # velocity / fps   [N, 16, 2]
+    v1 = F.valid(1)
+    speed = _norm(D1)                                                  # [N, 16]
+    mean_speed, max_speed = speed.mean(-1) * fr, speed.amax(-1) * fr
+    D3 = _diff(_diff(D1))                                              # jerk / fps^3 (valid(3))
+    jerk = _norm(D3).mean(-1) * fr ** 3                                # m/s^3
     # Jitter is acceleration that flips sign from frame to frame: a fast but smooth limb
     # (a sprinter's ankle) has a large acceleration yet almost none of this part.
     # The second difference of an alternating +a, -a, ... acceleration is 4a, hence / 4.
-    hf = _norm(dA[:, 1:] - dA[:, :-1]).mean(-1) / 4.0                 # m/s^2    [B, T-4]
-    hmask = jmask[:, 1:] & jmask[:, :-1]
-    y_rel = J[..., 1] - ground[:, None, None]
-    feet_y = y_rel[:, :, _FEET]
-    near = (feet_y[:, 1:] < th.foot_height) & (feet_y[:, :-1] < th.foot_height)
-    foot_hspeed = V[:, :, _FEET, 0].abs()
-    skate = (near & (foot_hspeed > th.foot_speed)).any(-1) & vmask   # [B, T-1]
-    spike = ((mean_speed > th.explosion_speed) | (max_speed > th.explosion_joint_speed)) & vmask
+    hf = _norm(_diff(D3)).mean(-1) * fr ** 2 / 4.0                     # m/s^2 (valid(4))
+    y_rel = J[..., 1] - ground[F.row][:, None]
+    feet_y = y_rel[:, _FEET]
+    near = (feet_y < th.foot_height) & (_shift(feet_y, 1) < th.foot_height)
+    skate = (near & (D1[:, _FEET, 0].abs() * fr[:, None] > th.foot_speed)).any(-1) & v1
+    spike = ((mean_speed > th.explosion_speed) | (max_speed > th.explosion_joint_speed)) & v1
     min_y = y_rel.amin(-1)
-
-    def frames(flag: torch.Tensor, offset: int) -> torch.Tensor:
-        out = torch.zeros((B, T), dtype=torch.bool)
-        out[:, offset: offset + flag.shape[1]] |= flag
-        return out
-
+    jitter = (hf > th.jitter_accel) & F.valid(4)
     return {
-        "mean_speed": mean_speed, "max_speed": max_speed, "vmask": vmask, "acc": acc, "amask": amask,
-        "jerk": jerk, "jmask": jmask, "hf_acc": hf, "hmask": hmask, "skate": skate, "spike": spike,
-        "min_y": min_y,
-        "frozen": frames((mean_speed < th.frozen_speed) & vmask, 1),
-        "jitter": frames((hf > th.jitter_accel) & hmask, 2),
-        "velocity_explosion": frames(spike, 1) | frames(spike, 0),
-        "foot_sliding": frames(skate, 1),
-        "ground_penetration": mask & (min_y < th.penetration_y),
+        "mean_speed": mean_speed, "max_speed": max_speed, "jerk": jerk, "hf_acc": hf, "skate": skate,
+        "spike": spike, "min_y": min_y,
+        "frozen": (mean_speed < th.frozen_speed) & v1,
+        "jitter": jitter | torch.roll(jitter, -1) & F.valid(3),      # centre the 5-frame window
+        "velocity_explosion": spike | (torch.roll(spike, -1) & F.valid(1) & (F.pos < F.lengths[F.row] - 1)),
+        "foot_sliding": skate,
+        "ground_penetration": min_y < th.penetration_y,
     }
 
 
@@ -162,10 +185,15 @@ def _rows(clips: Sequence[ClipInput]):
             torch.tensor(ground, dtype=torch.float32))
 
 
-def _joints(motions: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    M, mask, lengths = _batch(motions, (48,))
-    segs = M.view(M.shape[0], M.shape[1], 12, 2, 2)
-    return segs[:, :, _JOINT_SEG, _JOINT_END], mask, lengths          # [B, T, 16, 2]
+# columns of the 48-vector holding each joint's (x, y), in JOINT_NAMES order
+_JOINT_COLS = torch.tensor([[int(s) * 4 + int(e) * 2 + k for k in (0, 1)] for s, e in zip(_JOINT_SEG, _JOINT_END)])
+
+
+def _flat_joints(motions: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, _Frames]:
+    """``[N, 16, 2]`` joints and ``[N, 48]`` segments of all rows' frames, and their layout."""
+    M = torch.from_numpy(np.concatenate(motions) if len(motions) > 1 else np.asarray(motions[0]))
+    lengths = torch.tensor([len(m) for m in motions], dtype=torch.long)
+    return M[:, _JOINT_COLS], M, _Frames(lengths)
 
 
 def _per_clip(values: torch.Tensor, owner: torch.Tensor, n: int, how: str) -> torch.Tensor:
@@ -179,7 +207,44 @@ def _per_clip(values: torch.Tensor, owner: torch.Tensor, n: int, how: str) -> to
 
 _WORST = {"frozen_ratio", "jitter_ratio", "mean_jerk", "explosion_frames", "foot_sliding_ratio",
           "penetration_frames", "penetration_ratio", "limb_length_cv", "max_joint_speed",
-          "derived_max_velocity", "derived_max_accel", "mean_accel"}
+          "derived_max_velocity", "derived_max_accel"}
+
+
+def _row_metrics(J: torch.Tensor, M: torch.Tensor, F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
+                 th: MetricThresholds) -> dict[str, torch.Tensor]:
+    s = frame_signals(J, F, fps, ground, th)
+    v1, v2 = F.valid(1), F.valid(2)
+    everywhere = torch.ones(F.N, dtype=torch.bool)
+    row = {
+        "mean_joint_speed": F.mean(s["mean_speed"], v1),
+        "max_joint_speed": F.max(s["max_speed"], v1),
+        "frozen_ratio": F.ratio(s["frozen"], v1),
+        "jitter_ratio": F.ratio(s["hf_acc"] > th.jitter_accel, F.valid(4)),
+        "mean_jerk": F.mean(s["jerk"], F.valid(3)),
+        "explosion_frames": F.count(s["spike"]),
+        "foot_sliding_ratio": F.ratio(s["skate"], v1),
+        "min_y": F.min(s["min_y"], everywhere),
+        "penetration_frames": F.count(s["ground_penetration"]),
+        "penetration_ratio": F.ratio(s["ground_penetration"], everywhere),
+        "ground_y": ground,
+    }
+    # limb-length consistency: a 2-D projection foreshortens rigid limbs but never stretches them
+    seg = M.view(-1, 12, 4)[:, :11]
+    L = torch.hypot(seg[..., 2] - seg[..., 0], seg[..., 3] - seg[..., 1])   # [N, 11]
+    n = F.lengths.clamp(min=1).float()[:, None]
+    s1 = torch.zeros(F.B, 11).index_add_(0, F.row, L)
+    s2 = torch.zeros(F.B, 11).index_add_(0, F.row, L * L)
+    mean_len = s1 / n
+    std_len = (s2 / n - mean_len ** 2).clamp(min=0).sqrt()
+    row["limb_length_cv"] = (std_len / mean_len.clamp(min=1e-6)).mean(1)
+    pel = J[:, 0]
+    fr = fps[F.row]
+    dp = _diff(pel)
+    pv = _norm(dp) * fr
+    pa = _norm(_diff(dp)) * fr ** 2
+    row["derived_max_velocity"] = F.max(pv, v1)
+    row["derived_max_accel"] = F.max(pa, v2)
+    return row
 
 
 def compute_metrics(clips: Sequence[ClipInput], th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
@@ -192,36 +257,9 @@ def compute_metrics(clips: Sequence[ClipInput], th: MetricThresholds = MetricThr
         return {}
     with torch.no_grad():
         motions, owner, fps, ground_in = _rows(clips)
-        J, mask, lengths = _joints(motions)
-        ground = torch.where(torch.isnan(ground_in), estimate_ground(J, mask, fps), ground_in)
-        s = frame_signals(J, mask, fps, ground, th)
-        vmask, amask = s["vmask"], s["amask"]
-        row = {
-            "mean_joint_speed": _mean(s["mean_speed"], vmask),
-            "max_joint_speed": (s["max_speed"] * vmask).amax(1) if vmask.shape[1] else torch.zeros(len(mask)),
-            "frozen_ratio": _ratio(s["mean_speed"] < th.frozen_speed, vmask),
-            "jitter_ratio": _ratio(s["hf_acc"] > th.jitter_accel, s["hmask"]),
-            "mean_accel": _mean(s["acc"], amask),
-            "mean_jerk": _mean(s["jerk"], s["jmask"]),
-            "explosion_frames": s["spike"].sum(1),
-            "foot_sliding_ratio": _ratio(s["skate"], vmask),
-            "min_y": torch.where(mask, s["min_y"], torch.full_like(s["min_y"], torch.inf)).amin(1),
-            "penetration_frames": s["ground_penetration"].sum(1),
-            "penetration_ratio": _ratio(s["ground_penetration"], mask),
-            "ground_y": ground,
-        }
-        # limb-length consistency: a 2-D projection foreshortens rigid limbs but never stretches them
-        seg = _norm(J[:, :, _SEG_B] - J[:, :, _SEG_A])                # [B, T, 11]
-        m3 = mask[..., None].float()
-        cnt = m3.sum(1).clamp(min=1)
-        mean_len = (seg * m3).sum(1) / cnt
-        var = (((seg - mean_len[:, None]) ** 2) * m3).sum(1) / cnt
-        row["limb_length_cv"] = (var.sqrt() / mean_len.clamp(min=1e-6)).mean(1)
-        pel = J[:, :, 0]
-        pv = _norm(pel[:, 1:] - pel[:, :-1]) * fps[:, None]
-        pa = _norm(pel[:, 2:] - 2 * pel[:, 1:-1] + pel[:, :-2]) * fps[:, None] ** 2
-        row["derived_max_velocity"] = (pv * vmask).amax(1) if pv.shape[1] else torch.zeros(len(mask))
-        row["derived_max_accel"] = (pa * amask).amax(1) if pa.shape[1] else torch.zeros(len(mask))
+        J, M, F = _flat_joints(motions)
+        ground = torch.where(torch.isnan(ground_in), estimate_ground(J, F, fps), ground_in)
+        row = _row_metrics(J, M, F, fps, ground, th)
         out = {k: _per_clip(v, owner, n, "min" if k == "min_y" else "max" if k in _WORST else "mean").numpy()
                for k, v in row.items()}
     out["n_frames"] = np.array([len(c.motion) for c in clips], dtype=np.float64)
@@ -239,9 +277,12 @@ def _physics_maxima(clips: Sequence[ClipInput], m: dict[str, np.ndarray]) -> dic
     v = m["derived_max_velocity"].copy()
     a = m["derived_max_accel"].copy()
     if has.any():
-        P, _, _ = _batch([c.physics for c, h in zip(clips, has) if h], (6,))
-        v[has] = _norm(P[..., 0:2]).amax(1).double().numpy()
-        a[has] = _norm(P[..., 2:4]).amax(1).double().numpy()
+        phys = [np.asarray(c.physics, dtype=np.float32) for c, h in zip(clips, has) if h]
+        P = torch.from_numpy(np.concatenate(phys))
+        F = _Frames(torch.tensor([len(p) for p in phys]))
+        everywhere = torch.ones(F.N, dtype=torch.bool)
+        v[has] = F.max(_norm(P[:, 0:2]), everywhere).double().numpy()
+        a[has] = F.max(_norm(P[:, 2:4]), everywhere).double().numpy()
     return {"max_velocity": v, "max_acceleration": a, "has_physics": has.astype(np.float64)}
 
 
@@ -250,9 +291,11 @@ def _camera_stability(clips: Sequence[ClipInput], th: MetricThresholds) -> np.nd
     out = np.ones(len(clips))
     idx = [i for i, c in enumerate(clips) if c.camera is not None and len(c.camera) >= 3]
     if idx:
-        C, cmask, _ = _batch([clips[i].camera for i in idx], (3,))
-        d2 = (C[:, 2:] - 2 * C[:, 1:-1] + C[:, :-2]).abs().sum(-1)
-        shake = torch.nan_to_num(_mean(d2, cmask[:, 2:])).double().numpy()
+        cams = [np.asarray(clips[i].camera, dtype=np.float32) for i in idx]
+        C = torch.from_numpy(np.concatenate(cams))
+        F = _Frames(torch.tensor([len(c) for c in cams]))
+        d2 = _diff(_diff(C)).abs().sum(-1)
+        shake = torch.nan_to_num(F.mean(d2, F.valid(2))).double().numpy()
         out[idx] = 1.0 / (1.0 + shake / th.camera_shake_ref)
     return out
 
@@ -301,7 +344,8 @@ def frame_flags(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> d
     """Per-frame boolean flags ``[T]`` for each of ``ARTIFACT_KINDS`` (worst actor)."""
     with torch.no_grad():
         motions, _, fps, ground_in = _rows([clip])
-        J, mask, _ = _joints(motions)
-        ground = torch.where(torch.isnan(ground_in), estimate_ground(J, mask, fps), ground_in)
-        s = frame_signals(J, mask, fps, ground, th)
-    return {k: s[k].any(0).numpy() for k in ARTIFACT_KINDS}
+        J, _, F = _flat_joints(motions)
+        ground = torch.where(torch.isnan(ground_in), estimate_ground(J, F, fps), ground_in)
+        s = frame_signals(J, F, fps, ground, th)
+    T = len(clip.motion)
+    return {k: s[k].view(-1, T).any(0).numpy() for k in ARTIFACT_KINDS}

@@ -1,0 +1,136 @@
+"""SFT balancing that keeps its promise after balancing.
+
+In the final split no action exceeds ``balance_max_fraction`` and no source exceeds
+``max_source_fraction`` of the *final* size. For one partition the largest such subset
+is found exactly by water-filling: keep ``min(n_g, c)`` clips of each group for the
+largest cap ``c`` with ``max_g min(n_g, c) <= f * sum_g min(n_g, c)``. Actions and
+sources are then cut in turn until neither moves. Within a group the lowest-priority
+clips go first: with ``prefer_mocap``, non-mocap and synthetic before mocap, then lower
+quality, then a seeded hash of the clip id (deterministic, independent of row order).
+When a cap cannot hold for every group (fewer groups than 1 / fraction: a single
+source, or 90 % synthetic + 10 % mocap under a 0.4 cap) the smallest group is kept
+whole and the cap still holds for every other group; the report names that group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import CurationConfig
+
+
+def water_fill(counts: np.ndarray, fraction: float, fixed: int = 0) -> np.ndarray:
+    """Largest per-group counts ``k_g <= counts_g`` with ``max k_g <= fraction * (fixed + sum k)``.
+
+    ``fixed`` is the size of a group kept whole beside these (it counts in the total).
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.sum() == 0:
+        return counts.copy()
+    levels = np.unique(np.concatenate([[0], counts]))          # the optimum cap is one of these...
+    kept = np.minimum(counts[None, :], levels[:, None]).sum(1)
+    ok = np.minimum(counts.max(), levels) <= fraction * (fixed + kept) + 1e-9
+    best = int(levels[ok].max())
+    above = counts > best                                      # ...or lies past it, where c = f * total
+    if above.any():
+        n_above = int(above.sum())
+        base = fixed + np.minimum(counts, best).sum() - n_above * best
+        denom = 1 - fraction * n_above                         # c * (1 - f * n_above) <= f * base
+        limit = int(counts[above].min())
+        best = limit if denom <= 0 else max(best, min(int(np.floor(fraction * base / denom + 1e-9)), limit))
+    return np.minimum(counts, best)
+
+
+def _ranks(groups: np.ndarray) -> np.ndarray:
+    """Rank of each item within its group, in the order given (0 = first)."""
+    order = np.argsort(groups, kind="stable")
+    g = groups[order]
+    starts = np.r_[0, np.nonzero(np.diff(g))[0] + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    ranks = np.empty(len(groups), dtype=np.int64)
+    ranks[order] = np.arange(len(g)) - first
+    return ranks
+
+
+def _cut(alive: np.ndarray, groups: np.ndarray, fraction: float, whole: int | None) -> np.ndarray:
+    """Items (in priority order) to drop so no group but ``whole`` exceeds ``fraction`` of what is left."""
+    live = np.nonzero(alive)[0]
+    if len(live) == 0:
+        return np.zeros_like(alive)
+    g = groups[live]
+    counts = np.bincount(g)
+    fixed = 0
+    if whole is not None and whole < len(counts):
+        fixed = int(counts[whole])
+        counts[whole] = 0
+    keep = water_fill(counts, fraction, fixed)
+    if whole is not None and whole < len(keep):
+        keep[whole] = fixed
+    drop = np.zeros_like(alive)
+    drop[live[_ranks(g) >= keep[g]]] = True
+    return drop
+
+
+def _plan(groups: np.ndarray, names: list[str], wanted: float, kind: str) -> tuple[int | None, dict[str, Any]]:
+    """Which group (if any) must be kept whole for the cap to hold on the others, and a report."""
+    present, counts = np.unique(groups, return_counts=True)
+    feasible = len(present) * wanted >= 1.0 - 1e-9
+    report = {"max_fraction": wanted, "groups": int(len(present)), "feasible": bool(feasible),
+              "kept_whole": None, "note": ""}
+    if feasible:
+        return None, report
+    whole = int(present[np.argmin(counts)])
+    label = (["(none)"] + names)[whole] if whole < len(names) + 1 else str(whole)
+    report["kept_whole"] = label
+    report["note"] = (f"only {len(present)} {kind}(s) present: no split can hold every {kind} under "
+                      f"{wanted:.2f}; the smallest, {label}, is kept whole and the cap holds for the others")
+    return whole, report
+
+
+def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str], src_codes: np.ndarray,
+            src_names: list[str], quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray,
+            clip_ids: pd.Series, cfg: CurationConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """SFT membership after balancing, the rule that cut each clip (1 action, 2 source), a report."""
+    n = len(candidates)
+    keep = candidates.copy()
+    cut_by = np.zeros(n, dtype=np.int8)
+    idx = np.nonzero(candidates)[0]
+    report: dict[str, Any] = {}
+    if len(idx) == 0:
+        return keep, cut_by, {"actions": {"note": "no SFT candidates"}, "sources": {"note": "no SFT candidates"}}
+    salt = f"{cfg.seed:016d}"[-16:]
+    tiebreak = pd.util.hash_pandas_object(clip_ids.iloc[idx].astype(str), index=False, hash_key=salt).to_numpy()
+    pref = ~is_mocap[idx] if cfg.prefer_mocap else np.zeros(len(idx), bool)
+    syn = is_syn[idx] if cfg.prefer_mocap else np.zeros(len(idx), bool)
+    order = np.lexsort((tiebreak, -np.nan_to_num(quality[idx], nan=-1.0), syn, pref))
+    items = idx[order]                                               # best first
+    acts = act_codes[items].astype(np.int64) + 1                     # -1 (missing) becomes its own group
+    srcs = src_codes[items].astype(np.int64) + 1
+    whole_act, report["actions"] = _plan(acts, act_names, cfg.balance_max_fraction, "action")
+    whole_src, report["sources"] = _plan(srcs, src_names, cfg.max_source_fraction, "source")
+    f_act, f_src = cfg.balance_max_fraction, cfg.max_source_fraction
+    if not cfg.balance_by_source:
+        report["sources"].update(note="balance_by_source is off", feasible=True, kept_whole=None)
+        f_src, whole_src = 1.0, None
+    alive = np.ones(len(items), dtype=bool)
+    local_cut = np.zeros(len(items), dtype=np.int8)
+    for _ in range(64):  # each pass only removes; a few passes settle both partitions
+        drop_a = _cut(alive, acts, f_act, whole_act)
+        alive &= ~drop_a
+        local_cut[drop_a] = 1
+        drop_s = _cut(alive, srcs, f_src, whole_src)
+        alive &= ~drop_s
+        local_cut[drop_s] = 2
+        if not drop_a.any() and not drop_s.any():
+            break
+    keep[items[~alive]] = False
+    cut_by[items] = np.where(alive, 0, local_cut)
+    total = max(int(alive.sum()), 1)
+    for key, groups, names in (("actions", acts, act_names), ("sources", srcs, src_names)):
+        c = np.bincount(groups[alive], minlength=len(names) + 1)
+        report[key]["achieved_max_fraction"] = round(float(c.max()) / total, 6) if alive.any() else 0.0
+        report[key]["cut"] = int((local_cut == (1 if key == "actions" else 2)).sum())
+    return keep, cut_by, report

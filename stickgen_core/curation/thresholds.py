@@ -1,0 +1,139 @@
+"""``apply_thresholds``: a pure, fast function from a metrics table to split membership.
+
+It runs on every slider move in the studio, so it works on numpy columns, never on rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .balance import balance
+from .config import CurationConfig
+
+#: Reasons a clip leaves pretraining, in the order the rules are tried.
+PRETRAIN_RULES = ("invalid_sample", "missing_metrics", "too_short", "too_long", "artifact",
+                  "low_realism", "low_quality")
+#: Reasons a pretraining clip is not in SFT, in order.
+SFT_RULES = ("not_in_pretrain", "sft_low_quality", "sft_low_realism", "sft_camera_unstable",
+             "sft_action_balance", "sft_source_balance")
+KEPT = -1
+_REQUIRED = ("artifact_score", "realism_score", "camera_stability", "n_frames")
+
+
+@dataclass
+class CurationResult:
+    """Membership, reasons and statistics of one threshold setting (arrays align with the table)."""
+
+    pretrain: np.ndarray            # bool [N]
+    sft: np.ndarray                 # bool [N]
+    quality: np.ndarray             # float [N], the policy's combined quality
+    pretrain_reason: np.ndarray     # int8 [N]: index into PRETRAIN_RULES, or -1 when kept
+    sft_reason: np.ndarray          # int8 [N]: index into SFT_RULES, or -1 when in SFT
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def reason_labels(self) -> np.ndarray:
+        """One string per clip: 'pretrain+sft', 'pretrain' (with why not SFT) or the drop reason."""
+        out = np.where(self.sft, "pretrain+sft", "pretrain").astype(object)
+        r = self.pretrain_reason
+        out[r >= 0] = np.array(PRETRAIN_RULES, dtype=object)[r[r >= 0]]
+        return out
+
+
+def _codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and names of a categorical-like column (cheap when already categorical)."""
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype("category")
+    return col.cat.codes.to_numpy(), [str(c) for c in col.cat.categories]
+
+
+def combined_quality(table: pd.DataFrame, cfg: CurationConfig, src_codes: np.ndarray, src_names: list[str]) -> np.ndarray:
+    """quality = base * (1 - artifact) * (1 - w_source * (1 - realism)) * (1 - penalty if synthetic).
+
+    base is the sample's own quality_score (1 when it has none); w_source is
+    ``source_weights[source]`` (how much that source's realism counts); the synthetic
+    penalty applies to ``synthetic_sources``.
+    """
+    base = table["base_quality"].to_numpy(dtype=np.float64, na_value=np.nan) if "base_quality" in table else np.ones(len(table))
+    base = np.where(np.isnan(base), 1.0, base)
+    w = np.array([cfg.source_weights.get(s, cfg.default_source_weight) for s in src_names] + [cfg.default_source_weight])
+    syn = np.array([s in cfg.synthetic_sources for s in src_names] + [False])
+    art = table["artifact_score"].to_numpy(dtype=np.float64)
+    real = table["realism_score"].to_numpy(dtype=np.float64)
+    return base * (1 - art) * (1 - w[src_codes] * (1 - real)) * (1 - cfg.synthetic_quality_penalty * syn[src_codes])
+
+
+def _first_failed(rules: list[np.ndarray]) -> np.ndarray:
+    """Index of the first True rule per row, -1 when none is."""
+    stacked = np.stack(rules)
+    any_fail = stacked.any(axis=0)
+    return np.where(any_fail, stacked.argmax(axis=0), KEPT).astype(np.int8)
+
+
+def _distribution(codes: np.ndarray, names: list[str], mask: np.ndarray) -> dict[str, dict[str, float]]:
+    counts = np.bincount(codes[mask & (codes >= 0)], minlength=len(names))
+    total = max(int(counts.sum()), 1)
+    return {n: {"count": int(c), "fraction": round(float(c) / total, 6)} for n, c in zip(names, counts) if c}
+
+
+def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationResult:
+    """Pretrain and SFT membership of every clip of ``table`` under ``config`` (pure).
+
+    Pretrain keeps valid clips with metrics, min_frames <= n_frames <= max_frames,
+    artifact_score <= max_artifact_score, realism >= min_realism_pretrain and
+    quality >= min_quality_pretrain. SFT takes pretrain clips with quality >=
+    min_quality_sft, realism >= min_realism_sft and camera_stability >=
+    min_camera_stability_sft, then balances actions and sources (see ``balance``).
+    """
+    n = len(table)
+    src_codes, src_names = _codes(table["source"])
+    act_codes, act_names = _codes(table["dominant_action"])
+    quality = combined_quality(table, config, src_codes, src_names)
+    valid = table["valid"].to_numpy(dtype=bool) if "valid" in table else np.ones(n, bool)
+    frames = table["n_frames"].to_numpy(dtype=np.float64)
+    art = table["artifact_score"].to_numpy(dtype=np.float64)
+    real = table["realism_score"].to_numpy(dtype=np.float64)
+    cam = table["camera_stability"].to_numpy(dtype=np.float64)
+    missing = np.isnan(art) | np.isnan(real) | np.isnan(cam) | np.isnan(frames) | np.isnan(quality)
+    with np.errstate(invalid="ignore"):
+        pre_rules = [~valid, valid & missing, frames < config.min_frames, frames > config.max_frames,
+                     art > config.max_artifact_score, real < config.min_realism_pretrain,
+                     quality < config.min_quality_pretrain]
+    pre_reason = _first_failed(pre_rules)
+    pretrain = pre_reason == KEPT
+    with np.errstate(invalid="ignore"):
+        sft_rules = [~pretrain, quality < config.min_quality_sft, real < config.min_realism_sft,
+                     cam < config.min_camera_stability_sft]
+    sft_reason = _first_failed(sft_rules)
+    candidates = sft_reason == KEPT
+    is_mocap = np.array([s in config.mocap_sources for s in src_names] + [False])[src_codes]
+    is_syn = np.array([s in config.synthetic_sources for s in src_names] + [False])[src_codes]
+    keep, cut_by, report = balance(candidates, act_codes, act_names, src_codes, src_names, quality,
+                                   is_mocap, is_syn, table["clip_id"], config)
+    sft_reason[cut_by == 1] = SFT_RULES.index("sft_action_balance")
+    sft_reason[cut_by == 2] = SFT_RULES.index("sft_source_balance")
+    sft = keep
+
+    def counts(reason: np.ndarray, rules: tuple[str, ...]) -> dict[str, int]:
+        c = np.bincount(reason[reason >= 0].astype(np.int64), minlength=len(rules))
+        return {r: int(x) for r, x in zip(rules, c)}
+
+    stats = {
+        "total": n,
+        "pretrain": int(pretrain.sum()),
+        "sft": int(sft.sum()),
+        "dropped": int(n - pretrain.sum()),
+        "dropped_by_reason": counts(pre_reason, PRETRAIN_RULES),
+        "not_in_sft_by_reason": {k: v for k, v in counts(sft_reason, SFT_RULES).items() if k != "not_in_pretrain"},
+        "pretrain_actions": _distribution(act_codes, act_names, pretrain),
+        "sft_actions": _distribution(act_codes, act_names, sft),
+        "pretrain_sources": _distribution(src_codes, src_names, pretrain),
+        "sft_sources": _distribution(src_codes, src_names, sft),
+        "mean_quality_pretrain": float(quality[pretrain].mean()) if pretrain.any() else None,
+        "mean_quality_sft": float(quality[sft].mean()) if sft.any() else None,
+        "balance": report,
+    }
+    return CurationResult(pretrain, sft, quality, pre_reason, sft_reason, stats)
