@@ -21,13 +21,13 @@ import pandas as pd
 import torch
 
 from .errors import DatasetError
-from .io import atomic_path, clip_id, dataset_files, load_torch_file, samples_from_object
+from .io import atomic_path, clip_ids, dataset_files, load_torch_file, samples_from_object
 from .metrics import ClipInput, MetricThresholds, compute_metrics
-from .schema import ACTIONS, FPS_DEFAULT, validate_sample
+from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
 
 log = logging.getLogger(__name__)
 
-ANNOTATION_VERSION = 3  # bump when metric definitions change: old caches are then ignored
+ANNOTATION_VERSION = 4  # bump when metric definitions change: old caches are then ignored
 NATIVE_SOURCES = ("synthetic", "mocap_like", "video_estimate", "mocap")
 Progress = Callable[[int, int], None]
 
@@ -90,29 +90,39 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
     """Metrics table of in-memory samples (never modified). Invalid samples get a row
     with ``valid`` False and their problems, not an exception."""
     n = len(samples)
-    ident: dict[str, list] = {k: [] for k in ("clip_id", "index", "source", "description", "fps",
-                                              "base_quality", "valid", "problems", "injected")}
-    valid_idx: list[int] = []
+    ident: dict[str, list] = {k: [] for k in ("index", "source", "description", "fps", "base_quality",
+                                              "problems", "injected")}
+    motions: dict[int, np.ndarray] = {}
     for i, s in enumerate(samples):
-        problems = validate_sample(s)
-        ok = not problems
+        problems, motion = structure_problems(s)
         d = s if isinstance(s, dict) else {}
-        ident["clip_id"].append(clip_id(d) if ok else f"invalid-{i}")
+        meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
         ident["index"].append(i)
         ident["source"].append(str(d.get("source") or "unknown"))
         ident["description"].append(str(d.get("description", "")))
-        fps = d.get("fps") or (d.get("meta") or {}).get("fps") if isinstance(d.get("meta"), dict) else d.get("fps")
-        ident["fps"].append(float(fps or FPS_DEFAULT))
+        ident["fps"].append(float(d.get("fps") or meta.get("fps") or FPS_DEFAULT))
         ident["base_quality"].append(_base_quality(d))
-        ident["valid"].append(ok)
         ident["problems"].append("; ".join(map(str, problems)))
-        meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
         ident["injected"].append(",".join(sorted({str(r.get("type")) for r in meta.get("injected_defects", []) or []})))
-        if ok:
-            valid_idx.append(i)
+        if not problems and motion is not None:
+            motions[i] = np.asarray(motion, dtype=np.float32)
+    # value checks (finite, connected) for every structurally sound clip in one pass
+    if motions:
+        keys = list(motions)
+        flat_list = [motions[i].reshape(-1, 48) for i in keys]
+        content = batch_motion_problems(np.concatenate(flat_list), np.array([len(f) for f in flat_list]))
+        for i, probs in zip(keys, content):
+            if probs:
+                ident["problems"][i] = "; ".join(map(str, probs))
+                del motions[i]
+    valid_idx = list(motions)
+    ids = dict(zip(valid_idx, clip_ids([samples[i] for i in valid_idx])))
+    ident["clip_id"] = [ids.get(i, f"invalid-{i}") for i in range(n)]
+    ident["valid"] = [i in ids for i in range(n)]
     table = pd.DataFrame(ident)
+    table = table[["clip_id"] + [c for c in table.columns if c != "clip_id"]]
     table.insert(1, "file", file)
-    lengths = np.array([len(samples[i]["motion"]) for i in valid_idx], dtype=np.int64)
+    lengths = np.array([len(motions[i]) for i in valid_idx], dtype=np.int64)
     metric_cols: dict[str, np.ndarray] = {}
     if valid_idx:
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: little padding
@@ -132,7 +142,7 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
                 s = samples[valid_idx[k]]
                 src = str(s.get("source") or "unknown")
                 native = options.ground == "zero" or (options.ground == "auto" and src in options.native_sources)
-                clips.append(ClipInput(_np(s["motion"]), table.at[valid_idx[k], "fps"], _np(s.get("physics")),
+                clips.append(ClipInput(motions[valid_idx[k]], table.at[valid_idx[k], "fps"], _np(s.get("physics")),
                                        _np(s.get("camera")), _np(s.get("actions")), 0.0 if native else None))
             res = compute_metrics(clips, options.thresholds)
             for name, vals in res.items():
@@ -145,12 +155,13 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
         full = np.full(n, np.nan)
         full[valid_idx] = col
         table[name] = full
-    if "frames" not in table:
-        table["frames"] = np.nan
     table["n_frames"] = [len(s["motion"]) if isinstance(s, dict) and hasattr(s.get("motion"), "__len__") else 0
                          for s in samples]
     dom = table.get("dominant_action", pd.Series(np.nan, index=table.index))
-    table["dominant_action"] = [ACTIONS[int(a)] if a == a else "unknown" for a in dom]
+    table["dominant_action"] = pd.Categorical([ACTIONS[int(a)] if a == a else "unknown" for a in dom])
+    table["source"] = table["source"].astype("category")
+    # a numeric form of the id: balancing breaks ties with it on every slider move
+    table["clip_key"] = pd.util.hash_pandas_object(table["clip_id"], index=False).to_numpy().view(np.int64)
     return table
 
 

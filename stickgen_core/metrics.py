@@ -112,14 +112,14 @@ def _diff(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def estimate_ground(J: torch.Tensor, F: _Frames, fps: torch.Tensor) -> torch.Tensor:
+def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
     """Ground height per row: the 10th percentile of the lower foot while it rests.
 
     Resting = foot slower than 0.3 m/s. Rows with no resting frame use every frame.
     """
-    feet = J[:, _FEET]                                                # [N, 2, 2]
-    feet_y = feet[..., 1].amin(1)
-    v = _diff(feet).abs().amax(dim=(1, 2)) * fps[F.row]
+    X, Y = J
+    feet_y = Y[:, _FEET].amin(1)
+    v = torch.maximum(_diff(X[:, _FEET]).abs().amax(1), _diff(Y[:, _FEET]).abs().amax(1)) * fps[F.row]
     resting = (v < 0.3) & F.valid(1)
     has_rest = F.count(resting) > 0
     use = torch.where(has_rest[F.row], resting, torch.ones_like(resting))
@@ -133,30 +133,32 @@ def estimate_ground(J: torch.Tensor, F: _Frames, fps: torch.Tensor) -> torch.Ten
     return torch.where(n_use > 0, g, torch.zeros_like(g))
 
 
-def frame_signals(J: torch.Tensor, F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
+def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
                   th: MetricThresholds) -> dict[str, torch.Tensor]:
-    """Per-frame signals and artifact flags of the frames ``J`` ``[N, 16, 2]``.
+    """Per-frame signals and artifact flags of the frames ``J = (X, Y)``, each ``[N, 16]``.
 
     Velocity is judged at the later frame of each pair; the flags (``ARTIFACT_KINDS``)
     mark the frames a person would colour: both frames of a spike, the frame after a skid.
     """
+    X, Y = J
     fr = fps[F.row]
     # differences in metres per frame; norms scale linearly, so fps is applied to the
     # per-frame scalars instead of to every coordinate
-    D1 = _diff(J)                                                      # velocity / fps   [N, 16, 2]
+    dx, dy = _diff(X), _diff(Y)                                        # velocity / fps
     v1 = F.valid(1)
-    speed = _norm(D1)                                                  # [N, 16]
+    speed = torch.hypot(dx, dy)                                        # [N, 16]
     mean_speed, max_speed = speed.mean(-1) * fr, speed.amax(-1) * fr
-    D3 = _diff(_diff(D1))                                              # jerk / fps^3 (valid(3))
-    jerk = _norm(D3).mean(-1) * fr ** 3                                # m/s^3
+    ax, ay = _diff(dx), _diff(dy)                                      # acceleration / fps^2
+    jx, jy = _diff(ax), _diff(ay)                                      # jerk / fps^3 (valid(3))
+    jerk = torch.hypot(jx, jy).mean(-1) * fr ** 3                      # m/s^3
     # Jitter is acceleration that flips sign from frame to frame: a fast but smooth limb
     # (a sprinter's ankle) has a large acceleration yet almost none of this part.
     # The second difference of an alternating +a, -a, ... acceleration is 4a, hence / 4.
-    hf = _norm(_diff(D3)).mean(-1) * fr ** 2 / 4.0                     # m/s^2 (valid(4))
-    y_rel = J[..., 1] - ground[F.row][:, None]
+    hf = torch.hypot(_diff(jx), _diff(jy)).mean(-1) * fr ** 2 / 4.0    # m/s^2 (valid(4))
+    y_rel = Y - ground[F.row][:, None]
     feet_y = y_rel[:, _FEET]
     near = (feet_y < th.foot_height) & (_shift(feet_y, 1) < th.foot_height)
-    skate = (near & (D1[:, _FEET, 0].abs() * fr[:, None] > th.foot_speed)).any(-1) & v1
+    skate = (near & (dx[:, _FEET].abs() * fr[:, None] > th.foot_speed)).any(-1) & v1
     spike = ((mean_speed > th.explosion_speed) | (max_speed > th.explosion_joint_speed)) & v1
     min_y = y_rel.amin(-1)
     jitter = (hf > th.jitter_accel) & F.valid(4)
@@ -185,15 +187,16 @@ def _rows(clips: Sequence[ClipInput]):
             torch.tensor(ground, dtype=torch.float32))
 
 
-# columns of the 48-vector holding each joint's (x, y), in JOINT_NAMES order
-_JOINT_COLS = torch.tensor([[int(s) * 4 + int(e) * 2 + k for k in (0, 1)] for s, e in zip(_JOINT_SEG, _JOINT_END)])
+# columns of the 48-vector holding each joint's x and y, in JOINT_NAMES order
+_X_COLS = torch.tensor([int(s) * 4 + int(e) * 2 for s, e in zip(_JOINT_SEG, _JOINT_END)])
+_Y_COLS = _X_COLS + 1
 
 
-def _flat_joints(motions: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, _Frames]:
-    """``[N, 16, 2]`` joints and ``[N, 48]`` segments of all rows' frames, and their layout."""
+def _flat_joints(motions: Sequence[np.ndarray]) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, _Frames]:
+    """Planar joints ``(X, Y)`` ``[N, 16]`` and ``[N, 48]`` segments of all rows' frames, and their layout."""
     M = torch.from_numpy(np.concatenate(motions) if len(motions) > 1 else np.asarray(motions[0]))
     lengths = torch.tensor([len(m) for m in motions], dtype=torch.long)
-    return M[:, _JOINT_COLS], M, _Frames(lengths)
+    return (M[:, _X_COLS], M[:, _Y_COLS]), M, _Frames(lengths)
 
 
 def _per_clip(values: torch.Tensor, owner: torch.Tensor, n: int, how: str) -> torch.Tensor:
@@ -210,7 +213,7 @@ _WORST = {"frozen_ratio", "jitter_ratio", "mean_jerk", "explosion_frames", "foot
           "derived_max_velocity", "derived_max_accel"}
 
 
-def _row_metrics(J: torch.Tensor, M: torch.Tensor, F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
+def _row_metrics(J: tuple[torch.Tensor, torch.Tensor], M: torch.Tensor, F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
                  th: MetricThresholds) -> dict[str, torch.Tensor]:
     s = frame_signals(J, F, fps, ground, th)
     v1, v2 = F.valid(1), F.valid(2)
@@ -237,11 +240,10 @@ def _row_metrics(J: torch.Tensor, M: torch.Tensor, F: _Frames, fps: torch.Tensor
     mean_len = s1 / n
     std_len = (s2 / n - mean_len ** 2).clamp(min=0).sqrt()
     row["limb_length_cv"] = (std_len / mean_len.clamp(min=1e-6)).mean(1)
-    pel = J[:, 0]
     fr = fps[F.row]
-    dp = _diff(pel)
-    pv = _norm(dp) * fr
-    pa = _norm(_diff(dp)) * fr ** 2
+    px, py = _diff(J[0][:, 0]), _diff(J[1][:, 0])
+    pv = torch.hypot(px, py) * fr
+    pa = torch.hypot(_diff(px), _diff(py)) * fr ** 2
     row["derived_max_velocity"] = F.max(pv, v1)
     row["derived_max_accel"] = F.max(pa, v2)
     return row

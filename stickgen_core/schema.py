@@ -132,8 +132,30 @@ def connectivity_error(motion: np.ndarray, tol: float = CONNECTIVITY_TOLERANCE) 
 
 def validate_sample(sample: Any, num_actions: int = NUM_ACTIONS) -> list[Problem]:
     """Every problem of ``sample`` against the canonical contract (empty list when valid)."""
+    problems, motion = structure_problems(sample, num_actions)
+    if motion is not None:
+        problems.extend(motion_content_problems(motion))
+    return problems
+
+
+def motion_content_problems(motion: np.ndarray) -> list[Problem]:
+    """Non-finite values and disconnected joints of a well-shaped motion array."""
+    T = motion.shape[0]
+    finite = np.isfinite(motion)
+    if not finite.all():
+        frames = np.nonzero(~finite.reshape(T, -1).all(axis=1))[0]
+        return [Problem("motion", f"expected finite values, found NaN/inf in {len(frames)} frame(s), first at frame {int(frames[0])}")]
+    bad = connectivity_error(motion)
+    if bad:
+        return [Problem("motion", f"disconnected joints ({', '.join(bad)}): shared joints of v3 segments must coincide within {CONNECTIVITY_TOLERANCE} m")]
+    return []
+
+
+def structure_problems(sample: Any, num_actions: int = NUM_ACTIONS) -> tuple[list[Problem], np.ndarray | None]:
+    """Problems found without scanning the motion's values (keys, types, dtypes, shapes, small
+    fields), and the motion array when its shape is right, for a content check (possibly batched)."""
     if not isinstance(sample, Mapping):
-        return [Problem("sample", f"expected a dict, got {type(sample).__name__}")]
+        return [Problem("sample", f"expected a dict, got {type(sample).__name__}")], None
     problems: list[Problem] = []
     for key in REQUIRED_KEYS:
         if key not in sample:
@@ -156,14 +178,6 @@ def validate_sample(sample: Any, num_actions: int = NUM_ACTIONS) -> list[Problem
         else:
             T = motion.shape[0]
             A = motion.shape[1] if motion.ndim == 3 else None
-            finite = np.isfinite(motion)
-            if not finite.all():
-                frames = np.nonzero(~finite.reshape(T, -1).all(axis=1))[0]
-                problems.append(Problem("motion", f"expected finite values, found NaN/inf in {len(frames)} frame(s), first at frame {int(frames[0])}"))
-            else:
-                bad = connectivity_error(motion)
-                if bad:
-                    problems.append(Problem("motion", f"disconnected joints ({', '.join(bad)}): shared joints of v3 segments must coincide within {CONNECTIVITY_TOLERANCE} m"))
 
     if sample.get("actions") is not None:
         arr = _as_array(sample["actions"])
@@ -194,4 +208,27 @@ def validate_sample(sample: Any, num_actions: int = NUM_ACTIONS) -> list[Problem
         arr = _check_float_tensor("embedding", sample["embedding"], problems)
         if arr is not None and arr.ndim != 1:
             problems.append(Problem("embedding", f"expected shape [D], got {list(arr.shape)}"))
-    return problems
+    return problems, motion
+
+
+def batch_motion_problems(flat: np.ndarray, lengths: np.ndarray) -> list[list[Problem]]:
+    """``motion_content_problems`` of many ``[T_i, 48]`` motions laid back to back in ``flat``,
+    in a few whole-array passes (what annotation uses instead of one check per clip)."""
+    n = len(lengths)
+    out: list[list[Problem]] = [[] for _ in range(n)]
+    if n == 0:
+        return out
+    t = torch.from_numpy(flat)
+    bad_frame = ~torch.isfinite(t).all(dim=1)
+    # every shared joint's two endpoints, as column pairs of the 48-vector
+    cols_a = [c for _, (sa, ea), _ in SHARED_JOINTS for c in (sa * 4 + 2 * ea, sa * 4 + 2 * ea + 1)]
+    cols_b = [c for _, _, (sb, eb) in SHARED_JOINTS for c in (sb * 4 + 2 * eb, sb * 4 + 2 * eb + 1)]
+    gap = (t[:, cols_a] - t[:, cols_b]).abs().amax(dim=1)
+    pelvis_gap = (t[:, 10:12] - 0.5 * (t[:, 44:46] + t[:, 46:48])).abs().amax(dim=1)
+    bad = (bad_frame | (gap > CONNECTIVITY_TOLERANCE) | (pelvis_gap > CONNECTIVITY_TOLERANCE)).numpy()
+    row = np.repeat(np.arange(n), lengths)
+    suspects = np.unique(row[bad])
+    starts = np.cumsum(lengths) - lengths
+    for i in suspects:  # only the (rare) bad clips get a per-clip look, for a precise message
+        out[i] = motion_content_problems(flat[starts[i]: starts[i] + lengths[i]])
+    return out

@@ -14,6 +14,7 @@ whole and the cap still holds for every other group; the report names that group
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ def water_fill(counts: np.ndarray, fraction: float, fixed: int = 0) -> np.ndarra
 
 def _ranks(groups: np.ndarray) -> np.ndarray:
     """Rank of each item within its group, in the order given (0 = first)."""
-    order = np.argsort(groups, kind="stable")
+    order = np.argsort(groups.astype(np.int16), kind="stable")  # radix sort for small ints
     g = groups[order]
     starts = np.r_[0, np.nonzero(np.diff(g))[0] + 1]
     first = np.repeat(starts, np.diff(np.r_[starts, len(g)]))
@@ -69,7 +70,10 @@ def _cut(alive: np.ndarray, groups: np.ndarray, fraction: float, whole: int | No
     keep = water_fill(counts, fraction, fixed)
     if whole is not None and whole < len(keep):
         keep[whole] = fixed
+        counts[whole] = fixed
     drop = np.zeros_like(alive)
+    if (keep >= counts).all():
+        return drop
     drop[live[_ranks(g) >= keep[g]]] = True
     return drop
 
@@ -90,9 +94,57 @@ def _plan(groups: np.ndarray, names: list[str], wanted: float, kind: str) -> tup
     return whole, report
 
 
+def _keys_of(clip_ids: pd.Series) -> np.ndarray:
+    """64-bit keys of clip ids (used when a table has no ``clip_key`` column)."""
+    return pd.util.hash_pandas_object(clip_ids.astype(str), index=False).to_numpy()
+
+
+def _seeded(keys: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64 of key ^ seed: a seeded, row-order-independent shuffle of the tie order."""
+    with np.errstate(over="ignore"):
+        x = keys.astype(np.uint64) ^ np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+_RANK_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def _priority_rank(quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray, clip_ids: pd.Series,
+                   clip_keys: np.ndarray | None, cfg: CurationConfig) -> np.ndarray:
+    """Rank of every row in the cutting order (0 = kept first).
+
+    The order does not depend on the thresholds a slider moves, only on quality, source
+    and seed, so it is memoised on a digest of those inputs (the function stays pure).
+    """
+    keys = clip_keys if clip_keys is not None else _keys_of(clip_ids)
+    digest = hashlib.sha256()
+    for part in (quality, is_mocap, is_syn, keys):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    cache_key = (digest.hexdigest(), cfg.prefer_mocap, cfg.seed)
+    if cache_key in _RANK_CACHE:
+        return _RANK_CACHE[cache_key]
+    n = len(quality)
+    pref = ~is_mocap if cfg.prefer_mocap else np.zeros(n, bool)
+    syn = is_syn if cfg.prefer_mocap else np.zeros(n, bool)
+    # one int64 sort key: non-mocap bit, synthetic bit, 20 bits of (1 - quality), 41 tiebreak bits
+    q = np.clip(np.nan_to_num(quality, nan=0.0), 0.0, 1.0)
+    key = ((pref.astype(np.int64) << 62) | (syn.astype(np.int64) << 61)
+           | (np.round((1.0 - q) * ((1 << 20) - 1)).astype(np.int64) << 41)
+           | (_seeded(keys, cfg.seed) >> np.uint64(23)).astype(np.int64))
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(key)] = np.arange(n)
+    if len(_RANK_CACHE) >= 4:
+        _RANK_CACHE.pop(next(iter(_RANK_CACHE)))
+    _RANK_CACHE[cache_key] = rank
+    return rank
+
+
 def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str], src_codes: np.ndarray,
             src_names: list[str], quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray,
-            clip_ids: pd.Series, cfg: CurationConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+            clip_ids: pd.Series, cfg: CurationConfig,
+            clip_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """SFT membership after balancing, the rule that cut each clip (1 action, 2 source), a report."""
     n = len(candidates)
     keep = candidates.copy()
@@ -101,12 +153,8 @@ def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str],
     report: dict[str, Any] = {}
     if len(idx) == 0:
         return keep, cut_by, {"actions": {"note": "no SFT candidates"}, "sources": {"note": "no SFT candidates"}}
-    salt = f"{cfg.seed:016d}"[-16:]
-    tiebreak = pd.util.hash_pandas_object(clip_ids.iloc[idx].astype(str), index=False, hash_key=salt).to_numpy()
-    pref = ~is_mocap[idx] if cfg.prefer_mocap else np.zeros(len(idx), bool)
-    syn = is_syn[idx] if cfg.prefer_mocap else np.zeros(len(idx), bool)
-    order = np.lexsort((tiebreak, -np.nan_to_num(quality[idx], nan=-1.0), syn, pref))
-    items = idx[order]                                               # best first
+    rank = _priority_rank(quality, is_mocap, is_syn, clip_ids, clip_keys, cfg)
+    items = idx[np.argsort(rank[idx])]                               # best first
     acts = act_codes[items].astype(np.int64) + 1                     # -1 (missing) becomes its own group
     srcs = src_codes[items].astype(np.int64) + 1
     whole_act, report["actions"] = _plan(acts, act_names, cfg.balance_max_fraction, "action")

@@ -57,7 +57,7 @@ def combined_quality(table: pd.DataFrame, cfg: CurationConfig, src_codes: np.nda
     ``source_weights[source]`` (how much that source's realism counts); the synthetic
     penalty applies to ``synthetic_sources``.
     """
-    base = table["base_quality"].to_numpy(dtype=np.float64, na_value=np.nan) if "base_quality" in table else np.ones(len(table))
+    base = table["base_quality"].to_numpy(dtype=np.float64) if "base_quality" in table else np.ones(len(table))
     base = np.where(np.isnan(base), 1.0, base)
     w = np.array([cfg.source_weights.get(s, cfg.default_source_weight) for s in src_names] + [cfg.default_source_weight])
     syn = np.array([s in cfg.synthetic_sources for s in src_names] + [False])
@@ -68,13 +68,14 @@ def combined_quality(table: pd.DataFrame, cfg: CurationConfig, src_codes: np.nda
 
 def _first_failed(rules: list[np.ndarray]) -> np.ndarray:
     """Index of the first True rule per row, -1 when none is."""
-    stacked = np.stack(rules)
-    any_fail = stacked.any(axis=0)
-    return np.where(any_fail, stacked.argmax(axis=0), KEPT).astype(np.int8)
+    out = np.full(len(rules[0]), KEPT, dtype=np.int8)
+    for k in range(len(rules) - 1, -1, -1):  # later rules first, so earlier ones overwrite them
+        out[rules[k]] = k
+    return out
 
 
 def _distribution(codes: np.ndarray, names: list[str], mask: np.ndarray) -> dict[str, dict[str, float]]:
-    counts = np.bincount(codes[mask & (codes >= 0)], minlength=len(names))
+    counts = np.bincount(codes + 1, weights=mask, minlength=len(names) + 1)[1:].astype(np.int64)
     total = max(int(counts.sum()), 1)
     return {n: {"count": int(c), "fraction": round(float(c) / total, 6)} for n, c in zip(names, counts) if c}
 
@@ -111,8 +112,9 @@ def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationRes
     candidates = sft_reason == KEPT
     is_mocap = np.array([s in config.mocap_sources for s in src_names] + [False])[src_codes]
     is_syn = np.array([s in config.synthetic_sources for s in src_names] + [False])[src_codes]
+    keys = table["clip_key"].to_numpy() if "clip_key" in table else None
     keep, cut_by, report = balance(candidates, act_codes, act_names, src_codes, src_names, quality,
-                                   is_mocap, is_syn, table["clip_id"], config)
+                                   is_mocap, is_syn, table["clip_id"], config, keys)
     sft_reason[cut_by == 1] = SFT_RULES.index("sft_action_balance")
     sft_reason[cut_by == 2] = SFT_RULES.index("sft_source_balance")
     sft = keep
