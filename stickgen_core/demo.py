@@ -14,7 +14,7 @@ DEMO_DATASET = "datasets/demo_synth.pt"
 
 
 def build_demo_workspace(workspace: str | Path, *, num_samples: int = 2000, seed: int = 0,
-                         defect_rate: float = 0.2,
+                         defect_rate: float = 0.2, previews: bool = True,
                          progress: Callable[[int, int], None] | None = None) -> list[str]:
     """Fill ``workspace`` with ``datasets/demo_synth.pt`` and ``previews/<action>.gif``.
 
@@ -29,7 +29,9 @@ def build_demo_workspace(workspace: str | Path, *, num_samples: int = 2000, seed
     samples = generate_dataset(num_samples, seed=seed, config=SynthConfig(defect_rate=defect_rate), progress=progress)
     save_dataset(samples, data)
     lines.append(f"wrote {len(samples)} clips to {data}")
-    previews = ws / "previews"
+    if not previews:
+        return lines
+    out = ws / "previews"
     seen: set[str] = set()
     for s in samples:
         if s["motion"].dim() != 2 or s["meta"]["injected_defects"]:
@@ -38,8 +40,8 @@ def build_demo_workspace(workspace: str | Path, *, num_samples: int = 2000, seed
         if first in seen or len(s["meta"]["timeline"]) != 1:
             continue
         seen.add(first)
-        save_gif(s["motion"], previews / f"{first}.gif", title=s["description"], every=2, size=(240, 240))
+        save_gif(s["motion"], out / f"{first}.gif", title=s["description"], every=2, size=(240, 240))
         if len(seen) == len(ACTION_INDEX) - 1:
             break
-    lines.append(f"wrote {len(seen)} preview GIFs to {previews}")
+    lines.append(f"wrote {len(seen)} preview GIFs to {out}")
     return lines

@@ -156,7 +156,7 @@ def load_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
                 f"{p}: refused to load: the file holds pickled code or objects that safe "
                 f"(weights_only) loading does not allow ({global_line.strip()}); nothing in it was run. "
                 "Re-save it with plain tensors, lists, dicts, numbers and strings.", p) from None
-        reason = _first_line_with(msg, ("Unsupported", "WeightsUnpickler")) or _short(msg)
+        reason = _first_line_with(msg, ("Unsupported operand", "Unsupported")) or "unrecognised content"
         raise DatasetError(f"{p}: not a torch file (expected a file written by torch.save; {reason.strip()})", p) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as exc:
         msg = _short(str(exc))

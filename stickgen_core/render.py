@@ -29,7 +29,7 @@ def _as_numpy(motion) -> np.ndarray:
     return arr[:, None, :] if arr.ndim == 2 else arr  # [T, A, 48]
 
 
-def _framing(m: np.ndarray, follow: bool, aspect: float) -> tuple[np.ndarray, float, float, float]:
+def view_framing(m: np.ndarray, follow: bool, aspect: float) -> tuple[np.ndarray, float, float, float]:
     """Per-frame centre x, and the shared y range and width of the view."""
     xs, ys = m[..., 0::2], m[..., 1::2]
     finite_y = ys[np.isfinite(ys)]
@@ -55,7 +55,7 @@ def render_frames(motion, *, size: tuple[int, int] = (320, 320), follow: bool = 
     m = _as_numpy(motion)
     T = len(m)
     W, H = size
-    cx, y_lo, height, width = _framing(m, follow, W / H)
+    cx, y_lo, height, width = view_framing(m, follow, W / H)
     scale = H / height
     font = ImageFont.load_default()
     frames = []

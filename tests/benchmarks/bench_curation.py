@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     reps = int(np.ceil(args.rows / len(table)))
     big = pd.concat([table] * reps, ignore_index=True).head(args.rows)
     big["clip_id"] = [f"{c}-{i}" for i, c in enumerate(big["clip_id"])]
+    big["clip_key"] = pd.util.hash_pandas_object(big["clip_id"], index=False).to_numpy().view(np.int64)
     big["source"] = big["source"].astype("category")
     big["dominant_action"] = big["dominant_action"].astype("category")
     apply_thresholds(big, cfg)

@@ -1,0 +1,132 @@
+"""The main window: navigation between Curate, Train and Evaluate, menus, status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QMainWindow, QMessageBox,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+import stickgen_core
+
+from .curate.panel import CuratePanel
+from .workspace import Workspace
+
+ORG, APP = "StickGen", "StickGen Studio"
+MAX_RECENT = 8
+
+
+def _coming(title: str, text: str) -> QWidget:
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    head = QLabel(f"<h2>{title}</h2>")
+    body = QLabel(text)
+    body.setWordWrap(True)
+    lay.addWidget(head)
+    lay.addWidget(body)
+    lay.addStretch(1)
+    return w
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, workspace: str | Path, settings: QSettings | None = None,
+                 generate_if_empty: bool = False) -> None:
+        super().__init__()
+        self.settings = settings or QSettings(ORG, APP)
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(130)
+        self.pages = QStackedWidget()
+        self.curate = CuratePanel()
+        pages = [("Curate", self.curate),
+                 ("Train", _coming("Train", "Training runs, live loss plots and RunPod launches are coming with the "
+                                            "training work. Until then use `stickgen` from a terminal.")),
+                 ("Evaluate", _coming("Evaluate", "The safety critic viewer and adversarial reports are coming with "
+                                                  "the evaluation work."))]
+        for name, page in pages:
+            self.nav.addItem(name)
+            self.pages.addWidget(page)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.nav.setCurrentRow(0)
+        central = QWidget()
+        lay = QHBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.nav)
+        lay.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.curate.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self._build_menus()
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        self.open_workspace(workspace, generate_if_empty=generate_if_empty)
+
+    # ------------------------------------------------------------------ menus
+    def _action(self, text: str, slot, shortcut=None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        return act
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        m.addAction(self._action("&Open workspace…", self._choose_workspace, QKeySequence.StandardKey.Open))
+        self.recent_menu = m.addMenu("Open &recent")
+        m.addSeparator()
+        m.addAction(self._action("&Add dataset…", lambda: self.curate.add_datasets(), "Ctrl+Shift+A"))
+        m.addAction(self._action("&Export splits…", lambda: self.curate.export(), "Ctrl+E"))
+        m.addSeparator()
+        m.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+        c = self.menuBar().addMenu("&Curate")
+        c.addAction(self._action("&Load thresholds…", lambda: self.curate.load_thresholds(), "Ctrl+L"))
+        c.addAction(self._action("&Save thresholds…", lambda: self.curate.save_thresholds(), QKeySequence.StandardKey.Save))
+        c.addAction(self._action("&Play / pause clip", self.curate.player.toggle, Qt.Key.Key_Space))
+        c.addAction(self._action("&Find clip", lambda: self.curate.search.setFocus(), QKeySequence.StandardKey.Find))
+        v = self.menuBar().addMenu("&View")
+        for i, name in enumerate(("Curate", "Train", "Evaluate")):
+            v.addAction(self._action(name, lambda _=False, i=i: self.nav.setCurrentRow(i), f"Ctrl+{i + 1}"))
+        h = self.menuBar().addMenu("&Help")
+        h.addAction(self._action("&About StickGen Studio", self.about))
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_workspaces():
+            self.recent_menu.addAction(self._action(path, lambda _=False, p=path: self.open_workspace(p)))
+
+    def recent_workspaces(self) -> list[str]:
+        value = self.settings.value("recent_workspaces", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    # ------------------------------------------------------------------ workspace
+    def _choose_workspace(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open workspace", str(Path.cwd()))
+        if path:
+            self.open_workspace(path)
+
+    def open_workspace(self, path: str | Path, generate_if_empty: bool = False) -> None:
+        ws = Workspace.open(path)
+        self.workspace = ws
+        recent = [str(ws.root)] + [p for p in self.recent_workspaces() if p != str(ws.root)]
+        self.settings.setValue("recent_workspaces", recent[:MAX_RECENT])
+        self._refresh_recent()
+        self.setWindowTitle(f"StickGen Studio — {ws.root}")
+        self.curate.set_workspace(ws, generate_if_empty=generate_if_empty)
+        self.statusBar().showMessage(f"workspace {ws.root}", 5000)
+
+    def about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About StickGen Studio",
+                          f"<b>StickGen Studio</b> {stickgen_core.__version__}<br>Curate, embed, train and judge the "
+                          "Stick-Gen text-to-stick-figure-motion model.<br>Built on stickgen_core, PySide6 and pyqtgraph.",
+                          parent=self)
+        box.open()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.curate.shutdown()
+        self.settings.setValue("geometry", self.saveGeometry())
+        super().closeEvent(event)

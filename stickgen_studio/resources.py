@@ -1,0 +1,35 @@
+"""Fonts and style sheet shipped under the repository's ``resources/`` folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import QApplication
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+FONT_FAMILY = "DejaVu Sans"
+
+STYLE = """
+QMainWindow, QWidget { font-size: 10pt; }
+QListWidget#nav { background: #23272e; color: #dfe3ea; border: none; font-size: 11pt; }
+QListWidget#nav::item { padding: 12px 14px; }
+QListWidget#nav::item:selected { background: #3b4250; color: white; }
+QLabel.count { font-size: 18pt; font-weight: bold; }
+QLabel#banner { background: #fff4d6; border: 1px solid #e6c36a; padding: 8px; }
+QGroupBox { font-weight: bold; margin-top: 8px; }
+QGroupBox::title { subcontrol-origin: margin; left: 6px; padding: 0 3px; }
+"""
+
+
+def register_fonts(app: QApplication) -> str:
+    """Register the shipped fonts (the offscreen platform may have none) and use them."""
+    family = FONT_FAMILY
+    for ttf in sorted((RESOURCES / "fonts").glob("*.ttf")):
+        fid = QFontDatabase.addApplicationFont(str(ttf))
+        fams = QFontDatabase.applicationFontFamilies(fid) if fid >= 0 else []
+        if fams:
+            family = fams[0]
+    app.setFont(QFont(family, 10))
+    app.setStyleSheet(STYLE)
+    return family
