@@ -21,15 +21,18 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 studio: install
-	$(BIN)/stickgen demo --workspace "$(WORKSPACE)"
+	$(BIN)/stickgen-studio --demo-if-empty "$(WORKSPACE)"
 
-demo: studio
+demo: install
+	$(BIN)/stickgen demo --workspace "$(WORKSPACE)"
 
 test: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python tests/benchmarks/bench_io.py
+	$(BIN)/python tests/benchmarks/bench_curation.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/bench_studio.py
 
 clean-venv:
 	rm -rf $(VENV)

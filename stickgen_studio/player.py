@@ -11,8 +11,8 @@ import time
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from stickgen_core.render import view_framing
 
@@ -148,7 +148,10 @@ class StickFigurePlayer(QWidget):
         super().__init__(parent)
         self.canvas = StickFigureCanvas()
         self.timeline = Timeline()
-        self.play_button = QToolButton(text="▶")
+        self.play_button = QToolButton()
+        self._icons = (self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
+                       self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause))
+        self.play_button.setIcon(self._icons[0])
         self.play_button.setToolTip("Play / pause (Space)")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.speed = QComboBox()
@@ -214,11 +217,11 @@ class StickFigurePlayer(QWidget):
         if self._T:
             self._ticks.clear()
             self._timer.start()
-            self.play_button.setText("⏸")
+            self.play_button.setIcon(self._icons[1])
 
     def pause(self) -> None:
         self._timer.stop()
-        self.play_button.setText("▶")
+        self.play_button.setIcon(self._icons[0])
 
     def toggle(self) -> None:
         self.pause() if self.is_playing() else self.play()

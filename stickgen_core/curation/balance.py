@@ -108,12 +108,12 @@ def _seeded(keys: np.ndarray, seed: int) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-_RANK_CACHE: dict[tuple, np.ndarray] = {}
+_RANK_CACHE: dict[tuple, np.ndarray] = {}  # digest -> every row, best first
 
 
-def _priority_rank(quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray, clip_ids: pd.Series,
-                   clip_keys: np.ndarray | None, cfg: CurationConfig) -> np.ndarray:
-    """Rank of every row in the cutting order (0 = kept first).
+def _priority_order(quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray, clip_ids: pd.Series,
+                    clip_keys: np.ndarray | None, cfg: CurationConfig) -> np.ndarray:
+    """Every row in the cutting order, best (kept longest) first.
 
     The order does not depend on the thresholds a slider moves, only on quality, source
     and seed, so it is memoised on a digest of those inputs (the function stays pure).
@@ -133,12 +133,11 @@ def _priority_rank(quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray
     key = ((pref.astype(np.int64) << 62) | (syn.astype(np.int64) << 61)
            | (np.round((1.0 - q) * ((1 << 20) - 1)).astype(np.int64) << 41)
            | (_seeded(keys, cfg.seed) >> np.uint64(23)).astype(np.int64))
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(key)] = np.arange(n)
+    order = np.argsort(key)
     if len(_RANK_CACHE) >= 4:
         _RANK_CACHE.pop(next(iter(_RANK_CACHE)))
-    _RANK_CACHE[cache_key] = rank
-    return rank
+    _RANK_CACHE[cache_key] = order
+    return order
 
 
 def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str], src_codes: np.ndarray,
@@ -153,8 +152,8 @@ def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str],
     report: dict[str, Any] = {}
     if len(idx) == 0:
         return keep, cut_by, {"actions": {"note": "no SFT candidates"}, "sources": {"note": "no SFT candidates"}}
-    rank = _priority_rank(quality, is_mocap, is_syn, clip_ids, clip_keys, cfg)
-    items = idx[np.argsort(rank[idx])]                               # best first
+    order = _priority_order(quality, is_mocap, is_syn, clip_ids, clip_keys, cfg)
+    items = order[candidates[order]]                                 # candidates, best first
     acts = act_codes[items].astype(np.int64) + 1                     # -1 (missing) becomes its own group
     srcs = src_codes[items].astype(np.int64) + 1
     whole_act, report["actions"] = _plan(acts, act_names, cfg.balance_max_fraction, "action")

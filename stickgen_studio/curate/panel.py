@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QTableView,
                                QVBoxLayout, QWidget)
@@ -51,7 +51,8 @@ class CuratePanel(QWidget):
         self._file_cache: dict[str, list] = {}
 
         # -- left: datasets and thresholds
-        self.banner = QLabel("This workspace has no datasets yet.")
+        self.banner = QLabel(f"This workspace has no datasets yet. Generate a synthetic demo dataset "
+                             f"({DEMO_CLIPS:,} clips, some with injected defects) or add your own .pt files.")
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.demo_button = QPushButton("Generate demo dataset")
@@ -145,7 +146,12 @@ class CuratePanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)
 
-        self.thresholds.changed.connect(self.recompute)
+        # a dragged slider fires many changes per frame: recompute once per event-loop pass
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(0)
+        self._pending.timeout.connect(self.recompute)
+        self.thresholds.changed.connect(self._pending.start)
         self.search.textChanged.connect(lambda t: self.model.set_filter("text", t))
         self.source_filter.currentIndexChanged.connect(lambda _: self.model.set_filter("source", self.source_filter.currentData()))
         self.action_filter.currentIndexChanged.connect(lambda _: self.model.set_filter("action", self.action_filter.currentData()))
@@ -354,6 +360,6 @@ class CuratePanel(QWidget):
         self.status.emit(f"{title}: {message}")
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.thresholds, self.save_button, self.export_button, self.load_button, self.view,
+        for w in (self.thresholds, self.save_button, self.export_button, self.view,
                   self.search, self.source_filter, self.action_filter, self.split_filter):
             w.setEnabled(on)
