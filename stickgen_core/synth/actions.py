@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .kinematics import P, keyframes, neutral
+from .kinematics import P, ease, keyframes, neutral
 
 Pose = np.ndarray
 ActionFn = Callable[[int, float, np.random.Generator, float, float], Pose]
@@ -109,7 +109,7 @@ def jump(T, fps, rng, speed, facing):
             (prep + push + flight + land, 0, 3, 0, 2), (cycle, 0, 3, 0, 2)]
     kt = [k[0] for k in keys]
     for j, names in enumerate((("l_hip_flex", "r_hip_flex"), ("l_knee", "r_knee"), ("l_sh_flex", "r_sh_flex"), ("lean",))):
-        vals = keyframes_cycle(u, kt, [k[j + 1] for k in keys])
+        vals = ease(u, kt, [k[j + 1] for k in keys])
         for n in names:
             _set(pose, n, vals)
     tf = u - (prep + push)
@@ -117,15 +117,6 @@ def jump(T, fps, rng, speed, facing):
     _set(pose, "lift", np.where(airborne, v0 * tf - 0.5 * 9.81 * tf ** 2, 0.0))
     _set(pose, "drift", np.where(airborne, rng.choice([0.0, 0.0, 1.2]) * speed, 0.0))
     return pose
-
-
-def keyframes_cycle(u: np.ndarray, times: list[float], vals: list[float]) -> np.ndarray:
-    """Cosine-eased interpolation of ``vals`` at ``times`` evaluated at cycle time ``u``."""
-    times_a, vals_a = np.asarray(times), np.asarray(vals, dtype=np.float64)
-    idx = np.clip(np.searchsorted(times_a, u, side="right") - 1, 0, len(times_a) - 2)
-    w = np.clip((u - times_a[idx]) / np.maximum(times_a[idx + 1] - times_a[idx], 1e-9), 0, 1)
-    s = 0.5 - 0.5 * np.cos(np.pi * w)
-    return vals_a[idx] + s * (vals_a[idx + 1] - vals_a[idx])
 
 
 def wave(T, fps, rng, speed, facing):
@@ -185,22 +176,25 @@ def turn(T, fps, rng, speed, facing):
     return pose
 
 
-def kick(T, fps, rng, speed, facing):
+def _one_sided_cycle(T, fps, rng, speed, facing, seconds):
+    """A side-view pose, the time within each ``seconds``-long cycle, and which side acts."""
     pose = neutral(T)
-    t = _t(T, fps)
     _set(pose, "yaw", facing * rng.uniform(55, 80))
-    cycle = 1.3 / speed
-    u = np.mod(t, cycle)
-    leg = rng.choice(["l", "r"])
-    other = "r" if leg == "l" else "l"
+    cycle = seconds / speed
+    side = str(rng.choice(["l", "r"]))
+    return pose, np.mod(_t(T, fps), cycle), cycle, side, "r" if side == "l" else "l"
+
+
+def kick(T, fps, rng, speed, facing):
+    pose, u, cycle, leg, other = _one_sided_cycle(T, fps, rng, speed, facing, 1.3)
     k = [0.0, 0.35 * cycle, 0.47 * cycle, 0.62 * cycle, 0.8 * cycle, cycle]
     high = rng.uniform(70, 95)
-    _set(pose, f"{leg}_hip_flex", keyframes_cycle(u, k, [0, 60, high, 60, 0, 0]))
-    _set(pose, f"{leg}_knee", keyframes_cycle(u, k, [3, 95, 5, 90, 3, 3]))
-    _set(pose, f"{other}_knee", keyframes_cycle(u, k, [3, 15, 10, 15, 3, 3]))
-    _set(pose, "lean", keyframes_cycle(u, k, [2, -5, -15, -5, 2, 2]))
-    _set(pose, f"{other}_sh_flex", keyframes_cycle(u, k, [0, 30, 45, 30, 0, 0]))
-    _set(pose, f"{leg}_sh_flex", keyframes_cycle(u, k, [0, -20, -35, -20, 0, 0]))
+    _set(pose, f"{leg}_hip_flex", ease(u, k, [0, 60, high, 60, 0, 0]))
+    _set(pose, f"{leg}_knee", ease(u, k, [3, 95, 5, 90, 3, 3]))
+    _set(pose, f"{other}_knee", ease(u, k, [3, 15, 10, 15, 3, 3]))
+    _set(pose, "lean", ease(u, k, [2, -5, -15, -5, 2, 2]))
+    _set(pose, f"{other}_sh_flex", ease(u, k, [0, 30, 45, 30, 0, 0]))
+    _set(pose, f"{leg}_sh_flex", ease(u, k, [0, -20, -35, -20, 0, 0]))
     _set(pose, "l_sh_abd", 25)
     _set(pose, "r_sh_abd", 25)
     return pose
@@ -220,8 +214,8 @@ def punch(T, fps, rng, speed, facing):
     for i, s_ in enumerate(("l", "r")):
         u = np.mod(t + i * cycle, 2 * cycle)
         k = [0.0, 0.25 * cycle, 0.42 * cycle, 0.8 * cycle, 2 * cycle]
-        _set(pose, f"{s_}_sh_flex", keyframes_cycle(u, k, [35, 35, 80, 35, 35]))
-        _set(pose, f"{s_}_elbow", keyframes_cycle(u, k, [115, 115, 5, 115, 115]))
+        _set(pose, f"{s_}_sh_flex", ease(u, k, [35, 35, 80, 35, 35]))
+        _set(pose, f"{s_}_elbow", ease(u, k, [115, 115, 5, 115, 115]))
         _set(pose, f"{s_}_sh_abd", 12)
     return pose
 
@@ -313,21 +307,15 @@ def climb(T, fps, rng, speed, facing):
 
 
 def throw(T, fps, rng, speed, facing):
-    pose = neutral(T)
-    t = _t(T, fps)
-    _set(pose, "yaw", facing * rng.uniform(55, 80))
-    cycle = 2.0 / speed
-    u = np.mod(t, cycle)
-    arm = rng.choice(["l", "r"])
-    other = "r" if arm == "l" else "l"
+    pose, u, cycle, arm, other = _one_sided_cycle(T, fps, rng, speed, facing, 2.0)
     k = [0.0, 0.35 * cycle, 0.5 * cycle, 0.6 * cycle, 0.85 * cycle, cycle]
-    _set(pose, f"{arm}_sh_flex", keyframes_cycle(u, k, [0, -70, -130, -270, -330, -360]))
-    _set(pose, f"{arm}_elbow", keyframes_cycle(u, k, [8, 60, 100, 5, 10, 8]))
-    _set(pose, f"{other}_sh_flex", keyframes_cycle(u, k, [0, 60, 70, -20, 0, 0]))
-    _set(pose, "lean", keyframes_cycle(u, k, [2, -12, -10, 20, 8, 2]))
-    _set(pose, f"{other}_hip_flex", keyframes_cycle(u, k, [0, 35, 25, 20, 30, 0]))
-    _set(pose, f"{other}_knee", keyframes_cycle(u, k, [3, 45, 12, 12, 45, 3]))
-    _set(pose, f"{arm}_hip_flex", keyframes_cycle(u, k, [0, -10, -12, -15, -5, 0]))
+    _set(pose, f"{arm}_sh_flex", ease(u, k, [0, -70, -130, -270, -330, -360]))
+    _set(pose, f"{arm}_elbow", ease(u, k, [8, 60, 100, 5, 10, 8]))
+    _set(pose, f"{other}_sh_flex", ease(u, k, [0, 60, 70, -20, 0, 0]))
+    _set(pose, "lean", ease(u, k, [2, -12, -10, 20, 8, 2]))
+    _set(pose, f"{other}_hip_flex", ease(u, k, [0, 35, 25, 20, 30, 0]))
+    _set(pose, f"{other}_knee", ease(u, k, [3, 45, 12, 12, 45, 3]))
+    _set(pose, f"{arm}_hip_flex", ease(u, k, [0, -10, -12, -15, -5, 0]))
     return pose
 
 

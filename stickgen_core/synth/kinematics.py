@@ -126,15 +126,17 @@ def place_on_screen(pose: np.ndarray, fps: float, x0: float = 0.0, scale: np.nda
     return out
 
 
+def ease(u: np.ndarray, times, vals) -> np.ndarray:
+    """Cosine-eased interpolation of ``vals`` at ``times``, evaluated at ``u`` (held outside)."""
+    times_a, vals_a = np.asarray(times, dtype=np.float64), np.asarray(vals, dtype=np.float64)
+    if len(times_a) == 1:
+        return np.full(np.shape(u), vals_a[0])
+    idx = np.clip(np.searchsorted(times_a, u, side="right") - 1, 0, len(times_a) - 2)
+    w = np.clip((u - times_a[idx]) / np.maximum(times_a[idx + 1] - times_a[idx], 1e-9), 0.0, 1.0)
+    s = 0.5 - 0.5 * np.cos(np.pi * w)
+    return vals_a[idx] + s * (vals_a[idx + 1] - vals_a[idx])
+
+
 def keyframes(T: int, fps: float, keys: list[tuple[float, float]]) -> np.ndarray:
-    """``[T]`` values eased (cosine) between ``(seconds, value)`` keys; held outside them."""
-    t = np.arange(T) / fps
-    times = np.array([k[0] for k in keys], dtype=np.float64)
-    vals = np.array([k[1] for k in keys], dtype=np.float64)
-    if len(keys) == 1:
-        return np.full(T, vals[0])
-    idx = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(keys) - 2)
-    t0, t1 = times[idx], times[idx + 1]
-    u = np.clip((t - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)
-    s = 0.5 - 0.5 * np.cos(np.pi * u)
-    return vals[idx] + s * (vals[idx + 1] - vals[idx])
+    """``[T]`` values eased between ``(seconds, value)`` keys; held outside them."""
+    return ease(np.arange(T) / fps, [k[0] for k in keys], [k[1] for k in keys])
