@@ -86,7 +86,8 @@ def _base_quality(sample: dict) -> float:
 
 
 def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOptions = AnnotateOptions(),
-                     progress: Progress | None = None) -> pd.DataFrame:
+                     progress: Progress | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
     """Metrics table of in-memory samples (never modified). Invalid samples get a row
     with ``valid`` False and their problems, not an exception."""
     n = len(samples)
@@ -137,6 +138,8 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
         chunks.append(cur)
         done = 0
         for chunk in chunks:
+            if should_stop and should_stop():
+                raise InterruptedError("annotation cancelled")
             clips = []
             for k in chunk:
                 s = samples[valid_idx[k]]
@@ -167,8 +170,11 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
 
 def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptions = AnnotateOptions(),
              cache_dir: str | Path | None = None, use_cache: bool = True,
-             progress: Progress | None = None) -> pd.DataFrame:
+             progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
     """One row per clip of every dataset file under ``paths`` (files or folders).
+
+    ``should_stop`` is polled between files and batches; when it returns True the call
+    raises InterruptedError (files finished so far keep their caches).
 
     Cached per file as ``<cache_dir or file's folder/.stickgen-cache>/<name>.<content>.<settings>.parquet``.
     """
@@ -194,7 +200,7 @@ def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptio
         sub = None
         if progress:
             sub = lambda done, total, fi=fi: progress(fi + done / max(total, 1), len(files))  # noqa: E731
-        t = annotate_samples(samples, file=str(f), options=options, progress=sub)
+        t = annotate_samples(samples, file=str(f), options=options, progress=sub, should_stop=should_stop)
         try:
             with atomic_path(cache) as tmp:
                 t.to_parquet(tmp, index=False)

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QSizePolicy,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QLineEdit,
+                               QSizePolicy,
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from stickgen_core.curation import CurationConfig
@@ -45,6 +46,7 @@ KNOBS = [
     Knob("balance_max_fraction", "Max share per action (SFT)", 0.01, 1, 2),
     Knob("max_source_fraction", "Max share per source (SFT)", 0.01, 1, 2),
     Knob("synthetic_quality_penalty", "Synthetic quality penalty", 0, 1, 2),
+    Knob("default_source_weight", "Weight of unlisted sources", 0, 1, 2),
     Knob("target_height", "Target height (m)", 0.5, 2.5, 2),
     Knob("smooth_sigma", "Smoothing sigma (frames)", 0.1, 5, 1),
 ]
@@ -218,6 +220,15 @@ class ThresholdPanel(QWidget):
         seed_row = QFormLayout()
         seed_row.addRow("Seed", self.seed)
         form.addLayout(seed_row)
+        self.source_lists: dict[str, QLineEdit] = {}
+        lists = QFormLayout()
+        for field, label in (("synthetic_sources", "Synthetic sources"), ("mocap_sources", "Mocap sources")):
+            edit = QLineEdit(", ".join(getattr(self._base, field)))
+            edit.setToolTip("Comma-separated source names")
+            edit.editingFinished.connect(self.changed)
+            self.source_lists[field] = edit
+            lists.addRow(label, edit)
+        form.addLayout(lists)
         self.weights_box = QGroupBox("Source weights")
         self.weights_box.setToolTip("How much each source's realism score counts in its quality")
         self.weights_form = QFormLayout(self.weights_box)
@@ -231,7 +242,8 @@ class ThresholdPanel(QWidget):
         values.update({f: cb.isChecked() for f, cb in self.switches.items()})
         weights = dict(self._base.source_weights)
         weights.update({s: w.value() for s, w in self.weights.items()})
-        return dataclasses.replace(self._base, **values, seed=self.seed.value(), source_weights=weights)
+        lists = {f: tuple(x.strip() for x in e.text().split(",") if x.strip()) for f, e in self.source_lists.items()}
+        return dataclasses.replace(self._base, **values, **lists, seed=self.seed.value(), source_weights=weights)
 
     def set_config(self, cfg: CurationConfig) -> None:
         """Show ``cfg`` in every control (one ``changed`` at the end)."""
@@ -250,6 +262,8 @@ class ThresholdPanel(QWidget):
         self.seed.blockSignals(True)
         self.seed.setValue(cfg.seed)
         self.seed.blockSignals(False)
+        for f, e in self.source_lists.items():
+            e.setText(", ".join(getattr(cfg, f)))
         for s, w in self.weights.items():
             w.blockSignals(True)
             w.setValue(cfg.source_weights.get(s, cfg.default_source_weight))

@@ -150,3 +150,32 @@ def test_layout_at_1920x1080(window):
     window.resize(1920, 1080)
     shot(window, "curate_1920x1080")
     assert window.curate.view.width() > 700
+
+
+def test_every_config_field_has_a_control(window):
+    import dataclasses
+
+    t = window.curate.thresholds
+    covered = set(t.controls) | set(t.switches) | set(t.source_lists) | {"seed", "source_weights"}
+    assert {f.name for f in dataclasses.fields(CurationConfig)} <= covered
+    t.source_lists["mocap_sources"].setText("mocap, mocap_like, video_estimate")
+    assert t.config().mocap_sources == ("mocap", "mocap_like", "video_estimate")
+
+
+def test_annotation_can_be_cancelled(qtbot, tmp_path, settings, dataset_template):
+    import shutil
+
+    from stickgen_studio.main_window import MainWindow
+
+    ws = tmp_path / "ws"
+    (ws / "datasets").mkdir(parents=True)
+    for i in range(6):  # several uncached files: cancel lands between them
+        shutil.copy(dataset_template, ws / "datasets" / f"c{i}.pt")
+    win = MainWindow(ws, settings=settings)
+    qtbot.addWidget(win)
+    cur = win.curate
+    assert cur._busy()
+    cur.cancel()
+    qtbot.waitUntil(lambda: not cur._busy(), timeout=60_000)
+    assert cur.table is None and cur.last_error is None
+    win.close()
