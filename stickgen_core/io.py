@@ -43,6 +43,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    # mkstemp makes 0600 files; a replaced file keeps its mode, a new one is readable like any other
+    os.chmod(tmp_path, target.stat().st_mode & 0o777 if target.exists() else 0o644)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:

@@ -107,3 +107,12 @@ def test_folder_errors_name_the_bad_file(tmp_path, small_dataset):
     (tmp_path / "b.pt").write_bytes(b"garbage" * 10)
     with pytest.raises(DatasetError, match="b.pt"):
         load_dataset(tmp_path)
+
+
+def test_atomic_writes_keep_or_give_ordinary_permissions(tmp_path):
+    p = tmp_path / "a.txt"
+    atomic_write_text(p, "x")
+    assert p.stat().st_mode & 0o777 == 0o644
+    p.chmod(0o640)
+    atomic_write_text(p, "y")
+    assert p.stat().st_mode & 0o777 == 0o640
