@@ -105,13 +105,18 @@ class CurationConfig:
         unknown = sorted(set(map(str, data)) - known)
         if unknown:
             raise ConfigError(f"{where}.{unknown[0]}: unknown key (known keys: {', '.join(sorted(known))})")
-        return cls(**data)
+        return cls(**data)  # __post_init__ names the failing key as data_curation.<key>
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "CurationConfig":
         """The ``data_curation`` section of a config file (defaults when absent)."""
-        doc = _read_yaml(path)
-        return cls.from_dict(doc.get(SECTION), where=f"{path}: {SECTION}")
+        from ..config import read_config_dict  # follows ``extends:``; imported here to avoid a cycle
+
+        doc = read_config_dict(path)
+        try:
+            return cls.from_dict(doc.get(SECTION))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def save_to_yaml(self, path: str | Path) -> Path:
         """Write this config as the ``data_curation`` section of ``path``, keeping its other sections."""

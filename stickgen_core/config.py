@@ -1,0 +1,289 @@
+"""Model/training configs: YAML with ``extends:``, typed sections, CLI > env > YAML precedence.
+
+Every key is checked: an unknown key or a value of the wrong type is a ConfigError that
+names the file and the key path (``training.learning_rate``), never a crash later on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .curation.config import CurationConfig
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelConfig:
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 8
+    ffn_dim: int = 683            # SwiGLU hidden size (~ 8/3 d_model keeps parameters of a 4x MLP)
+    dropout: float = 0.1
+    max_frames: int = 512
+    motion_dim: int = 48
+    embedding_dim: int | str = "auto"  # "auto": follow the text encoder's dimension
+    num_actions: int = 16
+    physics_dim: int = 6
+    camera_dim: int = 3
+    action_conditioning: bool = True
+    camera_conditioning: bool = True
+    rope_base: float = 10000.0
+
+
+@dataclass
+class TrainingConfig:
+    stage: str = "pretrain"
+    epochs: int = 10
+    batch_size: int = 8
+    grad_accum_steps: int = 1
+    learning_rate: float = 3e-4
+    weight_decay: float = 0.01
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    eps: float = 1e-8
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    val_fraction: float = 0.1
+    max_frames: int = 250
+    seed: int = 42
+    log_interval: int = 10
+    device: str = "auto"
+    resume_from: str | None = None
+    init_from: str | None = None
+
+
+@dataclass
+class LossWeights:
+    pose: float = 1.0
+    temporal: float = 0.5
+    action: float = 0.5
+    physics: float = 0.1
+    diffusion: float = 0.0
+
+
+@dataclass
+class DiffusionConfig:
+    enabled: bool = False
+    learning_rate: float = 1e-4
+    timesteps: int = 100
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = False
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["blocks", "pose_head"])
+
+
+@dataclass
+class DataConfig:
+    train_data: str | None = None
+    curated_pretrain_data: str | None = "data/curated/pretrain_data_embedded.pt"
+    curated_sft_data: str | None = "data/curated/sft_data_embedded.pt"
+    use_parallax_augmentation: bool = False
+    parallax_root: str | None = None
+    parallax_image_size: int = 256
+
+
+@dataclass
+class EmbeddingConfig:
+    model: str = "all-MiniLM-L6-v2"   # the packaged offline default; any sentence-transformers name or path
+    batch_size: int = 64
+    normalize: bool = True
+    cache_dir: str | None = None
+
+
+@dataclass
+class StickGenConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    data_curation: CurationConfig = field(default_factory=CurationConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["data_curation"] = self.data_curation.to_dict()
+        return out
+
+
+# --------------------------------------------------------------------------- typed parsing
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            if option is type(None):
+                if value is None:
+                    return None
+                continue
+            try:
+                return _coerce(value, option, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{where}: expected {' or '.join(_type_name(a) for a in typing.get_args(tp))}, "
+                          f"got {type(value).__name__} {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {type(value).__name__} {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {type(value).__name__} {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {type(value).__name__} {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    return value
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if cls is CurationConfig:
+        return CurationConfig.from_dict(data, where=where)
+    if data is None:
+        return cls()
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{_join(where, key)}: unknown key (known: {', '.join(sorted(known))})")
+    return cls(**{k: _coerce(v, hints[k], _join(where, k)) for k, v in data.items()})
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_config_dict(path: str | Path, _seen: tuple = ()) -> dict:
+    """The YAML of ``path`` with its ``extends:`` chain merged in (the child wins)."""
+    p = Path(path).resolve()
+    if p in _seen:
+        raise ConfigError(f"{path}: extends itself through {' -> '.join(map(str, _seen + (p,)))}")
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    doc = doc or {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(doc).__name__}")
+    parent = doc.pop("extends", None)
+    if parent is None:
+        return doc
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: expected a file name, got {parent!r}")
+    return _merge(read_config_dict(p.parent / parent, _seen + (p,)), doc)
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> StickGenConfig:
+    """A typed config from YAML (``extends:`` followed) with optional section overrides."""
+    data = read_config_dict(path) if path else {}
+    if overrides:
+        data = _merge(data, dict(overrides))
+    try:
+        cfg: StickGenConfig = _build(StickGenConfig, data, "")
+        _check(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{path or 'config'}: {exc}") from None
+    return cfg
+
+
+def _check(cfg: StickGenConfig) -> None:
+    """Rules that involve more than one key."""
+    if cfg.training.stage not in ("pretrain", "sft"):
+        raise ConfigError(f"training.stage: expected 'pretrain' or 'sft', got {cfg.training.stage!r}")
+    if isinstance(cfg.model.embedding_dim, str) and cfg.model.embedding_dim != "auto":
+        raise ConfigError(f"model.embedding_dim: expected a whole number or 'auto', got {cfg.model.embedding_dim!r}")
+    if cfg.model.d_model % cfg.model.n_heads or (cfg.model.d_model // cfg.model.n_heads) % 2:
+        raise ConfigError(f"model.d_model: {cfg.model.d_model} must split into {cfg.model.n_heads} heads of even size")
+    for name in ("epochs", "batch_size", "grad_accum_steps", "max_frames"):
+        if getattr(cfg.training, name) < 1:
+            raise ConfigError(f"training.{name}: expected at least 1, got {getattr(cfg.training, name)}")
+
+
+# --------------------------------------------------------------------------- precedence
+@dataclass(frozen=True)
+class Setting:
+    value: str | None
+    origin: str  # "cli", "env", "config" or "unset"
+
+
+def pick(cli: str | None, env_name: str, config_value: str | None, env: Mapping[str, str] | None = None) -> Setting:
+    """CLI flag, else environment variable, else config value (the spec's precedence)."""
+    env = os.environ if env is None else env
+    if cli:
+        return Setting(cli, "cli")
+    if env.get(env_name):
+        return Setting(env[env_name], "env")
+    if config_value:
+        return Setting(config_value, "config")
+    return Setting(None, "unset")
+
+
+@dataclass(frozen=True)
+class RunSources:
+    data_path: Setting
+    resume_from: Setting
+    init_from: Setting
+    init_ignored: bool
+
+
+def resolve_sources(cfg: StickGenConfig, data_path: str | None = None, resume_from: str | None = None,
+                    init_from: str | None = None, env: Mapping[str, str] | None = None) -> RunSources:
+    """Where the data and the starting checkpoint come from.
+
+    resume_from wins over init_from when both are set; the caller logs that init_from was ignored.
+    """
+    # the config's own data: an explicit train_data, else the curated split of this stage
+    curated = cfg.data.curated_sft_data if cfg.training.stage == "sft" else cfg.data.curated_pretrain_data
+    data = pick(data_path, "TRAIN_DATA_PATH", cfg.data.train_data or curated, env)
+    resume = pick(resume_from, "RESUME_FROM_CHECKPOINT", cfg.training.resume_from, env)
+    init = pick(init_from, "INIT_FROM_CHECKPOINT", cfg.training.init_from, env)
+    ignored = resume.value is not None and init.value is not None
+    if ignored:
+        init = Setting(None, f"ignored ({init.origin}: {init.value})")
+    return RunSources(data, resume, init, ignored)
