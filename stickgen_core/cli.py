@@ -169,6 +169,26 @@ def cmd_curate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .embedding import TextEncoder, embed_dataset
+
+    emb = load_config(args.config).embedding if args.config else None
+    model = args.model or (emb.model if emb else "all-MiniLM-L6-v2")
+    batch = args.batch_size or (emb.batch_size if emb else 64)
+    encoder = TextEncoder(model, batch_size=batch, **({"cache_dir": args.cache_dir} if args.cache_dir else {}))
+    bar, progress = _bar(0, "embedding", unit="text")
+    with bar:
+        def prog(done: int, total: int) -> None:
+            bar.total = total
+            progress(done, total)
+
+        info = embed_dataset(args.input, args.output, encoder, progress=prog)
+    print(f"wrote {info['samples']} samples to {args.output} with {info['model']} ({info['dim']}-dim); "
+          f"{info['encoded']} texts encoded, the rest from the cache")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stickgen", description="StickGen: curate, embed, train and judge stick-figure motion.")
@@ -221,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--source-weight", action="append", metavar="SOURCE=WEIGHT",
                    help="how much SOURCE's realism counts in its quality (repeatable)")
     c.set_defaults(func=cmd_curate)
+
+    e = sub.add_parser("embed", help="add text embeddings to a dataset (build_dataset_for_training)")
+    e.add_argument("--input", required=True)
+    e.add_argument("--output", required=True)
+    e.add_argument("--config", help="a config whose embedding section names the model")
+    e.add_argument("--model", help="sentence-transformers model name or folder (default all-MiniLM-L6-v2, offline)")
+    e.add_argument("--batch-size", type=int)
+    e.add_argument("--cache-dir", help="embedding cache folder (default ~/.cache/stickgen/embeddings)")
+    e.set_defaults(func=cmd_embed)
 
     d = sub.add_parser("demo", help="build a demo workspace: synthetic dataset and preview GIFs")
     d.add_argument("--workspace", default="stickgen-workspace")
