@@ -1,0 +1,182 @@
+"""StickFigureTransformer: text-conditioned, causal, next-frame motion model (one readable file).
+
+Sequence: [text prefix, m_0, m_1, ..., m_{T-2}] -> predictions of frames 0..T-1: the prefix
+token predicts the first pose from the text alone, the token of frame t predicts frame
+t+1. Attention is causal (SDPA ``is_causal``), so a prediction never sees the frame it
+predicts. Right padding needs no extra mask: a valid query never attends to a later key.
+
+Blocks are pre-norm with RMSNorm, SwiGLU feed-forward and rotary position embeddings.
+Heads: next pose (a residual on the current pose), action logits and physics of the
+predicted frame. ``forward(..., cache=...)`` appends keys/values for autoregressive use.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rope_tables(length: int, head_dim: int, base: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    inv = 1.0 / (base ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(length, device=device, dtype=torch.float32), inv)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (even, odd) of ``x`` [B, H, T, D] by the angles of their positions."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    c, s = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.stack((x1 * c - x2 * s, x1 * s + x2 * c), dim=-1).flatten(-2)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.head_dim = cfg.d_model // cfg.n_heads
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.dropout = cfg.dropout
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+        # new queries see every cached key plus the causal part of their own block
+        causal = q.shape[2] > 1
+        if causal and k.shape[2] != q.shape[2]:
+            past = k.shape[2] - q.shape[2]
+            mask = torch.ones(q.shape[2], k.shape[2], dtype=torch.bool, device=x.device).tril(past)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                                 dropout_p=self.dropout if self.training else 0.0)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal,
+                                                 dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(out.transpose(1, 2).reshape(B, T, C))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.gate = nn.Linear(cfg.d_model, cfg.ffn_dim, bias=False)
+        self.up = nn.Linear(cfg.d_model, cfg.ffn_dim, bias=False)
+        self.down = nn.Linear(cfg.ffn_dim, cfg.d_model, bias=False)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.down(F.silu(self.gate(x)) * self.up(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.norm1 = RMSNorm(cfg.d_model)
+        self.attn = Attention(cfg)
+        self.norm2 = RMSNorm(cfg.d_model)
+        self.mlp = SwiGLU(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cos, sin, cache=None):
+        x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache))
+        return x + self.mlp(self.norm2(x))
+
+
+class StickFigureTransformer(nn.Module):
+    """Text embedding + motion so far -> next pose, its action and its physics."""
+
+    def __init__(self, cfg: ModelConfig, embedding_dim: int | None = None) -> None:
+        super().__init__()
+        emb = cfg.embedding_dim if isinstance(cfg.embedding_dim, int) else embedding_dim
+        if emb is None:
+            raise ValueError("model.embedding_dim is 'auto': pass the text encoder's dimension")
+        self.cfg = cfg
+        self.embedding_dim = int(emb)
+        d = cfg.d_model
+        self.text_proj = nn.Linear(self.embedding_dim, d)
+        self.motion_in = nn.Linear(cfg.motion_dim, d)
+        self.action_emb = nn.Embedding(cfg.num_actions, d) if cfg.action_conditioning else None
+        self.camera_in = nn.Linear(cfg.camera_dim, d) if cfg.camera_conditioning else None
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
+        self.norm = RMSNorm(d)
+        self.pose_head = nn.Linear(d, cfg.motion_dim)
+        self.action_head = nn.Linear(d, cfg.num_actions)
+        self.physics_head = nn.Linear(d, cfg.physics_dim)
+        self.apply(self._init)
+        for name, p in self.named_parameters():  # scaled residual projections (GPT-2)
+            if name.endswith(("proj.weight", "down.weight")):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layers))
+        nn.init.zeros_(self.pose_head.weight)  # start as "the next pose is this pose"
+        nn.init.zeros_(self.pose_head.bias)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+
+    def model_args(self) -> dict[str, Any]:
+        """What a checkpoint needs to rebuild this model."""
+        return {"model": asdict(self.cfg), "embedding_dim": self.embedding_dim}
+
+    def tokens(self, text: torch.Tensor | None, motion: torch.Tensor, actions: torch.Tensor | None = None,
+               camera: torch.Tensor | None = None) -> torch.Tensor:
+        """[text prefix (when given)] + one token per motion frame."""
+        x = self.motion_in(motion)
+        if self.action_emb is not None and actions is not None:
+            x = x + self.action_emb(actions.clamp(0, self.cfg.num_actions - 1))
+        if self.camera_in is not None and camera is not None:
+            x = x + self.camera_in(camera)
+        if text is not None:
+            x = torch.cat([self.text_proj(text).unsqueeze(1), x], dim=1)
+        return x
+
+    def forward(self, text: torch.Tensor | None, motion: torch.Tensor, actions: torch.Tensor | None = None,
+                camera: torch.Tensor | None = None, cache: list[dict] | None = None, start: int = 0,
+                prev_pose: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Predictions for the frame after each token.
+
+        Training: ``text`` [B, E], ``motion`` [B, T-1, 48] (frames 0..T-2) -> outputs [B, T, ...]
+        for frames 0..T-1. Generation: pass ``cache`` (a list, one dict per block), ``start``
+        (tokens already cached) and only the new tokens (``text=None`` after the first call).
+        """
+        x = self.tokens(text, motion, actions, camera)
+        T = x.shape[1]
+        cos, sin = rope_tables(start + T, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base, x.device)
+        cos, sin = cos[start:], sin[start:]
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, None if cache is None else cache[i])
+        h = self.norm(x)
+        # the pose head predicts a change from the latest pose (zero before the first frame)
+        if prev_pose is None:
+            prev_pose = motion if text is None else torch.cat([torch.zeros_like(motion[:, :1]), motion], dim=1)
+        return {"pose": prev_pose + self.pose_head(h), "action_logits": self.action_head(h),
+                "physics": self.physics_head(h)}
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
