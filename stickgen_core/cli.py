@@ -251,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cache-dir", help="embedding cache folder (default ~/.cache/stickgen/embeddings)")
     e.set_defaults(func=cmd_embed)
 
+    from .train.__main__ import add_arguments as train_arguments, run as train_run
+
+    tr = sub.add_parser("train", help="train the transformer (pretraining or SFT), resumable")
+    train_arguments(tr)
+    tr.set_defaults(func=train_run)
+
     d = sub.add_parser("demo", help="build a demo workspace: synthetic dataset and preview GIFs")
     d.add_argument("--workspace", default="stickgen-workspace")
     d.add_argument("--num-samples", type=int, default=2000)

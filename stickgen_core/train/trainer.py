@@ -1,0 +1,263 @@
+"""The training loop: pretraining or SFT, resume_from / init_from, LoRA, run folder.
+
+Run folder (DESIGN.md): run.json, status.json (kept current), metrics.jsonl (one JSON
+line per log interval and per epoch, flushed), checkpoints/model_checkpoint_{latest,best}.pth
+(atomic), train.log (written by the CLI's log handler).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..config import RunSources, StickGenConfig
+from ..errors import ConfigError
+from ..io import atomic_write_text
+from ..model import StickFigureTransformer
+from .checkpoint import BEST, LATEST, load_checkpoint, restore_rng, save_checkpoint
+from .data import MotionData
+from .losses import compute_losses
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class RunFolder:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.checkpoints = self.root / "checkpoints"
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        self._metrics = open(self.root / "metrics.jsonl", "a", encoding="utf-8")
+
+    def write_json(self, name: str, data: dict) -> None:
+        atomic_write_text(self.root / name, json.dumps(data, indent=2, default=str))
+
+    def status(self, state: str, **fields: Any) -> None:
+        self.write_json("status.json", {"state": state, "updated": _now(), **fields})
+
+    def metric(self, record: dict) -> None:
+        self._metrics.write(json.dumps(record, default=float) + "\n")
+        self._metrics.flush()  # a reader tailing the file sees every line as it is written
+
+    def close(self) -> None:
+        self._metrics.close()
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warm-up, then cosine decay to ``min_ratio`` of the peak at ``total`` steps."""
+    if step < warmup:
+        return (step + 1) / max(warmup, 1)
+    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def lora_targets(model: torch.nn.Module, patterns: list[str]) -> list[str]:
+    """Names of the Linear layers whose name matches any regex of ``lora.target_modules``."""
+    regex = [re.compile(p) for p in patterns]
+    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and any(r.search(n) for r in regex)]
+
+
+def apply_lora(model: StickFigureTransformer, cfg: StickGenConfig) -> torch.nn.Module:
+    """Wrap ``model`` with PEFT LoRA adapters; only the adapters stay trainable."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = lora_targets(model, cfg.lora.target_modules)
+    if not targets:
+        raise ConfigError(f"lora.target_modules: {cfg.lora.target_modules} match no Linear layer "
+                          f"(names look like {[n for n, _ in model.named_modules()][1:6]})")
+    peft_cfg = LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                          target_modules=targets, bias="none")
+    return get_peft_model(model, peft_cfg)
+
+
+def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
+
+
+def export_merged(checkpoint: str | Path, output: str | Path) -> Path:
+    """A LoRA checkpoint with its adapters merged into the base weights (no PEFT needed to load)."""
+    ck = load_checkpoint(checkpoint)
+    cfg_dict = ck["config"]
+    from ..config import load_config
+
+    cfg = load_config(overrides=cfg_dict)
+    base = StickFigureTransformer(cfg.model, ck.get("embedding_dim"))
+    model = apply_lora(base, cfg) if ck.get("lora_state_dict") else base
+    model.load_state_dict(ck["model_state_dict"])
+    merged = model.merge_and_unload() if ck.get("lora_state_dict") else model
+    out = {k: v for k, v in ck.items() if k not in ("optimizer_state_dict", "scheduler_state_dict", "lora_state_dict")}
+    out["model_state_dict"] = merged.state_dict()
+    out["config"] = dict(cfg_dict, lora=dict(cfg_dict.get("lora", {}), enabled=False))
+    out["merged_from"] = str(checkpoint)
+    save_checkpoint(output, out)
+    return Path(output)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
+          should_stop: Callable[[], bool] | None = None, command: list[str] | None = None) -> dict[str, Any]:
+    """Train per ``cfg`` into ``run_dir``; returns a summary. ``should_stop`` is polled after every
+    optimizer step: when it turns True the latest checkpoint is saved and status becomes 'stopped'."""
+    tc = cfg.training
+    run = RunFolder(run_dir)
+    device = pick_device(tc.device)
+    torch.manual_seed(tc.seed)
+    if sources.data_path.value is None:
+        raise ConfigError("no training data: pass --data_path, set TRAIN_DATA_PATH or data.train_data")
+    data = MotionData(sources.data_path.value, val_fraction=tc.val_fraction, seed=tc.seed, max_frames=tc.max_frames)
+    if isinstance(cfg.model.embedding_dim, int):
+        data.check_dim(cfg.model.embedding_dim, "config")
+    resume = load_checkpoint(sources.resume_from.value) if sources.resume_from.value else None
+    if resume is not None:  # rebuild the model exactly as it was saved (nanoGPT style)
+        saved = load_config_from_checkpoint(resume)
+        if saved.model != cfg.model:
+            log.warning("resuming: model section differs from the checkpoint's; the checkpoint's is used")
+            cfg.model = saved.model
+    model: torch.nn.Module = StickFigureTransformer(cfg.model, data.embedding_dim)
+    if sources.init_ignored:
+        log.warning("both resume_from and init_from are set: resuming from %s, init_from %s",
+                    sources.resume_from.value, sources.init_from.origin)
+    if sources.init_from.value and resume is None:
+        init = load_checkpoint(sources.init_from.value)
+        state = {k: v for k, v in init["model_state_dict"].items() if "lora_" not in k}
+        state = {k.replace("base_model.model.", "").replace(".base_layer", ""): v for k, v in state.items()}
+        model.load_state_dict(state)
+        log.info("initialised weights from %s (%s); optimizer and schedule start fresh at epoch 0",
+                 sources.init_from.value, sources.init_from.origin)
+    if cfg.lora.enabled:
+        model = apply_lora(model, cfg)
+    model.to(device)
+    n_total = sum(p.numel() for p in model.parameters())
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log.info("parameters: %d trainable of %d (%.2f %%)", n_train, n_total, 100 * n_train / n_total)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=tc.learning_rate, betas=tuple(tc.betas), eps=tc.eps)
+    steps_per_epoch = max(math.ceil(len(data.train_idx) / tc.batch_size / tc.grad_accum_steps), 1)
+    total_steps = steps_per_epoch * tc.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, tc.warmup_steps, total_steps, tc.min_lr_ratio))
+    start_epoch, step, best, skip = 0, 0, float("inf"), 0
+    if resume is not None:
+        model.load_state_dict(resume["model_state_dict"])
+        opt.load_state_dict(resume["optimizer_state_dict"])
+        sched.load_state_dict(resume["scheduler_state_dict"])
+        start_epoch, step = int(resume["epoch"]) + 1, int(resume["global_step"])
+        if resume.get("resume_batch"):  # stopped inside an epoch: skip the batches already used
+            start_epoch, skip = int(resume["resume_epoch"]), int(resume["resume_batch"])
+        best = float(resume.get("best_val_loss", float("inf")))
+        if "rng_state" in resume:
+            restore_rng(resume["rng_state"])
+        log.info("resumed from %s (%s) at epoch %d, step %d", sources.resume_from.value, sources.resume_from.origin,
+                 start_epoch, step)
+    run.write_json("run.json", {"config": cfg.to_dict(), "stage": tc.stage, "backend": "local",
+                                "command": command or sys.argv, "created": _now(), "device": str(device),
+                                "data_path": sources.data_path.value, "embedding_dim": data.embedding_dim,
+                                "sources": {k: vars(getattr(sources, k)) for k in ("data_path", "resume_from", "init_from")},
+                                "parameters": {"total": n_total, "trainable": n_train},
+                                "clips": {"train": len(data.train_idx), "val": len(data.val_idx)}})
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+    def checkpoint(epoch: int, train_loss: float, val_loss: float, metrics: dict, **extra: Any) -> dict:
+        return {**extra, "epoch": epoch, "global_step": step, "model_state_dict": model.state_dict(),
+                "optimizer_state_dict": opt.state_dict(), "scheduler_state_dict": sched.state_dict(),
+                "best_val_loss": best, "train_loss": train_loss, "val_loss": val_loss, "metrics": metrics,
+                "config": cfg.to_dict(), "stage": tc.stage, "embedding_dim": data.embedding_dim,
+                "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(model)} if cfg.lora.enabled else {})}
+
+    summary: dict[str, Any] = {"run_dir": str(run.root), "stopped": False}
+    run.status("running", epoch=start_epoch, global_step=step, error=None)
+    for epoch in range(start_epoch, tc.epochs):
+        model.train()
+        t0, seen, running, n_batches = time.perf_counter(), 0, 0.0, 0
+        opt.zero_grad(set_to_none=True)
+        for i, batch in enumerate(data.batches("train", tc.batch_size, epoch, tc.seed)):
+            if epoch == start_epoch and i < skip:
+                continue
+            batch = batch.to(device)
+            with amp:
+                terms = compute_losses(model, batch, cfg.loss_weights)
+            (terms["total"] / tc.grad_accum_steps).backward()
+            running += terms["total"].item()
+            n_batches += 1
+            seen += batch.text.shape[0]
+            if (i + 1) % tc.grad_accum_steps:
+                continue
+            torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            if step % tc.log_interval == 0:
+                rec = {"type": "step", "epoch": epoch, "step": step, "lr": sched.get_last_lr()[0],
+                       "samples_per_s": seen / (time.perf_counter() - t0), "time": _now()}
+                rec.update({f"train_{k}": v.item() for k, v in terms.items()})
+                run.metric(rec)
+                run.status("running", epoch=epoch, global_step=step, error=None)
+            if should_stop and should_stop():
+                # epoch stays the last completed one; resume_* say where inside this epoch we are
+                save_checkpoint(run.checkpoints / LATEST, checkpoint(epoch - 1, running / max(n_batches, 1), float("nan"), {},
+                                                                     resume_epoch=epoch, resume_batch=i + 1))
+                run.status("stopped", epoch=epoch - 1, global_step=step, error=None)
+                log.info("stop requested: saved %s", run.checkpoints / LATEST)
+                run.close()
+                return dict(summary, stopped=True, epoch=epoch - 1, global_step=step)
+        val = evaluate(model, data, cfg, device, epoch)
+        train_loss = running / max(n_batches, 1)
+        rec = {"type": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss, "time": _now(),
+               "epoch_seconds": time.perf_counter() - t0, **{f"val_{k}": v for k, v in val.items()}}
+        run.metric(rec)
+        val_loss = val.get("total", train_loss)
+        is_best = val_loss < best
+        best = min(best, val_loss)
+        ck = checkpoint(epoch, train_loss, val_loss, val)
+        save_checkpoint(run.checkpoints / LATEST, ck)
+        if is_best:
+            save_checkpoint(run.checkpoints / BEST, ck)
+        run.status("running", epoch=epoch, global_step=step, error=None)
+        log.info("epoch %d: train %.4f val %.4f%s", epoch, train_loss, val_loss, " (best)" if is_best else "")
+        summary.update(epoch=epoch, global_step=step, train_loss=train_loss, val_loss=val_loss, best_val_loss=best)
+    run.status("completed", epoch=tc.epochs - 1, global_step=step, error=None)
+    run.close()
+    return summary
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: MotionData, cfg: StickGenConfig, device: torch.device, epoch: int) -> dict[str, float]:
+    """Mean validation losses (and action accuracy) over the held-out clips."""
+    if not data.val_idx:
+        return {}
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    for batch in data.batches("val", cfg.training.batch_size, epoch, cfg.training.seed, shuffle=False):
+        terms = compute_losses(model, batch.to(device), cfg.loss_weights)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * batch.text.shape[0]
+        n += batch.text.shape[0]
+    model.train()
+    return {k: v / n for k, v in sums.items()}
+
+
+def load_config_from_checkpoint(ck: dict) -> StickGenConfig:
+    from ..config import load_config
+
+    return load_config(overrides=ck["config"])

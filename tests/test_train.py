@@ -1,0 +1,190 @@
+"""Training: loss falls, exact resume, init_from, LoRA, run folder, clear errors, signals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from stickgen_core.config import load_config, resolve_sources
+from stickgen_core.errors import ConfigError
+from stickgen_core.io import atomic_torch_save
+from stickgen_core.synth import SynthConfig, generate_dataset
+from stickgen_core.train import export_merged, train
+from stickgen_core.train.checkpoint import BEST, LATEST, load_checkpoint
+
+EMB = 32
+TINY = {"model": {"d_model": 64, "n_layers": 2, "n_heads": 4, "ffn_dim": 128, "dropout": 0.1},
+        "training": {"epochs": 2, "batch_size": 8, "max_frames": 48, "warmup_steps": 4, "log_interval": 2,
+                     "val_fraction": 0.2, "seed": 3}}
+
+
+def embedded(n=48, seed=0):
+    samples = generate_dataset(n, seed=seed, config=SynthConfig(multi_actor_rate=0.0, max_seconds=4))
+    g = torch.Generator().manual_seed(1)
+    table = {}
+    for s in samples:  # stand-in text embeddings: one fixed random vector per description
+        s["embedding"] = table.setdefault(s["description"], torch.randn(EMB, generator=g))
+    return samples
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "train_embedded.pt"
+    atomic_torch_save({"sequences": embedded(), "embedding_model": "test", "embedding_dim": EMB}, path)
+    return path
+
+
+def cfg_with(**sections):
+    merged = json.loads(json.dumps(TINY))
+    for k, v in sections.items():
+        merged.setdefault(k, {}).update(v)
+    return load_config("configs/small.yaml", overrides=merged)
+
+
+def run(cfg, data, out, resume=None, init=None, stop=None):
+    return train(cfg, resolve_sources(cfg, str(data), resume, init, env={}), out, should_stop=stop)
+
+
+def test_loss_falls(tmp_path, data_file):
+    cfg = cfg_with(training={"epochs": 12, "learning_rate": 1e-3, "warmup_steps": 10})
+    run(cfg, data_file, tmp_path / "r")
+    lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    epochs = [x for x in lines if x["type"] == "epoch"]
+    steps = [x for x in lines if x["type"] == "step"]
+    assert len(epochs) == 12 and steps[0]["step"] == 2
+    assert epochs[-1]["train_loss"] < 0.7 * epochs[0]["train_loss"]
+    assert epochs[-1]["val_pose"] < epochs[0]["val_pose"]
+    status = json.loads((tmp_path / "r" / "status.json").read_text())
+    assert status["state"] == "completed" and status["epoch"] == 11
+    runj = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert runj["stage"] == "pretrain" and runj["config"]["model"]["d_model"] == 64
+    ck = load_checkpoint(tmp_path / "r" / "checkpoints" / BEST)
+    for key in ("epoch", "global_step", "model_state_dict", "optimizer_state_dict", "scheduler_state_dict",
+                "best_val_loss", "train_loss", "val_loss", "metrics", "config", "stage", "rng_state"):
+        assert key in ck, key
+
+
+def _weights(path):
+    return load_checkpoint(path)["model_state_dict"]
+
+
+@pytest.mark.parametrize("stop_after_steps", [4, 5])  # 4 = the end of epoch 0; 5 = inside epoch 1
+def test_resume_equals_straight_run(tmp_path, data_file, stop_after_steps):
+    cfg = cfg_with()
+    run(cfg, data_file, tmp_path / "straight")
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] >= stop_after_steps
+
+    summary = run(cfg, data_file, tmp_path / "split", stop=stop)
+    assert summary["stopped"]
+    assert json.loads((tmp_path / "split" / "status.json").read_text())["state"] == "stopped"
+    run(cfg_with(), data_file, tmp_path / "split", resume=str(tmp_path / "split" / "checkpoints" / LATEST))
+    a = _weights(tmp_path / "straight" / "checkpoints" / LATEST)
+    b = _weights(tmp_path / "split" / "checkpoints" / LATEST)
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+
+def test_init_from_loads_weights_only(tmp_path, data_file, caplog):
+    cfg = cfg_with()
+    run(cfg, data_file, tmp_path / "pre")
+    best = tmp_path / "pre" / "checkpoints" / BEST
+    sft = cfg_with(training={"stage": "sft", "epochs": 1, "learning_rate": 1e-4})
+    with caplog.at_level("INFO"):
+        run(sft, data_file, tmp_path / "sft", init=str(best))
+    assert "optimizer and schedule start fresh at epoch 0" in caplog.text
+    lines = [json.loads(x) for x in (tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()]
+    assert lines[0]["epoch"] == 0 and lines[0]["step"] == 2  # a fresh counter, not the pretrain's
+    ck = load_checkpoint(tmp_path / "sft" / "checkpoints" / LATEST)
+    assert ck["stage"] == "sft" and ck["epoch"] == 0
+
+
+def test_resume_wins_over_init_and_the_log_says_so(tmp_path, data_file, caplog):
+    cfg = cfg_with(training={"epochs": 1})
+    run(cfg, data_file, tmp_path / "a")
+    latest = str(tmp_path / "a" / "checkpoints" / LATEST)
+    with caplog.at_level("WARNING"):
+        run(cfg_with(), data_file, tmp_path / "a", resume=latest, init=latest)
+    assert "init_from" in caplog.text and "resuming" in caplog.text
+
+
+def test_lora_trains_only_adapters_and_changes_eval_output(tmp_path, data_file):
+    cfg = cfg_with()
+    run(cfg, data_file, tmp_path / "pre")
+    best = tmp_path / "pre" / "checkpoints" / BEST
+    lora = cfg_with(training={"stage": "sft", "epochs": 2, "learning_rate": 5e-3},
+                    lora={"enabled": True, "rank": 4, "alpha": 8, "target_modules": ["blocks", "pose_head"]})
+    run(lora, data_file, tmp_path / "sft", init=str(best))
+    ck = load_checkpoint(tmp_path / "sft" / "checkpoints" / LATEST)
+    assert ck["lora_state_dict"] and all("lora_" in k for k in ck["lora_state_dict"])
+    runj = json.loads((tmp_path / "sft" / "run.json").read_text())
+    assert runj["parameters"]["trainable"] / runj["parameters"]["total"] < 0.10
+    base = _weights(best)
+    # every base weight is untouched (PEFT prefixes names and moves wrapped weights to base_layer)
+    tuned = {k.replace("base_model.model.", "").replace(".base_layer", ""): v
+             for k, v in ck["model_state_dict"].items() if "lora_" not in k}
+    assert set(tuned) == set(base)
+    for k, v in base.items():
+        assert torch.equal(tuned[k], v), k
+    merged_path = export_merged(tmp_path / "sft" / "checkpoints" / LATEST, tmp_path / "merged.pth")
+    merged = load_checkpoint(merged_path)
+    from stickgen_core.model import StickFigureTransformer
+
+    m_base = StickFigureTransformer(cfg.model, EMB).eval()
+    m_base.load_state_dict(base)
+    m_tuned = StickFigureTransformer(cfg.model, EMB).eval()
+    m_tuned.load_state_dict(merged["model_state_dict"])
+    x = (torch.randn(2, EMB), torch.randn(2, 10, 48), torch.randint(0, 16, (2, 10)), torch.randn(2, 10, 3))
+    with torch.no_grad():
+        assert not torch.allclose(m_base(*x)["pose"], m_tuned(*x)["pose"])
+
+
+def test_mismatched_embedding_dim_names_both_numbers(tmp_path, data_file):
+    cfg = cfg_with(model={"embedding_dim": 384})
+    with pytest.raises(ConfigError, match="384.*32|32.*384"):
+        run(cfg, data_file, tmp_path / "r")
+
+
+def test_unembedded_data_is_a_clear_error(tmp_path):
+    path = tmp_path / "raw.pt"
+    atomic_torch_save(generate_dataset(4, seed=0), path)
+    from stickgen_core.errors import DatasetError
+    with pytest.raises(DatasetError, match="stickgen embed"):
+        run(cfg_with(), path, tmp_path / "r")
+
+
+def test_sigterm_saves_and_exits_zero(tmp_path, data_file):
+    cfg_path = tmp_path / "long.yaml"
+    cfg_path.write_text("extends: " + os.path.abspath("configs/small.yaml") + "\n" +
+                        json.dumps({**TINY, "training": {**TINY["training"], "epochs": 500}}) + "\n")
+    cfg_path.write_text("extends: " + os.path.abspath("configs/small.yaml") + "\nmodel: " + json.dumps(TINY["model"]) +
+                        "\ntraining: " + json.dumps({**TINY["training"], "epochs": 500}) + "\n")
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "stickgen_core.train", "--config", str(cfg_path),
+                             "--data_path", str(data_file), "--run-dir", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert json.loads((out / "status.json").read_text())["state"] == "stopped"
+    assert (out / "checkpoints" / LATEST).exists() and "stopped" in stdout
+
+
+def test_crash_marks_the_run_failed(tmp_path, data_file):
+    proc = subprocess.run([sys.executable, "-m", "stickgen_core.train", "--config", "configs/small.yaml",
+                           "--data_path", str(tmp_path / "missing.pt"), "--run-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "missing.pt" in proc.stderr
+    status = json.loads((tmp_path / "r" / "status.json").read_text())
+    assert status["state"] == "failed" and "missing.pt" in status["error"]
