@@ -188,3 +188,23 @@ def test_crash_marks_the_run_failed(tmp_path, data_file):
     assert proc.returncode == 2 and "missing.pt" in proc.stderr
     status = json.loads((tmp_path / "r" / "status.json").read_text())
     assert status["state"] == "failed" and "missing.pt" in status["error"]
+
+
+def test_ddp_two_cpu_processes_write_one_run_folder(tmp_path, data_file):
+    cfg_path = tmp_path / "ddp.yaml"
+    cfg_path.write_text("extends: " + os.path.abspath("configs/small.yaml") + "\nmodel: " + json.dumps(TINY["model"]) +
+                        "\ntraining: " + json.dumps({**TINY["training"], "epochs": 4, "learning_rate": 1e-3}) + "\n")
+    out = tmp_path / "ddp"
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "stickgen_core.train",
+                           "--config", str(cfg_path), "--data_path", str(data_file), "--run-dir", str(out)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    epochs = [x for x in lines if x["type"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [0, 1, 2, 3]  # one writer: no duplicated lines
+    steps = [x["step"] for x in lines if x["type"] == "step"]
+    assert steps == sorted(set(steps))
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]  # the same falling shape as one process
+    assert json.loads((out / "status.json").read_text())["state"] == "completed"
+    assert json.loads((out / "run.json").read_text())["clips"]["train"] > 0

@@ -25,6 +25,7 @@ from ..io import atomic_write_text
 from ..model import StickFigureTransformer
 from .checkpoint import BEST, LATEST, load_checkpoint, restore_rng, save_checkpoint
 from .data import MotionData
+from .distributed import setup, teardown
 from .losses import compute_losses
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,11 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     """Train per ``cfg`` into ``run_dir``; returns a summary. ``should_stop`` is polled after every
     optimizer step: when it turns True the latest checkpoint is saved and status becomes 'stopped'."""
     tc = cfg.training
-    run = RunFolder(run_dir)
     device = pick_device(tc.device)
+    ddp = setup(device.type)
+    if ddp.enabled and device.type == "cuda":
+        device = torch.device("cuda", ddp.local_rank)
+    run = RunFolder(run_dir) if ddp.main else _Silent()
     torch.manual_seed(tc.seed)
     if sources.data_path.value is None:
         raise ConfigError("no training data: pass --data_path, set TRAIN_DATA_PATH or data.train_data")
@@ -144,6 +148,11 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     if cfg.lora.enabled:
         model = apply_lora(model, cfg)
     model.to(device)
+    core = model  # what gets saved and evaluated; ``model`` may become the DDP wrapper
+    if ddp.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(model, device_ids=[ddp.local_rank] if device.type == "cuda" else None)
     n_total = sum(p.numel() for p in model.parameters())
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("parameters: %d trainable of %d (%.2f %%)", n_train, n_total, 100 * n_train / n_total)
@@ -152,12 +161,12 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=tc.learning_rate, betas=tuple(tc.betas), eps=tc.eps)
-    steps_per_epoch = max(math.ceil(len(data.train_idx) / tc.batch_size / tc.grad_accum_steps), 1)
+    steps_per_epoch = max(math.ceil(len(data.train_idx) / tc.batch_size / ddp.world / tc.grad_accum_steps), 1)
     total_steps = steps_per_epoch * tc.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, tc.warmup_steps, total_steps, tc.min_lr_ratio))
     start_epoch, step, best, skip = 0, 0, float("inf"), 0
     if resume is not None:
-        model.load_state_dict(resume["model_state_dict"])
+        core.load_state_dict(resume["model_state_dict"])
         opt.load_state_dict(resume["optimizer_state_dict"])
         sched.load_state_dict(resume["scheduler_state_dict"])
         start_epoch, step = int(resume["epoch"]) + 1, int(resume["global_step"])
@@ -177,11 +186,11 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
     def checkpoint(epoch: int, train_loss: float, val_loss: float, metrics: dict, **extra: Any) -> dict:
-        return {**extra, "epoch": epoch, "global_step": step, "model_state_dict": model.state_dict(),
+        return {**extra, "epoch": epoch, "global_step": step, "model_state_dict": core.state_dict(),
                 "optimizer_state_dict": opt.state_dict(), "scheduler_state_dict": sched.state_dict(),
                 "best_val_loss": best, "train_loss": train_loss, "val_loss": val_loss, "metrics": metrics,
                 "config": cfg.to_dict(), "stage": tc.stage, "embedding_dim": data.embedding_dim,
-                "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(model)} if cfg.lora.enabled else {})}
+                "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(core)} if cfg.lora.enabled else {})}
 
     summary: dict[str, Any] = {"run_dir": str(run.root), "stopped": False}
     run.status("running", epoch=start_epoch, global_step=step, error=None)
@@ -189,8 +198,12 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         model.train()
         t0, seen, running, n_batches = time.perf_counter(), 0, 0.0, 0
         opt.zero_grad(set_to_none=True)
+        n_all = math.ceil(len(data.train_idx) / tc.batch_size)
+        usable = n_all - n_all % ddp.world if ddp.enabled else n_all
         for i, batch in enumerate(data.batches("train", tc.batch_size, epoch, tc.seed)):
             if epoch == start_epoch and i < skip:
+                continue
+            if i % ddp.world != ddp.rank or i >= usable:  # this rank's share; equal counts on every rank
                 continue
             batch = batch.to(device)
             with amp:
@@ -199,7 +212,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             running += terms["total"].item()
             n_batches += 1
             seen += batch.text.shape[0]
-            if (i + 1) % tc.grad_accum_steps:
+            if n_batches % tc.grad_accum_steps:
                 continue
             torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
             opt.step()
@@ -209,35 +222,49 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             if step % tc.log_interval == 0:
                 rec = {"type": "step", "epoch": epoch, "step": step, "lr": sched.get_last_lr()[0],
                        "samples_per_s": seen / (time.perf_counter() - t0), "time": _now()}
-                rec.update({f"train_{k}": v.item() for k, v in terms.items()})
+                rec.update({f"train_{k}": ddp.mean(v.item()) for k, v in terms.items()})
+                rec["samples_per_s"] *= ddp.world
                 run.metric(rec)
                 run.status("running", epoch=epoch, global_step=step, error=None)
-            if should_stop and should_stop():
+            if ddp.any(bool(should_stop and should_stop())):
                 # epoch stays the last completed one; resume_* say where inside this epoch we are
-                save_checkpoint(run.checkpoints / LATEST, checkpoint(epoch - 1, running / max(n_batches, 1), float("nan"), {},
-                                                                     resume_epoch=epoch, resume_batch=i + 1))
+                if ddp.main:
+                    save_checkpoint(run.checkpoints / LATEST, checkpoint(
+                        epoch - 1, running / max(n_batches, 1), float("nan"), {}, resume_epoch=epoch, resume_batch=i + 1))
                 run.status("stopped", epoch=epoch - 1, global_step=step, error=None)
                 log.info("stop requested: saved %s", run.checkpoints / LATEST)
                 run.close()
+                ddp.barrier()
+                teardown(ddp)
                 return dict(summary, stopped=True, epoch=epoch - 1, global_step=step)
-        val = evaluate(model, data, cfg, device, epoch)
-        train_loss = running / max(n_batches, 1)
+        val = evaluate(core, data, cfg, device, epoch) if ddp.main else {}
+        train_loss = ddp.mean(running / max(n_batches, 1))
         rec = {"type": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss, "time": _now(),
                "epoch_seconds": time.perf_counter() - t0, **{f"val_{k}": v for k, v in val.items()}}
         run.metric(rec)
         val_loss = val.get("total", train_loss)
         is_best = val_loss < best
         best = min(best, val_loss)
-        ck = checkpoint(epoch, train_loss, val_loss, val)
-        save_checkpoint(run.checkpoints / LATEST, ck)
-        if is_best:
-            save_checkpoint(run.checkpoints / BEST, ck)
+        if ddp.main:
+            ck = checkpoint(epoch, train_loss, val_loss, val)
+            save_checkpoint(run.checkpoints / LATEST, ck)
+            if is_best:
+                save_checkpoint(run.checkpoints / BEST, ck)
+        ddp.barrier()
         run.status("running", epoch=epoch, global_step=step, error=None)
         log.info("epoch %d: train %.4f val %.4f%s", epoch, train_loss, val_loss, " (best)" if is_best else "")
         summary.update(epoch=epoch, global_step=step, train_loss=train_loss, val_loss=val_loss, best_val_loss=best)
     run.status("completed", epoch=tc.epochs - 1, global_step=step, error=None)
     run.close()
+    teardown(ddp)
     return summary
+
+
+class _Silent:
+    """The run folder of ranks other than 0: they write nothing."""
+
+    def __getattr__(self, _name: str):
+        return lambda *a, **k: None
 
 
 @torch.no_grad()
