@@ -189,6 +189,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_merged(args: argparse.Namespace) -> int:
+    from .train import export_merged
+
+    out = export_merged(args.checkpoint, args.output)
+    print(f"wrote {out} (LoRA adapters merged into the base weights)")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stickgen", description="StickGen: curate, embed, train and judge stick-figure motion.")
@@ -256,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train the transformer (pretraining or SFT), resumable")
     train_arguments(tr)
     tr.set_defaults(func=train_run)
+
+    x = sub.add_parser("export-merged", help="merge a LoRA checkpoint's adapters into plain weights")
+    x.add_argument("checkpoint")
+    x.add_argument("output")
+    x.set_defaults(func=cmd_export_merged)
 
     d = sub.add_parser("demo", help="build a demo workspace: synthetic dataset and preview GIFs")
     d.add_argument("--workspace", default="stickgen-workspace")

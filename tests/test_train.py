@@ -208,3 +208,18 @@ def test_ddp_two_cpu_processes_write_one_run_folder(tmp_path, data_file):
     assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]  # the same falling shape as one process
     assert json.loads((out / "status.json").read_text())["state"] == "completed"
     assert json.loads((out / "run.json").read_text())["clips"]["train"] > 0
+
+
+def test_diffusion_is_refused_clearly(tmp_path, data_file):
+    with pytest.raises(ConfigError, match="diffusion refinement is not available"):
+        run(cfg_with(diffusion={"enabled": True}), data_file, tmp_path / "r")
+
+
+def test_export_merged_cli(tmp_path, data_file, capsys):
+    from stickgen_core.cli import main
+
+    cfg = cfg_with(training={"epochs": 1}, lora={"enabled": True, "rank": 2, "alpha": 4})
+    run(cfg, data_file, tmp_path / "r")
+    assert main(["export-merged", str(tmp_path / "r" / "checkpoints" / LATEST), str(tmp_path / "m.pth")]) == 0
+    merged = load_checkpoint(tmp_path / "m.pth")
+    assert not any("lora_" in k for k in merged["model_state_dict"]) and "optimizer_state_dict" not in merged

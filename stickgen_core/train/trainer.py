@@ -123,6 +123,9 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         device = torch.device("cuda", ddp.local_rank)
     run = RunFolder(run_dir) if ddp.main else _Silent()
     torch.manual_seed(tc.seed)
+    if cfg.diffusion.enabled or cfg.loss_weights.diffusion > 0:
+        raise ConfigError("diffusion.enabled / loss_weights.diffusion: diffusion refinement is not available in "
+                          "this version; set diffusion.enabled: false and loss_weights.diffusion: 0.0")
     if sources.data_path.value is None:
         raise ConfigError("no training data: pass --data_path, set TRAIN_DATA_PATH or data.train_data")
     data = MotionData(sources.data_path.value, val_fraction=tc.val_fraction, seed=tc.seed, max_frames=tc.max_frames)
