@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from .curation.config import CurationConfig
 from .errors import ConfigError
+from .io import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -200,17 +199,7 @@ def read_config_dict(path: str | Path, _seen: tuple = ()) -> dict:
     p = Path(path).resolve()
     if p in _seen:
         raise ConfigError(f"{path}: extends itself through {' -> '.join(map(str, _seen + (p,)))}")
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
-    doc = doc or {}
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections, got {type(doc).__name__}")
+    doc = read_yaml(p)
     parent = doc.pop("extends", None)
     if parent is None:
         return doc

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from .errors import DatasetError, SampleValidationError, UnsafeFileError
+from .errors import ConfigError, DatasetError, SampleValidationError, UnsafeFileError
 from .schema import Problem, validate_sample
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,29 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+# --------------------------------------------------------------------------- YAML
+def read_yaml(path: str | os.PathLike) -> dict:
+    """A YAML mapping from ``path`` (``yaml.safe_load``); every failure is a ConfigError naming the file."""
+    import yaml
+
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{p}: expected a mapping of sections at the top level, got {type(doc).__name__}")
+    return doc
 
 
 # --------------------------------------------------------------------------- clip ids

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_yaml
 
 SECTION = "data_curation"
 
@@ -121,28 +121,7 @@ class CurationConfig:
     def save_to_yaml(self, path: str | Path) -> Path:
         """Write this config as the ``data_curation`` section of ``path``, keeping its other sections."""
         p = Path(path)
-        doc = _read_yaml(p) if p.exists() else {}
+        doc = read_yaml(p) if p.exists() else {}
         doc[SECTION] = self.to_dict()
         atomic_write_text(p, yaml.safe_dump(doc, sort_keys=False))
         return p
-
-
-def _read_yaml(path: str | Path) -> dict:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read config ({exc})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{p}: expected a mapping of sections at the top level, got {type(doc).__name__}")
-    return doc
