@@ -197,6 +197,32 @@ def cmd_export_merged(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_critic(args: argparse.Namespace) -> int:
+    from .critic import SafetyCritic, SafetyCriticConfig
+    from .io import load_dataset
+
+    ds = load_dataset(args.file, skip_invalid=True)
+    indices = [args.index] if args.index is not None else list(range(len(ds)))
+    if any(not 0 <= i < len(ds) for i in indices):
+        raise StickGenError(f"{args.file}: --index {args.index} is out of range (the file holds {len(ds)} valid clip(s))")
+    critic = SafetyCritic(SafetyCriticConfig(ground=args.ground,
+                                             rejection_severity_threshold=args.rejection_severity_threshold))
+    unsafe = 0
+    for i in indices:
+        s = ds[i]
+        r = critic.evaluate(s["motion"], s.get("physics"), s.get("description"), source=s.get("source"))
+        unsafe += not r.is_safe
+        print(f"[{i}] {'SAFE' if r.is_safe else 'UNSAFE'}  score {r.overall_score:.2f}  {s.get('description', '')}")
+        for issue in r.issues:
+            spans = ", ".join(f"{a}-{b - 1}" for a, b in issue.frame_ranges[:6]) + (" ..." if len(issue.frame_ranges) > 6 else "")
+            print(f"    {issue.type:18} severity {issue.severity:.1f}  {issue.description}  (frames {spans})")
+        for note in r.notes:
+            print(f"    note: {note}")
+    if len(indices) > 1:
+        print(f"{len(indices) - unsafe} of {len(indices)} clips safe")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stickgen", description="StickGen: curate, embed, train and judge stick-figure motion.")
@@ -269,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("checkpoint")
     x.add_argument("output")
     x.set_defaults(func=cmd_export_merged)
+
+    k = sub.add_parser("critic", help="judge clips with the safety critic and explain the verdicts")
+    k.add_argument("file")
+    k.add_argument("--index", type=int)
+    k.add_argument("--ground", choices=["auto", "zero", "estimate"], default="auto")
+    k.add_argument("--rejection-severity-threshold", type=float, default=0.7)
+    k.set_defaults(func=cmd_critic)
 
     d = sub.add_parser("demo", help="build a demo workspace: synthetic dataset and preview GIFs")
     d.add_argument("--workspace", default="stickgen-workspace")

@@ -66,7 +66,9 @@ def ground_penetration(joints, camera, rng, fps):
     T = len(joints)
     s, e = _span(T, rng, 0.4, 1.0)
     depth = float(rng.uniform(0.25, 0.5))
-    joints[s:e, :, 1] -= depth
+    # sink every frame below its own lowest point, so an elevated clip (climbing) penetrates too
+    lowest = np.clip(joints[s:e, :, 1].min(axis=1), 0.0, None)
+    joints[s:e, :, 1] -= (lowest + depth)[:, None]
     return joints, camera, {"type": "ground_penetration", "start": s, "end": e, "depth_m": depth}
 
 

@@ -1,0 +1,214 @@
+"""The safety critic: degenerate or implausible motion, with the frames where it happens.
+
+Checks and severities follow the spec (section 7.1): frozen (near-zero velocity on more
+than 80 % of frames, 0.9), repetitive (3 or more near-identical windows, 0.7), jittery
+(high frame-alternating acceleration on more than 30 % of frames, 0.6), velocity above
+15 m/s (0.8), acceleration above 50 m/s^2 (0.7), ground penetration below y = -0.1 (0.6),
+quality below 0.3 (0.5). A clip is unsafe when any severity reaches
+``rejection_severity_threshold`` (0.7).
+
+Unlike the reference, repetition compares windows of *velocity* (so a figure that merely
+stands in one place is not "repetitive"), and the ground is estimated from resting feet
+for data that does not stand on y = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags
+from .schema import FPS_DEFAULT
+
+NATIVE_SOURCES = ("synthetic", "mocap_like", "video_estimate", "mocap", "generated")
+STILLNESS_WORDS = ("still", "motionless", "meditat", "freez", "frozen", "statue", "sleep", "asleep",
+                   "lies down", "lying", "stays put", "does not move", "doesn't move", "holds a pose")
+
+
+@dataclass
+class SafetyCriticConfig:
+    frozen_velocity: float = 0.002          # m/s mean joint speed: a frame slower than this is frozen
+    frozen_ratio: float = 0.8
+    frozen_severity: float = 0.9
+    repetition_window: int = 25             # frames per window (1 s at 25 fps)
+    repetition_similarity: float = 0.995    # cosine similarity of velocity windows that counts as a repeat
+    repetition_min_windows: int = 3
+    repetitive_severity: float = 0.7
+    jitter_acceleration: float = 25.0       # m/s^2 of frame-alternating acceleration
+    jitter_ratio: float = 0.3
+    jitter_severity: float = 0.6
+    max_velocity: float = 15.0              # m/s
+    velocity_severity: float = 0.8
+    max_acceleration: float = 50.0          # m/s^2
+    acceleration_severity: float = 0.7
+    ground_threshold: float = -0.1          # m below the ground
+    ground_severity: float = 0.6
+    ground: str = "auto"                    # "auto": y = 0 for our sources, estimated otherwise; "zero"; "estimate"
+    min_quality: float = 0.3
+    quality_severity: float = 0.5
+    rejection_severity_threshold: float = 0.7
+    stillness_words: tuple[str, ...] = STILLNESS_WORDS
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if name.endswith("severity") or name.endswith("ratio") or name in ("repetition_similarity", "min_quality"):
+                if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                    raise ConfigError(f"safety_critic.{name}: expected a number in [0, 1], got {value!r}")
+        if self.ground not in ("auto", "zero", "estimate"):
+            raise ConfigError(f"safety_critic.ground: expected 'auto', 'zero' or 'estimate', got {self.ground!r}")
+        if self.repetition_window < 4 or self.repetition_min_windows < 2:
+            raise ConfigError("safety_critic.repetition_window / repetition_min_windows: expected >= 4 frames and >= 2 windows")
+
+
+@dataclass
+class SafetyIssue:
+    type: str
+    severity: float
+    description: str
+    frame_ranges: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in frames
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "severity": self.severity, "description": self.description,
+                "frame_range": [list(r) for r in self.frame_ranges]}
+
+
+@dataclass
+class SafetyResult:
+    is_safe: bool
+    overall_score: float                     # 1 = no issue; falls with the worst severity
+    issues: list[SafetyIssue]
+    threshold: float
+    notes: list[str] = field(default_factory=list)
+
+    def get_rejection_reasons(self) -> list[str]:
+        return [f"{i.type}: {i.description}" for i in self.issues if i.severity >= self.threshold]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"is_safe": self.is_safe, "overall_score": self.overall_score,
+                "issues": [i.to_dict() for i in self.issues], "notes": self.notes}
+
+
+def runs(flag: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True."""
+    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flag, np.int8), 0]))
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+
+
+def _as_np(x) -> np.ndarray | None:
+    if x is None:
+        return None
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+class SafetyCritic:
+    def __init__(self, config: SafetyCriticConfig | None = None) -> None:
+        self.config = config or SafetyCriticConfig()
+
+    def _thresholds(self) -> MetricThresholds:
+        c = self.config
+        return MetricThresholds(frozen_speed=c.frozen_velocity, jitter_accel=c.jitter_acceleration,
+                                penetration_y=c.ground_threshold)
+
+    def evaluate(self, motion, physics=None, prompt: str | None = None, fps: float = FPS_DEFAULT,
+                 source: str | None = None, quality: float | None = None) -> SafetyResult:
+        """Judge one clip (``[T, 48]`` or ``[T, A, 48]``; physics optional, derived when absent)."""
+        c = self.config
+        m = _as_np(motion).astype(np.float32)
+        T = len(m)
+        notes: list[str] = []
+        if T < 2:
+            return SafetyResult(True, 1.0, [], c.rejection_severity_threshold, ["fewer than 2 frames: nothing to judge"])
+        native = c.ground == "zero" or (c.ground == "auto" and (source is None or source in NATIVE_SOURCES))
+        clip = ClipInput(m, fps, _as_np(physics), None, None, 0.0 if native else None)
+        th = self._thresholds()
+        flags = frame_flags(clip, th)
+        metrics = {k: float(v[0]) for k, v in compute_metrics([clip], th).items()}
+        issues: list[SafetyIssue] = []
+        still = bool(prompt) and any(w in prompt.lower() for w in c.stillness_words)
+        frozen = flags["frozen"][1:].mean()
+        if frozen > c.frozen_ratio:
+            if still:
+                notes.append(f"the prompt asks for stillness: {frozen:.0%} still frames are expected, not frozen")
+            else:
+                issues.append(SafetyIssue("frozen", c.frozen_severity,
+                                          f"the figure barely moves on {frozen:.0%} of frames (more than {c.frozen_ratio:.0%})",
+                                          runs(flags["frozen"])))
+        jitter = flags["jitter"].mean()
+        if jitter > c.jitter_ratio:
+            issues.append(SafetyIssue("jittery", c.jitter_severity,
+                                      f"frame-to-frame jitter on {jitter:.0%} of frames (more than {c.jitter_ratio:.0%})",
+                                      runs(flags["jitter"])))
+        vel, acc, jump = self._pelvis_physics(m, _as_np(physics), fps, c.max_velocity)
+        fast = (vel > c.max_velocity) | (jump > c.max_velocity)
+        if fast.any():
+            issues.append(SafetyIssue("velocity", c.velocity_severity,
+                                      f"velocity reaches {max(vel.max(), jump.max()):.1f} m/s (limit {c.max_velocity:g})",
+                                      runs(fast)))
+        hard = acc > c.max_acceleration
+        if hard.any():
+            issues.append(SafetyIssue("acceleration", c.acceleration_severity,
+                                      f"acceleration reaches {acc.max():.0f} m/s^2 (limit {c.max_acceleration:g})", runs(hard)))
+        if flags["ground_penetration"].any():
+            ground = metrics["ground_y"]
+            issues.append(SafetyIssue("ground_penetration", c.ground_severity,
+                                      f"body parts go {metrics['min_y']:.2f} m below the ground (y = {ground:.2f}); "
+                                      f"limit {c.ground_threshold:g}", runs(flags["ground_penetration"])))
+        rep = self._repetition(m)
+        if rep:
+            issues.append(rep)
+        q = quality if quality is not None else (1 - metrics["artifact_score"]) * metrics["realism_score"]
+        if q < c.min_quality:
+            issues.append(SafetyIssue("low_quality", c.quality_severity,
+                                      f"quality {q:.2f} is below {c.min_quality:g}", [(0, T)]))
+        worst = max((i.severity for i in issues), default=0.0)
+        return SafetyResult(worst < c.rejection_severity_threshold, round(1.0 - worst, 4), issues,
+                            c.rejection_severity_threshold, notes)
+
+    @staticmethod
+    def _pelvis_physics(m: np.ndarray, physics: np.ndarray | None, fps: float, limit: float) -> tuple[np.ndarray, ...]:
+        """Per-frame speed and acceleration (from ``physics`` when it matches, else derived), and the
+        one-sided pelvis speed into or out of each frame, which marks the very frame of a teleport."""
+        seg = m.reshape(len(m), -1, 12, 4)
+        pelvis = 0.5 * (seg[:, :, 11, 0:2] + seg[:, :, 11, 2:4])          # mid-hip of every actor
+        d = np.diff(pelvis, axis=0)                                       # [T-1, A, 2]
+        step = np.linalg.norm(d, axis=-1).max(-1) * fps
+        jump = np.maximum(np.r_[0.0, step], np.r_[step, 0.0])
+        # a teleport out and back a few frames later displaces every frame in between
+        spikes = np.flatnonzero(step > limit)
+        for a, b in zip(spikes[:-1], spikes[1:]):
+            if b - a <= 10 and np.linalg.norm(d[a] + d[b]) < 0.3 * np.linalg.norm(d[a]):
+                jump[a + 1: b + 1] = np.maximum(jump[a + 1: b + 1], step[a])
+        if physics is not None and len(physics) == len(m) and physics.shape[-1] >= 4:
+            return np.hypot(physics[:, 0], physics[:, 1]), np.hypot(physics[:, 2], physics[:, 3]), jump
+        v = np.gradient(pelvis, 1.0 / fps, axis=0)
+        a = np.gradient(v, 1.0 / fps, axis=0)
+        return np.linalg.norm(v, axis=-1).max(-1), np.linalg.norm(a, axis=-1).max(-1), jump
+
+    def _repetition(self, m: np.ndarray) -> SafetyIssue | None:
+        """Windows of joint velocity that (nearly) repeat: a motion stuck in a loop."""
+        c = self.config
+        W = c.repetition_window
+        vel = np.diff(m.reshape(len(m), -1), axis=0)
+        n = len(vel) // W
+        if n < c.repetition_min_windows:
+            return None
+        win = vel[: n * W].reshape(n, -1)
+        norm = np.linalg.norm(win, axis=1)
+        moving = norm > 1e-4 * np.sqrt(win.shape[1])   # a still window is the frozen check's business
+        unit = win / np.maximum(norm, 1e-12)[:, None]
+        sim = unit @ unit.T
+        np.fill_diagonal(sim, 0)
+        close = (sim >= c.repetition_similarity) & moving[:, None] & moving[None, :]
+        counts = close.sum(1) + 1
+        if counts.max() < c.repetition_min_windows:
+            return None
+        k = int(np.argmax(counts))
+        members = np.flatnonzero(close[k]).tolist() + [k]
+        ranges = sorted((1 + i * W, 1 + (i + 1) * W) for i in members)
+        return SafetyIssue("repetitive", c.repetitive_severity,
+                           f"{len(members)} windows of {W} frames repeat the same movement (similarity >= "
+                           f"{c.repetition_similarity})", ranges)
