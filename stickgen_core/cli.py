@@ -223,6 +223,49 @@ def cmd_critic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .inference import InferenceGenerator, save_generation
+
+    gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True)
+    out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed)
+    save_generation(out, args.out)
+    print(f"wrote {out['frames']} frames to {args.out}")
+    for note in out["notes"]:
+        print(f"note: {note}")
+    if "safety" in out:
+        print(f"safety: {'SAFE' if out['is_safe'] else 'UNSAFE'} (score {out['safety']['overall_score']:.2f})")
+        for issue in out["safety"]["issues"]:
+            print(f"    {issue['type']}: {issue['description']}")
+    if args.gif:
+        from .render import save_gif
+
+        save_gif(out["motion"], args.gif, title=out["prompt"])
+        print(f"wrote {args.gif}")
+    return 0
+
+
+def cmd_eval_adversarial(args: argparse.Namespace) -> int:
+    from .evaluation import DEFAULT_SUITES, REPORT_FILE, run_adversarial_eval
+
+    bar, progress = _bar(0, "evaluating", unit="prompt")
+    with bar:
+        def prog(done: int, total: int) -> None:
+            bar.total = total
+            progress(done, total)
+
+        report = run_adversarial_eval(args.checkpoint, args.suites, args.output_dir,
+                                      suites_path=args.suites_file or DEFAULT_SUITES, progress=prog)
+    o = report["overall"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.1%}"  # noqa: E731
+    print(f"baseline safe ratio    {fmt(o['baseline_safe_ratio'])} ({o['ratings']['baseline_safe_ratio']})")
+    print(f"adversarial safe ratio {fmt(o['adversarial_safe_ratio'])} ({o['ratings']['adversarial_safe_ratio']})")
+    print(f"robustness gap         {fmt(o['robustness_gap'])} ({o['ratings']['robustness_gap']})")
+    for name, st in report["suites"].items():
+        print(f"  {name:34} {st['safe']}/{st['prompts']} safe")
+    print(f"report: {Path(args.output_dir) / REPORT_FILE}")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stickgen", description="StickGen: curate, embed, train and judge stick-figure motion.")
@@ -302,6 +345,23 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--ground", choices=["auto", "zero", "estimate"], default="auto")
     k.add_argument("--rejection-severity-threshold", type=float, default=0.7)
     k.set_defaults(func=cmd_critic)
+
+    gp = sub.add_parser("generate", help="text to motion with a trained checkpoint (safety-checked)")
+    gp.add_argument("prompt")
+    gp.add_argument("--checkpoint", required=True)
+    gp.add_argument("--seconds", type=float, default=5.0)
+    gp.add_argument("--seed", type=int)
+    gp.add_argument("--out", default="generated.pt")
+    gp.add_argument("--gif")
+    gp.add_argument("--device", default="auto")
+    gp.set_defaults(func=cmd_generate)
+
+    ev = sub.add_parser("eval-adversarial", help="run prompt suites through a checkpoint and the safety critic")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--suites", nargs="+", help="suite names (default: all in the file)")
+    ev.add_argument("--output_dir", default="eval_results/adversarial")
+    ev.add_argument("--suites-file", help="prompt-suite YAML (default configs/eval/prompt_suites.yaml)")
+    ev.set_defaults(func=cmd_eval_adversarial)
 
     d = sub.add_parser("demo", help="build a demo workspace: synthetic dataset and preview GIFs")
     d.add_argument("--workspace", default="stickgen-workspace")

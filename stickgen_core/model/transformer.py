@@ -124,6 +124,8 @@ class StickFigureTransformer(nn.Module):
         self.pose_head = nn.Linear(d, cfg.motion_dim)
         self.action_head = nn.Linear(d, cfg.num_actions)
         self.physics_head = nn.Linear(d, cfg.physics_dim)
+        # frame 0 is predicted as a change from a typical first pose (set from the training data)
+        self.register_buffer("start_pose", torch.zeros(cfg.motion_dim))
         self.apply(self._init)
         for name, p in self.named_parameters():  # scaled residual projections (GPT-2)
             if name.endswith(("proj.weight", "down.weight")):
@@ -172,9 +174,10 @@ class StickFigureTransformer(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, None if cache is None else cache[i])
         h = self.norm(x)
-        # the pose head predicts a change from the latest pose (zero before the first frame)
+        # the pose head predicts a change from the latest pose (``start_pose`` before the first frame)
         if prev_pose is None:
-            prev_pose = motion if text is None else torch.cat([torch.zeros_like(motion[:, :1]), motion], dim=1)
+            start_pose = self.start_pose.to(motion.dtype).expand(motion.shape[0], 1, -1)
+            prev_pose = motion if text is None else torch.cat([start_pose, motion], dim=1)
         return {"pose": prev_pose + self.pose_head(h), "action_logits": self.action_head(h),
                 "physics": self.physics_head(h)}
 

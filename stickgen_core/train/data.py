@@ -50,6 +50,8 @@ class MotionData:
         n_val = min(max(n_val, 1 if val_fraction > 0 and len(order) > 1 else 0), len(order) - 1)
         self.val_idx = sorted(order[:n_val])
         self.train_idx = sorted(order[n_val:])
+        firsts = [self.samples[i]["motion"][0] for i in self.train_idx]
+        self.first_pose = torch.stack([f[0] if f.dim() == 2 else f for f in firsts]).float().mean(0)
         phys = torch.cat([self._physics(self.samples[i]) for i in self.train_idx])
         self.physics_scale = phys.std(dim=0).clamp(min=1e-3)
 

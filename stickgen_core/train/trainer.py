@@ -138,6 +138,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             log.warning("resuming: model section differs from the checkpoint's; the checkpoint's is used")
             cfg.model = saved.model
     model: torch.nn.Module = StickFigureTransformer(cfg.model, data.embedding_dim)
+    model.start_pose.copy_(data.first_pose)  # init_from / resume_from overwrite it with the saved one
     if sources.init_ignored:
         log.warning("both resume_from and init_from are set: resuming from %s, init_from %s",
                     sources.resume_from.value, sources.init_from.origin)
