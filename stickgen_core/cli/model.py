@@ -1,0 +1,88 @@
+"""Model commands: embeddings, training, merged LoRA export, generation."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import StickGenError
+from .common import bar as _bar
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..embedding import TextEncoder, embed_dataset
+
+    emb = load_config(args.config).embedding if args.config else None
+    model = args.model or (emb.model if emb else "all-MiniLM-L6-v2")
+    batch = args.batch_size or (emb.batch_size if emb else 64)
+    encoder = TextEncoder(model, batch_size=batch, **({"cache_dir": args.cache_dir} if args.cache_dir else {}))
+    bar, progress = _bar(0, "embedding", unit="text")
+    with bar:
+        def prog(done: int, total: int) -> None:
+            bar.total = total
+            progress(done, total)
+
+        info = embed_dataset(args.input, args.output, encoder, progress=prog)
+    print(f"wrote {info['samples']} samples to {args.output} with {info['model']} ({info['dim']}-dim); "
+          f"{info['encoded']} texts encoded, the rest from the cache")
+    return 0
+
+def cmd_export_merged(args: argparse.Namespace) -> int:
+    from ..train import export_merged
+
+    out = export_merged(args.checkpoint, args.output)
+    print(f"wrote {out} (LoRA adapters merged into the base weights)")
+    return 0
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ..inference import InferenceGenerator, save_generation
+
+    gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True)
+    out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed)
+    save_generation(out, args.out)
+    print(f"wrote {out['frames']} frames to {args.out}")
+    for note in out["notes"]:
+        print(f"note: {note}")
+    if "safety" in out:
+        print(f"safety: {'SAFE' if out['is_safe'] else 'UNSAFE'} (score {out['safety']['overall_score']:.2f})")
+        for issue in out["safety"]["issues"]:
+            print(f"    {issue['type']}: {issue['description']}")
+    if args.gif:
+        from ..render import save_gif
+
+        save_gif(out["motion"], args.gif, title=out["prompt"])
+        print(f"wrote {args.gif}")
+    return 0
+
+
+def register(sub) -> None:
+    from ..train.__main__ import add_arguments as train_arguments, run as train_run
+
+    e = sub.add_parser("embed", help="add text embeddings to a dataset (build_dataset_for_training)")
+    e.add_argument("--input", required=True)
+    e.add_argument("--output", required=True)
+    e.add_argument("--config", help="a config whose embedding section names the model")
+    e.add_argument("--model", help="sentence-transformers model name or folder (default all-MiniLM-L6-v2, offline)")
+    e.add_argument("--batch-size", type=int)
+    e.add_argument("--cache-dir", help="embedding cache folder (default ~/.cache/stickgen/embeddings)")
+    e.set_defaults(func=cmd_embed)
+
+    tr = sub.add_parser("train", help="train the transformer (pretraining or SFT), resumable")
+    train_arguments(tr)
+    tr.set_defaults(func=train_run)
+
+    x = sub.add_parser("export-merged", help="merge a LoRA checkpoint's adapters into plain weights")
+    x.add_argument("checkpoint")
+    x.add_argument("output")
+    x.set_defaults(func=cmd_export_merged)
+
+    gp = sub.add_parser("generate", help="text to motion with a trained checkpoint (safety-checked)")
+    gp.add_argument("prompt")
+    gp.add_argument("--checkpoint", required=True)
+    gp.add_argument("--seconds", type=float, default=5.0)
+    gp.add_argument("--seed", type=int)
+    gp.add_argument("--out", default="generated.pt")
+    gp.add_argument("--gif")
+    gp.add_argument("--device", default="auto")
+    gp.set_defaults(func=cmd_generate)
