@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python tests/benchmarks/bench_curation.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/bench_studio.py
 	$(BIN)/python tests/benchmarks/bench_train.py
+	$(BIN)/python tests/benchmarks/bench_inference.py
 
 clean-venv:
 	rm -rf $(VENV)

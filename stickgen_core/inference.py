@@ -61,7 +61,7 @@ class InferenceGenerator:
         self.checkpoint = str(model_path)
 
     # ------------------------------------------------------------------ generation
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(self, prompt: Any, seconds: float = 5.0, fps: int = 25, seed: int | None = None,
                  use_cache: bool = True, temperature: float = 0.0) -> dict[str, Any]:
         """``motion`` [T, 48], ``actions`` [T], ``physics`` [T, 6], ``notes`` and, when enabled,
@@ -86,7 +86,7 @@ class InferenceGenerator:
             notes.append(f"seconds={seconds} gives no frame: generated {MIN_FRAMES} frame")
             T = MIN_FRAMES
         g = torch.Generator(device="cpu").manual_seed(int(seed) if seed is not None else 0)
-        text = torch.from_numpy(self.encoder.encode([prompt])).to(self.device)
+        text = torch.as_tensor(self.encoder.encode([prompt]), dtype=torch.float32).to(self.device)
         motion, logits = self._rollout(text, T, use_cache, temperature, g)
         m = motion[0].cpu().numpy()
         joints = segments_to_joints(m)
@@ -119,12 +119,11 @@ class InferenceGenerator:
             actions[:, t] = logits[:, t].argmax(-1)
             if t == T - 1:
                 break
-            camera = self._camera(frames[:, : t + 1])
             if use_cache:
-                out = model(None, frames[:, t: t + 1], actions[:, t: t + 1], camera[:, -1:], cache=cache,
-                            start=t + 1, prev_pose=frames[:, t: t + 1])
+                out = model(None, frames[:, t: t + 1], actions[:, t: t + 1], self._camera(frames[:, t: t + 1]),
+                            cache=cache, start=t + 1, prev_pose=frames[:, t: t + 1])
             else:  # the reference's way: the whole prefix again for every frame
-                out = model(text, frames[:, : t + 1], actions[:, : t + 1], camera)
+                out = model(text, frames[:, : t + 1], actions[:, : t + 1], self._camera(frames[:, : t + 1]))
         return frames, logits
 
     @staticmethod

@@ -126,12 +126,17 @@ class StickFigureTransformer(nn.Module):
         self.physics_head = nn.Linear(d, cfg.physics_dim)
         # frame 0 is predicted as a change from a typical first pose (set from the training data)
         self.register_buffer("start_pose", torch.zeros(cfg.motion_dim))
+        self._register_load_state_dict_pre_hook(self._keep_start_pose)
         self.apply(self._init)
         for name, p in self.named_parameters():  # scaled residual projections (GPT-2)
             if name.endswith(("proj.weight", "down.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layers))
         nn.init.zeros_(self.pose_head.weight)  # start as "the next pose is this pose"
         nn.init.zeros_(self.pose_head.bias)
+
+    def _keep_start_pose(self, state_dict, prefix, *_args) -> None:
+        """Checkpoints written before ``start_pose`` existed keep the current (data-derived) one."""
+        state_dict.setdefault(prefix + "start_pose", self.start_pose.detach().clone())
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -169,8 +174,8 @@ class StickFigureTransformer(nn.Module):
         """
         x = self.tokens(text, motion, actions, camera)
         T = x.shape[1]
-        cos, sin = rope_tables(start + T, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base, x.device)
-        cos, sin = cos[start:], sin[start:]
+        cos, sin = self._rope(start + T, x.device)
+        cos, sin = cos[start: start + T], sin[start: start + T]
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, None if cache is None else cache[i])
         h = self.norm(x)
@@ -180,6 +185,15 @@ class StickFigureTransformer(nn.Module):
             prev_pose = motion if text is None else torch.cat([start_pose, motion], dim=1)
         return {"pose": prev_pose + self.pose_head(h), "action_logits": self.action_head(h),
                 "physics": self.physics_head(h)}
+
+    def _rope(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotary tables for positions 0..length-1, computed once and grown when needed."""
+        table = getattr(self, "_rope_table", None)
+        if table is None or table[0].shape[0] < length or table[0].device != device:
+            size = max(length, self.cfg.max_frames + 1)
+            table = rope_tables(size, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base, device)
+            self._rope_table = table
+        return table
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,93 @@
+"""Inference benchmark: 10 s generation with and without KV cache, critic ms per clip, eval wall time.
+
+    python tests/benchmarks/bench_inference.py [--checkpoint runs/pre/checkpoints/model_checkpoint_best.pth]
+
+Baseline (issue 6): the reference re-runs its model over the growing prefix for every
+frame: 3.4 s per 250-frame clip for the small model on this machine class. Aim: <= 250 ms.
+Without --checkpoint a small-config model with random weights is timed (speed does not
+depend on the weights); with one, the whole default adversarial evaluation is timed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stickgen_core.config import load_config
+from stickgen_core.critic import SafetyCritic
+from stickgen_core.inference import InferenceGenerator
+from stickgen_core.model import StickFigureTransformer
+from stickgen_core.synth import SynthConfig, generate_dataset
+from stickgen_core.train.checkpoint import save_checkpoint
+
+REFERENCE_MS = 3400.0
+AIM_MS = 250.0
+
+
+class _FixedEncoder:
+    """Speed does not depend on the text: a constant 384-dim vector keeps the encoder out of the timing."""
+
+    name, dim = "fixed", 384
+
+    def encode(self, texts, progress=None):
+        return np.ones((len(texts), 384), dtype=np.float32) / np.sqrt(384)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config("configs/small.yaml")
+        model = StickFigureTransformer(cfg.model, 384)
+        ck = Path(tmp) / "small.pth"
+        save_checkpoint(ck, {"epoch": 0, "global_step": 0, "model_state_dict": model.state_dict(),
+                             "config": cfg.to_dict(), "embedding_dim": 384})
+        gen = InferenceGenerator(ck, device="cpu", encoder=_FixedEncoder())
+        gen.generate("warm up", seconds=1)
+        cached = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            gen.generate("A person walks to the right.", seconds=10)
+            cached.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        gen.generate("A person walks to the right.", seconds=10, use_cache=False)
+        no_cache = (time.perf_counter() - t) * 1000
+    clips = generate_dataset(100, seed=0, config=SynthConfig(min_seconds=10, max_seconds=10, defect_rate=0.2))
+    critic = SafetyCritic()
+    critic.evaluate(clips[0]["motion"], clips[0]["physics"])
+    t = time.perf_counter()
+    for s in clips:
+        critic.evaluate(s["motion"], s["physics"], s["description"], source=s["source"])
+    critic_ms = (time.perf_counter() - t) * 1000 / len(clips)
+    med = statistics.median(cached)
+    print(f"\nsmall config ({model.num_parameters() / 1e6:.2f} M parameters), 250 frames, CPU, {args.threads} threads\n")
+    print(f"| {'measure':40} | {'ms':>9} | {'reference':>9} | {'x faster':>8} |")
+    print(f"|{'-' * 42}|{'-' * 11}|{'-' * 11}|{'-' * 10}|")
+    print(f"| {'generate 10 s, KV cache (median)':40} | {med:9.1f} | {REFERENCE_MS:9.0f} | {REFERENCE_MS / med:8.1f} |")
+    print(f"| {'generate 10 s, no cache (whole prefix)':40} | {no_cache:9.1f} | {REFERENCE_MS:9.0f} | {REFERENCE_MS / no_cache:8.1f} |")
+    print(f"| {'aim for the KV-cache row':40} | {AIM_MS:9.0f} | {'':9} | {'':8} |")
+    print(f"| {'safety critic per 250-frame clip':40} | {critic_ms:9.2f} | {'':9} | {'':8} |")
+    if args.checkpoint:
+        from stickgen_core.evaluation import run_adversarial_eval
+
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            report = run_adversarial_eval(args.checkpoint, None, tmp)
+            wall = time.perf_counter() - t
+        print(f"\nwhole default eval: {report['overall']['prompts']} prompts in {wall:.1f} s wall")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
