@@ -10,7 +10,6 @@ metrics as annotation, called once per clip, to show what batching buys.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from benchlib import peak_rss_mb as rss_mb
 
 from stickgen_core.annotate import annotate, annotate_samples
 from stickgen_core.curation import CurationConfig, apply_thresholds
@@ -30,8 +30,6 @@ from stickgen_core.synth import SynthConfig, generate_dataset
 REFERENCE_CLIPS_PER_S = 290.0
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def timed(fn, repeat: int = 1):

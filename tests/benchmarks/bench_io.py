@@ -8,20 +8,18 @@ Issue 2 names no baseline, so the table reports absolute figures only.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from benchlib import peak_rss_mb
 
 from stickgen_core.io import load_dataset, save_dataset
 from stickgen_core.synth import SynthConfig, generate_dataset
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main(argv=None) -> int:

@@ -11,13 +11,13 @@ share of bf16 peak for the large config) need a lent accelerator; without one th
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
 import time
 
 import torch
+from benchlib import peak_rss_mb as rss_mb
 
 from stickgen_core.config import LossWeights, load_config
 from stickgen_core.model import StickFigureTransformer
@@ -27,8 +27,6 @@ from stickgen_core.train.losses import compute_losses
 REFERENCE_STEP_S = 0.8
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def batch(B: int, T: int, emb: int) -> Batch:
