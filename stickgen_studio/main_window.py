@@ -41,10 +41,12 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.curate = CuratePanel()
         pages = [("Curate", self.curate),
-                 ("Train", _coming("Train", "Training runs, live loss plots and RunPod launches are coming with the "
-                                            "training work. Until then use `stickgen` from a terminal.")),
-                 ("Evaluate", _coming("Evaluate", "The safety critic viewer and adversarial reports are coming with "
-                                                  "the evaluation work."))]
+                 ("Train", _coming("Train", "The Train page (runs list, live loss plots, RunPod launches) is not "
+                                            "built yet. Training works from a terminal: stickgen embed, then "
+                                            "stickgen train --config configs/small.yaml --data_path ... --run-dir runs/pre")),
+                 ("Evaluate", _coming("Evaluate", "The critic viewer and report browser are not built yet. From a "
+                                                  "terminal: stickgen critic clip.pt and stickgen eval-adversarial "
+                                                  "--checkpoint runs/pre/checkpoints/model_checkpoint_best.pth"))]
         for name, page in pages:
             self.nav.addItem(name)
             self.pages.addWidget(page)
