@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stickgen_core.annotate import annotate_samples
-from stickgen_core.curation import PRETRAIN_RULES, CurationConfig, apply_thresholds
+from stickgen_core.curation import CurationConfig, apply_thresholds
 from stickgen_core.curation.balance import water_fill
 from stickgen_core.errors import ConfigError
 from stickgen_core.synth import SynthConfig, generate_dataset
