@@ -223,3 +223,20 @@ def test_export_merged_cli(tmp_path, data_file, capsys):
     assert main(["export-merged", str(tmp_path / "r" / "checkpoints" / LATEST), str(tmp_path / "m.pth")]) == 0
     merged = load_checkpoint(tmp_path / "m.pth")
     assert not any("lora_" in k for k in merged["model_state_dict"]) and "optimizer_state_dict" not in merged
+
+
+def test_gradient_accumulation_matches_the_bigger_batch(tmp_path):
+    samples = generate_dataset(40, seed=2, config=SynthConfig(multi_actor_rate=0.0, min_seconds=3, max_seconds=3))
+    g = torch.Generator().manual_seed(1)
+    for s in samples:
+        s["embedding"] = torch.randn(EMB, generator=g)
+    path = tmp_path / "even.pt"
+    atomic_torch_save(samples, path)
+    common = {"model": {"dropout": 0.0}, "training": {"epochs": 2, "max_frames": 48, "val_fraction": 0.2}}
+    big = cfg_with(model=common["model"], training={**common["training"], "batch_size": 8, "grad_accum_steps": 1})
+    acc = cfg_with(model=common["model"], training={**common["training"], "batch_size": 4, "grad_accum_steps": 2})
+    run(big, path, tmp_path / "big")
+    run(acc, path, tmp_path / "acc")
+    a = _weights(tmp_path / "big" / "checkpoints" / LATEST)
+    b = _weights(tmp_path / "acc" / "checkpoints" / LATEST)
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
