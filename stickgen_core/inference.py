@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import load_config
 from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
 from .schema import JOINT_INDEX, NUM_ACTIONS
@@ -33,20 +32,10 @@ MIN_FRAMES = 1
 class InferenceGenerator:
     def __init__(self, model_path: str | Path, device: str = "auto", enable_safety_check: bool = False,
                  safety_config: SafetyCriticConfig | None = None, encoder=None) -> None:
-        from .model import StickFigureTransformer
-        from .train.trainer import apply_lora, pick_device
+        from .train.trainer import model_from_checkpoint, pick_device
 
-        ck = load_checkpoint(model_path)
-        self.config = load_config(overrides=ck["config"])
+        model, self.config = model_from_checkpoint(load_checkpoint(model_path))
         self.device = pick_device(device)
-        emb_dim = ck.get("embedding_dim")
-        model = StickFigureTransformer(self.config.model, emb_dim)
-        if ck.get("lora_state_dict"):  # merge adapters: plain layers in eval, no PEFT at inference
-            model = apply_lora(model, self.config)
-            model.load_state_dict(ck["model_state_dict"])
-            model = model.merge_and_unload()
-        else:
-            model.load_state_dict(ck["model_state_dict"])
         self.model = model.to(self.device).eval()
         if encoder is None:
             from .embedding import TextEncoder

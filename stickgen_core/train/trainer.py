@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..config import RunSources, StickGenConfig
+from ..config import RunSources, StickGenConfig, load_config
 from ..errors import ConfigError
 from ..io import atomic_write_text
 from ..model import StickFigureTransformer
@@ -87,20 +87,23 @@ def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
 
 
+def model_from_checkpoint(ck: dict) -> tuple[StickFigureTransformer, StickGenConfig]:
+    """The model a checkpoint holds, rebuilt from its stored config, LoRA adapters merged in."""
+    cfg = load_config_from_checkpoint(ck)
+    model: torch.nn.Module = StickFigureTransformer(cfg.model, ck.get("embedding_dim"))
+    if ck.get("lora_state_dict"):
+        model = apply_lora(model, cfg)
+    model.load_state_dict(ck["model_state_dict"])
+    return (model.merge_and_unload() if ck.get("lora_state_dict") else model), cfg
+
+
 def export_merged(checkpoint: str | Path, output: str | Path) -> Path:
     """A LoRA checkpoint with its adapters merged into the base weights (no PEFT needed to load)."""
     ck = load_checkpoint(checkpoint)
-    cfg_dict = ck["config"]
-    from ..config import load_config
-
-    cfg = load_config(overrides=cfg_dict)
-    base = StickFigureTransformer(cfg.model, ck.get("embedding_dim"))
-    model = apply_lora(base, cfg) if ck.get("lora_state_dict") else base
-    model.load_state_dict(ck["model_state_dict"])
-    merged = model.merge_and_unload() if ck.get("lora_state_dict") else model
+    merged, _ = model_from_checkpoint(ck)
     out = {k: v for k, v in ck.items() if k not in ("optimizer_state_dict", "scheduler_state_dict", "lora_state_dict")}
     out["model_state_dict"] = merged.state_dict()
-    out["config"] = dict(cfg_dict, lora=dict(cfg_dict.get("lora", {}), enabled=False))
+    out["config"] = dict(ck["config"], lora=dict(ck["config"].get("lora", {}), enabled=False))
     out["merged_from"] = str(checkpoint)
     save_checkpoint(output, out)
     return Path(output)
@@ -289,6 +292,5 @@ def evaluate(model: torch.nn.Module, data: MotionData, cfg: StickGenConfig, devi
 
 
 def load_config_from_checkpoint(ck: dict) -> StickGenConfig:
-    from ..config import load_config
-
+    """The typed config a checkpoint was trained with (nanoGPT style: it travels with the weights)."""
     return load_config(overrides=ck["config"])

@@ -261,8 +261,8 @@ class CuratePanel(QWidget):
             self.show_error("Cannot show clip", str(exc))
             return
         motion = s["motion"].numpy()
-        ground = 0.0 if np.isfinite(rec.get("ground_y", np.nan)) and rec.get("ground_y", 0.0) == 0.0 else rec.get("ground_y")
-        flags = frame_flags(ClipInput(motion, float(rec["fps"]), ground=float(ground) if ground is not None else None))
+        # the ground annotation settled on for this clip (0 for our sources, else estimated)
+        flags = frame_flags(ClipInput(motion, float(rec["fps"]), ground=float(rec["ground_y"])))
         title = f"{rec['description']}  ·  {rec['source']}  ·  {rec['dominant_action']}"
         self.player.set_clip(motion, float(rec["fps"]), flags, title)
         self.player.play()
