@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import DatasetError
+from .errors import DatasetError, StickGenError
 from .io import atomic_path, clip_ids, dataset_files, load_torch_file, samples_from_object
 from .metrics import ClipInput, MetricThresholds, compute_metrics
 from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
@@ -168,47 +168,82 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
     return table
 
 
+def cache_path(file: str | Path, options: AnnotateOptions = AnnotateOptions(),
+               cache_dir: str | Path | None = None) -> Path:
+    """Where ``annotate`` caches the table of ``file`` (keyed by its content and the settings)."""
+    f = Path(file)
+    cdir = Path(cache_dir) if cache_dir else f.parent / ".stickgen-cache"
+    return cdir / f"{f.stem}.{file_digest(f)}.{options.key()}.parquet"
+
+
+def write_cache(table: pd.DataFrame, file: str | Path, options: AnnotateOptions = AnnotateOptions(),
+                cache_dir: str | Path | None = None) -> None:
+    """Store ``table`` (the annotation of ``file``) so the next ``annotate`` of it is a cache hit."""
+    cache = cache_path(file, options, cache_dir)
+    try:
+        with atomic_path(cache) as tmp:
+            table.to_parquet(tmp, index=False)
+    except OSError as exc:
+        log.warning("could not write annotation cache %s: %s", cache, exc)
+
+
 def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptions = AnnotateOptions(),
              cache_dir: str | Path | None = None, use_cache: bool = True,
-             progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
+             progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+             errors: list[tuple[str, str]] | None = None) -> pd.DataFrame:
     """One row per clip of every dataset file under ``paths`` (files or folders).
 
     ``should_stop`` is polled between files and batches; when it returns True the call
-    raises InterruptedError (files finished so far keep their caches).
+    raises InterruptedError (files finished so far keep their caches). With an ``errors``
+    list, a file that cannot be read is reported there as ``(file, message)`` and the
+    other files are still annotated; without one, the first such file raises.
 
     Cached per file as ``<cache_dir or file's folder/.stickgen-cache>/<name>.<content>.<settings>.parquet``.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    files = [f for p in paths for f in dataset_files(p)]
+    files: list[Path] = []
+    for p in paths:
+        try:
+            files += dataset_files(p)
+        except StickGenError as exc:
+            if errors is None:
+                raise
+            errors.append((str(p), str(exc)))
     tables = []
     for fi, f in enumerate(files):
-        cdir = Path(cache_dir) if cache_dir else f.parent / ".stickgen-cache"
-        cache = cdir / f"{f.stem}.{file_digest(f)}.{options.key()}.parquet"
-        if use_cache and cache.exists():
-            try:
-                t = pd.read_parquet(cache)
-                t["file"] = str(f)
-                tables.append(t)
-                log.info("annotation cache hit for %s", f)
-                if progress:
-                    progress(fi + 1, len(files))
-                continue
-            except Exception as exc:  # a damaged cache is only a cache: recompute
-                log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
-        samples = samples_from_object(load_torch_file(f, mmap=True), f)
-        sub = None
-        if progress:
-            sub = lambda done, total, fi=fi: progress(fi + done / max(total, 1), len(files))  # noqa: E731
-        t = annotate_samples(samples, file=str(f), options=options, progress=sub, should_stop=should_stop)
         try:
-            with atomic_path(cache) as tmp:
-                t.to_parquet(tmp, index=False)
-        except OSError as exc:
-            log.warning("could not write annotation cache %s: %s", cache, exc)
-        tables.append(t)
+            tables.append(_annotate_file(f, options, cache_dir, use_cache, progress, should_stop, fi, len(files)))
+        except StickGenError as exc:
+            if errors is None:
+                raise
+            errors.append((str(f), str(exc)))
         if progress:
             progress(fi + 1, len(files))
     if not tables:
+        if errors:
+            raise DatasetError("no readable dataset: " + "; ".join(msg for _, msg in errors[:3]))
         raise DatasetError(f"no dataset files in {list(paths)}")
     return pd.concat(tables, ignore_index=True)
+
+
+def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool, progress, should_stop,
+                   fi: int, n_files: int) -> pd.DataFrame:
+    cache = cache_path(f, options, cache_dir)
+    if use_cache and cache.exists():
+        try:
+            t = pd.read_parquet(cache)
+            t["file"] = str(f)
+            log.info("annotation cache hit for %s", f)
+            return t
+        except Exception as exc:  # a damaged cache is only a cache: recompute
+            log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
+    samples = samples_from_object(load_torch_file(f, mmap=True), f)
+    if len(samples) == 0:
+        raise DatasetError(f"{f}: the file holds no clips (expected a list of samples)", f)
+    sub = None
+    if progress:
+        sub = lambda done, total: progress(fi + done / max(total, 1), n_files)  # noqa: E731
+    t = annotate_samples(samples, file=str(f), options=options, progress=sub, should_stop=should_stop)
+    write_cache(t, f, options, cache_dir)
+    return t

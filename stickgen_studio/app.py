@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("workspace", nargs="?", default=DEFAULT_WORKSPACE, help=f"workspace folder (default ./{DEFAULT_WORKSPACE})")
     ap.add_argument("--demo-if-empty", action="store_true",
                     help="generate a synthetic demo dataset when the workspace has none")
+    ap.add_argument("--demo-clips", type=int, default=None, help="size of the generated demo dataset (default 3000)")
+    ap.add_argument("--size", help="window size WIDTHxHEIGHT, e.g. 1280x800")
     ap.add_argument("--screenshot", help="save a screenshot of the window to this PNG once it is ready, then quit")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -28,14 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("StickGen Studio")
     app.setOrganizationName("StickGen")
     register_fonts(app)
-    win = MainWindow(args.workspace, generate_if_empty=args.demo_if_empty)
+    win = MainWindow(args.workspace, generate_if_empty=args.demo_if_empty, demo_clips=args.demo_clips)
+    if args.size:
+        w, _, h = args.size.partition("x")
+        win.resize(int(w), int(h))
     win.show()
     logging.getLogger("stickgen_studio").info("window shown after %.0f ms", (time.perf_counter() - t0) * 1000)
     if args.screenshot:
         from PySide6.QtCore import QTimer
 
         def shoot() -> None:
-            if win.curate.task is not None and win.curate.task.is_running():
+            if win.curate.tasks.busy():
                 QTimer.singleShot(300, shoot)
                 return
             win.grab().save(args.screenshot)
