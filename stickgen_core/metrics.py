@@ -342,12 +342,24 @@ def scores(m: dict[str, np.ndarray], th: MetricThresholds = MetricThresholds()) 
     return {"artifact_score": artifact, "realism_score": r_pen * r_vel * r_acc * r_limb}
 
 
-def frame_flags(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
-    """Per-frame boolean flags ``[T]`` for each of ``ARTIFACT_KINDS`` (worst actor)."""
+def clip_frame_signals(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """Per-frame ``[T]`` signals of one clip, worst actor: each of ``ARTIFACT_KINDS`` (bool), the
+    magnitudes behind them (``mean_speed``, ``max_speed`` m/s, ``hf_acc`` m/s², ``min_y`` m above
+    the ground) and ``ground_y`` (``[1]``, the ground used: the clip's own, else estimated)."""
     with torch.no_grad():
         motions, _, fps, ground_in = _rows([clip])
         J, _, F = _flat_joints(motions)
         ground = torch.where(torch.isnan(ground_in), estimate_ground(J, F, fps), ground_in)
         s = frame_signals(J, F, fps, ground, th)
     T = len(clip.motion)
-    return {k: s[k].view(-1, T).any(0).numpy() for k in ARTIFACT_KINDS}
+    out = {k: s[k].view(-1, T).any(0).numpy() for k in ARTIFACT_KINDS}
+    out.update({k: s[k].view(-1, T).amax(0).numpy() for k in ("mean_speed", "max_speed", "hf_acc")})
+    out["min_y"] = s["min_y"].view(-1, T).amin(0).numpy()
+    out["ground_y"] = ground[:1].numpy()
+    return out
+
+
+def frame_flags(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """Per-frame boolean flags ``[T]`` for each of ``ARTIFACT_KINDS`` (worst actor)."""
+    s = clip_frame_signals(clip, th)
+    return {k: s[k] for k in ARTIFACT_KINDS}
