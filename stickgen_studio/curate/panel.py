@@ -23,9 +23,12 @@ from stickgen_core.curation import PRETRAIN_RULES, CurationConfig, apply_thresho
 from stickgen_core.demo import generate_demo_dataset
 from stickgen_core.errors import StickGenError
 from stickgen_core.io import load_torch_file, samples_from_object
-from stickgen_core.metrics import ClipInput, frame_flags
+from stickgen_core.issues import curation_issues
+from stickgen_core.metrics import ClipInput
 
-from ..player import StickFigurePlayer
+from .. import palette
+from ..widgets.clip_card import ClipCard
+from ..widgets.motion_viewer import MotionViewer
 from ..workers import Task, TaskQueue, progress_text
 from ..workspace import Workspace
 from .datasets_box import DatasetsBox
@@ -126,7 +129,7 @@ class CuratePanel(QWidget):
         self.view.setWordWrap(False)
         self._setup_columns()
         self.view.viewport().installEventFilter(self)
-        self.player = StickFigurePlayer()
+        self.player = MotionViewer()
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -455,10 +458,19 @@ class CuratePanel(QWidget):
             self.show_error("Could not show the clip", str(exc))
             return
         motion = s["motion"].numpy()
+        fps, ground = float(rec["fps"]), float(rec["ground_y"])
         # the ground annotation settled on for this clip (0 for our sources, else estimated)
-        flags = frame_flags(ClipInput(motion, float(rec["fps"]), ground=float(rec["ground_y"])))
-        title = f"{rec['description']}  ·  {rec['source']}  ·  {rec['dominant_action']}"
-        self.player.set_clip(motion, float(rec["fps"]), flags, title)
+        issues = curation_issues(ClipInput(motion, fps, ground=ground))
+        code = int(self.model.status_code(view_row))
+        reason = "" if code < 0 else PRETRAIN_RULES[code].replace("_", " ")
+        metrics = {"quality": float(self.result.quality[row]) if self.result is not None else float("nan"),
+                   **{k: float(rec[k]) for k in ("artifact_score", "realism_score", "camera_stability") if k in rec},
+                   "frames": int(rec["n_frames"])}
+        card = ClipCard.from_sample(s, status=status_label(code), drop_reason=reason, source=str(rec["source"]),
+                                    action=str(rec["dominant_action"]), metrics=metrics,
+                                    status_colour=palette.DROPPED if code >= 0 else
+                                    (palette.SFT if code == SFT else palette.PRETRAIN_ONLY))
+        self.player.set_clip(motion, fps, issues, card, ground=ground)
         self.player.play()
 
     # ------------------------------------------------------------------ thresholds files

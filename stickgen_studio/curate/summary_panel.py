@@ -41,7 +41,7 @@ class DistributionChart(pg.PlotWidget):
             self.getAxis(name).setTextPen(pg.mkPen(palette.TEXT))
             self.getAxis(name).setPen(pg.mkPen(palette.AXIS))
         self.getAxis("bottom").enableAutoSIPrefix(False)
-        self.setTitle(f"{title} · share of each split", size="9pt", color=palette.TEXT)
+        self.setTitle(title, size="9pt", color=palette.TEXT)
         self.getViewBox().invertY(True)
 
     def set_data(self, pre: dict[str, Any], sft: dict[str, Any]) -> None:
