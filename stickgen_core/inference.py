@@ -18,7 +18,7 @@ import torch
 
 from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
-from .schema import JOINT_INDEX, NUM_ACTIONS
+from .schema import JOINT_INDEX
 from .skeleton import joints_to_segments, segments_to_joints
 from .synth import derive_physics
 from .train.checkpoint import load_checkpoint
@@ -96,7 +96,7 @@ class InferenceGenerator:
         model = self.model
         frames = torch.zeros(1, T, 48, device=self.device)
         actions = torch.zeros(1, T, dtype=torch.long, device=self.device)
-        logits = torch.zeros(1, T, NUM_ACTIONS, device=self.device)
+        logits = torch.zeros(1, T, model.action_head.out_features, device=self.device)
         cache = [{} for _ in model.blocks] if use_cache else None
         empty = torch.zeros(1, 0, 48, device=self.device)
         out = model(text, empty, cache=cache, start=0)
