@@ -18,7 +18,7 @@ import torch
 
 from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
-from .schema import JOINT_INDEX
+from .schema import JOINT_INDEX, NUM_ACTIONS
 from .skeleton import joints_to_segments, segments_to_joints
 from .synth import derive_physics
 from .train.checkpoint import load_checkpoint
@@ -82,7 +82,7 @@ class InferenceGenerator:
         joints[:, 0] = 0.5 * (joints[:, JOINT_INDEX["l_hip"]] + joints[:, JOINT_INDEX["r_hip"]])
         m = joints_to_segments(joints)
         out = {"prompt": prompt, "seconds": T / fps, "fps": fps, "frames": T,
-               "motion": torch.from_numpy(m), "actions": logits[0].argmax(-1).cpu(),
+               "motion": torch.from_numpy(m), "actions": logits[0, :, :NUM_ACTIONS].argmax(-1).cpu(),
                "physics": torch.from_numpy(derive_physics(joints[:, 0], fps)), "notes": notes,
                "checkpoint": self.checkpoint}
         if self.enable_safety_check:
@@ -105,7 +105,7 @@ class InferenceGenerator:
             if temperature > 0:
                 pose = pose + temperature * torch.randn(pose.shape, generator=g).to(pose.device)
             frames[:, t], logits[:, t] = pose, out["action_logits"][:, -1]
-            actions[:, t] = logits[:, t].argmax(-1)
+            actions[:, t] = logits[:, t, :NUM_ACTIONS].argmax(-1)  # slots past the vocabulary are unused
             if t == T - 1:
                 break
             if use_cache:
