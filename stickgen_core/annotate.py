@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .clip_prep import clip_figure_height, content_length, metre_scale
 from .errors import DatasetError, StickGenError
 from .io import atomic_path, clip_ids, dataset_files, load_torch_file, samples_from_object
 from .metrics import ClipInput, MetricThresholds, compute_metrics
@@ -27,8 +28,7 @@ from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_probl
 
 log = logging.getLogger(__name__)
 
-ANNOTATION_VERSION = 4  # bump when metric definitions change: old caches are then ignored
-NATIVE_SOURCES = ("synthetic", "mocap_like", "video_estimate", "mocap")
+ANNOTATION_VERSION = 5  # bump when metric definitions change: old caches are then ignored
 Progress = Callable[[int, int], None]
 
 
@@ -36,12 +36,14 @@ Progress = Callable[[int, int], None]
 class AnnotateOptions:
     """Settings that change the numbers (and so the cache key).
 
-    ``ground``: "auto" (y = 0 for ``native_sources``, estimated from resting feet for
-    any other source), "zero" (always y = 0) or "estimate" (always estimated).
+    ``ground``: "auto" (estimated from the resting feet of each clip; y = 0 when the
+    estimate agrees within ``metrics.AUTO_GROUND_TOLERANCE``), "zero" (always y = 0) or
+    "estimate" (always the estimate). Metrics are of each clip without its trailing padding,
+    at metre scale (``clip_prep``); ``n_frames`` is that length, ``padded_frames`` what was
+    left out, ``figure_height`` and ``ground_y`` are in the clip's own units.
     """
 
     ground: str = "auto"
-    native_sources: tuple[str, ...] = NATIVE_SOURCES
     thresholds: MetricThresholds = field(default_factory=MetricThresholds)
     chunk_frames: int = 400_000  # frames per batch: bounds memory (about 60 MB of joints)
 
@@ -72,6 +74,19 @@ def _np(x) -> np.ndarray | None:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def _scaled(x, n: int, scale: float, cols: int | None = None) -> np.ndarray | None:
+    """The first ``n`` rows of a per-frame array, lengths (all columns, or the first ``cols``) scaled."""
+    a = _np(x)
+    if a is None or a.ndim < 1:
+        return a
+    a = np.array(a[:n], dtype=np.float32)
+    if cols is None:
+        a *= scale
+    elif a.ndim == 2:
+        a[:, :cols] *= scale
+    return a
 
 
 def _base_quality(sample: dict) -> float:
@@ -125,6 +140,9 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
     table.insert(1, "file", file)
     lengths = np.array([len(motions[i]) for i in valid_idx], dtype=np.int64)
     metric_cols: dict[str, np.ndarray] = {}
+    kept_len = np.array([content_length(motions[i], int(table.at[i, 'fps'])) for i in valid_idx], dtype=np.int64)
+    heights = np.array([clip_figure_height(motions[i]) for i in valid_idx], dtype=np.float64)
+    scale = np.array([metre_scale(h) for h in heights], dtype=np.float64)
     if valid_idx:
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: little padding
         budget = max(options.chunk_frames, int(lengths.max()))
@@ -141,12 +159,14 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
             if should_stop and should_stop():
                 raise InterruptedError("annotation cancelled")
             clips = []
+            ground = {"zero": 0.0, "estimate": None, "auto": "auto"}[options.ground]
             for k in chunk:
                 s = samples[valid_idx[k]]
-                src = str(s.get("source") or "unknown")
-                native = options.ground == "zero" or (options.ground == "auto" and src in options.native_sources)
-                clips.append(ClipInput(motions[valid_idx[k]], table.at[valid_idx[k], "fps"], _np(s.get("physics")),
-                                       _np(s.get("camera")), _np(s.get("actions")), 0.0 if native else None))
+                keep, sc = int(kept_len[k]), float(scale[k])
+                clips.append(ClipInput(motions[valid_idx[k]][:keep] * sc, table.at[valid_idx[k], "fps"],
+                                       _scaled(s.get("physics"), keep, sc), _scaled(s.get("camera"), keep, sc, cols=2),
+                                       _np(s.get("actions"))[:keep] if s.get("actions") is not None else None,
+                                       ground))
             res = compute_metrics(clips, options.thresholds)
             for name, vals in res.items():
                 col = metric_cols.setdefault(name, np.full(len(valid_idx), np.nan))
@@ -158,8 +178,18 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
         full = np.full(n, np.nan)
         full[valid_idx] = col
         table[name] = full
-    table["n_frames"] = [len(s["motion"]) if isinstance(s, dict) and hasattr(s.get("motion"), "__len__") else 0
-                         for s in samples]
+    total = np.array([len(s["motion"]) if isinstance(s, dict) and hasattr(s.get("motion"), "__len__") else 0
+                      for s in samples], dtype=np.int64)
+    n_frames = total.copy()
+    n_frames[valid_idx] = kept_len
+    table["n_frames"] = n_frames
+    table["padded_frames"] = total - n_frames
+    for name, vals in (("figure_height", heights), ("metric_scale", scale)):
+        col = np.full(n, np.nan)
+        col[valid_idx] = vals
+        table[name] = col
+    if "ground_y" in table:  # back to the clip's own units, where export and the player use it
+        table["ground_y"] = table["ground_y"] / table["metric_scale"]
     dom = table.get("dominant_action", pd.Series(np.nan, index=table.index))
     table["dominant_action"] = pd.Categorical([ACTIONS[int(a)] if a == a else "unknown" for a in dom])
     table["source"] = table["source"].astype("category")

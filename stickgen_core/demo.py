@@ -11,8 +11,8 @@ import pandas as pd
 from .annotate import AnnotateOptions, annotate_samples, write_cache
 from .io import save_dataset
 from .render import save_gif
-from .schema import ACTION_INDEX
 from .synth import SynthConfig, generate_dataset, generate_sample
+from .synth.actions import ACTION_SPECS
 
 DEMO_DATASET = "datasets/demo_synth.pt"
 
@@ -45,7 +45,7 @@ def build_demo_workspace(workspace: str | Path, *, num_samples: int = 2000, seed
             continue
         seen.add(first)
         save_gif(s["motion"], out / f"{first}.gif", title=s["description"], every=2, size=(240, 240))
-        if len(seen) == len(ACTION_INDEX) - 1:
+        if len(seen) == len(ACTION_SPECS):
             break
     lines.append(f"wrote {len(seen)} preview GIFs to {out}")
     return lines
