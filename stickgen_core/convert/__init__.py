@@ -19,10 +19,11 @@ from ..schema import SCHEMA_VERSION, validate_sample
 from .bvh import read_bvh
 from .humanml3d import caption, read_humanml3d
 from .joints3d import to_sample
+from .reference_v1 import V1_DIM, v1_sample_to_v3
 
 log = logging.getLogger(__name__)
 FORMATS = ("bvh", "humanml3d", "reference")
-CONVERTER_VERSION = 1  # part of the cache key: bump when conversion changes
+CONVERTER_VERSION = 2  # part of the cache key: bump when conversion changes
 
 
 def _description(path: Path, describe: str | None) -> str:
@@ -70,15 +71,20 @@ def convert_file(path: str | Path, fmt: str, describe: str | None = None,
 
 
 def reference_samples(path: Path) -> list[dict]:
-    """A reference Stick-Gen v3 file as canonical samples: its action indices are ours
-    (names checked against ``annotations.action_summary``), the origin goes to ``meta``."""
+    """A reference Stick-Gen file (v3 ``[T, 48]``, or v1 ``[T, 20]`` / ``[T, A, 20]`` converted as its own
+    ``_v1_motion_to_v3`` does) as canonical samples: its action indices are ours (names checked
+    against ``annotations.action_summary``), the origin goes to ``meta``."""
     raw = samples_from_object(load_torch_file(path), path)  # migrates and checks the vocabulary
     out = []
     for i, s in enumerate(raw):
-        if not isinstance(s, dict) or getattr(s.get("motion"), "shape", (0, 0))[-1] != 48:
+        width = getattr(s.get("motion"), "shape", (0,))[-1] if isinstance(s, dict) else None
+        if width == V1_DIM:
+            out.append(v1_sample_to_v3(s, path, i))
+            continue
+        if width != 48:
             shape = list(getattr(s.get("motion"), "shape", [])) if isinstance(s, dict) else type(s).__name__
-            raise DatasetError(f"{path} sample {i}: expected v3 motion [T, 48] (v1 [T, 20] files are not "
-                               f"converted yet), got {shape}", path)
+            raise DatasetError(f"{path} sample {i}: expected reference motion [T, 48] (v3) or [T, 20] / "
+                               f"[T, A, 20] (v1), got {shape}", path)
         meta = dict(s.get("meta") or {}, origin=str(path), origin_index=i, origin_format="reference")
         out.append(dict(s, meta=meta, schema_version=SCHEMA_VERSION))
     return out
