@@ -58,7 +58,8 @@ def test_import_paths_reports_bad_files_and_keeps_good_ones(tmp_path):
     (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\nMOTION\n")
     res = import_paths([BVH[-1], tmp_path / "broken.bvh", tmp_path / "missing.bvh"], tmp_path / "cache")
     assert len(res.samples_files) == 1 and len(res.problems) == 2
-    assert any("broken.bvh" in p for p in res.problems)
+    assert sorted(Path(f).name for f, _ in res.problems) == ["broken.bvh", "missing.bvh"]
+    assert all(Path(f).name in msg for f, msg in res.problems)  # each message names its file
     again = import_paths([BVH[-1]], tmp_path / "cache")  # cached: same file, not rewritten
     assert again.samples_files == res.samples_files
 
