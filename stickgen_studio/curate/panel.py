@@ -65,6 +65,7 @@ class CuratePanel(QWidget):
         self._file_cache: dict[str, list] = {}
         self._problems: list[tuple[str, str]] = []
         self._import_problems: list[tuple[str, str]] = []  # files that could not be converted or read
+        self._unreported: list[tuple[str, str]] = []  # import problems the next loading's dialog shows
 
         # -- left: datasets and thresholds
         self.data_box = DatasetsBox(self.demo_clips)
@@ -317,10 +318,11 @@ class CuratePanel(QWidget):
         files = [str(p) for p in result.samples_files]
         known = {f for f, _ in result.problems}
         self._import_problems = [(f, m) for f, m in self._import_problems if f not in known] + result.problems
-        self._report_problems(result.problems)
-        if files:
+        if files:  # reported with the loading's own problems, in one dialog
+            self._unreported = list(result.problems)
             self.load_datasets(files, announce)
         else:
+            self._report_problems(result.problems)
             self.data_box.show_files(self.table, self.files, self._import_problems + self._problems)
 
     def load_datasets(self, paths: list[str], announce: bool = True) -> None:
@@ -367,7 +369,8 @@ class CuratePanel(QWidget):
             readable = [f for f in files if f not in {p for p, _ in problems}]
             self._problems = problems
             self._show_table(table, readable)
-            self._report_problems(problems)
+            self._report_problems(self._unreported + problems)
+            self._unreported = []
             if announce:
                 self.data_box.say(f"Loaded {len(table):,} clips from {len(readable)} file(s) "
                                   f"in {time.perf_counter() - t0:.1f} s")
