@@ -74,6 +74,11 @@ def _np(x) -> np.ndarray | None:
     return np.asarray(x)
 
 
+def _text(value: object) -> str:
+    """``value`` as text a parquet file can hold (lone surrogates replaced; the sample is refused elsewhere)."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _base_quality(sample: dict) -> float:
     """The sample's own quality: ``quality_score``, else ``annotations['quality_score']``, else NaN."""
     for holder in (sample, sample.get("annotations") if isinstance(sample.get("annotations"), dict) else None):
@@ -99,12 +104,13 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
         d = s if isinstance(s, dict) else {}
         meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
         ident["index"].append(i)
-        ident["source"].append(str(d.get("source") or "unknown"))
-        ident["description"].append(str(d.get("description", "")))
-        ident["fps"].append(float(d.get("fps") or meta.get("fps") or FPS_DEFAULT))
+        ident["source"].append(_text(d.get("source") or "unknown"))
+        ident["description"].append(_text(d.get("description", "")))
+        ident["fps"].append(float(d.get("fps") or meta.get("fps") or FPS_DEFAULT) if not problems else FPS_DEFAULT)
         ident["base_quality"].append(_base_quality(d))
-        ident["problems"].append("; ".join(map(str, problems)))
-        ident["injected"].append(",".join(sorted({str(r.get("type")) for r in meta.get("injected_defects", []) or []})))
+        ident["problems"].append(_text("; ".join(map(str, problems))))
+        defects = meta.get("injected_defects") if not problems else None
+        ident["injected"].append(",".join(sorted({str(r.get("type")) for r in defects or []})))
         if not problems and motion is not None:
             motions[i] = np.asarray(motion, dtype=np.float32)
     # value checks (finite, connected) for every structurally sound clip in one pass
@@ -196,7 +202,8 @@ def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptio
                 continue
             except Exception as exc:  # a damaged cache is only a cache: recompute
                 log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
-        samples = samples_from_object(load_torch_file(f, mmap=True), f)
+        # not memory-mapped: a file truncated while mapped kills the process with SIGBUS
+        samples = samples_from_object(load_torch_file(f), f)
         sub = None
         if progress:
             sub = lambda done, total, fi=fi: progress(fi + done / max(total, 1), len(files))  # noqa: E731
@@ -212,3 +219,15 @@ def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptio
     if not tables:
         raise DatasetError(f"no dataset files in {list(paths)}")
     return pd.concat(tables, ignore_index=True)
+
+
+def require_valid(table: pd.DataFrame, inputs) -> pd.DataFrame:
+    """``table`` when it holds at least one valid clip, else a DatasetError saying why none is."""
+    if len(table) and table["valid"].any():
+        return table
+    if not len(table):
+        raise DatasetError(f"{list(map(str, inputs))}: no samples in the dataset file(s)")
+    first = table.iloc[0]
+    raise DatasetError(f"{first['file']}: no valid clip among {len(table)} sample(s); sample {first['index']}: "
+                       f"{str(first['problems'])[:200]}", first["file"])
+
