@@ -70,7 +70,7 @@ def clean_stale_temps(folder: str | os.PathLike) -> int:
         if pid is None or pid == os.getpid() or _pid_alive(pid):
             continue  # not a temp file, or one still being written
         try:
-            if e.is_file(follow_symlinks=False):
+            if e.is_symlink() or e.is_file(follow_symlinks=False):
                 os.unlink(e.path)
                 removed += 1
         except OSError:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource  # noqa: F401 - used by the child through WRAPPER
 import subprocess
 import sys
 import zipfile
