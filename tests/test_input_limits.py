@@ -129,3 +129,35 @@ def test_limits_reject_a_bad_override(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="STICKGEN_MAX_YAML_BYTES: expected a whole number"):
         read_yaml(tmp_path / "a.yaml")
     assert os.environ["STICKGEN_MAX_YAML_BYTES"] == "lots"
+
+
+class _StubGenerator:
+    """Stands in for the model: returns one fixed valid clip for every prompt."""
+
+    def __init__(self, sample):
+        from stickgen_core.critic import SafetyCritic
+
+        self.critic, self.sample, self.enable_safety_check = SafetyCritic(), sample, True
+
+    def generate(self, text, seconds, seed):
+        r = self.critic.evaluate(self.sample["motion"])
+        return {"prompt": text, "motion": self.sample["motion"], "actions": self.sample["actions"],
+                "physics": self.sample["physics"], "notes": [], "fps": 25, "checkpoint": "stub", "seconds": seconds,
+                "frames": len(self.sample["motion"]), "safety": r.to_dict(), "is_safe": r.is_safe}
+
+
+@pytest.mark.parametrize("suite,pid", [("basic", "../../../../victim/precious"), ("basic", "/ABS/precious"),
+                                       ("../../../victim", "precious")])
+def test_adversarial_eval_never_writes_outside_its_folder(tmp_path, clean_sample, suite, pid):
+    from stickgen_core.evaluation import run_adversarial_eval
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    pid = pid.replace("/ABS", str(victim))
+    suites = tmp_path / "suites.yaml"
+    suites.write_text(f"version: 1\nsuites:\n  {suite!r}:\n    prompts:\n      - id: {pid!r}\n        text: walk\n"
+                      "        seconds: 1\n")
+    with pytest.raises(ConfigError, match="cannot be used as a file name"):
+        run_adversarial_eval("stub", None, tmp_path / "out" / "eval", suites_path=suites,
+                             generator=_StubGenerator(clean_sample))
+    assert list(victim.iterdir()) == []
