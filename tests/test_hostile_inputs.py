@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,13 @@ from tests.hostile_cases import (EMB, alias_bomb, bomb_config, checkpoint, clips
                                  save, snapshot, suites, tensor_bomb, tiny_config, wrong_shape, write)
 
 RESULTS: dict[str, str] = {}
+
+
+def _real_bvh() -> Path:
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "bvh" / "walk01.bvh"
+    if not path.exists():
+        pytest.skip("needs ../shared/data/bvh (the real captures)")
+    return path
 
 
 def _with(samples: list[dict], i: int, **changes) -> list[dict]:
@@ -176,6 +184,13 @@ CASES = {
     "render: --index past the end": (lambda r, s: ["render", save(clips(3), r / "d.pt"), "--index", "3",
                                                    "--gif", "out/a.gif"], ["d.pt", "--index 3", "3 sample(s)"]),
     "train: full disk": (lambda r, s: _train(r, save(embedded(), r / "d.pt")), ["cannot write"], {}, 60_000),
+    # ---- conversion (real BVH from /work/shared/data, bent)
+    "convert: truncated BVH header": (lambda r, s: ["convert", write(r / "bad.bvh", "HIERARCHY\nROOT Hips\n{\n"),
+                                                    "--format", "bvh", "--out", "out/c.pt"], ["bad.bvh", "BVH"]),
+    "convert: BVH declares 10^8 frames": (lambda r, s: ["convert", write(r / "huge.bvh", re.sub(
+        r"Frames:\s*101", "Frames: 100000000", _real_bvh().read_text())), "--format", "bvh", "--out", "out/c.pt"], ["huge.bvh", "MOTION holds"]),
+    "convert: output is a folder": (lambda r, s: (r / "out").mkdir() or ["convert", _real_bvh(), "--format", "bvh",
+                                                                         "--out", "out"], ["out", "is a folder"]),
 }
 
 # inputs that must be accepted (exit 0) without a crash: (build, text stdout must hold)

@@ -9,6 +9,8 @@ import torch
 
 from ..errors import DatasetError
 from ..io import atomic_torch_save, load_torch_file
+from ..migrate import upgrade_checkpoint
+from ..schema import SCHEMA_VERSION
 
 LATEST = "model_checkpoint_latest.pth"
 BEST = "model_checkpoint_best.pth"
@@ -32,12 +34,14 @@ def restore_rng(state: dict[str, Any]) -> None:
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     payload = dict(payload)
     payload["rng_state"] = rng_state()
+    payload["schema_version"] = SCHEMA_VERSION
     atomic_torch_save(payload, path)
 
 
 def load_checkpoint(path: str | Path, *, for_resume: bool = False) -> dict[str, Any]:
     """A checkpoint dict (weights_only loading), checked for the keys, types and finite weights
-    training needs; ``for_resume`` also requires the optimizer and schedule states."""
+    training needs, and migrated to the current schema (``migrate.upgrade_checkpoint``);
+    ``for_resume`` also requires the optimizer and schedule states."""
     ck = load_torch_file(path)
     if not isinstance(ck, dict):
         raise DatasetError(f"{path}: expected a checkpoint dict, got {type(ck).__name__}", path)
@@ -45,12 +49,12 @@ def load_checkpoint(path: str | Path, *, for_resume: bool = False) -> dict[str, 
     if missing:
         raise DatasetError(f"{path}: not a Stick-Gen checkpoint (missing {', '.join(missing)})", path)
     check_checkpoint(ck, path)
-    if for_resume:
-        absent = [k for k in ("optimizer_state_dict", "scheduler_state_dict") if not isinstance(ck.get(k), dict)]
-        if absent:
-            raise DatasetError(f"{path}: cannot resume from it: it holds weights only (no {', '.join(absent)}; "
-                               "an export-merged file or a stripped checkpoint); use --init_from to start from "
-                               "its weights", path)
+    absent = [k for k in ("optimizer_state_dict", "scheduler_state_dict") if not isinstance(ck.get(k), dict)]
+    if for_resume and absent:  # checked before migration, which drops them on purpose
+        raise DatasetError(f"{path}: cannot resume from it: it holds weights only (no {', '.join(absent)}; an "
+                           "export-merged file or a stripped checkpoint); use --init_from to start from its weights",
+                           path)
+    ck = upgrade_checkpoint(ck, path)
     return ck
 
 

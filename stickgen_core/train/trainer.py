@@ -200,12 +200,13 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     carried = (0.0, 0)
     if resume is not None:
         load_weights(core, resume["model_state_dict"], sources.resume_from.value, "the model of this run")
-        try:
-            opt.load_state_dict(resume["optimizer_state_dict"])
-            sched.load_state_dict(resume["scheduler_state_dict"])
-        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise DatasetError(f"{sources.resume_from.value}: its optimizer/schedule state does not fit this run "
-                               f"({type(exc).__name__}: {str(exc)[:120]})", sources.resume_from.value) from None
+        if "optimizer_state_dict" in resume:  # absent when an old-schema checkpoint was migrated
+            try:
+                opt.load_state_dict(resume["optimizer_state_dict"])
+                sched.load_state_dict(resume["scheduler_state_dict"])
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise DatasetError(f"{sources.resume_from.value}: its optimizer/schedule state does not fit this "
+                                   f"run ({type(exc).__name__}: {str(exc)[:120]})", sources.resume_from.value) from None
         start_epoch, step = int(resume["epoch"]) + 1, int(resume["global_step"])
         if resume.get("resume_batch"):  # stopped inside an epoch: skip the batches already used
             start_epoch, skip = int(resume["resume_epoch"]), int(resume["resume_batch"])
