@@ -34,3 +34,15 @@ class SampleValidationError(StickGenError):
 
 class ConfigError(StickGenError):
     """A config file or value is invalid; the message names the key path."""
+
+
+class JobError(StickGenError):
+    """A training job could not be specified, launched, found or controlled."""
+
+
+class RunPodError(JobError):
+    """The RunPod API refused a request, or a pod did not come up (messages never hold the API key)."""
+
+
+class AgentError(JobError):
+    """The run agent of a pod refused a request or could not be reached."""
