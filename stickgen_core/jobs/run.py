@@ -63,8 +63,11 @@ def tail_lines(path: Path, n: int, block: int = 8192) -> list[str]:
 class Run:
     """A run folder. Every method reads files (and, for remote runs, asks the pod's agent)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, backend=None) -> None:
+        """``backend``: who refreshes this folder; default the job's own (the pod's agent passes the
+        do-nothing base Backend, since there the folder *is* the truth)."""
         self.root = Path(root)
+        self._backend = backend
         self._metrics_cursor = (0, 0)  # (line offset, byte position) of the last read_metrics
 
     # ------------------------------------------------------------------ identity
@@ -99,7 +102,7 @@ class Run:
     def backend(self):
         from .backends import backend_for
 
-        return backend_for(self.spec)
+        return self._backend or backend_for(self.spec)
 
     # ------------------------------------------------------------------ state
     def raw_status(self) -> dict[str, Any]:
