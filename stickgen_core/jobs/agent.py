@@ -7,7 +7,7 @@ Endpoints: ``GET /status``, ``GET /metrics?offset=N`` (lines from N on, and the 
 ``GET /log?lines=N``, ``GET /checkpoints`` (names and sizes), ``GET /checkpoints/<name>``
 (streamed, SHA-256 in the ``X-SHA256`` header), ``PUT /upload?path=REL`` (streamed into the data
 folder, refused unless the body's SHA-256 matches ``X-SHA256``), ``POST /stop`` (SIGTERM to the
-run's supervisor, which forwards it to the trainer).
+trainer, or to the supervisor before training started).
 
 Why the standard library's ThreadingHTTPServer: six small endpoints, streaming in and out
 through plain files, and nothing more to install in the pod image or audit; a thread per
@@ -148,12 +148,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _upload(self, q: dict) -> None:
         rel = q.get("path", "")
         target = (self.server.data_dir / rel).resolve()
-        if not rel or self.server.data_dir not in target.parents:
-            raise ValueError(f"path: expected a relative path inside the data folder, got {rel!r}")
         expected = self.headers.get("X-SHA256", "").lower()
         length = int(self.headers.get("Content-Length", "-1"))
-        if length < 0 or len(expected) != 64:
-            raise ValueError("upload needs Content-Length and the body's SHA-256 in X-SHA256")
+        problem = None
+        if not rel or self.server.data_dir not in target.parents:
+            problem = f"path: expected a relative path inside the data folder, got {rel!r}"
+        elif length < 0 or len(expected) != 64:
+            problem = "upload needs Content-Length and the body's SHA-256 in X-SHA256"
+        if problem:
+            for _ in range(0, max(length, 0), CHUNK):  # read the body so the client sees the answer
+                self.rfile.read(CHUNK)
+            raise ValueError(problem)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
         h, left = hashlib.sha256(), length
@@ -175,8 +180,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._json({"path": str(target), "size": length, "sha256": expected}, HTTPStatus.CREATED)
 
     def _stop(self, _q: dict) -> None:
-        sup = ProcessRef.from_dict(self.server.run.job_state().get("supervisor"))
-        sent = bool(sup and sup.signal(signal.SIGTERM))
+        # the trainer itself when it runs (the pod's entrypoint keeps serving after a stop);
+        # else the supervisor, which ends an embedding step
+        state = self.server.run.job_state()
+        sent = False
+        for role in ("trainer", "supervisor"):
+            ref = ProcessRef.from_dict(state.get(role))
+            if ref is not None and ref.signal(signal.SIGTERM):
+                sent = True
+                break
         self.server.run.update_job_state(stop_requested=True)
         self._json({"stopping": sent, "state": self.server.run.raw_status().get("state")})
 

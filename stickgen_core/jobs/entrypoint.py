@@ -90,11 +90,11 @@ def main(env: Mapping[str, str] | None = None) -> int:
         agent_argv += ["--host", env["STICKGEN_AGENT_HOST"]]
     agent = spawn(agent_argv, run.root / "agent.log", detach=False, env=env)  # token via env, never argv
     try:
-        state = supervise(run.root)
-        log.info("training ended: %s", state)
-        linger = float(env.get("AGENT_LINGER_SECONDS", "-1"))
-        _linger(linger)
-        return 0 if state in ("completed", "stopped") else 1
+        sup = supervise(run.root)
+        log.info("training ended: %s", sup.state)
+        if not sup.stop_requested:  # a signal to this process is the pod stopping: no linger then
+            _linger(float(env.get("AGENT_LINGER_SECONDS", "-1")))
+        return 0 if sup.state in ("completed", "stopped") else 1
     finally:
         agent.terminate()
         agent.wait(30)

@@ -68,11 +68,13 @@ class Supervisor:
         self.nice = nice
         self.stop_requested = False
         self.child = None
+        self.state = "running"
 
     def _on_signal(self, signum, _frame) -> None:
         log.warning("received %s: stopping the run", signal.Signals(signum).name)
+        first = not self.stop_requested
         self.stop_requested = True
-        if self.child is not None and self.child.poll() is None:
+        if first and self.child is not None and self.child.poll() is None:  # once: the trainer is saving
             self.child.send_signal(signal.SIGTERM)
 
     def execute(self) -> str:
@@ -110,7 +112,8 @@ class Supervisor:
     def _after_train(self, code: int) -> str:
         status = self.run.raw_status()
         state = status.get("state")
-        if state in TERMINAL and state != "failed" and code == 0:
+        # the trainer's own final status wins (a signal while it exits after saving changes nothing)
+        if state in ("completed", "stopped"):
             self.run.set_status(state, phase=None)
             return state
         why = status.get("error") if state == "failed" else None
@@ -124,15 +127,17 @@ class Supervisor:
         return "failed"
 
 
-def supervise(run_dir: str | Path, nice: int = 0) -> str:
-    """Run a prepared run folder's pipeline here; logs go to its train.log. The final state."""
-    run = Run(run_dir)
-    handler = logging.FileHandler(run.root / "train.log")
+def supervise(run_dir: str | Path, nice: int = 0) -> Supervisor:
+    """Run a prepared run folder's pipeline here (logs go to its train.log); the finished supervisor,
+    whose ``state`` is the final state and ``stop_requested`` says whether this process was signalled."""
+    sup = Supervisor(Run(run_dir), nice=nice)
+    handler = logging.FileHandler(sup.run.root / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("stickgen_core").addHandler(handler)
     logging.getLogger("stickgen_core").setLevel(logging.INFO)
     try:
-        return Supervisor(run, nice=nice).execute()
+        sup.state = sup.execute()
+        return sup
     finally:
         logging.getLogger("stickgen_core").removeHandler(handler)
 
@@ -144,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir")
     p.add_argument("--nice", type=int, default=0, help="niceness of the steps (the CPU may be shared)")
     args = p.parse_args(argv)
-    state = supervise(args.run_dir, nice=args.nice)
+    state = supervise(args.run_dir, nice=args.nice).state
     if Run(args.run_dir).spec.backend == "local":
         from .local import promote_queued
 

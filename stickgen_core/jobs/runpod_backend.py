@@ -258,9 +258,17 @@ class RunPodBackend(Backend):
                              remote_latest=f"{ckpt_dir}/model_checkpoint_latest.pth" if "model_checkpoint_latest.pth" in names else None,
                              remote_best=f"{ckpt_dir}/model_checkpoint_best.pth" if "model_checkpoint_best.pth" in names else None)
 
+    def _agent_up(self, run: Run) -> bool:
+        """Whether the pod's agent can be asked (the pod has its ports); checks the pod when unsure."""
+        if not run.job_state().get("agent_url"):
+            return False
+        if run.raw_status().get("phase") == "provisioning":
+            self.check_pod(run)
+        return run.raw_status().get("phase") != "provisioning"
+
     def sync_metrics(self, run: Run) -> None:
         state = run.job_state()
-        if not state.get("agent_url") or run.raw_status().get("phase") == "provisioning":
+        if not self._agent_up(run):
             return
         try:
             rows, nxt = self.client(run).metrics(int(state.get("remote_metrics_offset", 0)))
@@ -272,7 +280,7 @@ class RunPodBackend(Backend):
         run.update_job_state(remote_metrics_offset=nxt)
 
     def sync_log(self, run: Run) -> None:
-        if not run.job_state().get("agent_url") or run.raw_status().get("phase") == "provisioning":
+        if not self._agent_up(run):
             return
         try:
             lines = self.client(run).log(200)

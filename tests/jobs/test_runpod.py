@@ -156,3 +156,65 @@ def test_stop_and_terminate_reach_the_api(tmp_path, fake, pod_spec):
     RunPodBackend(run.spec.backend_settings).terminate(run)
     names = [c[0] for c in fake.calls]
     assert "podStop" in names and "podTerminate" in names
+
+
+def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake, pod_spec, tiny_data):
+    """Launch on the fake API, run the pod's entrypoint here with the env the mutation carried, read
+    live metrics through the agent, stop, resume and SFT; then look for the key everywhere."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import psutil
+
+    from stickgen_core.jobs import sft_from
+
+    from .helpers import wait_for
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ws, vol = tmp_path / "ws", tmp_path / "runpod-volume"
+    run = launch(pod_spec(agent_port=port, agent_url_template="http://127.0.0.1:{port}"), ws)
+    pod_env = env_of(fake.deploys[0])
+    assert pod_env["STICKGEN_RUN_DIR"] == f"/runpod-volume/runs/{run.run_id}"
+    # this machine plays the pod: its volume is a temp folder; the pod never gets the API key
+    env = {k: v for k, v in os.environ.items() if k != "RUNPOD_API_KEY"}
+    env.update(pod_env, STICKGEN_RUN_DIR=str(vol / "runs" / run.run_id), TRAIN_DATA_PATH=str(tiny_data),
+               STICKGEN_AGENT_HOST="127.0.0.1", AGENT_LINGER_SECONDS="600", STICKGEN_DATA_DIR=str(vol / "data"))
+    pod = subprocess.Popen(["nice", "-n", "15", sys.executable, "-m", "stickgen_core.cli", "runpod-entrypoint"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rows, offset = wait_for(lambda: (lambda r: r if r[1] >= 3 else None)(run.read_metrics(0)), "remote metrics")
+        assert rows[0]["type"] == "step" and (ws / "runs" / run.run_id / "metrics.jsonl").is_file()
+        more, _ = wait_for(lambda: (lambda r: r if r[0] else None)(run.read_metrics(offset)), "more remote metrics")
+        assert more[0]["step"] > rows[-1].get("step", 0) - 1
+        assert run.status()["state"] == "running" and run.log_tail(5)
+        wait_for(lambda: run.job_state().get("remote_best") or run.status() and None, "a remote best checkpoint")
+
+        for proc in psutil.process_iter(["cmdline"]):  # the key is on no command line ...
+            assert KEY not in " ".join(proc.info["cmdline"] or [])
+        for proc in [psutil.Process(pod.pid), *psutil.Process(pod.pid).children(recursive=True)]:
+            assert KEY not in json.dumps(proc.environ())  # ... and not in the pod's environment
+
+        assert run.stop(timeout=120)["state"] == "stopped"
+        assert "podStop" in [c[0] for c in fake.calls]
+        remote_latest = run.job_state()["remote_latest"]
+        assert remote_latest == f"/runpod-volume/runs/{run.run_id}/checkpoints/model_checkpoint_latest.pth"
+
+        run.resume()
+        assert env_of(fake.deploys[-1])["RESUME_FROM_CHECKPOINT"] == remote_latest
+        sft = sft_from(run, data="/runpod-volume/data/sft_data_embedded.pt")
+        sft_env = env_of(fake.deploys[-1])
+        assert sft_env["INIT_FROM_CHECKPOINT"] == run.job_state()["remote_best"]
+        assert json.loads(sft_env["STICKGEN_JOB"])["stage"] == "sft" and sft.info()["job"]["config"] == "sft_small"
+    finally:
+        pod.send_signal(signal.SIGTERM)
+        pod.wait(timeout=120)
+    for folder in (ws, vol):  # every file a job wrote, here and on the "volume"
+        for path in folder.rglob("*"):
+            if path.is_file():
+                assert KEY.encode() not in path.read_bytes(), path
+    assert not any(KEY in q for q in fake.queries)
