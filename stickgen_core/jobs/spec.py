@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,13 @@ from ..errors import JobError
 BACKENDS = ("local", "runpod")
 STAGES = ("pretrain", "sft")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # the repository's, in a source checkout
+
+
+def config_dirs() -> list[Path]:
+    """Where config names are looked up: ``$STICKGEN_CONFIG_DIR``, ./configs, the repository's."""
+    env = os.environ.get("STICKGEN_CONFIG_DIR")
+    return [Path(p) for p in (env, "configs") if p] + [CONFIG_DIR]
 
 
 @dataclass
@@ -85,10 +92,11 @@ class JobSpec:
     def config_path(self) -> Path:
         """The YAML file ``config`` names (a path, or ``configs/<name>.yaml``)."""
         path = Path(self.config)
-        for candidate in (path, CONFIG_DIR / path, CONFIG_DIR / f"{self.config}.yaml"):
+        for candidate in [path] + [d / n for d in config_dirs() for n in (path, path.name, f"{self.config}.yaml")]:
             if candidate.is_file():
                 return candidate
-        raise JobError(f"job.config: no config file {self.config!r} (a YAML path, or a name under {CONFIG_DIR})")
+        raise JobError(f"job.config: no config file {self.config!r} (a YAML path, or a name under "
+                       f"{', '.join(map(str, config_dirs()))})")
 
     def config_overrides(self) -> dict[str, Any]:
         """The nested overrides this job applies over its config file."""
@@ -148,6 +156,6 @@ def sft_config_for(config: str) -> str:
         sibling = path.with_name(f"{sft}{path.suffix}")
         if sibling.is_file():
             return str(sibling)
-    if (CONFIG_DIR / f"{sft}.yaml").is_file():
+    if any((d / f"{sft}.yaml").is_file() for d in config_dirs()):
         return sft
     raise JobError(f"job.config: no SFT config matches {config!r} (looked for {sft}.yaml)")

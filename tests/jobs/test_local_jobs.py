@@ -115,3 +115,23 @@ def test_spec_roundtrip(tiny_spec):
     cfg = again.resolved_config()
     assert cfg["lora"]["rank"] == 4 and cfg["lora"]["enabled"] and cfg["loss_weights"]["pose"] == 2.0
     assert cfg["training"]["epochs"] == 400 and cfg["model"]["d_model"] == 32
+
+
+def test_a_split_without_embeddings_is_embedded_first(tmp_path, tiny_spec):
+    from stickgen_core.io import load_dataset, save_dataset
+    from stickgen_core.synth import SynthConfig, generate_dataset
+
+    raw = tmp_path / "pretrain_data.pt"
+    save_dataset(generate_dataset(16, seed=4, config=SynthConfig(multi_actor_rate=0.0, max_seconds=2)), raw)
+    run = launch(tiny_spec(run_name="raw", data=str(raw)), tmp_path / "ws")
+    wait_for(lambda: run.read_metrics(0)[1] >= 1, "training after embedding")
+    embedded = run.root / "data" / "pretrain_data_embedded.pt"
+    assert run.info()["data_path"] == str(embedded)
+    assert load_dataset(embedded)[0]["embedding"].shape == (384,)  # the offline all-MiniLM-L6-v2
+    assert run.stop()["state"] == "stopped"
+    run.resume()  # the second attempt reuses the embedded file
+    wait_for(lambda: run.job_state().get("attempt") == 2 and run.status()["state"] == "running"
+             and run.status().get("phase") is None, "the second attempt training")
+    log = (run.root / "train.log").read_text()
+    assert log.count("step embed:") == 1 and log.count("step train:") == 2
+    assert run.stop()["state"] == "stopped"
