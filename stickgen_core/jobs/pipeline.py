@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..io import load_torch_file, samples_from_object
 from .process import ProcessRef, spawn
-from .run import TERMINAL, Run, failure_tail
+from .run import Run, failure_tail
 
 log = logging.getLogger("stickgen_core.jobs.pipeline")  # not __name__: it is __main__ under -m
 

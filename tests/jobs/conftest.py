@@ -1,7 +1,6 @@
 """Tiny embedded data and a tiny job spec for the jobs tests."""
 
 import json
-import os
 
 import pytest
 import torch
