@@ -38,3 +38,15 @@ class ConfigError(StickGenError):
 
 class TrainingDivergedError(StickGenError):
     """Training produced a non-finite loss or gradient; the message names the step and the clips."""
+
+
+class JobError(StickGenError):
+    """A training job could not be specified, launched, found or controlled."""
+
+
+class RunPodError(JobError):
+    """The RunPod API refused a request, or a pod did not come up (messages never hold the API key)."""
+
+
+class AgentError(JobError):
+    """The run agent of a pod refused a request or could not be reached."""

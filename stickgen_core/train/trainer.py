@@ -45,6 +45,12 @@ class RunFolder:
     def write_json(self, name: str, data: dict) -> None:
         atomic_write_text(self.root / name, json.dumps(data, indent=2, default=str))
 
+    def update_json(self, name: str, data: dict) -> None:
+        """Write ``data`` over the keys of an existing JSON file (a job's own keys in run.json survive)."""
+        path = self.root / name
+        old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        self.write_json(name, {**(old if isinstance(old, dict) else {}), **data})
+
     def status(self, state: str, **fields: Any) -> None:
         data = {"state": state, "updated": _now(), **fields}
         try:
@@ -218,7 +224,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             restore_rng(resume["rng_state"])
         log.info("resumed from %s (%s) at epoch %d, step %d", sources.resume_from.value, sources.resume_from.origin,
                  start_epoch, step)
-    run.write_json("run.json", {"config": cfg.to_dict(), "stage": tc.stage, "backend": "local",
+    run.update_json("run.json", {"config": cfg.to_dict(), "stage": tc.stage, "backend": "local",
                                 "command": command or sys.argv, "created": _now(), "device": str(device),
                                 "data_path": sources.data_path.value, "embedding_dim": data.embedding_dim,
                                 "sources": {k: vars(getattr(sources, k)) for k in ("data_path", "resume_from", "init_from")},
