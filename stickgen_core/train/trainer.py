@@ -214,7 +214,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 continue
             batch = batch.to(device)
             with amp:
-                terms = compute_losses(model, batch, cfg.loss_weights)
+                terms = compute_losses(model, batch, cfg.loss_weights, tc)
             (terms["total"] / tc.grad_accum_steps).backward()
             running += terms["total"].item()
             n_batches += 1
