@@ -179,3 +179,34 @@ def _file(samples, tmp_path):
     path = tmp_path / "held.pt"
     atomic_torch_save({"sequences": samples}, path)
     return path
+
+
+def test_checkpoints_from_before_the_new_settings_load_and_mismatches_are_named(two_action_checkpoint, tmp_path):
+    from stickgen_core.errors import ConfigError
+    from stickgen_core.train.checkpoint import load_checkpoint, save_checkpoint
+    from stickgen_core.train.trainer import model_from_checkpoint
+
+    ck = load_checkpoint(two_action_checkpoint)
+    old = dict(ck, config=dict(ck["config"], model={k: v for k, v in ck["config"]["model"].items() if k not in (
+        "text_conditioning", "root_relative", "time_conditioning", "keep_bone_lengths")}))
+    old["model_state_dict"] = {k: v for k, v in ck["model_state_dict"].items()
+                               if not k.startswith(("root_in", "clock_in", "null_text")) and "modulation" not in k}
+    save_checkpoint(tmp_path / "old.pth", old)
+    model, cfg = model_from_checkpoint(load_checkpoint(tmp_path / "old.pth"))  # the pre-issue-14 model
+    assert cfg.model.text_conditioning == "prefix" and not cfg.model.root_relative and model.null_text is None
+    gen = InferenceGenerator(tmp_path / "old.pth", encoder=WordsEncoder())
+    assert gen.guidance_scale == 0.0
+    assert "generated unguided" in " ".join(gen.generate("A person jumps.", seconds=1, guidance_scale=2.0)["notes"])
+    mixed = dict(ck, model_state_dict=old["model_state_dict"])  # says adaln, holds prefix-only weights
+    save_checkpoint(tmp_path / "mixed.pth", mixed)
+    with pytest.raises(ConfigError, match="model.text_conditioning: adaln"):
+        model_from_checkpoint(load_checkpoint(tmp_path / "mixed.pth"))
+
+
+def test_eval_motion_without_an_evaluator_says_how_to_make_one(tmp_path, capsys, heldout):
+    from stickgen_core.cli import main
+
+    data = _file(heldout[:4], tmp_path)
+    assert main(["eval-motion", "--checkpoint", str(tmp_path / "none.pth"), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "motion_evaluator.pt" in err and "stickgen train-evaluator" in err

@@ -93,8 +93,23 @@ def model_from_checkpoint(ck: dict) -> tuple[StickFigureTransformer, StickGenCon
     model: torch.nn.Module = StickFigureTransformer(cfg.model, ck.get("embedding_dim"))
     if ck.get("lora_state_dict"):
         model = apply_lora(model, cfg)
-    model.load_state_dict(ck["model_state_dict"])
+    load_weights(model, ck["model_state_dict"], "checkpoint")
     return (model.merge_and_unload() if ck.get("lora_state_dict") else model), cfg
+
+
+def load_weights(model: torch.nn.Module, state: dict, where: str) -> None:
+    """``load_state_dict`` whose mismatch is a ConfigError naming the layers and the model settings
+    that add them (a checkpoint's config and weights that disagree, e.g. edited by hand)."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        flags = {"modulation": "model.text_conditioning: adaln", "null_text": "model.text_conditioning: adaln",
+                 "root_in": "model.root_relative", "clock_in": "model.time_conditioning",
+                 "action_emb": "model.action_conditioning", "camera_in": "model.camera_conditioning"}
+        hint = sorted({v for k, v in flags.items() for n in missing + unexpected if k in n})
+        raise ConfigError(f"{where}: weights do not match the model its config describes "
+                          f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+                          f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''})"
+                          + (f"; settings involved: {', '.join(hint)}" if hint else ""))
 
 
 def export_merged(checkpoint: str | Path, output: str | Path) -> Path:
