@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import torch
 
+from .. import skeleton
 from ..schema import JOINT_INDEX, SEGMENTS
 
 J = JOINT_INDEX
 _SEG = {name: i for i, (name, _, _) in enumerate(SEGMENTS)}
-_SEG_START = torch.tensor([J[a] for _, a, _ in SEGMENTS])
-_SEG_END = torch.tensor([J[b] for _, _, b in SEGMENTS])
-# the segment endpoint (segment, end) that carries each joint, in JOINT_INDEX order
-_CARRIER: dict[str, tuple[int, int]] = {}
-for _i, (_, _a, _b) in enumerate(SEGMENTS):
-    _CARRIER.setdefault(_a, (_i, 0))
-    _CARRIER.setdefault(_b, (_i, 1))
-_JOINT_SEG = torch.tensor([_CARRIER[n][0] for n in J])
-_JOINT_END = torch.tensor([_CARRIER[n][1] for n in J])
+_SEG_START, _SEG_END = torch.from_numpy(skeleton._SEG_START), torch.from_numpy(skeleton._SEG_END)
+_JOINT_SEG, _JOINT_END = torch.from_numpy(skeleton._JOINT_SEG), torch.from_numpy(skeleton._JOINT_END)
 _SHOULDERS = torch.tensor([J["l_shoulder"], J["r_shoulder"]])
 
 # shortest share of its reference length each bone may show: torso and head hardly foreshorten

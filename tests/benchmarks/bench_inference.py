@@ -41,6 +41,17 @@ class _FixedEncoder:
         return np.ones((len(texts), 384), dtype=np.float32) / np.sqrt(384)
 
 
+def _time_10s(gen: InferenceGenerator, repeats: int) -> list[float]:
+    """Milliseconds of each of ``repeats`` 10 s generations, after a warm-up."""
+    gen.generate("warm up", seconds=1)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        gen.generate("A person walks to the right.", seconds=10)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint")
@@ -55,12 +66,7 @@ def main(argv=None) -> int:
         save_checkpoint(ck, {"epoch": 0, "global_step": 0, "model_state_dict": model.state_dict(),
                              "config": cfg.to_dict(), "embedding_dim": 384})
         gen = InferenceGenerator(ck, device="cpu", encoder=_FixedEncoder())
-        gen.generate("warm up", seconds=1)
-        cached = []
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            gen.generate("A person walks to the right.", seconds=10)
-            cached.append((time.perf_counter() - t) * 1000)
+        cached = _time_10s(gen, args.repeats)
         t = time.perf_counter()
         gen.generate("A person walks to the right.", seconds=10, use_cache=False)
         no_cache = (time.perf_counter() - t) * 1000
@@ -71,13 +77,7 @@ def main(argv=None) -> int:
         ck2 = Path(tmp) / "guided.pth"
         save_checkpoint(ck2, {"epoch": 0, "global_step": 0, "config": full.to_dict(), "embedding_dim": 384,
                               "model_state_dict": StickFigureTransformer(full.model, 384).state_dict()})
-        guided_gen = InferenceGenerator(ck2, device="cpu", encoder=_FixedEncoder())
-        guided_gen.generate("warm up", seconds=1)
-        guided = []
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            guided_gen.generate("A person walks to the right.", seconds=10)
-            guided.append((time.perf_counter() - t) * 1000)
+        guided = _time_10s(InferenceGenerator(ck2, device="cpu", encoder=_FixedEncoder()), args.repeats)
     clips = generate_dataset(100, seed=0, config=SynthConfig(min_seconds=10, max_seconds=10, defect_rate=0.2))
     critic = SafetyCritic()
     critic.evaluate(clips[0]["motion"], clips[0]["physics"])
