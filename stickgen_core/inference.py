@@ -91,7 +91,7 @@ class InferenceGenerator:
         joints[:, 0] = 0.5 * (joints[:, JOINT_INDEX["l_hip"]] + joints[:, JOINT_INDEX["r_hip"]])
         m = joints_to_segments(joints)
         out = {"prompt": prompt, "seconds": T / fps, "fps": fps, "frames": T,
-               "motion": torch.from_numpy(m), "actions": logits[0].argmax(-1).cpu(),
+               "motion": torch.from_numpy(m), "actions": logits[0, :, :NUM_ACTIONS].argmax(-1).cpu(),
                "physics": torch.from_numpy(derive_physics(joints[:, 0], fps)), "notes": notes,
                "checkpoint": self.checkpoint}
         if self.enable_safety_check:
@@ -138,7 +138,7 @@ class InferenceGenerator:
         bones = None  # the clip's longest bone lengths, from its first frame
         frames = torch.zeros(B, T, 48, device=dev)
         actions = torch.zeros(B, T, dtype=torch.long, device=dev)
-        logits = torch.zeros(B, T, NUM_ACTIONS, device=dev)
+        logits = torch.zeros(B, T, model.action_head.out_features, device=dev)
         cache = [{} for _ in model.blocks] if use_cache else None
         dup = (lambda x: x.repeat(2, *([1] * (x.dim() - 1)))) if guidance else (lambda x: x)
         kw = {"text_keep": keep, "total": total}
@@ -157,7 +157,7 @@ class InferenceGenerator:
                 else:
                     pose = keep_skeleton(pose, bones)
             frames[:, t], logits[:, t] = pose, logit
-            actions[:, t] = logit.argmax(-1)
+            actions[:, t] = logit[:, :NUM_ACTIONS].argmax(-1)  # slots past the vocabulary are unused
             if t == T - 1:
                 break
             if use_cache:

@@ -13,7 +13,7 @@ FONT_FAMILY = "DejaVu Sans"
 STYLE = """
 QMainWindow, QWidget { font-size: 10pt; }
 QListWidget#nav { background: #23272e; color: #dfe3ea; border: none; font-size: 11pt; }
-QListWidget#nav::item { padding: 12px 14px; }
+QListWidget#nav::item { padding: 12px 10px; }
 QListWidget#nav::item:selected { background: #3b4250; color: white; }
 QLabel.count { font-size: 18pt; font-weight: bold; }
 QLabel#banner { background: #fff4d6; border: 1px solid #e6c36a; padding: 8px; }
@@ -33,3 +33,27 @@ def register_fonts(app: QApplication) -> str:
     app.setFont(QFont(family, 10))
     app.setStyleSheet(STYLE)
     return family
+
+
+def startup_splash(workspace: str) -> "QSplashScreen":
+    """A small window shown while the studio's libraries load (the first second of a launch)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QPainter, QPixmap
+    from PySide6.QtWidgets import QSplashScreen
+
+    pix = QPixmap(460, 150)
+    pix.fill(QColor("#23272e"))
+    p = QPainter(pix)
+    p.setPen(QColor("#dfe3ea"))
+    f = QFont(FONT_FAMILY, 18)
+    f.setBold(True)
+    p.setFont(f)
+    p.drawText(24, 56, "StickGen Studio")
+    p.setFont(QFont(FONT_FAMILY, 10))
+    p.drawText(24, 84, f"Opening {workspace}")
+    p.end()
+    splash = QSplashScreen(pix)
+    splash.showMessage("Loading torch, pandas and the curation engine…",
+                       Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, QColor("#9aa3b2"))
+    splash.show()
+    return splash

@@ -14,7 +14,7 @@ from stickgen_core.evaluation.motion_eval import eval_motion, ground_truth_sweep
 from stickgen_core.evaluation.t2m import fid, multimodality, r_precision, r_precision_chance
 from stickgen_core.inference import InferenceGenerator
 from stickgen_core.io import atomic_torch_save
-from stickgen_core.schema import ACTION_INDEX
+from stickgen_core.schema import action_index
 from stickgen_core.synth import SynthConfig, generate_dataset
 from stickgen_core.train import train
 from stickgen_core.train.checkpoint import BEST
@@ -124,7 +124,7 @@ def test_a_two_action_model_generates_clips_the_evaluator_tells_apart(two_action
     gen = InferenceGenerator(two_action_checkpoint, encoder=WordsEncoder())
     prompts = ["A person jumps.", "A person sits down.", "Someone hops in place.", "Someone takes a seat."]
     _, plain = embed_clips(evaluator, gen.generate_many(prompts, [75] * 4, guidance_scale=0.0))
-    assert plain.tolist() == [ACTION_INDEX[a] for a in ("jump", "sit", "jump", "sit")]
+    assert plain.tolist() == [action_index(a) for a in ("jump", "sit", "jump", "sit")]
     _, guided = embed_clips(evaluator, gen.generate_many(prompts, [75] * 4))  # guidance 2 by default
     assert not set(guided[0::2]) & set(guided[1::2])  # what jumps is never read as what sits
 

@@ -182,6 +182,9 @@ def load_evaluator(path: str | Path) -> MotionEvaluator:
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise DatasetError(f"{path}: not a motion evaluator file (expected format {FORMAT!r}); "
                            "make one with `stickgen train-evaluator`", path)
+    if ck["config"].get("num_actions") != NUM_ACTIONS:
+        raise DatasetError(f"{path}: the evaluator knows {ck['config'].get('num_actions')} actions but the vocabulary "
+                           f"has {NUM_ACTIONS}; retrain it with `stickgen train-evaluator`", path)
     model = MotionEvaluator(EvaluatorConfig(**ck["config"]))
     model.load_state_dict(ck["state_dict"])
     return model.eval()

@@ -20,7 +20,7 @@ import torch
 
 from ..errors import DatasetError
 from ..io import atomic_write_text, load_dataset
-from ..schema import ACTION_INDEX, ACTIONS, FPS_DEFAULT
+from ..schema import FPS_DEFAULT, action_index, action_name
 from ..synth import SynthConfig, generate_sample
 from ..synth.actions import ACTION_SPECS
 from ..synth.generator import LOCOMOTION
@@ -39,8 +39,6 @@ def sweep_prompts(phrasings: int = 3) -> list[tuple[str, str]]:
     """(action, prompt) for every synthetic action x its first ``phrasings`` verbs."""
     out = []
     for name, spec in ACTION_SPECS.items():
-        if name not in ACTION_INDEX:
-            continue
         for i, verb in enumerate(spec.verbs[:phrasings]):
             where = " to the right" if name in LOCOMOTION else ""
             out.append((name, f"{SWEEP_SUBJECTS[i % len(SWEEP_SUBJECTS)]} {verb}{where}."))
@@ -51,8 +49,6 @@ def ground_truth_sweep(per_action: int = 4, seconds: float = 4.0, seed: int = 0)
     """Single-action synthetic clips (no defects): the ceiling of the prompt-following rate."""
     motions, labels = [], []
     for name in ACTION_SPECS:
-        if name not in ACTION_INDEX:
-            continue
         cfg = SynthConfig(actions=(name,), multi_actor_rate=0.0, min_seconds=seconds, max_seconds=seconds)
         for i in range(per_action):
             motions.append(generate_sample(i, seed, cfg)["motion"])
@@ -63,12 +59,12 @@ def ground_truth_sweep(per_action: int = 4, seconds: float = 4.0, seed: int = 0)
 def prompt_following(evaluator: MotionEvaluator, motions: list, labels: list[str]) -> dict[str, Any]:
     """Share of clips whose recognised action is their label, overall and per action."""
     _, recognised = embed_clips(evaluator, motions)
-    names = [ACTIONS[int(a)] for a in recognised]
-    hit = np.array([n == lab for n, lab in zip(names, labels)])
+    names = [action_name(int(a)) for a in recognised]
+    hit = np.array([int(a) == action_index(lab) for a, lab in zip(recognised, labels)])
     per = {lab: float(hit[[i for i, x in enumerate(labels) if x == lab]].mean()) for lab in dict.fromkeys(labels)}
     confusions: dict[str, dict[str, int]] = {}
-    for n, lab in zip(names, labels):
-        if n != lab:
+    for n, lab, ok in zip(names, labels, hit):
+        if not ok:
             confusions.setdefault(lab, {}).setdefault(n, 0)
             confusions[lab][n] += 1
     return {"rate": float(hit.mean()), "clips": len(labels), "per_action": per, "confusions": confusions}
