@@ -34,7 +34,7 @@ DEFAULT_GUIDANCE = 2.0  # classifier-free guidance scale of models trained with 
 class InferenceGenerator:
     def __init__(self, model_path: str | Path, device: str = "auto", enable_safety_check: bool = False,
                  safety_config: SafetyCriticConfig | None = None, encoder=None,
-                 guidance_scale: float | None = None) -> None:
+                 guidance_scale: float | None = None, keep_bone_lengths: bool | None = None) -> None:
         from .train.trainer import model_from_checkpoint, pick_device
 
         model, self.config = model_from_checkpoint(load_checkpoint(model_path))
@@ -51,6 +51,8 @@ class InferenceGenerator:
         self.enable_safety_check = enable_safety_check
         self.critic = SafetyCritic(safety_config)
         self.checkpoint = str(model_path)
+        if keep_bone_lengths is not None:  # an inference-time choice: any checkpoint can have it on or off
+            model.cfg.keep_bone_lengths = bool(keep_bone_lengths)
         # guidance by default only for models trained for it (text dropout); 0 = the conditional model alone
         trained_for_it = model.null_text is not None and self.config.training.text_dropout > 0
         self.guidance_scale = float(guidance_scale) if guidance_scale is not None else \

@@ -78,6 +78,7 @@ def cmd_eval_motion(args: argparse.Namespace) -> int:
 
     report = eval_motion(args.checkpoint, args.data, args.evaluator, args.output, max_clips=args.max_clips,
                          seed=args.seed, temperature=args.temperature, guidance_scale=args.guidance,
+                         keep_bone_lengths={"model": None, "keep": True, "free": False}[args.bones],
                          progress=lambda msg: print(msg, flush=True))
     gt, gen, pf = report["ground_truth"], report["generated"], report["prompt_following"]
     print(f"{'metric':28} {'ground truth':>12} {'generated':>12}")
@@ -126,4 +127,6 @@ def register(sub) -> None:
     em.add_argument("--seed", type=int, default=0)
     em.add_argument("--temperature", type=float, default=0.0, help="metres of sampling noise per frame")
     em.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
+    em.add_argument("--bones", choices=["model", "keep", "free"], default="model",
+                    help="bone constraint during generation: as the checkpoint's model.keep_bone_lengths, on or off")
     em.set_defaults(func=cmd_eval_motion)
