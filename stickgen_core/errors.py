@@ -34,3 +34,7 @@ class SampleValidationError(StickGenError):
 
 class ConfigError(StickGenError):
     """A config file or value is invalid; the message names the key path."""
+
+
+class TrainingDivergedError(StickGenError):
+    """Training produced a non-finite loss or gradient; the message names the step and the clips."""

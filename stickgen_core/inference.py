@@ -37,7 +37,7 @@ class InferenceGenerator:
                  guidance_scale: float | None = None, keep_bone_lengths: bool | None = None) -> None:
         from .train.trainer import model_from_checkpoint, pick_device
 
-        model, self.config = model_from_checkpoint(load_checkpoint(model_path))
+        model, self.config = model_from_checkpoint(load_checkpoint(model_path), model_path)
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         if encoder is None:

@@ -35,7 +35,7 @@ def register_fonts(app: QApplication) -> str:
     return family
 
 
-def startup_splash(workspace: str) -> "QSplashScreen":
+def startup_splash(workspace: str):
     """A small window shown while the studio's libraries load (the first second of a launch)."""
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QPainter, QPixmap

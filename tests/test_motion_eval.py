@@ -189,7 +189,7 @@ def _file(samples, tmp_path):
 
 
 def test_checkpoints_from_before_the_new_settings_load_and_mismatches_are_named(two_action_checkpoint, tmp_path):
-    from stickgen_core.errors import ConfigError
+    from stickgen_core.errors import StickGenError
     from stickgen_core.train.checkpoint import load_checkpoint, save_checkpoint
     from stickgen_core.train.trainer import model_from_checkpoint
 
@@ -206,7 +206,7 @@ def test_checkpoints_from_before_the_new_settings_load_and_mismatches_are_named(
     assert "generated unguided" in " ".join(gen.generate("A person jumps.", seconds=1, guidance_scale=2.0)["notes"])
     mixed = dict(ck, model_state_dict=old["model_state_dict"])  # says adaln, holds prefix-only weights
     save_checkpoint(tmp_path / "mixed.pth", mixed)
-    with pytest.raises(ConfigError, match="model.text_conditioning: adaln"):
+    with pytest.raises(StickGenError, match="model.text_conditioning: adaln"):
         model_from_checkpoint(load_checkpoint(tmp_path / "mixed.pth"))
 
 

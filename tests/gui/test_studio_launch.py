@@ -83,14 +83,17 @@ def test_mixed_good_and_bad_files_load_the_good_and_report_the_bad(window, qtbot
     bad.write_bytes(b"not a torch file at all")
     good = tmp_path / "good.pt"
     shutil.copy(dataset_template, good)
-    cur.add_datasets([str(bad), str(good)])
+    empty = tmp_path / "empty.pt"
+    import torch
+    torch.save([], empty)
+    cur.add_datasets([str(bad), str(empty), str(good)])
     qtbot.waitUntil(lambda: not cur.tasks.busy() and cur.model.rowCount() == 300, timeout=60_000)
     dialogs = visible_dialogs()
     assert dialogs and dialogs[0].windowTitle() == "Some datasets were not loaded"
-    assert "broken.pt" in dialogs[0].text()
+    assert "broken.pt" in dialogs[0].text() and "empty.pt" in dialogs[0].text() and "holds no clips" in dialogs[0].text()
     shot(window, "curate_error")
     texts = [cur.data_box.list.item(i).text() for i in range(cur.data_box.list.count())]
-    assert "broken.pt — not loaded" in texts and "good.pt — 150 clips" in texts
+    assert "broken.pt — not loaded" in texts and "empty.pt — not loaded" in texts and "good.pt — 150 clips" in texts
     click(dialogs[0].button(dialogs[0].StandardButton.Ok))
     # the app keeps working
     cur.thresholds.controls["min_quality_pretrain"].spin.setValue(0.6)
