@@ -24,7 +24,7 @@ from torch import nn
 from ..errors import DatasetError
 from ..io import atomic_torch_save, load_torch_file
 from ..metrics import _X_COLS, _Y_COLS
-from ..schema import FPS_DEFAULT, NUM_ACTIONS
+from ..schema import FPS_DEFAULT, LEGACY_ACTIONS_V1, LEGACY_V1_TO_CURRENT, NUM_ACTIONS
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class MotionEvaluator(nn.Module):
         self.motion_proj = nn.Linear(2 * h, cfg.embed_dim)
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, 256), nn.GELU(), nn.Linear(256, cfg.embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))
+        self.index_map: torch.Tensor | None = None  # class -> action index, for older vocabularies
 
     def frames(self, motion: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame hidden states ``[B, h, T']`` and the mask ``[B, T']`` at the evaluator's stride."""
@@ -88,12 +89,6 @@ class MotionEvaluator(nn.Module):
 
     def encode_text(self, text: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.text_proj(text), dim=-1)
-
-    def recognise(self, motion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The clip's action: the class with the highest mean per-frame probability ``[B]``."""
-        _, logits, m = self.encode_motion(motion, mask)
-        p = logits.softmax(-1) * m[..., None]
-        return p.sum(1).argmax(-1)
 
 
 def pad_motions(motions: Sequence[torch.Tensor], max_frames: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,11 +177,14 @@ def load_evaluator(path: str | Path) -> MotionEvaluator:
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise DatasetError(f"{path}: not a motion evaluator file (expected format {FORMAT!r}); "
                            "make one with `stickgen train-evaluator`", path)
-    if ck["config"].get("num_actions") != NUM_ACTIONS:
+    legacy = ck["config"].get("num_actions") == len(LEGACY_ACTIONS_V1)
+    if ck["config"].get("num_actions") != NUM_ACTIONS and not legacy:
         raise DatasetError(f"{path}: the evaluator knows {ck['config'].get('num_actions')} actions but the vocabulary "
                            f"has {NUM_ACTIONS}; retrain it with `stickgen train-evaluator`", path)
     model = MotionEvaluator(EvaluatorConfig(**ck["config"]))
     model.load_state_dict(ck["state_dict"])
+    # an evaluator of the first (schema 1) vocabulary: its classes map onto today's indices
+    model.index_map = torch.from_numpy(LEGACY_V1_TO_CURRENT) if legacy else None
     return model.eval()
 
 
@@ -198,7 +196,8 @@ def embed_clips(model: MotionEvaluator, motions: Sequence, batch_size: int = 128
         motion, mask = pad_motions(motions[i: i + batch_size])
         emb, logits, m = model.encode_motion(motion, mask)
         embs.append(emb)
-        acts.append((logits.softmax(-1) * m[..., None]).sum(1).argmax(-1))
+        a = (logits.softmax(-1) * m[..., None]).sum(1).argmax(-1)
+        acts.append(a if model.index_map is None else model.index_map[a])
     return torch.cat(embs).numpy(), torch.cat(acts).numpy()
 
 
