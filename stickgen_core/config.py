@@ -43,6 +43,11 @@ class ModelConfig:
     action_conditioning: bool = True
     camera_conditioning: bool = True
     rope_base: float = 10000.0
+    # issue 14 (defaults reproduce the models trained before it)
+    text_conditioning: str = "prefix"   # "prefix": one text token; "adaln": also scale/shift every block's norms
+    root_relative: bool = False         # inputs see poses relative to the pelvis x plus its velocity
+    time_conditioning: bool = False     # tokens carry the elapsed share of the requested clip
+    keep_bone_lengths: bool = False     # generation rebuilds each pose with the model's bone lengths, on the ground
 
 
 @dataclass
@@ -66,6 +71,9 @@ class TrainingConfig:
     device: str = "auto"
     resume_from: str | None = None
     init_from: str | None = None
+    text_dropout: float = 0.0           # share of clips trained without text (classifier-free guidance)
+    input_noise: float = 0.0            # metres of Gaussian noise on input frames (exposure bias)
+    scheduled_sampling: float = 0.0     # share of input frames replaced by the model's own prediction
 
 
 @dataclass
@@ -258,6 +266,13 @@ def _check(cfg: StickGenConfig) -> None:
     check_ranges(cfg)
     if cfg.model.d_model % cfg.model.n_heads or (cfg.model.d_model // cfg.model.n_heads) % 2:
         raise ConfigError(f"model.d_model: {cfg.model.d_model} must split into {cfg.model.n_heads} heads of even size")
+    if cfg.model.text_conditioning not in ("prefix", "adaln"):
+        raise ConfigError(f"model.text_conditioning: expected 'prefix' or 'adaln', got {cfg.model.text_conditioning!r}")
+    for name in ("text_dropout", "scheduled_sampling"):
+        if not 0.0 <= getattr(cfg.training, name) < 1.0:
+            raise ConfigError(f"training.{name}: expected a share in [0, 1), got {getattr(cfg.training, name)}")
+    if cfg.training.input_noise < 0:
+        raise ConfigError(f"training.input_noise: expected metres >= 0, got {cfg.training.input_noise}")
     if cfg.model.num_actions < NUM_ACTIONS:
         raise ConfigError(f"model.num_actions: expected at least {NUM_ACTIONS} (the action vocabulary), "
                           f"got {cfg.model.num_actions}")

@@ -41,7 +41,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ..inference import InferenceGenerator, save_generation
 
     gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True)
-    out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed)
+    out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed, guidance_scale=args.guidance)
     save_generation(out, args.out)
     print(f"wrote {out['frames']} frames to {args.out}")
     for note in out["notes"]:
@@ -85,4 +85,6 @@ def register(sub) -> None:
     gp.add_argument("--out", default="generated.pt")
     gp.add_argument("--gif")
     gp.add_argument("--device", default="auto")
+    gp.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: 2 for models trained "
+                                                   "with text dropout, else 0)")
     gp.set_defaults(func=cmd_generate)

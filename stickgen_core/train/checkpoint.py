@@ -94,5 +94,12 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: s
             parts.append(f"{len(missing)} weight(s) missing (first {missing[0]})")
         if extra:
             parts.append(f"{len(extra)} unexpected weight(s) (first {extra[0]})")
+        # layers that only some model settings add: name the setting, the likely cause
+        flags = {"modulation": "model.text_conditioning: adaln", "null_text": "model.text_conditioning: adaln",
+                 "root_in": "model.root_relative", "clock_in": "model.time_conditioning",
+                 "action_emb": "model.action_conditioning", "camera_in": "model.camera_conditioning"}
+        hint = sorted({v for k, v in flags.items() for n in missing + extra if k in n})
+        if hint:
+            parts.append(f"settings involved: {', '.join(hint)}")
         raise DatasetError(f"{path}: its weights do not fit {what}: {'; '.join(parts)}", path)
     model.load_state_dict(state)

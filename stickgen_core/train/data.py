@@ -25,6 +25,8 @@ class Batch:
     physics: torch.Tensor    # [B, T, 6] (scaled)
     camera: torch.Tensor     # [B, T, 3]
     mask: torch.Tensor       # [B, T] True on real frames
+    frame0: torch.Tensor     # [B] clip frame of motion[:, 0] (a crop's start)
+    total: torch.Tensor      # [B] frames of the whole clip
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
@@ -105,7 +107,7 @@ class MotionData:
             cam = s.get("camera")
             clips.append((s["embedding"].float(), m[sl], (a if a is not None else torch.zeros(T, dtype=torch.long))[sl],
                           (self._physics(s) / self.physics_scale)[sl],
-                          (cam.float() if cam is not None else torch.zeros(T, 3))[sl]))
+                          (cam.float() if cam is not None else torch.zeros(T, 3))[sl], start, T))
         L = max(len(c[1]) for c in clips)
         B = len(clips)
         motion = torch.zeros(B, L, 48)
@@ -113,7 +115,8 @@ class MotionData:
         physics = torch.zeros(B, L, 6)
         camera = torch.zeros(B, L, 3)
         mask = torch.zeros(B, L, dtype=torch.bool)
-        for b, (_, m, a, p, c) in enumerate(clips):
+        for b, (_, m, a, p, c, _, _) in enumerate(clips):
             n = len(m)
             motion[b, :n], actions[b, :n], physics[b, :n], camera[b, :n], mask[b, :n] = m, a.long(), p, c, True
-        return Batch(torch.stack([c[0] for c in clips]), motion, actions, physics, camera, mask)
+        return Batch(torch.stack([c[0] for c in clips]), motion, actions, physics, camera, mask,
+                     torch.tensor([c[5] for c in clips]), torch.tensor([c[6] for c in clips]))

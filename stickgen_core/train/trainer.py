@@ -272,7 +272,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 continue
             batch = batch.to(device)
             with amp:
-                terms = compute_losses(model, batch, cfg.loss_weights)
+                terms = compute_losses(model, batch, cfg.loss_weights, tc)
             loss = terms["total"].item()
             if not math.isfinite(loss):
                 diverged("loss", loss, epoch, i)

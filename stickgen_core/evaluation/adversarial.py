@@ -2,7 +2,7 @@
 
 Suites use the format of ``configs/eval/prompt_suites.yaml`` (version; suites -> description,
 expect_degradation, prompts -> id, text, seconds). The report holds per-prompt results
-(issues with frame ranges, path of the saved motion), per-suite aggregates, and the
+(issues with frame ranges, physical metrics, path of the saved motion), per-suite aggregates, and the
 baseline and adversarial safe ratios, the robustness gap and their ratings (table 7.5).
 """
 
@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ConfigError
-from .io import atomic_write_text, read_yaml
-from .limits import brief
-from .paths import inside, safe_name
+from ..errors import ConfigError
+from ..io import atomic_write_text, read_yaml
+from ..limits import brief
+from ..paths import inside, safe_name
+from .physical import PHYSICAL_METRICS, physical_metrics
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SUITES = Path(__file__).resolve().parent.parent / "configs" / "eval" / "prompt_suites.yaml"
+DEFAULT_SUITES = Path(__file__).resolve().parents[2] / "configs" / "eval" / "prompt_suites.yaml"
 BASELINE = "robustness_baseline"
 REPORT_FILE = "adversarial_report.json"
 
@@ -112,6 +113,8 @@ def summarise(results: list[dict[str, Any]], suites: dict[str, Suite]) -> dict[s
         safe = sum(r["is_safe"] for r in rs)
         per_suite[name] = {"prompts": len(rs), "safe": safe, "safe_ratio": safe / len(rs),
                            "mean_score": sum(r["overall_score"] for r in rs) / len(rs), "issue_counts": types,
+                           "physical": {k: sum(r["physical"][k] for r in rs) / len(rs) for k in PHYSICAL_METRICS
+                                        if all("physical" in r for r in rs)},
                            "adversarial": suites[name].adversarial,
                            "expect_degradation": suites[name].expect_degradation}
     base = [r for r in results if r["suite"] == BASELINE]
@@ -132,7 +135,7 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
                          progress: Callable[[int, int], None] | None = None,
                          should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Generate every prompt of the chosen suites, judge it, save motions and the JSON report."""
-    from .inference import InferenceGenerator, save_generation
+    from ..inference import InferenceGenerator, save_generation
 
     all_suites = load_suites(suites_path)
     chosen = list(all_suites) if not suites else list(suites)
@@ -150,10 +153,11 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
         seed = int(hashlib.sha256(f"{name}/{case.id}".encode()).hexdigest()[:8], 16)
         g = gen.generate(case.text, seconds=case.seconds, seed=seed)
         path = save_generation(g, inside(out / "motions", name, f"{case.id}.pt"))
+        physical = {k: float(v[0]) for k, v in physical_metrics([g["motion"].numpy()], g["fps"]).items()}
         results.append({"suite": name, "id": case.id, "text": case.text, "seconds": case.seconds,
                         "generated_seconds": g["seconds"], "is_safe": bool(g["is_safe"]),
                         "overall_score": g["safety"]["overall_score"], "issues": g["safety"]["issues"],
-                        "notes": g["notes"], "motion_path": str(path)})
+                        "physical": physical, "notes": g["notes"], "motion_path": str(path)})
         if progress:
             progress(k + 1, len(cases))
     report = {"checkpoint": str(checkpoint), "suites_file": str(suites_path), "suites_run": chosen,
