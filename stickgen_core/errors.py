@@ -34,3 +34,7 @@ class SampleValidationError(StickGenError):
 
 class ConfigError(StickGenError):
     """A config file or value is invalid; the message names the key path."""
+
+
+class ReportError(StickGenError):
+    """An adversarial evaluation report could not be read; the message names the file and key."""

@@ -44,6 +44,7 @@ EXPORT_NAMES = ("pretrain_data.pt", "sft_data.pt", "curation_stats.json")
 class CuratePanel(QWidget):
     status = Signal(str)
     updated = Signal()  # counts, table and histograms reflect the current thresholds
+    openInCritic = Signal(str, int)  # dataset file, clip index (the clip table's context menu)
 
     def __init__(self, demo_clips: int | None = None) -> None:
         super().__init__()
@@ -129,6 +130,8 @@ class CuratePanel(QWidget):
         self.view.setWordWrap(False)
         self._setup_columns()
         self.view.viewport().installEventFilter(self)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._clip_menu)
         self.player = MotionViewer()
         top = QWidget()
         tl = QVBoxLayout(top)
@@ -472,6 +475,14 @@ class CuratePanel(QWidget):
                                     (palette.SFT if code == SFT else palette.PRETRAIN_ONLY))
         self.player.set_clip(motion, fps, issues, card, ground=ground)
         self.player.play()
+
+    def _clip_menu(self, pos) -> None:
+        row = self.view.indexAt(pos).row()
+        if self.table is not None and row >= 0:
+            rec = self.table.iloc[self.model.table_row(row)]
+            self.clip_menu = QMenu(self)
+            self.clip_menu.addAction("Open in critic", lambda: self.openInCritic.emit(str(rec["file"]), int(rec["index"])))
+            self.clip_menu.popup(self.view.viewport().mapToGlobal(pos))
 
     # ------------------------------------------------------------------ thresholds files
     def load_thresholds(self, path: str | None = None) -> None:
