@@ -129,7 +129,7 @@ class RunEvalBox(QGroupBox):
         self.task = task
         task.began.connect(lambda: self._busy(True, "Loading the checkpoint…"))
         task.progress.connect(lambda d, t: self._progress(task, d, t))
-        task.finished.connect(self.finished)
+        task.finished.connect(lambda path: self.finished.emit(path))
         task.cancelled.connect(lambda: self.progress.setFormat("cancelled"))
         task.failed.connect(lambda _m: self.progress.setFormat("failed"))
         task.ended.connect(lambda: self._busy(False))

@@ -4,7 +4,7 @@ prompts and animations, a malformed report, and an evaluation run from the page.
 import json
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from stickgen_core.evaluation import REPORT_FILE, rate
@@ -27,6 +27,15 @@ def click_report(browser, qtbot, name):
     item = next(lst.item(i) for i in range(lst.count()) if lst.item(i).text() == name)
     click(lst.viewport(), lst.visualItemRect(item).center())
     qtbot.waitUntil(lambda: browser.report is not None and name in browser.report["_path"])
+
+
+def toggle(lst, row):
+    """Click the check box of a list row."""
+    item = lst.item(row)
+    lst.scrollToItem(item)
+    r = lst.visualItemRect(item)
+    QTest.mouseClick(lst.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     r.topLeft() + QPoint(10, r.height() // 2))
 
 
 def visible_prompts(browser):
@@ -143,12 +152,10 @@ def test_run_an_evaluation_from_a_checkpoint_then_cancel_one(eval_window, qtbot)
     browser = open_reports_tab(eval_window, qtbot)
     box = browser.run_box
     assert box.checkpoint.currentText() == "tiny · model_checkpoint_best.pth"
-    # untick every suite but the baseline with the keyboard (Space toggles the current item)
-    box.suites.setFocus()
+    # untick every suite but the baseline by clicking their check boxes
     for i in range(box.suites.count()):
-        box.suites.setCurrentRow(i)
         if box.suites.item(i).data(Qt.ItemDataRole.UserRole) != "robustness_baseline":
-            QTest.keyClick(box.suites, Qt.Key.Key_Space)
+            toggle(box.suites, i)
     assert box.chosen_suites() == ["robustness_baseline"]
     before = {str(p) for p in eval_window.evaluate.report_paths()}
     seen = []
@@ -163,8 +170,7 @@ def test_run_an_evaluation_from_a_checkpoint_then_cancel_one(eval_window, qtbot)
     qtbot.waitUntil(box.run_button.isEnabled)
     assert browser.list.item(0).data(Qt.ItemDataRole.UserRole) == browser.report["_path"]  # newest first
     # a second run, cancelled after its first prompt: no report is written, the page is usable
-    box.suites.setCurrentRow(0)
-    QTest.keyClick(box.suites, Qt.Key.Key_Space)  # tick another suite back on
+    toggle(box.suites, 0)  # tick another suite back on
     n_reports = len(eval_window.evaluate.report_paths())
     click(box.run_button)
     qtbot.waitUntil(lambda: box.progress.maximum() > 0 and box.progress.value() >= 1, timeout=60_000)
