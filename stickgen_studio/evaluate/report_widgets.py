@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from stickgen_core.eval_reports import rating
@@ -103,17 +102,11 @@ class SuiteChart(pg.PlotWidget):
                           brushes=brushes)
         self.labels = [f"{s}{' *' if e else ''} ({k}/{p})" for s, e, k, p in
                        zip(suites["suite"], suites["expect_degradation"], suites["safe"], suites["prompts"])]
-        self.getAxis("left").setTicks([[(i, t) for i, t in enumerate(self.labels)]])
+        axis = self.getAxis("left")
+        axis.setTicks([[(i, t) for i, t in enumerate(self.labels)]])
+        # room for the longest suite name now, not after a repaint (pyqtgraph widens lazily)
+        axis.setWidth(max([self.fontMetrics().horizontalAdvance(t) for t in self.labels] + [40]) + 14)
         self.setYRange(-0.6, max(n - 0.4, 0.6), padding=0)
         self.setXRange(0, 1.0, padding=0.02)
         self.setMinimumHeight(60 + 18 * n)
 
-
-def rating_legend() -> str:
-    return palette.legend_html([(palette.RATING_COLOURS[k], k) for k in ("Good", "Acceptable", "Poor")])
-
-
-def centred(text: str) -> QLabel:
-    lab = QLabel(text)
-    lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    return lab

@@ -16,8 +16,10 @@ from ..workers import Task, progress_text
 
 
 def checkpoint_label(path: Path) -> str:
-    """'<run> · model_checkpoint_best.pth' for a run's checkpoint, else the file name."""
-    return f"{path.parent.parent.name} · {path.name}" if path.parent.name == "checkpoints" else path.name
+    """'<run> · best' for a run's model_checkpoint_best.pth, else the file name."""
+    if path.parent.name != "checkpoints":
+        return path.name
+    return f"{path.parent.parent.name} · {path.stem.replace('model_checkpoint_', '')}"
 
 
 class CheckpointPicker(QComboBox):
@@ -34,6 +36,7 @@ class CheckpointPicker(QComboBox):
         self.clear()
         for p in paths:
             self.addItem(checkpoint_label(p), str(p))
+            self.setItemData(self.count() - 1, str(p), Qt.ItemDataRole.ToolTipRole)
         if not paths:
             self.addItem("No checkpoint in runs/ — Browse…", None)
         if current:
@@ -78,6 +81,7 @@ class RunEvalBox(QGroupBox):
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
+        self.progress.setValue(0)
         self.progress.setFormat("idle")
         row = QHBoxLayout()
         row.addWidget(self.checkpoint, 1)

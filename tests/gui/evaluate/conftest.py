@@ -4,13 +4,15 @@ written by ``run_adversarial_eval`` on it, and a workspace holding both."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from stickgen_core.config import load_config, resolve_sources
+from stickgen_core.critic import SafetyCritic, SafetyCriticConfig
 from stickgen_core.evaluation import REPORT_FILE, run_adversarial_eval
 from stickgen_core.inference import InferenceGenerator
-from stickgen_core.io import atomic_torch_save
+from stickgen_core.io import atomic_torch_save, load_dataset
 from stickgen_core.synth import SynthConfig, generate_dataset
 from stickgen_core.train import train
 from stickgen_core.train.checkpoint import BEST
@@ -37,11 +39,26 @@ def tiny_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_report(tiny_checkpoint, tmp_path_factory):
-    """The folder of a report written by run_adversarial_eval on the tiny checkpoint."""
-    out = tmp_path_factory.mktemp("report") / "tiny-best"
+    """The folder of a report written by run_adversarial_eval on the tiny checkpoint, judged by a
+    critic whose velocity limit is the median of the motions' peak speeds, so that the report
+    holds safe and unsafe prompts (with the spec's limits, every motion of the tiny model passes)."""
+    root = tmp_path_factory.mktemp("report")
     gen = InferenceGenerator(tiny_checkpoint, encoder=StubEncoder(), enable_safety_check=True)
-    run_adversarial_eval(tiny_checkpoint, SUITES, out, generator=gen)
-    return out
+    rollout, memo = gen._rollout, {}
+
+    def remembered(text, T, *args):  # the second run judges the same motions: generate them once
+        key = (text.cpu().numpy().tobytes(), T)
+        if key not in memo:
+            memo[key] = rollout(text, T, *args)
+        return memo[key]
+
+    gen._rollout = remembered
+    first = run_adversarial_eval(tiny_checkpoint, SUITES, root / "calibration", generator=gen)
+    peaks = [float(load_dataset(r["motion_path"])[0]["physics"][:, :2].norm(dim=1).max()) for r in first["results"]]
+    gen.critic = SafetyCritic(SafetyCriticConfig(max_velocity=float(np.median(peaks))))
+    report = run_adversarial_eval(tiny_checkpoint, SUITES, root / "tiny-best", generator=gen)
+    assert 0 < report["overall"]["safe"] < len(report["results"]), "the report should hold both verdicts"
+    return root / "tiny-best"
 
 
 @pytest.fixture

@@ -151,7 +151,7 @@ def test_malformed_report_gives_an_error_dialog_and_the_app_keeps_working(eval_w
 def test_run_an_evaluation_from_a_checkpoint_then_cancel_one(eval_window, qtbot):
     browser = open_reports_tab(eval_window, qtbot)
     box = browser.run_box
-    assert box.checkpoint.currentText() == "tiny · model_checkpoint_best.pth"
+    assert box.checkpoint.currentText() == "tiny · best"
     # untick every suite but the baseline by clicking their check boxes
     for i in range(box.suites.count()):
         if box.suites.item(i).data(Qt.ItemDataRole.UserRole) != "robustness_baseline":
