@@ -133,7 +133,7 @@ class Playground(QWidget):
                         status="safe" if verdict.is_safe else "unsafe",
                         status_colour=palette.SFT if verdict.is_safe else palette.DROPPED,
                         metrics={"score": verdict.overall_score, "frames": int(g["frames"]), "seed": self.seed.value()})
-        self.viewer.set_clip(motion, float(g["fps"]), spans, card)
+        self.viewer.set_clip(motion, float(g["fps"]), spans, card, ground=0.0)  # generated: y = 0, as the critic judges
         self.viewer.play()
         self.banner.show_result(verdict)
         if g["notes"]:

@@ -80,14 +80,20 @@ class ReportBrowser(QWidget):
         self.tiles = SummaryTiles()
         self.chart = SuiteChart()
         self.suite_filter, self.safe_filter, self.issue_filter = QComboBox(), QComboBox(), QComboBox()
-        for label, v in (("Safe and unsafe", None), ("Safe only", True), ("Unsafe only", False)):
+        for label, v in (("All verdicts", None), ("Safe only", True), ("Unsafe only", False)):
             self.safe_filter.addItem(label, v)
         self.search = QLineEdit(placeholderText="Search prompt text or id…")
         self.shown = QLabel()
-        frow = QHBoxLayout()
-        for w in (self.suite_filter, self.safe_filter, self.issue_filter):
-            frow.addWidget(w)
-        frow.addWidget(self.search, 1)
+        # two rows, so the filters stay whole beside the player on a 1024-px screen
+        frow = QVBoxLayout()
+        rows = (QHBoxLayout(), QHBoxLayout())
+        for row, w in zip((0, 0, 1, 1), (self.suite_filter, self.safe_filter, self.issue_filter, self.search)):
+            if isinstance(w, QComboBox):
+                w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                w.setMinimumContentsLength(13)
+            rows[row].addWidget(w, 1)
+        for row in rows:
+            frow.addLayout(row)
         self.model = FrameModel(PROMPT_COLUMNS, alert_column="is_safe")
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -119,6 +125,9 @@ class ReportBrowser(QWidget):
         pl.setContentsMargins(0, 0, 0, 0)
         pl.addWidget(self.viewer, 1)
         pl.addLayout(arow)
+        table_box.setMinimumWidth(290)
+        player.setMinimumWidth(390)
+        left.setMinimumWidth(220)
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(table_box)
         lower.addWidget(player)
@@ -202,7 +211,7 @@ class ReportBrowser(QWidget):
             self.table = results_table(report)
             self.chart.set_suites(suite_table(report))
         for combo, values, everything in ((self.suite_filter, list(dict.fromkeys(self.table["suite"])), "All suites"),
-                                          (self.issue_filter, issue_types(report) if report else [], "Any issue type")):
+                                          (self.issue_filter, issue_types(report) if report else [], "All issues")):
             combo.blockSignals(True)
             combo.clear()
             combo.addItem(everything, "")
@@ -241,7 +250,7 @@ class ReportBrowser(QWidget):
                         status_colour=palette.SFT if result["is_safe"] else palette.DROPPED,
                         metrics={"score": float(result["overall_score"]), "issues": len(result["issues"]),
                                  "seconds": float(result["seconds"])})
-        self.viewer.set_clip(motion, sample_fps(sample), spans, card)
+        self.viewer.set_clip(motion, sample_fps(sample), spans, card, ground=0.0)  # generated: y = 0, as the critic judges
         self.viewer.play()
         self.selected = {"result": result, "file": str(path), "sample": sample, "spans": spans}
 

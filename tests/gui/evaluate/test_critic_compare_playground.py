@@ -166,7 +166,7 @@ def test_playground_same_seed_same_motion(eval_window, qtbot, tmp_path):
     saved = load_dataset(tmp_path / "g.pt")
     assert np.array_equal(saved[0]["motion"].numpy(), motions[2]) and saved[0]["description"] == "A person jumps."
     pg.save_animation(str(tmp_path / "g.gif"))
-    qtbot.waitUntil(lambda: (tmp_path / "g.gif").is_file() and not eval_window.evaluate.tasks.busy())
+    qtbot.waitUntil(lambda: (tmp_path / "g.gif").is_file() and not eval_window.evaluate.tasks.busy(), timeout=60_000)
     from PIL import Image
     assert Image.open(tmp_path / "g.gif").n_frames == 50
     click(pg.critic_button)

@@ -29,5 +29,5 @@ def test_csv_markdown_and_gif(eval_window, qtbot, tmp_path):
     click(browser.view.viewport(), browser.view.visualRect(browser.model.index(0, 2)).center())
     qtbot.waitUntil(lambda: browser.selected is not None)
     browser.export.save_gif(str(tmp_path / "p.gif"))
-    qtbot.waitUntil(lambda: (tmp_path / "p.gif").is_file() and not eval_window.evaluate.tasks.busy())
+    qtbot.waitUntil(lambda: (tmp_path / "p.gif").is_file() and not eval_window.evaluate.tasks.busy(), timeout=60_000)
     assert Image.open(tmp_path / "p.gif").n_frames == browser.viewer._T

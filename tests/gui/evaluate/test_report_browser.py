@@ -56,6 +56,8 @@ def test_report_opens_and_tiles_show_its_own_numbers(eval_window, qtbot):
     assert browser.model.rowCount() == len(rep["results"]) and browser.shown.text() == f"{len(rep['results'])} prompts"
     assert browser.chart.labels == [f"{s}{' *' if v['expect_degradation'] else ''} ({v['safe']}/{v['prompts']})"
                                     for s, v in rep["suites"].items()]
+    axis = browser.chart.getAxis("left")  # the suite names have room on the axis
+    qtbot.waitUntil(lambda: axis.width() >= browser.chart.fontMetrics().horizontalAdvance(max(browser.chart.labels, key=len)))
     shot(eval_window, "evaluate_reports_1280x800")
 
 
@@ -178,3 +180,17 @@ def test_run_an_evaluation_from_a_checkpoint_then_cancel_one(eval_window, qtbot)
     qtbot.waitUntil(lambda: box.progress.text() == "cancelled", timeout=60_000)
     qtbot.waitUntil(box.run_button.isEnabled)
     assert len(eval_window.evaluate.report_paths()) == n_reports
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
+def test_every_evaluate_view_fits_a_laptop_screen(eval_window, qtbot, size):
+    from tests.gui.user import truncated_texts
+
+    eval_window.resize(*size)
+    qtbot.waitUntil(lambda: eval_window.width() == size[0], timeout=30_000)
+    page = eval_window.evaluate
+    click_report(open_reports_tab(eval_window, qtbot), qtbot, "tiny-best")
+    for view in (page.critic, page.reports, page.compare, page.playground):
+        page.tabs.setCurrentWidget(view)
+        qtbot.waitUntil(view.isVisible)
+        assert truncated_texts(view) == [], (type(view).__name__, truncated_texts(view))
