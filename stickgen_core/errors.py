@@ -36,5 +36,21 @@ class ConfigError(StickGenError):
     """A config file or value is invalid; the message names the key path."""
 
 
+class TrainingDivergedError(StickGenError):
+    """Training produced a non-finite loss or gradient; the message names the step and the clips."""
+
+
+class JobError(StickGenError):
+    """A training job could not be specified, launched, found or controlled."""
+
+
+class RunPodError(JobError):
+    """The RunPod API refused a request, or a pod did not come up (messages never hold the API key)."""
+
+
+class AgentError(JobError):
+    """The run agent of a pod refused a request or could not be reached."""
+
+
 class ReportError(StickGenError):
     """An adversarial evaluation report could not be read; the message names the file and key."""

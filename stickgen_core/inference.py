@@ -34,7 +34,7 @@ class InferenceGenerator:
                  safety_config: SafetyCriticConfig | None = None, encoder=None) -> None:
         from .train.trainer import model_from_checkpoint, pick_device
 
-        model, self.config = model_from_checkpoint(load_checkpoint(model_path))
+        model, self.config = model_from_checkpoint(load_checkpoint(model_path), model_path)
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         if encoder is None:

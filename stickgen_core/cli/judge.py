@@ -11,18 +11,25 @@ from .common import bar as _bar
 
 def cmd_critic(args: argparse.Namespace) -> int:
     from ..critic import SafetyCritic, SafetyCriticConfig
-    from ..io import load_dataset
+    from ..io import load_dataset, sample_at
 
-    ds = load_dataset(args.file, skip_invalid=True)
-    indices = [args.index] if args.index is not None else list(range(len(ds)))
-    if any(not 0 <= i < len(ds) for i in indices):
-        raise StickGenError(f"{args.file}: --index {args.index} is out of range (the file holds {len(ds)} valid clip(s))")
     critic = SafetyCritic(SafetyCriticConfig(ground=args.ground,
                                              rejection_severity_threshold=args.rejection_severity_threshold))
+    if args.index is not None:  # a position in the file, as validate and annotate count
+        clips = [sample_at(args.file, args.index)]
+        indices = [args.index]
+    else:
+        ds = load_dataset(args.file, skip_invalid=True)
+        if not len(ds):
+            raise StickGenError(f"{args.file}: no valid clip to judge ({len(ds.skipped)} invalid; "
+                                f"first: {ds.skipped[0] if ds.skipped else 'none'})")
+        for item in ds.skipped:
+            print(f"[{item.index}] skipped: {item}")
+        clips, indices = list(ds), [s["source_index"] for s in ds]
     unsafe = 0
-    for i in indices:
-        s = ds[i]
-        r = critic.evaluate(s["motion"], s.get("physics"), s.get("description"), source=s.get("source"))
+    for i, s in zip(indices, clips):
+        fps = s.get("fps") or (s.get("meta") or {}).get("fps") or 25
+        r = critic.evaluate(s["motion"], s.get("physics"), s.get("description"), fps=float(fps), source=s.get("source"))
         unsafe += not r.is_safe
         print(f"[{i}] {'SAFE' if r.is_safe else 'UNSAFE'}  score {r.overall_score:.2f}  {s.get('description', '')}")
         for issue in r.issues:
@@ -59,7 +66,7 @@ def cmd_eval_adversarial(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     k = sub.add_parser("critic", help="judge clips with the safety critic and explain the verdicts")
     k.add_argument("file")
-    k.add_argument("--index", type=int)
+    k.add_argument("--index", type=int, help="position of the clip in the file (counting invalid samples too)")
     k.add_argument("--ground", choices=["auto", "zero", "estimate"], default="auto")
     k.add_argument("--rejection-severity-threshold", type=float, default=0.7)
     k.set_defaults(func=cmd_critic)

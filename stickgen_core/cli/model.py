@@ -16,7 +16,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     emb = load_config(args.config).embedding if args.config else None
     model = args.model or (emb.model if emb else "all-MiniLM-L6-v2")
     batch = args.batch_size or (emb.batch_size if emb else 64)
-    encoder = TextEncoder(model, batch_size=batch, **({"cache_dir": args.cache_dir} if args.cache_dir else {}))
+    def encoder() -> TextEncoder:  # loaded once the input has passed validation
+        return TextEncoder(model, batch_size=batch, **({"cache_dir": args.cache_dir} if args.cache_dir else {}))
+
     bar, progress = _bar(0, "embedding", unit="text")
     with bar:
         def prog(done: int, total: int) -> None:

@@ -42,6 +42,11 @@ class MotionData:
             raise DatasetError(f"{path}: sample {missing[0]} has no 'embedding' (and {len(missing) - 1} more); "
                                "run `stickgen embed` on the curated split first", path)
         self.embedding_dim = int(ds[0]["embedding"].shape[0])
+        other = [i for i, s in enumerate(ds) if s["embedding"].shape[0] != self.embedding_dim]
+        if other:
+            raise DatasetError(f"{path}: sample {other[0]} has a {ds[other[0]]['embedding'].shape[0]}-dim embedding "
+                               f"but sample 0 a {self.embedding_dim}-dim one ({len(other)} sample(s) differ); "
+                               "embed the whole file with one encoder", path)
         self.samples = list(ds)
         self.max_frames = max_frames
         salt = str(seed).encode()
@@ -69,12 +74,20 @@ class MotionData:
 
     def batches(self, split: str, batch_size: int, epoch: int, seed: int, shuffle: bool = True):
         """Yield ``Batch``es of ``split`` for ``epoch`` (deterministic)."""
-        idx = self.train_idx if split == "train" else self.val_idx
-        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        order = [idx[i] for i in torch.randperm(len(idx), generator=g).tolist()] if shuffle else list(idx)
+        order, g = self._order(split, epoch, seed, shuffle)
         for start in range(0, len(order), batch_size):
             yield self.collate([self.samples[i] for i in order[start: start + batch_size]],
                                g if split == "train" else None)
+
+    def _order(self, split: str, epoch: int, seed: int, shuffle: bool = True) -> tuple[list[int], torch.Generator]:
+        idx = self.train_idx if split == "train" else self.val_idx
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        return ([idx[i] for i in torch.randperm(len(idx), generator=g).tolist()] if shuffle else list(idx)), g
+
+    def batch_clip_ids(self, split: str, batch_size: int, epoch: int, seed: int, i: int) -> list[str]:
+        """Clip ids of batch ``i`` of ``split`` in ``epoch`` (to name the clips of a failing step)."""
+        order, _ = self._order(split, epoch, seed)
+        return [self.samples[k]["clip_id"] for k in order[i * batch_size: (i + 1) * batch_size]]
 
     def collate(self, items: list[dict], g: torch.Generator | None) -> Batch:
         clips = []

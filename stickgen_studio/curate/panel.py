@@ -31,6 +31,7 @@ from ..widgets.clip_card import ClipCard
 from ..widgets.motion_viewer import MotionViewer
 from ..workers import Task, TaskQueue, progress_text
 from ..workspace import Workspace
+from . import importing
 from .datasets_box import DatasetsBox
 from .summary_panel import CountsStrip, SummaryPanel
 from .clip_browser import ClipBrowser
@@ -64,6 +65,8 @@ class CuratePanel(QWidget):
         self._annotation_queued = False
         self._file_cache: dict[str, list] = {}
         self._problems: list[tuple[str, str]] = []
+        self._import_problems: list[tuple[str, str]] = []  # files that could not be converted or read
+        self._unreported: list[tuple[str, str]] = []  # import problems the next loading's dialog shows
 
         # -- left: datasets and thresholds
         self.data_box = DatasetsBox(self.demo_clips)
@@ -145,6 +148,8 @@ class CuratePanel(QWidget):
         self.view.selectionModel().currentRowChanged.connect(lambda cur, _prev: self.show_clip(cur.row()))
         self.data_box.demoRequested.connect(lambda: self.generate_demo())
         self.data_box.addRequested.connect(lambda: self.add_datasets())
+        self.data_box.addFolderRequested.connect(
+            lambda: self.add_datasets(importing.choose_folder(self, self._start_dir())))
         self.data_box.filesDropped.connect(self.add_datasets)
         self.data_box.removeRequested.connect(self.remove_dataset)
         self.data_box.cancelRequested.connect(self.cancel)
@@ -171,7 +176,7 @@ class CuratePanel(QWidget):
         files = ws.datasets()
         self.data_box.show_files(None, [], [])
         if files:
-            self.add_datasets([str(f) for f in files])
+            self.load_datasets([str(f) for f in files])
         elif generate_if_empty:
             self.generate_demo()
 
@@ -182,7 +187,7 @@ class CuratePanel(QWidget):
         ws = self.workspace
         path = str(ws.demo_dataset)
         if ws.demo_dataset.exists():
-            self.add_datasets([path])
+            self.load_datasets([path])
             return
 
         def make(progress=None, should_stop=None, on_partial=None):
@@ -192,19 +197,40 @@ class CuratePanel(QWidget):
 
         task = Task(make, name="demo")
         task.partial.connect(lambda data: self._on_partial(data, path))
-        self._run(task, "Generating demo clips", "clips", lambda files: self.add_datasets(files, announce=False))
+        self._run(task, "Generating demo clips", "clips", lambda files: self.load_datasets(files, announce=False))
 
     def _on_partial(self, data: tuple[pd.DataFrame, list], path: str) -> None:
         table, samples = data
         self._file_cache = {path: samples}  # the file is written at the end: preview from memory
         self._show_table(table, [path], keep_cache=True)
 
+    def _start_dir(self) -> str:
+        return str(self.workspace.datasets_dir) if self.workspace else ""
+
     def add_datasets(self, paths: list[str] | None = None, announce: bool = True) -> None:
+        """Take in what the user picked or dropped (datasets, reference files, BVH files or folders,
+        HumanML3D folders): converted and cached in the background, then loaded."""
         if paths is None:
-            start = str(self.workspace.datasets_dir) if self.workspace else ""
-            paths, _ = QFileDialog.getOpenFileNames(self, "Add dataset files", start, "Datasets (*.pt *.pth)")
-            if not paths:
-                return
+            paths = importing.choose_files(self, self._start_dir())
+        if not paths:
+            return
+        cache = importing.cache_dir(self.workspace.datasets_dir if self.workspace else None)
+        self._run(importing.import_task([str(p) for p in paths], cache), "Converting", "files",
+                  lambda result: self._imported(result, announce))
+
+    def _imported(self, result, announce: bool) -> None:
+        files = [str(p) for p in result.samples_files]
+        known = {f for f, _ in result.problems}
+        self._import_problems = [(f, m) for f, m in self._import_problems if f not in known] + result.problems
+        if files:  # reported with the loading's own problems, in one dialog
+            self._unreported = list(result.problems)
+            self.load_datasets(files, announce)
+        else:
+            self._report_problems(result.problems)
+            self.data_box.show_files(self.table, self.files, self._import_problems + self._problems)
+
+    def load_datasets(self, paths: list[str], announce: bool = True) -> None:
+        """Annotate dataset files (ours, or converted ones) together with those already shown."""
         self._wanted = list(dict.fromkeys(self._wanted + [str(p) for p in paths]))
         if self.workspace is not None:
             self.workspace.remember([str(p) for p in paths])
@@ -214,13 +240,14 @@ class CuratePanel(QWidget):
         if self.workspace is not None:
             self.workspace.forget(path)
         self._problems = [(f, m) for f, m in self._problems if f != path]
+        self._import_problems = [(f, m) for f, m in self._import_problems if f != path]
         self._wanted = [f for f in self._wanted if f != path]
         if self._wanted:
             self._annotate(announce=False)
         else:
             self.files, self.table, self.result = [], None, None
             self.model.set_table(pd.DataFrame(columns=[c for _, c, _ in COLUMNS if not c.startswith("_")]))
-            self.data_box.show_files(None, [], self._problems)
+            self.data_box.show_files(None, [], self._import_problems + self._problems)
             self._set_enabled(False)
             self.browser.update_shown()
 
@@ -246,7 +273,8 @@ class CuratePanel(QWidget):
             readable = [f for f in files if f not in {p for p, _ in problems}]
             self._problems = problems
             self._show_table(table, readable)
-            self._report_problems(problems)
+            self._report_problems(self._unreported + problems)
+            self._unreported = []
             if announce:
                 self.data_box.say(f"Loaded {len(table):,} clips from {len(readable)} file(s) "
                                   f"in {time.perf_counter() - t0:.1f} s")
@@ -258,7 +286,7 @@ class CuratePanel(QWidget):
 
     def _on_load_failed(self, message: str, problems: list[tuple[str, str]]) -> None:
         self._problems = problems
-        self.data_box.show_files(self.table, self.files, problems)
+        self.data_box.show_files(self.table, self.files, self._import_problems + problems)
         self.show_error("Could not load datasets", message)
 
     def _report_problems(self, problems: list[tuple[str, str]]) -> None:
@@ -274,7 +302,7 @@ class CuratePanel(QWidget):
         self.table = table
         if not keep_cache:
             self._file_cache.clear()
-        self.data_box.show_files(table, files, self._problems)
+        self.data_box.show_files(table, files, self._import_problems + self._problems)
         self.model.set_table(table)
         self.thresholds.set_table(table)
         self.thresholds.set_sources(sorted(map(str, table["source"].unique())))
@@ -306,8 +334,9 @@ class CuratePanel(QWidget):
     # ------------------------------------------------------------------ clip preview
     def _samples_of(self, file: str) -> list:
         if file not in self._file_cache:
-            self._file_cache.clear()  # one memory-mapped file at a time is plenty for previews
-            self._file_cache[file] = samples_from_object(load_torch_file(file, mmap=True), file)
+            self._file_cache.clear()  # one file at a time is plenty for previews
+            # not memory-mapped: a file truncated while mapped would kill the studio with SIGBUS
+            self._file_cache[file] = samples_from_object(load_torch_file(file), file)
         return self._file_cache[file]
 
     def show_clip(self, view_row: int) -> None:
@@ -453,7 +482,7 @@ class CuratePanel(QWidget):
     def _sync_busy(self) -> None:
         busy = self.tasks.busy()
         why = self.tasks.current.name if busy else ""
-        self.data_box.set_busy(busy, {"demo": "generating the demo dataset", "annotate": "annotating clips",
+        self.data_box.set_busy(busy, {"demo": "generating the demo dataset", "annotate": "annotating clips", "import": "converting files",
                                       "export": "exporting splits"}.get(why, why))
         tip = "Busy: wait for the current task or press Cancel" if busy else "Write the pretrain and SFT splits"
         self.export_button.setEnabled(not busy and self.table is not None)

@@ -1,0 +1,255 @@
+"""Job commands: ``stickgen jobs launch|list|stop|resume|sft-from|logs``, ``agent``, ``runpod-entrypoint``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from ..errors import JobError
+
+
+def _workspace(args: argparse.Namespace) -> str:
+    return args.workspace or os.environ.get("STICKGEN_WORKSPACE") or "."
+
+
+def _print_run(run, as_json: bool, verb: str) -> None:
+    row = run.summary()
+    if as_json:
+        print(json.dumps({**row, "job_state": _public_state(run)}, default=str))
+        return
+    extra = ""
+    st = run.job_state()
+    if st.get("pod_id"):
+        price = f", ~${st['price_per_hour']:.2f}/h" if st.get("price_per_hour") else ""
+        extra = f" on pod {st['pod_id']} ({st.get('gpu_type')}{price})"
+    print(f"{verb} {row['run_id']}: {row['state']}{extra}  [{row['path']}]")
+
+
+def _public_state(run) -> dict:
+    keep = ("attempt", "pod_id", "gpu_type", "price_per_hour", "agent_url", "remote_best", "remote_latest")
+    return {k: v for k, v in run.job_state().items() if k in keep}
+
+
+def _loss_weights(pairs: list[str] | None) -> dict[str, float]:
+    out = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise JobError(f"--loss-weight: expected NAME=NUMBER (e.g. pose=1.0), got {pair!r}")
+    return out
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from ..jobs import JobSpec, LoraSpec, launch
+
+    lora = None
+    if args.lora or args.lora_rank or args.lora_alpha or args.lora_dropout is not None or args.lora_target_modules:
+        lora = LoraSpec(enabled=True, rank=args.lora_rank, alpha=args.lora_alpha, dropout=args.lora_dropout,
+                        target_modules=args.lora_target_modules)
+    settings: dict = {}
+    if args.backend == "local":
+        settings["nice"] = args.nice
+        if args.max_parallel:
+            settings["max_parallel"] = args.max_parallel
+    else:
+        for key in ("image", "cloud_type", "network_volume_id", "container_disk_gb", "data_center_id"):
+            if getattr(args, key) is not None:
+                settings[key] = getattr(args, key)
+        if args.gpu_type:
+            settings["gpu_types"] = args.gpu_type
+    spec = JobSpec(stage=args.stage or ("sft" if "sft" in os.path.basename(args.config) else "pretrain"),
+                   config=args.config, data=args.data_path, run_name=args.run_name, resume_from=args.resume_from,
+                   init_from=args.init_from, lora=lora, loss_weights=_loss_weights(args.loss_weight),
+                   epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                   backend=args.backend, backend_settings=settings)
+    if args.estimate:
+        return _estimate(spec, args.json)
+    run = launch(spec, _workspace(args))
+    if args.backend == "runpod" and args.wait_ready:
+        run.backend.wait_ready(run)
+    _print_run(run, args.json, "launched")
+    return 0
+
+
+def _estimate(spec, as_json: bool) -> int:
+    """The price per hour of each GPU type the job would try, launching nothing."""
+    from ..jobs.runpod_backend import RunPodBackend
+
+    if spec.backend != "runpod":
+        raise JobError("--estimate: prices come from RunPod; add --backend runpod")
+    spec.validate()
+    backend = RunPodBackend(spec.backend_settings)
+    prices = {gpu: backend.price_per_hour(gpu) for gpu in backend.s["gpu_types"]}
+    if as_json:
+        print(json.dumps(prices))
+    for gpu, price in ([] if as_json else prices.items()):
+        print(f"{gpu}: {'no price given' if price is None else f'${price:.2f}/h'} ({backend.s['cloud_type']} cloud)")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ..jobs import list_runs
+
+    rows = [r.summary() for r in list_runs(_workspace(args))]
+    if args.json:
+        print(json.dumps(rows, default=str))
+        return 0
+    if not rows:
+        print(f"no runs in {os.path.join(_workspace(args), 'runs')}")
+        return 0
+    print(f"{'run':28} {'stage':8} {'backend':8} {'state':10} {'epoch':>5} {'step':>7}  error")
+    for r in rows:
+        err = (r["error"] or "")[:60]
+        print(f"{r['run_id']:28} {r['stage'] or '':8} {r['backend'] or '':8} {r['state'] or '':10} "
+              f"{'' if r['epoch'] is None else r['epoch']:>5} {'' if r['global_step'] is None else r['global_step']:>7}  {err}")
+    return 0
+
+
+def _find(args):
+    from ..jobs import find_run
+
+    return find_run(_workspace(args), args.run)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    run = _find(args)
+    run.stop(wait=True, timeout=args.timeout)
+    if args.terminate:
+        if run.spec.backend != "runpod":
+            raise JobError("--terminate: only a RunPod run has a pod to remove")
+        run.backend.terminate(run)
+    _print_run(run, args.json, "stop")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    run = _find(args).resume()
+    _print_run(run, args.json, "resumed")
+    return 0
+
+
+def cmd_sft_from(args: argparse.Namespace) -> int:
+    from ..jobs import sft_from
+
+    run = sft_from(_find(args), _workspace(args), data=args.data_path, run_name=args.run_name)
+    _print_run(run, args.json, "launched SFT")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from ..jobs import TERMINAL
+
+    run = _find(args)
+    shown = run.log_tail(args.lines)
+    for line in shown:
+        print(line)
+    while args.follow:
+        time.sleep(1.0)
+        lines = run.log_tail(200)
+        overlap = next((k for k in range(min(len(shown), len(lines)), 0, -1) if shown[-k:] == lines[:k]), 0)
+        for line in lines[overlap:]:
+            print(line, flush=True)
+        shown = lines
+        if run.status().get("state") in TERMINAL:
+            break
+    if args.json:
+        print(json.dumps({"run_id": run.run_id, "status": run.status()}, default=str))
+    return 0
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from ..jobs.agent import serve
+
+    server = serve(args.run_dir, args.port, data_dir=args.data_dir, host=args.host)
+    print(f"agent for {args.run_dir} on {args.host}:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_entrypoint(_args: argparse.Namespace) -> int:
+    from ..jobs.entrypoint import main
+
+    return main()
+
+
+def register(sub) -> None:
+    j = sub.add_parser("jobs", help="launch, list, stop, resume training runs (local or RunPod)")
+    jsub = j.add_subparsers(dest="jobs_command", required=True, metavar="JOBS_COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--workspace", help="folder holding runs/ (default $STICKGEN_WORKSPACE or .)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    la = jsub.add_parser("launch", help="start a training run (queued when a local run is already training)")
+    common(la)
+    la.add_argument("--config", required=True, help="config YAML or name under configs/ (small, sft_small, ...)")
+    la.add_argument("--data_path", required=True, help="curated split; embedded first when it has no embeddings")
+    la.add_argument("--stage", choices=("pretrain", "sft"), help="default: sft when the config's name says so")
+    la.add_argument("--run-name")
+    g = la.add_mutually_exclusive_group()
+    g.add_argument("--resume_from", help="continue from this checkpoint")
+    g.add_argument("--init_from", help="start from these weights (SFT warm start)")
+    la.add_argument("--epochs", type=int)
+    la.add_argument("--batch_size", type=int)
+    la.add_argument("--learning_rate", type=float)
+    la.add_argument("--loss-weight", action="append", metavar="NAME=W", help="e.g. pose=1.0 (repeatable)")
+    la.add_argument("--lora", action="store_true", help="train LoRA adapters only")
+    la.add_argument("--lora-rank", type=int)
+    la.add_argument("--lora-alpha", type=int)
+    la.add_argument("--lora-dropout", type=float)
+    la.add_argument("--lora-target-modules", nargs="+")
+    la.add_argument("--backend", choices=("local", "runpod"), default="local")
+    la.add_argument("--nice", type=int, default=10, help="local: niceness of training (default 10)")
+    la.add_argument("--max-parallel", type=int, help="local: runs that may train at once (default 1)")
+    la.add_argument("--gpu-type", action="append", help="runpod: GPU type id, in order of preference (repeatable)")
+    la.add_argument("--cloud-type", dest="cloud_type", choices=("SECURE", "COMMUNITY", "ALL"))
+    la.add_argument("--image", help="runpod: the training image (resources/docker/Dockerfile)")
+    la.add_argument("--network-volume-id", dest="network_volume_id")
+    la.add_argument("--data-center-id", dest="data_center_id")
+    la.add_argument("--container-disk-gb", dest="container_disk_gb", type=int)
+    la.add_argument("--wait-ready", action="store_true", help="runpod: wait until the pod is up")
+    la.add_argument("--estimate", action="store_true", help="runpod: print the price per hour, launch nothing")
+    la.set_defaults(func=cmd_launch)
+
+    li = jsub.add_parser("list", help="every run with its state")
+    common(li)
+    li.set_defaults(func=cmd_list)
+
+    for name, func, helptext in (("stop", cmd_stop, "stop a run (it saves its latest checkpoint)"),
+                                 ("resume", cmd_resume, "a new attempt from the latest checkpoint"),
+                                 ("sft-from", cmd_sft_from, "SFT from a run's best checkpoint"),
+                                 ("logs", cmd_logs, "the run's log")):
+        p = jsub.add_parser(name, help=helptext)
+        common(p)
+        p.add_argument("run", help="run id (folder under runs/) or path")
+        p.set_defaults(func=func)
+        if name == "stop":
+            p.add_argument("--timeout", type=float, default=120.0)
+            p.add_argument("--terminate", action="store_true",
+                           help="runpod: also remove the pod (the network volume keeps the run)")
+        if name == "sft-from":
+            p.add_argument("--data_path", help="SFT split (default: beside the parent's data, else the config's)")
+            p.add_argument("--run-name")
+        if name == "logs":
+            p.add_argument("-n", "--lines", type=int, default=40)
+            p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
+
+    a = sub.add_parser("agent", help="serve a run folder to the studio (token from $STICKGEN_AGENT_TOKEN)")
+    a.add_argument("--run-dir", required=True)
+    a.add_argument("--port", type=int, default=8765)
+    a.add_argument("--host", default="0.0.0.0")
+    a.add_argument("--data-dir", help="where uploads go (default <workspace>/data)")
+    a.set_defaults(func=cmd_agent)
+
+    e = sub.add_parser("runpod-entrypoint", help="a training pod's entrypoint: agent + embed + train (reads env)")
+    e.set_defaults(func=cmd_entrypoint)
+

@@ -1,0 +1,17 @@
+"""Training jobs that outlive the window: job specs, a run registry, local and RunPod backends,
+and the run agent served on pods.
+
+```python
+from stickgen_core.jobs import JobSpec, launch, list_runs, sft_from
+run = launch(JobSpec(stage="pretrain", config="small", data="data/curated/pretrain_data.pt"), "ws")
+rows, offset = run.read_metrics(0)      # then read_metrics(offset) for the new lines only
+run.status()["state"]; run.log_tail(20); run.stop(); run.resume(); sft_from(run)
+```
+"""
+
+from .registry import find_run, launch, list_runs, resume_run, sft_from
+from .run import ACTIVE, TERMINAL, Run
+from .spec import JobSpec, LoraSpec
+
+__all__ = ["ACTIVE", "TERMINAL", "JobSpec", "LoraSpec", "Run", "find_run", "launch", "list_runs",
+           "resume_run", "sft_from"]

@@ -1,0 +1,88 @@
+"""The client side of the run agent: what RunPodBackend (or a script) uses to read a remote run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..errors import AgentError
+from ..io import atomic_path
+from .agent import CHUNK, file_sha256
+
+
+class AgentClient:
+    """Talks to ``stickgen agent`` at ``base_url`` (e.g. ``https://<pod>-8765.proxy.runpod.net``)."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never the token
+        return f"AgentClient({self.base_url!r})"
+
+    def _request(self, method: str, path: str, body=None, headers: dict | None = None):
+        req = urllib.request.Request(f"{self.base_url}{path}", data=body, method=method,
+                                     headers={"Authorization": f"Bearer {self._token}", **(headers or {})})
+        try:
+            return urllib.request.urlopen(req, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(2000).decode("utf-8", "replace")
+            try:
+                detail = json.loads(detail).get("error", detail)
+            except ValueError:
+                pass
+            if exc.code == 401:
+                raise AgentError(f"run agent at {self.base_url}: the token was refused (401)") from None
+            raise AgentError(f"run agent at {self.base_url}{path}: HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise AgentError(f"run agent at {self.base_url} is not reachable: {reason}") from None
+
+    def _json(self, method: str, path: str, **kw) -> Any:
+        with self._request(method, path, **kw) as resp:
+            return json.loads(resp.read())
+
+    def status(self) -> dict[str, Any]:
+        return self._json("GET", "/status")
+
+    def metrics(self, offset: int = 0) -> tuple[list[dict], int]:
+        data = self._json("GET", f"/metrics?offset={int(offset)}")
+        return data["rows"], int(data["next_offset"])
+
+    def log(self, lines: int = 50) -> list[str]:
+        return self._json("GET", f"/log?lines={int(lines)}")["lines"]
+
+    def checkpoints(self) -> list[dict]:
+        return self._json("GET", "/checkpoints")["checkpoints"]
+
+    def download(self, name: str, dest: str | Path) -> str:
+        """Stream a checkpoint to ``dest`` (atomically); refused unless its SHA-256 matches. The digest."""
+        with self._request("GET", f"/checkpoints/{name}") as resp, atomic_path(dest) as tmp:
+            expected = resp.headers.get("X-SHA256", "")
+            h = hashlib.sha256()
+            with open(tmp, "wb") as out:
+                for block in iter(lambda: resp.read(CHUNK), b""):
+                    h.update(block)
+                    out.write(block)
+            if h.hexdigest() != expected:
+                raise AgentError(f"{name}: downloaded bytes have SHA-256 {h.hexdigest()}, the agent said {expected!r}")
+        return expected
+
+    def upload(self, src: str | Path, remote_path: str) -> dict[str, Any]:
+        """Stream a local file into the pod's data folder at ``remote_path``; the agent verifies its SHA-256."""
+        src = Path(src)
+        with open(src, "rb") as fh:
+            digest = file_sha256(fh)
+            fh.seek(0)
+            return self._json("PUT", f"/upload?path={urllib.request.quote(remote_path)}", body=fh,
+                              headers={"X-SHA256": digest, "Content-Length": str(os.path.getsize(src)),
+                                       "Content-Type": "application/octet-stream"})
+
+    def stop(self) -> dict[str, Any]:
+        return self._json("POST", "/stop", body=b"")

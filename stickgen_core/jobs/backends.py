@@ -1,0 +1,52 @@
+"""What a backend does for a run, and which backend a job names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import JobError
+
+if TYPE_CHECKING:
+    from .run import Run
+    from .spec import JobSpec
+
+
+class Backend:
+    """Starts, watches and stops runs. The base class reads a run folder as it is (nothing to sync)."""
+
+    name = "base"
+
+    def start(self, run: "Run") -> None:
+        raise NotImplementedError
+
+    def stop(self, run: "Run", wait: bool, timeout: float) -> None:
+        raise NotImplementedError
+
+    def refresh(self, run: "Run") -> None:
+        """Bring status.json up to date (e.g. a dead process becomes 'failed')."""
+
+    def sync_metrics(self, run: "Run") -> None:
+        """Bring metrics.jsonl up to date (remote runs copy new lines from the pod)."""
+
+    def sync_log(self, run: "Run") -> None:
+        """Bring train.log up to date (remote runs copy its tail from the pod)."""
+
+    def fetch_checkpoint(self, run: "Run", which: str) -> "Path":
+        """The local path of the run's best or latest checkpoint (remote runs download it)."""
+        path = run.checkpoint(which)
+        if path is None:
+            raise JobError(f"run {run.run_id}: no {which} checkpoint in {run.root / 'checkpoints'}")
+        return path
+
+
+def backend_for(spec: "JobSpec") -> Backend:
+    if spec.backend == "local":
+        from .local import LocalBackend
+
+        return LocalBackend(spec.backend_settings)
+    if spec.backend == "runpod":
+        from .runpod_backend import RunPodBackend
+
+        return RunPodBackend(spec.backend_settings)
+    raise JobError(f"job.backend: expected 'local' or 'runpod', got {spec.backend!r}")

@@ -1,0 +1,109 @@
+"""``stickgen runpod-entrypoint``: what a training pod runs (and what runs locally without Docker).
+
+Reads the spec's variables: ``MODEL_VARIANT`` (a config name, e.g. ``base`` or ``sft_base``),
+``TRAIN_DATA_PATH``, ``RESUME_FROM_CHECKPOINT``, ``INIT_FROM_CHECKPOINT``, ``USE_LORA``; and ours:
+``STICKGEN_JOB`` (the whole JobSpec as JSON, which the variables above override),
+``STICKGEN_RUN_DIR`` (default ``/runpod-volume/runs/$STICKGEN_RUN_ID``), ``STICKGEN_AGENT_TOKEN``,
+``STICKGEN_AGENT_PORT`` (8765), ``STICKGEN_DATA_DIR`` (uploads) and ``AGENT_LINGER_SECONDS``
+(how long the agent keeps serving after training ends; -1 = until the pod stops).
+Then it starts ``stickgen agent`` and runs embed (if needed) -> train into the run folder.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from ..errors import JobError
+from .agent import TOKEN_ENV
+from .pipeline import supervise
+from .process import spawn
+from .run import Run, now_iso, write_json
+from .spec import JobSpec, LoraSpec
+
+log = logging.getLogger(__name__)
+
+
+def spec_from_env(env: Mapping[str, str]) -> JobSpec:
+    """The job this pod runs: ``STICKGEN_JOB`` overridden by the spec's variables."""
+    if env.get("STICKGEN_JOB"):
+        try:
+            spec = JobSpec.from_dict(json.loads(env["STICKGEN_JOB"]))
+        except ValueError as exc:
+            raise JobError(f"STICKGEN_JOB: expected the JSON of a JobSpec ({exc})") from None
+    else:
+        variant = env.get("MODEL_VARIANT", "base")
+        spec = JobSpec(stage="sft" if Path(variant).stem.startswith("sft_") else "pretrain", config=variant,
+                       data=env.get("TRAIN_DATA_PATH", ""))
+    changes: dict = {"backend": "runpod"}
+    if env.get("MODEL_VARIANT"):
+        changes["config"] = env["MODEL_VARIANT"]
+    if env.get("TRAIN_DATA_PATH"):
+        changes["data"] = env["TRAIN_DATA_PATH"]
+    if env.get("INIT_FROM_CHECKPOINT"):
+        changes["init_from"] = env["INIT_FROM_CHECKPOINT"]
+    if "USE_LORA" in env:
+        lora = spec.lora or LoraSpec()
+        changes["lora"] = LoraSpec(**{**lora.__dict__, "enabled": env["USE_LORA"].strip().lower() in ("1", "true", "yes")})
+    spec = spec.replace(**changes)
+    if env.get("RESUME_FROM_CHECKPOINT"):  # a resume attempt: the job keeps its init_from for the record
+        spec = spec.replace(init_from=None)
+    return spec.validate()
+
+
+def prepare_run(env: Mapping[str, str]) -> Run:
+    """The run folder on the volume: config, run.json's job, this attempt's resume point."""
+    run_id = env.get("STICKGEN_RUN_ID") or f"pod-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    root = Path(env.get("STICKGEN_RUN_DIR") or f"/runpod-volume/runs/{run_id}")
+    spec = spec_from_env(env)
+    root.mkdir(parents=True, exist_ok=True)
+    run = Run(root)
+    (root / "config.yaml").write_text(yaml.safe_dump(spec.resolved_config(), sort_keys=False), encoding="utf-8")
+    info = run.info()
+    write_json(root / "run.json", {**info, "run_id": root.name, "job": spec.to_dict(), "stage": spec.stage,
+                                   "run_created": info.get("run_created", now_iso())})
+    run.update_job_state(attempt=int(env.get("STICKGEN_ATTEMPT", "1")),
+                         resume_from=env.get("RESUME_FROM_CHECKPOINT") or None, stop_requested=False)
+    run.set_status("running", phase="starting", error=None, log_tail=None)
+    return run
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    if not env.get(TOKEN_ENV):
+        raise JobError(f"{TOKEN_ENV} is not set: the run agent will not serve without a token")
+    run = prepare_run(env)
+    port = int(env.get("STICKGEN_AGENT_PORT", "8765"))
+    data_dir = env.get("STICKGEN_DATA_DIR") or str(run.root.parent.parent / "data")
+    agent_argv = [sys.executable, "-m", "stickgen_core.cli", "agent", "--run-dir", str(run.root),
+                  "--port", str(port), "--data-dir", data_dir]
+    if env.get("STICKGEN_AGENT_HOST"):
+        agent_argv += ["--host", env["STICKGEN_AGENT_HOST"]]
+    agent = spawn(agent_argv, run.root / "agent.log", detach=False, env=env)  # token via env, never argv
+    try:
+        sup = supervise(run.root)
+        log.info("training ended: %s", sup.state)
+        if not sup.stop_requested:  # a signal to this process is the pod stopping: no linger then
+            _linger(float(env.get("AGENT_LINGER_SECONDS", "-1")))
+        return 0 if sup.state in ("completed", "stopped") else 1
+    finally:
+        agent.terminate()
+        agent.wait(30)
+
+
+def _linger(seconds: float) -> None:
+    """Keep serving checkpoints and logs after training; SIGTERM (pod stop) ends it at once."""
+    done = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: done.update(flag=True))
+    end = float("inf") if seconds < 0 else time.monotonic() + seconds
+    while not done["flag"] and time.monotonic() < end:
+        time.sleep(0.2)

@@ -1,0 +1,126 @@
+"""LocalBackend: the job's pipeline as a detached process on this machine, with a queue.
+
+The supervisor runs in its own session, so a run survives closing the studio or the terminal.
+Its pid and start time are recorded; a pid that now belongs to another process is never taken
+for the run. At most ``max_parallel`` local runs train at once (default 1, or the environment's
+``STICKGEN_MAX_LOCAL_RUNS``); the others wait as 'queued' and start when a slot frees up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .backends import Backend
+from .process import ProcessRef, spawn
+from .run import Run, failure_tail
+
+log = logging.getLogger(__name__)
+
+
+def max_parallel(settings: dict[str, Any] | None = None) -> int:
+    value = (settings or {}).get("max_parallel") or os.environ.get("STICKGEN_MAX_LOCAL_RUNS") or 1
+    return max(int(value), 1)
+
+
+@contextmanager
+def queue_lock(workspace: Path) -> Iterator[None]:
+    """One process at a time decides which queued run starts (studio, CLI and finishing runs race)."""
+    runs = Path(workspace) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    with open(runs / ".queue.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _local_runs(workspace: Path) -> list[Run]:
+    from .registry import list_runs
+
+    return [r for r in list_runs(workspace, refresh=False) if r.info().get("job", {}).get("backend") == "local"]
+
+
+def promote_queued(workspace: Path) -> list[Run]:
+    """Start the oldest queued local runs while slots are free; the runs started."""
+    started = []
+    with queue_lock(workspace):
+        runs = _local_runs(workspace)
+        for r in runs:
+            if r.raw_status().get("state") == "running":
+                LocalBackend().refresh(r)
+        active = [r for r in runs if r.raw_status().get("state") == "running"]
+        queued = sorted((r for r in runs if r.raw_status().get("state") == "queued"),
+                        key=lambda r: r.job_state().get("queued_at", 0.0))
+        for r in queued:
+            if len(active) >= max_parallel(r.spec.backend_settings):
+                break
+            LocalBackend(r.spec.backend_settings).spawn(r)
+            active.append(r)
+            started.append(r)
+    return started
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        self.settings = dict(settings or {})
+
+    def start(self, run: Run) -> None:
+        """Queue the run, then start it at once when a slot is free."""
+        run.set_status("queued", error=None, phase=None, log_tail=None)
+        run.update_job_state(queued_at=time.time())
+        promote_queued(run.workspace)
+
+    def spawn(self, run: Run) -> None:
+        """Start the supervisor now, detached (callers hold the queue lock)."""
+        argv = [sys.executable, "-m", "stickgen_core.jobs.pipeline", str(run.root),
+                "--nice", str(int(self.settings.get("nice", 10)))]
+        run.set_status("running", phase="starting", error=None, log_tail=None)
+        proc = spawn(argv, run.root / "console.log", detach=True)
+        run.update_job_state(supervisor=ProcessRef.of(proc.pid).to_dict(), trainer=None, started_at=time.time(),
+                             stop_requested=False)
+        log.info("started run %s (pid %d)", run.run_id, proc.pid)
+
+    def refresh(self, run: Run) -> None:
+        status = run.raw_status()
+        if status.get("state") == "queued":  # polling a queued run is enough to move the queue on
+            promote_queued(run.workspace)
+            return
+        if status.get("state") != "running":
+            return
+        job = run.job_state()
+        sup = ProcessRef.from_dict(job.get("supervisor"))
+        if sup is not None and sup.alive():
+            return
+        status = run.raw_status()  # it may have finished between the two reads
+        if status.get("state") != "running":
+            return
+        if job.get("stop_requested") and status.get("phase") in ("starting", "embed"):
+            run.set_status("stopped", phase=None, error=None)  # stopped before training began: nothing lost
+        else:
+            run.set_status("failed", phase=None, error="the run's process ended without a final status",
+                           log_tail=failure_tail(run))
+
+    def stop(self, run: Run, wait: bool, timeout: float) -> None:
+        with queue_lock(run.workspace):
+            if run.raw_status().get("state") == "queued":
+                run.set_status("stopped", error=None)
+                return
+        run.update_job_state(stop_requested=True)
+        sup = ProcessRef.from_dict(run.job_state().get("supervisor"))
+        if sup is None or not sup.signal(signal.SIGTERM):
+            self.refresh(run)
+            return
+        deadline = time.monotonic() + timeout
+        while wait and sup.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)

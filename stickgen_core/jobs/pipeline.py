@@ -1,0 +1,161 @@
+"""The pipeline a job runs: embed (when the data has no embeddings) then train, under one supervisor.
+
+``python -m stickgen_core.jobs.pipeline RUN_DIR`` is what the local backend starts (detached) and
+what the RunPod entrypoint runs in-process. Each step is a CLI command (jobs uses train's CLI,
+never its internals). SIGTERM is forwarded to the running step: the trainer saves its latest
+checkpoint and marks the run 'stopped'. A step that dies without a final status marks the run
+'failed' with the tail of its output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io import load_torch_file, samples_from_object
+from .process import ProcessRef, spawn
+from .run import Run, failure_tail
+
+log = logging.getLogger("stickgen_core.jobs.pipeline")  # not __name__: it is __main__ under -m
+
+
+@dataclass
+class Step:
+    name: str
+    argv: list[str]
+
+
+def has_embeddings(path: str | Path) -> bool:
+    """True when the dataset's samples carry ``embedding`` (a training file), False for a plain split."""
+    obj = load_torch_file(path, mmap=True)
+    if isinstance(obj, dict) and "embedding_dim" in obj:
+        return True
+    samples = samples_from_object(obj, path)
+    return bool(samples) and isinstance(samples[0], dict) and "embedding" in samples[0]
+
+
+def plan(run: Run, python: str = sys.executable) -> list[Step]:
+    """The commands of this attempt: embed if needed, then train (resume/init from the job)."""
+    spec = run.spec
+    state = run.job_state()
+    data = state.get("train_data") or spec.data
+    steps: list[Step] = []
+    if not state.get("train_data") and not has_embeddings(spec.data):
+        data = str(run.root / "data" / f"{Path(spec.data).stem}_embedded.pt")
+        steps.append(Step("embed", [python, "-m", "stickgen_core.cli", "embed", "--input", spec.data,
+                                    "--output", data, "--config", str(run.root / "config.yaml")]))
+    train = [python, "-m", "stickgen_core.train", "--config", str(run.root / "config.yaml"),
+             "--data_path", data, "--run-dir", str(run.root)]
+    resume = state.get("resume_from") or spec.resume_from
+    if resume:
+        train += ["--resume_from", resume]
+    elif spec.init_from:
+        train += ["--init_from", spec.init_from]
+    steps.append(Step("train", train))
+    run.update_job_state(planned_train_data=data)
+    return steps
+
+
+class Supervisor:
+    """Runs the steps one after another in the foreground of its own process."""
+
+    def __init__(self, run: Run, nice: int = 0) -> None:
+        self.run = run
+        self.nice = nice
+        self.stop_requested = False
+        self.child = None
+        self.state = "running"
+
+    def _on_signal(self, signum, _frame) -> None:
+        log.warning("received %s: stopping the run", signal.Signals(signum).name)
+        first = not self.stop_requested
+        self.stop_requested = True
+        if first and self.child is not None and self.child.poll() is None:  # once: the trainer is saving
+            self.child.send_signal(signal.SIGTERM)
+
+    def execute(self) -> str:
+        """Run every step; returns the final state written to status.json."""
+        run = self.run
+        for s in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(s, self._on_signal)
+        run.update_job_state(supervisor=ProcessRef.of(os.getpid()).to_dict())
+        try:
+            steps = plan(run)
+        except Exception as exc:  # bad data: one line, recorded where the runs list shows it
+            run.set_status("failed", error=f"{type(exc).__name__}: {exc}", log_tail=[])
+            return "failed"
+        for step in steps:
+            if self.stop_requested:
+                break
+            run.set_status("running", phase=step.name, error=None)
+            log.info("step %s: %s", step.name, " ".join(step.argv))
+            self.child = spawn(step.argv, run.root / "console.log", detach=False, nice=self.nice)
+            run.update_job_state(**{"trainer" if step.name == "train" else "step_process":
+                                    ProcessRef.of(self.child.pid).to_dict()})
+            code = self.child.wait()
+            self.child = None
+            if step.name == "embed":
+                if code == 0:
+                    run.update_job_state(train_data=run.job_state()["planned_train_data"])
+                    continue
+                if self.stop_requested:
+                    break
+                return self._fail(f"embedding failed (exit code {code})")
+            return self._after_train(code)
+        run.set_status("stopped", phase=None, error=None)
+        return "stopped"
+
+    def _after_train(self, code: int) -> str:
+        status = self.run.raw_status()
+        state = status.get("state")
+        # the trainer's own final status wins (a signal while it exits after saving changes nothing)
+        if state in ("completed", "stopped"):
+            self.run.set_status(state, phase=None)
+            return state
+        why = status.get("error") if state == "failed" else None
+        if code < 0:
+            why = why or f"the trainer was killed by {signal.Signals(-code).name}"
+        return self._fail(why or f"the trainer exited with code {code} without a final status")
+
+    def _fail(self, error: str) -> str:
+        self.run.set_status("failed", phase=None, error=error, log_tail=failure_tail(self.run))
+        log.error("run %s failed: %s", self.run.run_id, error)
+        return "failed"
+
+
+def supervise(run_dir: str | Path, nice: int = 0) -> Supervisor:
+    """Run a prepared run folder's pipeline here (logs go to its train.log); the finished supervisor,
+    whose ``state`` is the final state and ``stop_requested`` says whether this process was signalled."""
+    sup = Supervisor(Run(run_dir), nice=nice)
+    handler = logging.FileHandler(sup.run.root / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("stickgen_core").addHandler(handler)
+    logging.getLogger("stickgen_core").setLevel(logging.INFO)
+    try:
+        sup.state = sup.execute()
+        return sup
+    finally:
+        logging.getLogger("stickgen_core").removeHandler(handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m stickgen_core.jobs.pipeline", description=__doc__)
+    p.add_argument("run_dir")
+    p.add_argument("--nice", type=int, default=0, help="niceness of the steps (the CPU may be shared)")
+    args = p.parse_args(argv)
+    state = supervise(args.run_dir, nice=args.nice).state
+    if Run(args.run_dir).spec.backend == "local":
+        from .local import promote_queued
+
+        promote_queued(Run(args.run_dir).workspace)
+    return 0 if state in ("completed", "stopped") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The runs of a workspace: launch, list, find, resume and SFT from a finished run."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from pathlib import Path
+
+import yaml
+
+from ..errors import JobError
+from .run import TERMINAL, Run, now_iso, write_json
+from .spec import JobSpec, sft_config_for
+
+log = logging.getLogger(__name__)
+
+
+def runs_dir(workspace: str | Path) -> Path:
+    return Path(workspace) / "runs"
+
+
+def _new_run_dir(workspace: str | Path, spec: JobSpec) -> Path:
+    base = spec.run_name or f"{spec.stage}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    root = runs_dir(workspace)
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            path.mkdir()  # atomic: two launches never share a folder
+            return path
+        except FileExistsError:
+            continue
+    raise JobError(f"job.run_name: {base!r} is taken 999 times over in {root}")
+
+
+def launch(spec: JobSpec, workspace: str | Path) -> Run:
+    """Validate ``spec``, make its run folder under ``<workspace>/runs/`` and start (or queue) it."""
+    spec.validate()
+    if spec.backend == "local":  # absolute paths: a resume from another folder (the studio) finds them
+        for name in ("data", "resume_from", "init_from"):
+            value = getattr(spec, name)
+            if value and not Path(value).is_file():
+                raise JobError(f"job.{name}: no such file {value!r}")
+        spec = spec.replace(**{n: str(Path(getattr(spec, n)).resolve()) for n in ("data", "resume_from", "init_from")
+                               if getattr(spec, n)})
+    if Path(spec.config).is_file():
+        spec = spec.replace(config=str(Path(spec.config).resolve()))
+    root = _new_run_dir(Path(workspace).resolve(), spec)
+    run = Run(root)
+    (root / "config.yaml").write_text(yaml.safe_dump(spec.resolved_config(), sort_keys=False), encoding="utf-8")
+    write_json(root / "run.json", {"run_id": run.run_id, "job": spec.to_dict(), "stage": spec.stage,
+                                   "run_created": now_iso()})
+    run.update_job_state(attempt=1, resume_from=None)
+    run.backend.start(run)
+    return run
+
+
+def list_runs(workspace: str | Path, refresh: bool = True) -> list[Run]:
+    """Every run of the workspace, oldest first; ``refresh`` also starts queued local runs whose turn came."""
+    root = runs_dir(workspace)
+    if refresh:
+        from .local import promote_queued
+
+        if root.is_dir():
+            promote_queued(Path(workspace))
+    if not root.is_dir():
+        return []
+    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "run.json").is_file()]
+    return sorted(runs, key=lambda r: (r.info().get("run_created", ""), r.run_id))
+
+
+def find_run(workspace: str | Path, run: str | Path | Run) -> Run:
+    """A run by id (folder name under runs/) or by path; a clear error when there is none."""
+    if isinstance(run, Run):
+        return run
+    for path in (Path(run), runs_dir(workspace) / str(run)):
+        if (path / "run.json").is_file():
+            return Run(path)
+    raise JobError(f"no run {str(run)!r} in {runs_dir(workspace)} (see `stickgen jobs list`)")
+
+
+def resume_run(run: Run) -> Run:
+    """A new attempt of ``run`` in the same folder, continuing from its latest checkpoint."""
+    state = run.status().get("state")
+    if state not in TERMINAL:
+        raise JobError(f"run {run.run_id} is {state}; only a stopped, failed or completed run can be resumed")
+    latest = run.checkpoint("latest") if run.spec.backend == "local" else None
+    remote_latest = run.job_state().get("remote_latest")
+    if latest is None and not remote_latest:
+        raise JobError(f"run {run.run_id}: no checkpoint to resume from ({run.root / 'checkpoints'} is empty)")
+    attempt = int(run.job_state().get("attempt", 1)) + 1
+    run.update_job_state(attempt=attempt, resume_from=str(latest) if latest else remote_latest)
+    log.info("resuming run %s (attempt %d) from %s", run.run_id, attempt, latest or remote_latest)
+    run.backend.start(run)
+    return run
+
+
+def sft_from(run: Run, workspace: str | Path | None = None, *, data: str | None = None,
+             run_name: str | None = None, **changes) -> Run:
+    """A new SFT run initialised from ``run``'s best checkpoint, with the matching ``sft_*`` config.
+
+    ``data`` defaults to the SFT split exported beside the parent's pretraining split
+    (``pretrain_data*.pt`` -> ``sft_data*.pt``), else the config's ``data.curated_sft_data``;
+    ``changes`` override other JobSpec fields.
+    """
+    parent = run.spec
+    best = run.checkpoint("best") if parent.backend == "local" else None
+    init = str(best) if best else run.job_state().get("remote_best")
+    if not init:
+        raise JobError(f"run {run.run_id}: no best checkpoint yet (it is written after the first epoch)")
+    config = sft_config_for(parent.config)
+    if data is None:
+        data = default_sft_data(parent.data, config)
+    spec = parent.replace(stage="sft", config=config, data=data, init_from=init, resume_from=None,
+                          run_name=run_name or f"{run.run_id}-sft", epochs=None, learning_rate=None, **changes)
+    return launch(spec, workspace or run.workspace)
+
+
+def default_sft_data(pretrain_data: str, sft_config: str) -> str:
+    """The SFT split curation exported next to ``pretrain_data``, else the SFT config's curated path."""
+    from ..config import load_config
+
+    path = Path(pretrain_data)
+    sibling = path.with_name(path.name.replace("pretrain", "sft", 1))
+    if sibling != path and sibling.is_file():
+        return str(sibling)
+    cfg = load_config(JobSpec(stage="sft", config=sft_config, data="-").config_path())
+    if cfg.data.curated_sft_data:
+        return cfg.data.curated_sft_data
+    raise JobError(f"job.data: no SFT split beside {pretrain_data} and {sft_config} names none; pass data=")
