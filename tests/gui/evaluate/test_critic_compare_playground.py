@@ -152,7 +152,13 @@ def test_playground_same_seed_same_motion(eval_window, qtbot, tmp_path):
     for k, seed in enumerate(("7", "7", "8")):
         type_into(pg.seed, seed)
         click(pg.generate_button)
-        qtbot.waitUntil(lambda: len(got) > k or eval_window.evaluate.last_error is not None, timeout=120_000)
+        try:
+            qtbot.waitUntil(lambda: len(got) > k or eval_window.evaluate.last_error is not None, timeout=120_000)
+        except Exception:
+            import faulthandler
+            import sys
+            faulthandler.dump_traceback(sys.stderr, all_threads=True)  # where a stuck generation waits
+            raise
         assert eval_window.evaluate.last_error is None and len(got) == k + 1, eval_window.evaluate.last_error
     motions = [g["motion"].numpy() for g in got]
     assert np.array_equal(pg.motion(), motions[2])
