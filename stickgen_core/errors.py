@@ -50,3 +50,7 @@ class RunPodError(JobError):
 
 class AgentError(JobError):
     """The run agent of a pod refused a request or could not be reached."""
+
+
+class ReportError(StickGenError):
+    """An adversarial evaluation report could not be read; the message names the file and key."""

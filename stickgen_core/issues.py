@@ -150,3 +150,11 @@ def kinds_in_order(spans: Sequence[IssueSpan]) -> list[str]:
     present = {s.kind for s in spans}
     known = [k for k in ISSUE_LABELS if k in present]
     return known + sorted(present - set(known))
+
+
+def flagged_frames(spans: Sequence[IssueSpan], n_frames: int) -> np.ndarray:
+    """A per-frame bool mask: True where any span covers the frame (e.g. a GIF's red frame counter)."""
+    mask = np.zeros(int(n_frames), dtype=bool)
+    for s in spans:
+        mask[max(s.start, 0): min(s.end, n_frames)] = True
+    return mask

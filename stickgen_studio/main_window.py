@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QM
 import stickgen_core
 
 from .curate.panel import CuratePanel
+from .evaluate import EvaluatePage
 from .workspace import Workspace
 
 ORG, APP = "StickGen", "StickGen Studio"
@@ -40,13 +41,12 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(96)
         self.pages = QStackedWidget()
         self.curate = CuratePanel(demo_clips)
+        self.evaluate = EvaluatePage()
         pages = [("Curate", self.curate),
                  ("Train", _coming("Train", "The Train page (runs list, live loss plots, RunPod launches) is not "
                                             "built yet. Training works from a terminal: stickgen embed, then "
                                             "stickgen train --config configs/small.yaml --data_path ... --run-dir runs/pre")),
-                 ("Evaluate", _coming("Evaluate", "The critic viewer and report browser are not built yet. From a "
-                                                  "terminal: stickgen critic clip.pt and stickgen eval-adversarial "
-                                                  "--checkpoint runs/pre/checkpoints/model_checkpoint_best.pth"))]
+                 ("Evaluate", self.evaluate)]
         for name, page in pages:
             self.nav.addItem(name)
             self.pages.addWidget(page)
@@ -59,7 +59,9 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.nav)
         lay.addWidget(self.pages, 1)
         self.setCentralWidget(central)
-        self.curate.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        for page in (self.curate, self.evaluate):
+            page.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.curate.openInCritic.connect(self.open_in_critic)
         self._build_menus()
         geometry = self.settings.value("geometry")
         if geometry is not None:
@@ -93,6 +95,11 @@ class MainWindow(QMainWindow):
         v = self.menuBar().addMenu("&View")
         for i, name in enumerate(("Curate", "Train", "Evaluate")):
             v.addAction(self._action(name, lambda _=False, i=i: self.nav.setCurrentRow(i), f"Ctrl+{i + 1}"))
+        e = self.menuBar().addMenu("&Evaluate")
+        e.addAction(self._action("Open &motion in critic…", lambda: self._show_evaluate(self.evaluate.critic)
+                                 and self.evaluate.critic.open_file(), "Ctrl+M"))
+        e.addAction(self._action("Open &report…", lambda: self._show_evaluate(self.evaluate.reports)
+                                 and self.evaluate.reports.open(), "Ctrl+R"))
         h = self.menuBar().addMenu("&Help")
         h.addAction(self._action("&About StickGen Studio", self.about))
 
@@ -119,7 +126,18 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.setWindowTitle(f"StickGen Studio — {ws.root}")
         self.curate.set_workspace(ws, generate_if_empty=generate_if_empty)
+        self.evaluate.set_workspace(ws)
         self.statusBar().showMessage(f"workspace {ws.root}", 5000)
+
+    def _show_evaluate(self, view: QWidget) -> bool:
+        self.nav.setCurrentRow(2)
+        self.evaluate.tabs.setCurrentWidget(view)
+        return True
+
+    def open_in_critic(self, file: str, index: int) -> None:
+        """Show clip ``index`` of a dataset file in the Evaluate page's critic viewer."""
+        self._show_evaluate(self.evaluate.critic)
+        self.evaluate.critic.open_file(file, index)
 
     def about(self) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "About StickGen Studio",
@@ -130,5 +148,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.curate.shutdown()
+        self.evaluate.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         super().closeEvent(event)

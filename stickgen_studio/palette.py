@@ -20,3 +20,8 @@ def legend_html(pairs: list[tuple[str, str]]) -> str:
 
 
 SPLIT_LEGEND = legend_html(list(zip(SPLIT_COLOURS, SPLIT_NAMES)))
+
+# the spec's table 7.5 ratings of an evaluation, and suites where degradation is expected
+RATING_COLOURS = {"Good": SFT, "Acceptable": "#b86e00", "Poor": DROPPED, None: "#777777"}
+SAFE_BAR = SFT
+EXPECTED_DEGRADATION = "#8e6cc0"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QFileDialog, QMessageBox,
+from PySide6.QtWidgets import (QFileDialog, QMenu, QMessageBox,
                                QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from stickgen_core.annotate import annotate
@@ -46,6 +46,7 @@ EXPORT_NAMES = ("pretrain_data.pt", "sft_data.pt", "curation_stats.json")
 class CuratePanel(QWidget):
     status = Signal(str)
     updated = Signal()  # counts, table and histograms reflect the current thresholds
+    openInCritic = Signal(str, int)  # dataset file, clip index (the clip table's context menu)
 
     def __init__(self, demo_clips: int | None = None) -> None:
         super().__init__()
@@ -89,6 +90,8 @@ class CuratePanel(QWidget):
         self.search, self.source_filter, self.action_filter = b.search, b.source_filter, b.action_filter
         self.split_filter, self.columns_button, self.shown = b.split_filter, b.columns_button, b.shown
         self.clear_filters, self.model, self.view = b.clear_filters, b.model, b.view
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._clip_menu)
         self.player = MotionViewer()
         top = QWidget()
         tl = QVBoxLayout(top)
@@ -366,6 +369,14 @@ class CuratePanel(QWidget):
                                     (palette.SFT if code == SFT else palette.PRETRAIN_ONLY))
         self.player.set_clip(motion, fps, issues, card, ground=ground)
         self.player.play()
+
+    def _clip_menu(self, pos) -> None:
+        row = self.view.indexAt(pos).row()
+        if self.table is not None and row >= 0:
+            rec = self.table.iloc[self.model.table_row(row)]
+            self.clip_menu = QMenu(self)
+            self.clip_menu.addAction("Open in critic", lambda: self.openInCritic.emit(str(rec["file"]), int(rec["index"])))
+            self.clip_menu.popup(self.view.viewport().mapToGlobal(pos))
 
     # ------------------------------------------------------------------ thresholds files
     def load_thresholds(self, path: str | None = None) -> None:
