@@ -20,15 +20,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import DatasetError
+from .clip_prep import clip_figure_height, content_length, metre_scale
+from .errors import DatasetError, StickGenError
 from .io import atomic_path, clip_ids, dataset_files, load_torch_file, samples_from_object
 from .metrics import ClipInput, MetricThresholds, compute_metrics
 from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
 
 log = logging.getLogger(__name__)
 
-ANNOTATION_VERSION = 4  # bump when metric definitions change: old caches are then ignored
-NATIVE_SOURCES = ("synthetic", "mocap_like", "video_estimate", "mocap")
+ANNOTATION_VERSION = 5  # bump when metric definitions change: old caches are then ignored
 Progress = Callable[[int, int], None]
 
 
@@ -36,12 +36,14 @@ Progress = Callable[[int, int], None]
 class AnnotateOptions:
     """Settings that change the numbers (and so the cache key).
 
-    ``ground``: "auto" (y = 0 for ``native_sources``, estimated from resting feet for
-    any other source), "zero" (always y = 0) or "estimate" (always estimated).
+    ``ground``: "auto" (estimated from the resting feet of each clip; y = 0 when the
+    estimate agrees within ``metrics.AUTO_GROUND_TOLERANCE``), "zero" (always y = 0) or
+    "estimate" (always the estimate). Metrics are of each clip without its trailing padding,
+    at metre scale (``clip_prep``); ``n_frames`` is that length, ``padded_frames`` what was
+    left out, ``figure_height`` and ``ground_y`` are in the clip's own units.
     """
 
     ground: str = "auto"
-    native_sources: tuple[str, ...] = NATIVE_SOURCES
     thresholds: MetricThresholds = field(default_factory=MetricThresholds)
     chunk_frames: int = 400_000  # frames per batch: bounds memory (about 60 MB of joints)
 
@@ -72,6 +74,19 @@ def _np(x) -> np.ndarray | None:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def _scaled(x, n: int, scale: float, cols: int | None = None) -> np.ndarray | None:
+    """The first ``n`` rows of a per-frame array, lengths (all columns, or the first ``cols``) scaled."""
+    a = _np(x)
+    if a is None or a.ndim < 1:
+        return a
+    a = np.array(a[:n], dtype=np.float32)
+    if cols is None:
+        a *= scale
+    elif a.ndim == 2:
+        a[:, :cols] *= scale
+    return a
 
 
 def _base_quality(sample: dict) -> float:
@@ -125,6 +140,9 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
     table.insert(1, "file", file)
     lengths = np.array([len(motions[i]) for i in valid_idx], dtype=np.int64)
     metric_cols: dict[str, np.ndarray] = {}
+    kept_len = np.array([content_length(motions[i], int(table.at[i, 'fps'])) for i in valid_idx], dtype=np.int64)
+    heights = np.array([clip_figure_height(motions[i]) for i in valid_idx], dtype=np.float64)
+    scale = np.array([metre_scale(h) for h in heights], dtype=np.float64)
     if valid_idx:
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: little padding
         budget = max(options.chunk_frames, int(lengths.max()))
@@ -141,12 +159,14 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
             if should_stop and should_stop():
                 raise InterruptedError("annotation cancelled")
             clips = []
+            ground = {"zero": 0.0, "estimate": None, "auto": "auto"}[options.ground]
             for k in chunk:
                 s = samples[valid_idx[k]]
-                src = str(s.get("source") or "unknown")
-                native = options.ground == "zero" or (options.ground == "auto" and src in options.native_sources)
-                clips.append(ClipInput(motions[valid_idx[k]], table.at[valid_idx[k], "fps"], _np(s.get("physics")),
-                                       _np(s.get("camera")), _np(s.get("actions")), 0.0 if native else None))
+                keep, sc = int(kept_len[k]), float(scale[k])
+                clips.append(ClipInput(motions[valid_idx[k]][:keep] * sc, table.at[valid_idx[k], "fps"],
+                                       _scaled(s.get("physics"), keep, sc), _scaled(s.get("camera"), keep, sc, cols=2),
+                                       _np(s.get("actions"))[:keep] if s.get("actions") is not None else None,
+                                       ground))
             res = compute_metrics(clips, options.thresholds)
             for name, vals in res.items():
                 col = metric_cols.setdefault(name, np.full(len(valid_idx), np.nan))
@@ -158,8 +178,18 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
         full = np.full(n, np.nan)
         full[valid_idx] = col
         table[name] = full
-    table["n_frames"] = [len(s["motion"]) if isinstance(s, dict) and hasattr(s.get("motion"), "__len__") else 0
-                         for s in samples]
+    total = np.array([len(s["motion"]) if isinstance(s, dict) and hasattr(s.get("motion"), "__len__") else 0
+                      for s in samples], dtype=np.int64)
+    n_frames = total.copy()
+    n_frames[valid_idx] = kept_len
+    table["n_frames"] = n_frames
+    table["padded_frames"] = total - n_frames
+    for name, vals in (("figure_height", heights), ("metric_scale", scale)):
+        col = np.full(n, np.nan)
+        col[valid_idx] = vals
+        table[name] = col
+    if "ground_y" in table:  # back to the clip's own units, where export and the player use it
+        table["ground_y"] = table["ground_y"] / table["metric_scale"]
     dom = table.get("dominant_action", pd.Series(np.nan, index=table.index))
     table["dominant_action"] = pd.Categorical([ACTIONS[int(a)] if a == a else "unknown" for a in dom])
     table["source"] = table["source"].astype("category")
@@ -168,47 +198,82 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
     return table
 
 
+def cache_path(file: str | Path, options: AnnotateOptions = AnnotateOptions(),
+               cache_dir: str | Path | None = None) -> Path:
+    """Where ``annotate`` caches the table of ``file`` (keyed by its content and the settings)."""
+    f = Path(file)
+    cdir = Path(cache_dir) if cache_dir else f.parent / ".stickgen-cache"
+    return cdir / f"{f.stem}.{file_digest(f)}.{options.key()}.parquet"
+
+
+def write_cache(table: pd.DataFrame, file: str | Path, options: AnnotateOptions = AnnotateOptions(),
+                cache_dir: str | Path | None = None) -> None:
+    """Store ``table`` (the annotation of ``file``) so the next ``annotate`` of it is a cache hit."""
+    cache = cache_path(file, options, cache_dir)
+    try:
+        with atomic_path(cache) as tmp:
+            table.to_parquet(tmp, index=False)
+    except OSError as exc:
+        log.warning("could not write annotation cache %s: %s", cache, exc)
+
+
 def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptions = AnnotateOptions(),
              cache_dir: str | Path | None = None, use_cache: bool = True,
-             progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
+             progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+             errors: list[tuple[str, str]] | None = None) -> pd.DataFrame:
     """One row per clip of every dataset file under ``paths`` (files or folders).
 
     ``should_stop`` is polled between files and batches; when it returns True the call
-    raises InterruptedError (files finished so far keep their caches).
+    raises InterruptedError (files finished so far keep their caches). With an ``errors``
+    list, a file that cannot be read is reported there as ``(file, message)`` and the
+    other files are still annotated; without one, the first such file raises.
 
     Cached per file as ``<cache_dir or file's folder/.stickgen-cache>/<name>.<content>.<settings>.parquet``.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    files = [f for p in paths for f in dataset_files(p)]
+    files: list[Path] = []
+    for p in paths:
+        try:
+            files += dataset_files(p)
+        except StickGenError as exc:
+            if errors is None:
+                raise
+            errors.append((str(p), str(exc)))
     tables = []
     for fi, f in enumerate(files):
-        cdir = Path(cache_dir) if cache_dir else f.parent / ".stickgen-cache"
-        cache = cdir / f"{f.stem}.{file_digest(f)}.{options.key()}.parquet"
-        if use_cache and cache.exists():
-            try:
-                t = pd.read_parquet(cache)
-                t["file"] = str(f)
-                tables.append(t)
-                log.info("annotation cache hit for %s", f)
-                if progress:
-                    progress(fi + 1, len(files))
-                continue
-            except Exception as exc:  # a damaged cache is only a cache: recompute
-                log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
-        samples = samples_from_object(load_torch_file(f, mmap=True), f)
-        sub = None
-        if progress:
-            sub = lambda done, total, fi=fi: progress(fi + done / max(total, 1), len(files))  # noqa: E731
-        t = annotate_samples(samples, file=str(f), options=options, progress=sub, should_stop=should_stop)
         try:
-            with atomic_path(cache) as tmp:
-                t.to_parquet(tmp, index=False)
-        except OSError as exc:
-            log.warning("could not write annotation cache %s: %s", cache, exc)
-        tables.append(t)
+            tables.append(_annotate_file(f, options, cache_dir, use_cache, progress, should_stop, fi, len(files)))
+        except StickGenError as exc:
+            if errors is None:
+                raise
+            errors.append((str(f), str(exc)))
         if progress:
             progress(fi + 1, len(files))
     if not tables:
+        if errors:
+            raise DatasetError("no readable dataset: " + "; ".join(msg for _, msg in errors[:3]))
         raise DatasetError(f"no dataset files in {list(paths)}")
     return pd.concat(tables, ignore_index=True)
+
+
+def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool, progress, should_stop,
+                   fi: int, n_files: int) -> pd.DataFrame:
+    cache = cache_path(f, options, cache_dir)
+    if use_cache and cache.exists():
+        try:
+            t = pd.read_parquet(cache)
+            t["file"] = str(f)
+            log.info("annotation cache hit for %s", f)
+            return t
+        except Exception as exc:  # a damaged cache is only a cache: recompute
+            log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
+    samples = samples_from_object(load_torch_file(f, mmap=True), f)
+    if len(samples) == 0:
+        raise DatasetError(f"{f}: the file holds no clips (expected a list of samples)", f)
+    sub = None
+    if progress:
+        sub = lambda done, total: progress(fi + done / max(total, 1), n_files)  # noqa: E731
+    t = annotate_samples(samples, file=str(f), options=options, progress=sub, should_stop=should_stop)
+    write_cache(t, f, options, cache_dir)
+    return t

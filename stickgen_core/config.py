@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from .curation.config import CurationConfig
 from .errors import ConfigError
 from .io import read_yaml
+from .schema import NUM_ACTIONS
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class ModelConfig:
     max_frames: int = 512
     motion_dim: int = 48
     embedding_dim: int | str = "auto"  # "auto": follow the text encoder's dimension
-    num_actions: int = 16
+    num_actions: int = 64            # action slots; the vocabulary (schema.ACTIONS) must fit
     physics_dim: int = 6
     camera_dim: int = 3
     action_conditioning: bool = True
@@ -229,6 +230,9 @@ def _check(cfg: StickGenConfig) -> None:
         raise ConfigError(f"model.embedding_dim: expected a whole number or 'auto', got {cfg.model.embedding_dim!r}")
     if cfg.model.d_model % cfg.model.n_heads or (cfg.model.d_model // cfg.model.n_heads) % 2:
         raise ConfigError(f"model.d_model: {cfg.model.d_model} must split into {cfg.model.n_heads} heads of even size")
+    if cfg.model.num_actions < NUM_ACTIONS:
+        raise ConfigError(f"model.num_actions: expected at least {NUM_ACTIONS} (the action vocabulary), "
+                          f"got {cfg.model.num_actions}")
     for name in ("epochs", "batch_size", "grad_accum_steps", "max_frames"):
         if getattr(cfg.training, name) < 1:
             raise ConfigError(f"training.{name}: expected at least 1, got {getattr(cfg.training, name)}")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .issues import runs
 from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags
 from .schema import FPS_DEFAULT
 
@@ -90,12 +91,6 @@ class SafetyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"is_safe": self.is_safe, "overall_score": self.overall_score,
                 "issues": [i.to_dict() for i in self.issues], "notes": self.notes}
-
-
-def runs(flag: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of each run of True."""
-    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flag, np.int8), 0]))
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
 
 
 def _as_np(x) -> np.ndarray | None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import pandas as pd
+
+from .annotate import AnnotateOptions, annotate_samples, write_cache
 from .io import save_dataset
 from .render import save_gif
-from .schema import ACTION_INDEX
-from .synth import SynthConfig, generate_dataset
+from .synth import SynthConfig, generate_dataset, generate_sample
+from .synth.actions import ACTION_SPECS
 
 DEMO_DATASET = "datasets/demo_synth.pt"
 
@@ -41,7 +45,49 @@ def build_demo_workspace(workspace: str | Path, *, num_samples: int = 2000, seed
             continue
         seen.add(first)
         save_gif(s["motion"], out / f"{first}.gif", title=s["description"], every=2, size=(240, 240))
-        if len(seen) == len(ACTION_INDEX) - 1:
+        if len(seen) == len(ACTION_SPECS):
             break
     lines.append(f"wrote {len(seen)} preview GIFs to {out}")
     return lines
+
+
+def generate_demo_dataset(workspace: str | Path, *, num_samples: int = 2000, seed: int = 0,
+                          defect_rate: float = 0.2, chunk_size: int = 200,
+                          options: AnnotateOptions = AnnotateOptions(),
+                          on_partial: Callable[[tuple[pd.DataFrame, list[dict]]], None] | None = None,
+                          progress: Callable[[int, int], None] | None = None,
+                          should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
+    """Generate and annotate the demo dataset chunk by chunk; return its metrics table.
+
+    After each chunk ``on_partial((table_so_far, samples_so_far))`` lets a viewer show the first
+    clips long before the whole set exists. At the end the dataset is written to
+    ``<workspace>/datasets/demo_synth.pt`` and its annotation cached, so opening the workspace
+    again is instant. The same samples as ``build_demo_workspace`` (same seed, same generator).
+    """
+    path = Path(workspace) / DEMO_DATASET
+    cfg = SynthConfig(defect_rate=defect_rate)
+    samples: list[dict] = []
+    tables: list[pd.DataFrame] = []
+    for start in range(0, num_samples, chunk_size):
+        if should_stop and should_stop():
+            raise InterruptedError("demo generation cancelled")
+        chunk = [generate_sample(i, seed, cfg) for i in range(start, min(start + chunk_size, num_samples))]
+        t = annotate_samples(chunk, file=str(path), options=options)
+        t["index"] = np.arange(start, start + len(chunk))
+        samples += chunk
+        tables.append(t)
+        if progress:
+            progress(len(samples), num_samples)
+        if on_partial:
+            on_partial((_joined(tables), list(samples)))
+    table = _joined(tables)
+    save_dataset(samples, path)
+    write_cache(table, path, options)
+    return table
+
+
+def _joined(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    t = pd.concat(tables, ignore_index=True)
+    for col in ("source", "dominant_action"):
+        t[col] = t[col].astype(str).astype("category")
+    return t

@@ -82,7 +82,7 @@ class InferenceGenerator:
         joints[:, 0] = 0.5 * (joints[:, JOINT_INDEX["l_hip"]] + joints[:, JOINT_INDEX["r_hip"]])
         m = joints_to_segments(joints)
         out = {"prompt": prompt, "seconds": T / fps, "fps": fps, "frames": T,
-               "motion": torch.from_numpy(m), "actions": logits[0].argmax(-1).cpu(),
+               "motion": torch.from_numpy(m), "actions": logits[0, :, :NUM_ACTIONS].argmax(-1).cpu(),
                "physics": torch.from_numpy(derive_physics(joints[:, 0], fps)), "notes": notes,
                "checkpoint": self.checkpoint}
         if self.enable_safety_check:
@@ -96,7 +96,7 @@ class InferenceGenerator:
         model = self.model
         frames = torch.zeros(1, T, 48, device=self.device)
         actions = torch.zeros(1, T, dtype=torch.long, device=self.device)
-        logits = torch.zeros(1, T, NUM_ACTIONS, device=self.device)
+        logits = torch.zeros(1, T, model.action_head.out_features, device=self.device)
         cache = [{} for _ in model.blocks] if use_cache else None
         empty = torch.zeros(1, 0, 48, device=self.device)
         out = model(text, empty, cache=cache, start=0)
@@ -105,7 +105,7 @@ class InferenceGenerator:
             if temperature > 0:
                 pose = pose + temperature * torch.randn(pose.shape, generator=g).to(pose.device)
             frames[:, t], logits[:, t] = pose, out["action_logits"][:, -1]
-            actions[:, t] = logits[:, t].argmax(-1)
+            actions[:, t] = logits[:, t, :NUM_ACTIONS].argmax(-1)  # slots past the vocabulary are unused
             if t == T - 1:
                 break
             if use_cache:

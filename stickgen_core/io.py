@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DatasetError, SampleValidationError, UnsafeFileError
-from .schema import Problem, validate_sample
+from .migrate import upgrade_samples
+from .schema import SCHEMA_VERSION, Problem, validate_sample
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ def _first_line_with(msg: str, needles: tuple[str, ...]) -> str | None:
 
 
 def samples_from_object(obj: Any, path: str | os.PathLike) -> list:
-    """The sample list inside a loaded dataset object, or a DatasetError naming the file."""
+    """The sample list inside a loaded dataset object, in the current schema (``migrate``),
+    or a DatasetError naming the file."""
     if isinstance(obj, dict):
         if "sequences" not in obj:
             keys = ", ".join(map(str, list(obj)[:8])) or "none"
@@ -211,7 +213,7 @@ def samples_from_object(obj: Any, path: str | os.PathLike) -> list:
         obj = obj["sequences"]
     if not isinstance(obj, (list, tuple)):
         raise DatasetError(f"{path}: expected a list of samples or a dict with key 'sequences'; got {type(obj).__name__}", path)
-    return list(obj)
+    return upgrade_samples(obj, path)
 
 
 def load_dataset(
@@ -265,6 +267,6 @@ def save_dataset(samples: Sequence[dict], path: str | os.PathLike, *, validate: 
             problems = validate_sample(s)
             if problems:
                 raise SampleValidationError(f"{path}: sample {i} is invalid: " + "; ".join(map(str, problems)), problems)
-        out.append({k: v for k, v in s.items() if k not in _BOOKKEEPING_KEYS})
+        out.append({k: v for k, v in s.items() if k not in _BOOKKEEPING_KEYS} | {"schema_version": SCHEMA_VERSION})
     atomic_torch_save(out, path)
     return Path(path)

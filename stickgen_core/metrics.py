@@ -53,7 +53,15 @@ class ClipInput:
     physics: np.ndarray | None = None  # [T, 6]
     camera: np.ndarray | None = None   # [T, 3]
     actions: np.ndarray | None = None  # [T] or [T, A]
-    ground: float | None = None        # None: estimate from resting feet; else this y
+    ground: float | str | None = None  # None: estimate from resting feet; "auto": estimate, and take
+                                       # y = 0 when the estimate agrees within AUTO_GROUND_TOLERANCE; else this y
+
+
+#: ``ground="auto"`` takes y = 0 as the floor when this share of the resting-foot frames
+#: stand within this many metres of it (a figure that sinks for part of a clip still has
+#: its floor at 0); otherwise it takes the estimate from the resting feet.
+AUTO_GROUND_TOLERANCE = 0.03
+AUTO_GROUND_SHARE = 0.05
 
 
 def _norm(v: torch.Tensor) -> torch.Tensor:
@@ -112,17 +120,20 @@ def _diff(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
-    """Ground height per row: the 10th percentile of the lower foot while it rests.
-
-    Resting = foot slower than 0.3 m/s. Rows with no resting frame use every frame.
-    """
+def _resting_feet(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower-foot height per frame, and which frames count for the ground: the feet rest
+    (slower than 0.3 m/s), or every frame of a row that never rests."""
     X, Y = J
     feet_y = Y[:, _FEET].amin(1)
     v = torch.maximum(_diff(X[:, _FEET]).abs().amax(1), _diff(Y[:, _FEET]).abs().amax(1)) * fps[F.row]
     resting = (v < 0.3) & F.valid(1)
     has_rest = F.count(resting) > 0
-    use = torch.where(has_rest[F.row], resting, torch.ones_like(resting))
+    return feet_y, torch.where(has_rest[F.row], resting, torch.ones_like(resting))
+
+
+def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
+    """Ground height per row: the 10th percentile of the lower foot while it rests."""
+    feet_y, use = _resting_feet(J, F, fps)
     # per-row percentile: sort (row, value) pairs once for all rows
     key = torch.where(use, feet_y, torch.inf)
     order = torch.argsort(F.row.double() * 1e6 + key.double().clamp(-1e5, 1e5))
@@ -131,6 +142,14 @@ def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch
     pick = starts + (0.1 * (n_use - 1).clamp(min=0)).long()
     g = feet_y[order][pick.clamp(max=max(F.N - 1, 0))]
     return torch.where(n_use > 0, g, torch.zeros_like(g))
+
+
+def rests_on_zero(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
+    """Per row: at least ``AUTO_GROUND_SHARE`` of its resting-foot frames stand on y = 0
+    (within ``AUTO_GROUND_TOLERANCE``): the data agrees that the floor is y = 0."""
+    feet_y, use = _resting_feet(J, F, fps)
+    on_zero = use & (feet_y.abs() <= AUTO_GROUND_TOLERANCE)
+    return F.count(on_zero) >= AUTO_GROUND_SHARE * F.count(use).clamp(min=1)
 
 
 def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
@@ -182,9 +201,25 @@ def _rows(clips: Sequence[ClipInput]):
         motions.extend(actors)
         owner.extend([ci] * len(actors))
         fps.extend([float(c.fps or FPS_DEFAULT)] * len(actors))
-        ground.extend([np.nan if c.ground is None else float(c.ground)] * len(actors))
+        # nan: estimate; inf: estimate, snapped to 0 when close ("auto")
+        g = np.nan if c.ground is None else np.inf if c.ground == "auto" else float(c.ground)
+        ground.extend([g] * len(actors))
     return (motions, torch.tensor(owner), torch.tensor(fps, dtype=torch.float32),
             torch.tensor(ground, dtype=torch.float32))
+
+
+def _resolve_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor,
+                    ground_in: torch.Tensor) -> torch.Tensor:
+    """Per-row ground: given values as they are; estimated where nan; for "auto" (inf) 0 where
+    the data agrees (``rests_on_zero``), else the estimate."""
+    fixed = torch.isfinite(ground_in)
+    if bool(fixed.all()):
+        return ground_in
+    est = estimate_ground(J, F, fps)
+    auto = torch.isinf(ground_in)
+    if bool(auto.any()):
+        est = torch.where(auto & rests_on_zero(J, F, fps), torch.zeros_like(est), est)
+    return torch.where(fixed, ground_in, est)
 
 
 # columns of the 48-vector holding each joint's x and y, in JOINT_NAMES order
@@ -260,7 +295,7 @@ def compute_metrics(clips: Sequence[ClipInput], th: MetricThresholds = MetricThr
     with torch.no_grad():
         motions, owner, fps, ground_in = _rows(clips)
         J, M, F = _flat_joints(motions)
-        ground = torch.where(torch.isnan(ground_in), estimate_ground(J, F, fps), ground_in)
+        ground = _resolve_ground(J, F, fps, ground_in)
         row = _row_metrics(J, M, F, fps, ground, th)
         out = {k: _per_clip(v, owner, n, "min" if k == "min_y" else "max" if k in _WORST else "mean").numpy()
                for k, v in row.items()}
@@ -342,12 +377,24 @@ def scores(m: dict[str, np.ndarray], th: MetricThresholds = MetricThresholds()) 
     return {"artifact_score": artifact, "realism_score": r_pen * r_vel * r_acc * r_limb}
 
 
-def frame_flags(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
-    """Per-frame boolean flags ``[T]`` for each of ``ARTIFACT_KINDS`` (worst actor)."""
+def clip_frame_signals(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """Per-frame ``[T]`` signals of one clip, worst actor: each of ``ARTIFACT_KINDS`` (bool), the
+    magnitudes behind them (``mean_speed``, ``max_speed`` m/s, ``hf_acc`` m/s², ``min_y`` m above
+    the ground) and ``ground_y`` (``[1]``, the ground used: the clip's own, else estimated)."""
     with torch.no_grad():
         motions, _, fps, ground_in = _rows([clip])
         J, _, F = _flat_joints(motions)
-        ground = torch.where(torch.isnan(ground_in), estimate_ground(J, F, fps), ground_in)
+        ground = _resolve_ground(J, F, fps, ground_in)
         s = frame_signals(J, F, fps, ground, th)
     T = len(clip.motion)
-    return {k: s[k].view(-1, T).any(0).numpy() for k in ARTIFACT_KINDS}
+    out = {k: s[k].view(-1, T).any(0).numpy() for k in ARTIFACT_KINDS}
+    out.update({k: s[k].view(-1, T).amax(0).numpy() for k in ("mean_speed", "max_speed", "hf_acc")})
+    out["min_y"] = s["min_y"].view(-1, T).amin(0).numpy()
+    out["ground_y"] = ground[:1].numpy()
+    return out
+
+
+def frame_flags(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """Per-frame boolean flags ``[T]`` for each of ``ARTIFACT_KINDS`` (worst actor)."""
+    s = clip_frame_signals(clip, th)
+    return {k: s[k] for k in ARTIFACT_KINDS}

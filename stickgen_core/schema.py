@@ -63,21 +63,57 @@ SHARED_JOINTS: tuple[tuple[str, tuple[int, int], tuple[int, int]], ...] = (
 )
 CONNECTIVITY_TOLERANCE = 1e-3  # metres; float32 round trips stay far below this
 
-#: Action vocabulary. Indices are stable: append new actions, never reorder.
-ACTIONS: tuple[str, ...] = (
+#: The reference Stick-Gen's ``ActionType`` order (gestura-ai/stick-gen, src/data_gen/schema.py):
+#: its files and models use these indices unchanged, so they come first and never move.
+REFERENCE_ACTIONS: tuple[str, ...] = (
+    "idle", "walk", "run", "sprint", "jump",
+    "wave", "talk", "shout", "whisper", "sing", "point", "clap",
+    "batting", "pitching", "catching", "running_bases", "fielding", "throwing",
+    "kicking", "dribbling", "shooting",
+    "fight", "punch", "kick", "dodge",
+    "sit", "stand", "kneel", "lie_down", "eating", "drinking", "reading", "typing",
+    "looking_around", "climbing", "crawling", "swimming", "flying",
+    "celebrate", "dance", "cry", "laugh",
+    "handshake", "hug", "high_five", "fight_stance",
+)
+#: Our actions the reference lacks, appended after it (append new ones, never reorder).
+EXTRA_ACTIONS: tuple[str, ...] = ("unknown", "stand_up", "turn", "crouch", "fall")
+#: Action vocabulary: indices agree with the reference; ours follow.
+ACTIONS: tuple[str, ...] = REFERENCE_ACTIONS + EXTRA_ACTIONS
+ACTION_INDEX = {name: i for i, name in enumerate(ACTIONS)}
+#: Other names of an action (our earlier names, common verbs), resolved by ``action_index``.
+ACTION_ALIASES = {"climb": "climbing", "throw": "throwing", "stand_still": "idle", "standing": "stand",
+                  "lying_down": "lie_down", "throw_ball": "throwing"}
+UNKNOWN_ACTION = ACTION_INDEX["unknown"]
+NUM_ACTIONS = len(ACTIONS)
+#: The sample schema version files and checkpoints record. 1: this project's first 16-action
+#: vocabulary (``LEGACY_ACTIONS_V1``); 2: the reference-compatible vocabulary above.
+SCHEMA_VERSION = 2
+LEGACY_ACTIONS_V1: tuple[str, ...] = (
     "unknown", "idle", "walk", "run", "jump", "wave", "sit", "stand_up", "turn",
     "kick", "punch", "dance", "crouch", "fall", "climb", "throw",
 )
-ACTION_INDEX = {name: i for i, name in enumerate(ACTIONS)}
-UNKNOWN_ACTION = ACTION_INDEX["unknown"]
-NUM_ACTIONS = len(ACTIONS)
+
+
+def action_index(name: str) -> int:
+    """Index of an action name (case-insensitive, aliases resolved); KeyError naming it if unknown."""
+    key = str(name).strip().lower().replace(" ", "_").replace("-", "_")
+    key = ACTION_ALIASES.get(key, key)
+    if key not in ACTION_INDEX:
+        raise KeyError(f"unknown action name {name!r} (known: {', '.join(ACTIONS)})")
+    return ACTION_INDEX[key]
+
+
+#: Old (schema 1) index -> current index.
+LEGACY_V1_TO_CURRENT = np.array([action_index(n) for n in LEGACY_ACTIONS_V1], dtype=np.int64)
 
 REQUIRED_KEYS = ("description", "motion")
 OPTIONAL_TENSOR_KEYS = ("actions", "physics", "camera")
 
 
 def action_name(index: int) -> str:
-    """Name of an action index; out-of-range indices read as 'unknown'."""
+    """Name of an action index, for display; out-of-range indices read as 'unknown'
+    (loading rejects them: ``validate_sample``)."""
     return ACTIONS[index] if 0 <= index < NUM_ACTIONS else "unknown"
 
 

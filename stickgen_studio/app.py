@@ -15,7 +15,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("workspace", nargs="?", default=DEFAULT_WORKSPACE, help=f"workspace folder (default ./{DEFAULT_WORKSPACE})")
     ap.add_argument("--demo-if-empty", action="store_true",
                     help="generate a synthetic demo dataset when the workspace has none")
+    ap.add_argument("--demo-clips", type=int, default=None, help="size of the generated demo dataset (default 3000)")
+    ap.add_argument("--size", help="window size WIDTHxHEIGHT, e.g. 1280x800")
     ap.add_argument("--screenshot", help="save a screenshot of the window to this PNG once it is ready, then quit")
+    ap.add_argument("--timings", help="write wall-clock times (window shown, first rows, all data) to this JSON file")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
@@ -28,20 +31,37 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("StickGen Studio")
     app.setOrganizationName("StickGen")
     register_fonts(app)
-    win = MainWindow(args.workspace, generate_if_empty=args.demo_if_empty)
+    win = MainWindow(args.workspace, generate_if_empty=args.demo_if_empty, demo_clips=args.demo_clips)
+    if args.size:
+        w, _, h = args.size.partition("x")
+        win.resize(int(w), int(h))
     win.show()
     logging.getLogger("stickgen_studio").info("window shown after %.0f ms", (time.perf_counter() - t0) * 1000)
-    if args.screenshot:
+    times = {"window": time.time()}
+    if args.timings:
+        win.curate.updated.connect(lambda: times.setdefault("first_rows", time.time()))
+    if args.screenshot or args.timings:
         from PySide6.QtCore import QTimer
 
-        def shoot() -> None:
-            if win.curate.task is not None and win.curate.task.is_running():
-                QTimer.singleShot(300, shoot)
+        poll = QTimer(win)
+
+        def finish() -> None:
+            if win.curate.tasks.busy() or win.curate.table is None:
                 return
-            win.grab().save(args.screenshot)
+            poll.stop()
+            times["all_data"] = time.time()
+            if args.timings:
+                import json
+
+                from stickgen_core.io import atomic_write_text
+
+                atomic_write_text(args.timings, json.dumps(times))
+            if args.screenshot:
+                win.grab().save(args.screenshot)
             win.close()
 
-        QTimer.singleShot(500, shoot)
+        poll.timeout.connect(finish)
+        poll.start(50)
     return app.exec()
 
 

@@ -32,14 +32,14 @@ def _coming(title: str, text: str) -> QWidget:
 
 class MainWindow(QMainWindow):
     def __init__(self, workspace: str | Path, settings: QSettings | None = None,
-                 generate_if_empty: bool = False) -> None:
+                 generate_if_empty: bool = False, demo_clips: int | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings(ORG, APP)
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
-        self.nav.setFixedWidth(130)
+        self.nav.setFixedWidth(96)
         self.pages = QStackedWidget()
-        self.curate = CuratePanel()
+        self.curate = CuratePanel(demo_clips)
         pages = [("Curate", self.curate),
                  ("Train", _coming("Train", "The Train page (runs list, live loss plots, RunPod launches) is not "
                                             "built yet. Training works from a terminal: stickgen embed, then "

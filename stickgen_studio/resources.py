@@ -13,7 +13,7 @@ FONT_FAMILY = "DejaVu Sans"
 STYLE = """
 QMainWindow, QWidget { font-size: 10pt; }
 QListWidget#nav { background: #23272e; color: #dfe3ea; border: none; font-size: 11pt; }
-QListWidget#nav::item { padding: 12px 14px; }
+QListWidget#nav::item { padding: 12px 10px; }
 QListWidget#nav::item:selected { background: #3b4250; color: white; }
 QLabel.count { font-size: 18pt; font-weight: bold; }
 QLabel#banner { background: #fff4d6; border: 1px solid #e6c36a; padding: 8px; }

@@ -9,6 +9,7 @@ is left running.
 from __future__ import annotations
 
 import inspect
+import time
 import logging
 import traceback
 import weakref
@@ -24,6 +25,7 @@ LIVE_TASKS: "weakref.WeakSet[Task]" = weakref.WeakSet()
 
 class _Worker(QObject):
     progress = Signal(float, float)
+    partial = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
@@ -40,6 +42,8 @@ class _Worker(QObject):
             self._kwargs["progress"] = lambda done, total: self.progress.emit(float(done), float(total))
         if "should_stop" in params:
             self._kwargs["should_stop"] = lambda: self._stop
+        if "on_partial" in params:
+            self._kwargs["on_partial"] = self.partial.emit
 
     @Slot()
     def run(self) -> None:
@@ -70,10 +74,12 @@ class Task(QObject):
     """One background call. Connect to the signals, then ``start()``."""
 
     progress = Signal(float, float)
+    partial = Signal(object)  # early results (e.g. the first clips of a long generation)
     finished = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
-    ended = Signal()
+    ended = Signal()  # after finished/failed/cancelled, once the thread has stopped
+    began = Signal()
 
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "task", **kwargs: Any) -> None:
         super().__init__()
@@ -84,6 +90,7 @@ class Task(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self.progress)
+        self._worker.partial.connect(self.partial)
         for sig, mine in ((self._worker.finished, self.finished), (self._worker.failed, self.failed),
                           (self._worker.cancelled, self.cancelled)):
             sig.connect(mine)
@@ -91,7 +98,12 @@ class Task(QObject):
         LIVE_TASKS.add(self)
 
     def start(self) -> None:
+        self._t0 = time.monotonic()
+        self.began.emit()
         self._thread.start()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - getattr(self, "_t0", time.monotonic())
 
     def cancel(self) -> None:
         self._worker._stop = True
@@ -107,3 +119,59 @@ class Task(QObject):
         self._thread.quit()
         self._thread.wait()
         self.ended.emit()
+
+
+def progress_text(message: str, done: float, total: float, elapsed_s: float, unit: str = "") -> str:
+    """"Annotating · 1,200 / 3,000 clips · ~6 s left" (ETA from the rate so far); unit "%" gives
+    "Annotating · 40 % · ~3 s left"."""
+    if unit == "%":
+        done, total = 100 * done / max(total, 1e-9), 100.0
+        text = f"{message} · {done:.0f} %"
+    else:
+        text = f"{message} · {int(done):,} / {int(total):,}{(' ' + unit) if unit else ''}"
+    if 0 < done < total and elapsed_s > 0.5:
+        left = elapsed_s * (total - done) / done
+        text += f" · ~{left:.0f} s left" if left < 120 else f" · ~{left / 60:.0f} min left"
+    return text
+
+
+class TaskQueue(QObject):
+    """Runs tasks one after another: work asked for while another task runs waits its
+    turn instead of being dropped (the next task starts only once the thread has ended)."""
+
+    started = Signal(object)  # the Task now running
+    idle = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.current: Task | None = None
+        self._waiting: list[Task] = []
+
+    def submit(self, task: Task) -> None:
+        self._waiting.append(task)
+        if self.current is None:
+            self._next()
+
+    def busy(self) -> bool:
+        return self.current is not None
+
+    def pending(self) -> int:
+        return len(self._waiting)
+
+    def cancel_all(self) -> None:
+        self._waiting.clear()
+        if self.current is not None:
+            self.current.cancel()
+
+    def wait(self, ms: int = 30_000) -> bool:
+        return self.current.wait(ms) if self.current is not None else True
+
+    def _next(self) -> None:
+        if not self._waiting:
+            self.current = None
+            self.idle.emit()
+            return
+        self.current = self._waiting.pop(0)
+        self.current.ended.connect(self._next)
+        self.started.emit(self.current)
+        self.current.start()

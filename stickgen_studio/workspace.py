@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from stickgen_core.demo import DEMO_DATASET
-from stickgen_core.io import DATASET_SUFFIXES
+from stickgen_core.io import DATASET_SUFFIXES, atomic_write_text
 
 DEFAULT_WORKSPACE = "stickgen-workspace"
 
@@ -36,3 +37,53 @@ class Workspace:
 
     def dataset_files(self) -> list[Path]:
         return sorted(p for p in self.datasets_dir.iterdir() if p.suffix in DATASET_SUFFIXES and p.is_file())
+
+    # ------------------------------------------------------------------ manifest
+    # workspace.json remembers datasets added from outside the workspace and the ones the
+    # user removed from view, so the workspace reopens as it was left.
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "workspace.json"
+
+    def manifest(self) -> dict:
+        try:
+            data = json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            return {"external": [], "hidden": []}
+        if not isinstance(data, dict):
+            return {"external": [], "hidden": []}
+        return {k: [str(p) for p in data.get(k, []) if isinstance(p, str)] for k in ("external", "hidden")}
+
+    def _save_manifest(self, data: dict) -> None:
+        atomic_write_text(self.manifest_path, json.dumps(data, indent=2))
+
+    def datasets(self) -> list[Path]:
+        """Dataset files of the workspace folder and the remembered outside ones, minus removed ones."""
+        m = self.manifest()
+        hidden = set(m["hidden"])
+        inside = [p for p in self.dataset_files() if str(p) not in hidden]
+        outside = [Path(p) for p in m["external"] if p not in hidden and Path(p).is_file()]
+        return list(dict.fromkeys(inside + outside))
+
+    def remember(self, paths: list[str]) -> None:
+        m = self.manifest()
+        for p in map(lambda x: str(Path(x).resolve()), paths):
+            if p in m["hidden"]:
+                m["hidden"].remove(p)
+            if Path(p).parent != self.datasets_dir and p not in m["external"]:
+                m["external"].append(p)
+        self._save_manifest(m)
+
+    def forget(self, path: str) -> None:
+        """Take a dataset out of the workspace's view (its file is left alone)."""
+        m = self.manifest()
+        p = str(Path(path).resolve())
+        if p in m["external"]:
+            m["external"].remove(p)
+        elif p not in m["hidden"]:
+            m["hidden"].append(p)
+        self._save_manifest(m)
+
+    @property
+    def thresholds_path(self) -> Path:
+        return self.root / "curation.yaml"

@@ -47,3 +47,30 @@ def test_demo_workspace_is_built_once(tmp_path, capsys):
     stamp = data.stat().st_mtime_ns
     assert main(["demo", "--workspace", str(ws), "--num-samples", "60"]) == 0
     assert data.stat().st_mtime_ns == stamp  # existing data is never regenerated
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    probe = code + "\nimport sys; print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+HEAVY = {"torch", "pandas", "sentence_transformers", "scipy"}
+
+
+def test_building_the_cli_imports_no_heavy_library():
+    loaded = _modules_after("import stickgen_core.cli as c; c.build_parser()")
+    assert not HEAVY & loaded
+
+
+def test_each_command_help_imports_no_torch():
+    from stickgen_core.cli import build_parser
+    import argparse
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"train", "curate", "generate", "critic"} <= set(sub.choices)
+    for name in sub.choices:
+        loaded = _modules_after(f"from stickgen_core.cli import main\ntry: main([{name!r}, '--help'])\n"
+                                "except SystemExit: pass")
+        assert "torch" not in loaded, name

@@ -23,7 +23,7 @@ def inputs(B=2, T=24, seed=1):
 
 def test_shapes_and_size(model):
     out = model(*inputs())
-    assert out["pose"].shape == (2, 24, 48) and out["action_logits"].shape == (2, 24, 16)
+    assert out["pose"].shape == (2, 24, 48) and out["action_logits"].shape == (2, 24, 64)  # model.num_actions slots
     assert out["physics"].shape == (2, 24, 6)
     assert 3e6 < model.num_parameters() < 8e6
 

@@ -14,12 +14,17 @@ def fields(problems):
 def test_vocabulary_has_required_actions_with_stable_indices():
     for name in ["idle", "walk", "run", "jump", "wave", "sit", "stand_up", "turn", "kick",
                  "punch", "dance", "crouch", "fall", "climb", "throw", "unknown"]:
-        assert name in ACTIONS
-    # indices are part of the file format: pin a few so a reorder fails loudly
-    assert schema.ACTION_INDEX["unknown"] == 0
-    assert schema.ACTION_INDEX["walk"] == 2
-    assert schema.ACTION_INDEX["throw"] == 15
+        assert ACTIONS[schema.action_index(name)]
+    # indices are part of the file format and agree with the reference's ActionType order
+    assert schema.ACTION_INDEX["idle"] == 0
+    assert schema.ACTION_INDEX["clap"] == 11
+    assert schema.ACTION_INDEX["typing"] == 32
+    assert schema.ACTION_INDEX["fight_stance"] == 45
+    assert ACTIONS[46:] == ("unknown", "stand_up", "turn", "crouch", "fall")
+    assert schema.action_index("throw") == schema.ACTION_INDEX["throwing"]
     assert schema.action_name(999) == "unknown"
+    with pytest.raises(KeyError, match="moonwalk"):
+        schema.action_index("moonwalk")
 
 
 def test_v3_segment_order():

@@ -98,11 +98,13 @@ def register(sub) -> None:
     c.add_argument("--output-dir", default="data/curated")
     c.add_argument("--config", help="a config YAML whose data_curation section gives the thresholds")
     c.add_argument("--ground", choices=["auto", "zero", "estimate"], default="auto")
+    from ..curation_fields import FIELD_HELP
+
     for flag, field, typ in _CURATE_FLAGS:
-        c.add_argument(flag, dest=field, type=typ, default=None, help=f"data_curation.{field}")
+        c.add_argument(flag, dest=field, type=typ, default=None, help=f"{FIELD_HELP[field]} (data_curation.{field})")
     for name in _CURATE_SWITCHES:
         c.add_argument(f"--{name.replace('_', '-')}", dest=name, action=argparse.BooleanOptionalAction, default=None,
-                       help=f"data_curation.{name}")
+                       help=f"{FIELD_HELP[name]} (data_curation.{name})")
     c.add_argument("--source-weight", action="append", metavar="SOURCE=WEIGHT",
                    help="how much SOURCE's realism counts in its quality (repeatable)")
     c.set_defaults(func=cmd_curate)

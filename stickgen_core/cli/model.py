@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..train.arguments import add_arguments as train_arguments
 from .common import bar as _bar
+from .common import run_from
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -55,8 +57,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    from ..train.__main__ import add_arguments as train_arguments, run as train_run
-
     e = sub.add_parser("embed", help="add text embeddings to a dataset (build_dataset_for_training)")
     e.add_argument("--input", required=True)
     e.add_argument("--output", required=True)
@@ -68,7 +68,7 @@ def register(sub) -> None:
 
     tr = sub.add_parser("train", help="train the transformer (pretraining or SFT), resumable")
     train_arguments(tr)
-    tr.set_defaults(func=train_run)
+    tr.set_defaults(func=run_from("stickgen_core.train.__main__:run"))
 
     x = sub.add_parser("export-merged", help="merge a LoRA checkpoint's adapters into plain weights")
     x.add_argument("checkpoint")

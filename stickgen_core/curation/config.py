@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ..errors import ConfigError
+from ..curation_fields import EXPORT_ONLY_FIELDS, FIELD_HELP  # noqa: F401 (re-exported)
 from ..io import atomic_write_text, read_yaml
 
 SECTION = "data_curation"
@@ -119,9 +119,35 @@ class CurationConfig:
             raise ConfigError(f"{path}: {exc}") from None
 
     def save_to_yaml(self, path: str | Path) -> Path:
-        """Write this config as the ``data_curation`` section of ``path``, keeping its other sections."""
+        """Write this config as the ``data_curation`` section of ``path``, keeping the file's other
+        sections, its comments and key order (round-trip YAML; still only plain data is read)."""
+        from io import StringIO
+
+        from ruamel.yaml import YAML, YAMLError
+
         p = Path(path)
-        doc = read_yaml(p) if p.exists() else {}
-        doc[SECTION] = self.to_dict()
-        atomic_write_text(p, yaml.safe_dump(doc, sort_keys=False))
+        rt = YAML(typ="rt")  # round-trip: comments kept; builds only plain mappings, lists and scalars
+        rt.preserve_quotes = True
+        doc = None
+        if p.exists():
+            read_yaml(p)  # the safe reader validates the file first (and names it on failure)
+            try:
+                doc = rt.load(p.read_text(encoding="utf-8"))
+            except YAMLError as exc:
+                raise ConfigError(f"{p}: not valid YAML ({str(exc)[:120]})") from None
+        if doc is None:
+            doc = {}
+        new = self.to_dict()
+        if isinstance(doc.get(SECTION), dict):
+            section = doc[SECTION]
+            for k in list(section):
+                if k not in new:
+                    del section[k]
+            for k, v in new.items():
+                section[k] = v
+        else:
+            doc[SECTION] = new
+        out = StringIO()
+        rt.dump(doc, out)
+        atomic_write_text(p, out.getvalue())
         return p

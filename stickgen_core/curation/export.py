@@ -34,8 +34,14 @@ THRESHOLDS_FILE = "curation_thresholds.yaml"
 
 def _curated_copy(sample: dict, row: pd.Series, quality: float, cfg: CurationConfig) -> dict:
     out = dict(sample)
+    keep = int(row.get("n_frames", len(sample["motion"])))
+    if keep < len(sample["motion"]):  # trailing padding (annotate's n_frames) is not motion: trim it
+        for key in ("motion", "actions", "physics", "camera"):
+            if hasattr(out.get(key), "shape") and len(out[key]) == len(sample["motion"]):
+                out[key] = out[key][:keep].clone()
+        out["meta"] = dict(out.get("meta") or {}, trimmed_padding_frames=len(sample["motion"]) - keep)
     if cfg.normalize_height or cfg.smooth:
-        m = sample["motion"].detach().cpu().numpy().astype(np.float32)
+        m = out["motion"].detach().cpu().numpy().astype(np.float32)
         if cfg.normalize_height:
             m = normalize_height(m, cfg.target_height)
         if cfg.smooth:
@@ -61,7 +67,7 @@ def export_splits(table: pd.DataFrame, result: CurationResult, output_dir: str |
     out = Path(output_dir)
     chosen = result.pretrain | result.sft
     rows = table.loc[chosen, ["file", "index", "clip_id", "artifact_score", "realism_score",
-                              "camera_stability", "dominant_action"]].copy()
+                              "camera_stability", "dominant_action", "n_frames"]].copy()
     rows["q"] = result.quality[chosen]
     rows["in_sft"] = result.sft[chosen]
     rows["in_pretrain"] = result.pretrain[chosen]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..schema import ACTION_INDEX, JOINT_INDEX
+from ..schema import JOINT_INDEX, SCHEMA_VERSION, action_index
 from ..skeleton import joints_to_segments, smooth_time
 from .actions import ACTION_SPECS, breathe
 from .defects import DEFECT_TYPES, INJECTORS
@@ -119,7 +119,7 @@ def _actor(rng: np.random.Generator, cfg: SynthConfig, T: int, speed: float, fac
             pose = np.zeros((T, seg.shape[1]))
         pose[lo:hi] += seg * wt[:, None]
         weight_sum[lo:hi] += wt
-        actions[a:b] = ACTION_INDEX[name]
+        actions[a:b] = action_index(name)
         timeline.append({"action": str(name), "start": a, "end": b})
     pose /= np.maximum(weight_sum, 1e-9)[:, None]
     # a living body is never perfectly still, whatever the action
@@ -246,6 +246,7 @@ def generate_sample(index: int, seed: int = 0, config: SynthConfig | None = None
         "physics": torch.from_numpy(physics),
         "camera": torch.from_numpy(camera.astype(np.float32)),
         "source": str(source),
+        "schema_version": SCHEMA_VERSION,
         "meta": {
             "generator": "stickgen_core.synth", "seed": int(seed), "index": int(index), "fps": fps,
             "num_actors": n_actors, "camera_mode": cam_mode, "speed": speed,

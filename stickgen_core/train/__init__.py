@@ -1,5 +1,21 @@
-"""Training: data, losses, checkpoints, the loop, and ``python -m stickgen_core.train``."""
+"""Training: data, losses, checkpoints, the loop, and ``python -m stickgen_core.train``.
 
-from .trainer import RunFolder, apply_lora, export_merged, train
+The names below load the trainer (and torch) on first use, so importing a light submodule
+such as ``stickgen_core.train.arguments`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .trainer import RunFolder, apply_lora, export_merged, train
 
 __all__ = ["RunFolder", "apply_lora", "export_merged", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module(".trainer", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

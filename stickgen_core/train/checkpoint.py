@@ -9,6 +9,8 @@ import torch
 
 from ..errors import DatasetError
 from ..io import atomic_torch_save, load_torch_file
+from ..migrate import upgrade_checkpoint
+from ..schema import SCHEMA_VERSION
 
 LATEST = "model_checkpoint_latest.pth"
 BEST = "model_checkpoint_best.pth"
@@ -32,15 +34,17 @@ def restore_rng(state: dict[str, Any]) -> None:
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     payload = dict(payload)
     payload["rng_state"] = rng_state()
+    payload["schema_version"] = SCHEMA_VERSION
     atomic_torch_save(payload, path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint dict (weights_only loading), checked for the keys training needs."""
+    """A checkpoint dict (weights_only loading), checked for the keys training needs and
+    migrated to the current schema (``migrate.upgrade_checkpoint``)."""
     ck = load_torch_file(path)
     if not isinstance(ck, dict):
         raise DatasetError(f"{path}: expected a checkpoint dict, got {type(ck).__name__}", path)
     missing = [k for k in REQUIRED if k not in ck]
     if missing:
         raise DatasetError(f"{path}: not a Stick-Gen checkpoint (missing {', '.join(missing)})", path)
-    return ck
+    return upgrade_checkpoint(ck, path)

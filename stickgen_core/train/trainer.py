@@ -180,8 +180,9 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     start_epoch, step, best, skip = 0, 0, float("inf"), 0
     if resume is not None:
         core.load_state_dict(resume["model_state_dict"])
-        opt.load_state_dict(resume["optimizer_state_dict"])
-        sched.load_state_dict(resume["scheduler_state_dict"])
+        if "optimizer_state_dict" in resume:  # absent when an old-schema checkpoint was migrated
+            opt.load_state_dict(resume["optimizer_state_dict"])
+            sched.load_state_dict(resume["scheduler_state_dict"])
         start_epoch, step = int(resume["epoch"]) + 1, int(resume["global_step"])
         if resume.get("resume_batch"):  # stopped inside an epoch: skip the batches already used
             start_epoch, skip = int(resume["resume_epoch"]), int(resume["resume_batch"])

@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from stickgen_core.curation import PRETRAIN_RULES, SFT_RULES
+
+from .. import palette
 
 REASON_TEXT = {
     "invalid_sample": "invalid sample", "missing_metrics": "missing metrics", "too_short": "too short",
@@ -25,18 +27,21 @@ class DistributionChart(pg.PlotWidget):
     def __init__(self, title: str) -> None:
         super().__init__()
         self.setBackground("w")
-        self.setTitle(f"{title}: <span style='color:#5b8fd6'>■ pretrain</span> "
-                      f"<span style='color:#2e9d57'>■ SFT</span>", size="9pt", color="#333")
-        self.setMinimumHeight(150)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(150)
+        self.setMinimumHeight(120)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.getPlotItem().setMenuEnabled(False)
-        self._pre = pg.BarGraphItem(x0=[], y=[], height=0.4, width=[], brush="#5b8fd6")
-        self._sft = pg.BarGraphItem(x0=[], y=[], height=0.4, width=[], brush="#2e9d57")
+        self._pre = pg.BarGraphItem(x0=[], y=[], height=0.4, width=[], brush=palette.PRETRAIN_SPLIT)
+        self._sft = pg.BarGraphItem(x0=[], y=[], height=0.4, width=[], brush=palette.SFT)
         self.addItem(self._pre)
         self.addItem(self._sft)
+        for name in ("left", "bottom"):
+            self.getAxis(name).setTextPen(pg.mkPen(palette.TEXT))
+            self.getAxis(name).setPen(pg.mkPen(palette.AXIS))
         self.getAxis("bottom").enableAutoSIPrefix(False)
-        self.setLabel("bottom", "share of split")
+        self.setTitle(title, size="9pt", color=palette.TEXT)
         self.getViewBox().invertY(True)
 
     def set_data(self, pre: dict[str, Any], sft: dict[str, Any]) -> None:
@@ -52,44 +57,58 @@ class DistributionChart(pg.PlotWidget):
         self.setXRange(0, top * 1.1, padding=0)
 
 
+class CountsStrip(QLabel):
+    """The split counts in one line above the table, in the split colours: read at a glance."""
+
+    def __init__(self) -> None:
+        super().__init__("No clips loaded")
+        self.setObjectName("counts")
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setStyleSheet("font-size: 12pt; padding: 2px 4px;")
+        self.setWordWrap(True)
+
+    def show_stats(self, stats: dict[str, Any]) -> None:
+        chip = "{name} <span style='color:{c}; font-weight:bold'>{n:,}</span>"
+        self.setText(f"<b>{stats['total']:,}</b> clips · "
+                     + " · ".join([chip.format(c=palette.PRETRAIN_SPLIT, n=stats["pretrain"], name="pretrain"),
+                                   chip.format(c=palette.SFT, n=stats["sft"], name="SFT"),
+                                   chip.format(c=palette.DROPPED, n=stats["dropped"], name="dropped")]))
+        self.setToolTip(f"Pretrain split: {stats['pretrain']:,} clips, of which {stats['sft']:,} are also in "
+                        f"the SFT split; {stats['dropped']:,} clips are in neither")
+
+
 class SummaryPanel(QWidget):
+    """Why clips are left out (click a reason to list those clips) and the share charts."""
+
+    reasonClicked = Signal(str)
+
     def __init__(self) -> None:
         super().__init__()
-        counts = QGroupBox("Splits")
-        grid = QGridLayout(counts)
-        self.total = QLabel("–")
-        self.pretrain = QLabel("–")
-        self.sft = QLabel("–")
-        self.dropped = QLabel("–")
-        for col, (title, lab) in enumerate((("Clips", self.total), ("Pretrain", self.pretrain), ("SFT", self.sft),
-                                            ("Dropped", self.dropped))):
-            lab.setProperty("class", "count")
-            lab.setStyleSheet("font-size: 16pt; font-weight: bold;")
-            lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            t = QLabel(title)
-            t.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            grid.addWidget(lab, 0, col)
-            grid.addWidget(t, 1, col)
         self.reasons = QLabel()
+        self.reasons.setObjectName("reasons")
         self.reasons.setTextFormat(Qt.TextFormat.RichText)
         self.reasons.setWordWrap(True)
+        self.reasons.setToolTip("Click a reason to show its clips in the table")
+        self.reasons.linkActivated.connect(lambda href: self.reasonClicked.emit(href.partition(":")[2]))
         reasons_box = QGroupBox("Why clips are left out")
         QVBoxLayout(reasons_box).addWidget(self.reasons)
         self.actions = DistributionChart("Actions")
         self.sources = DistributionChart("Sources")
+        self.legend = QLabel("Share of each split: " + palette.legend_html(
+            [(palette.PRETRAIN_SPLIT, "pretrain"), (palette.SFT, "SFT")]))
+        self.legend.setWordWrap(True)
         lay = QVBoxLayout(self)
-        lay.addWidget(counts)
+        lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(reasons_box)
+        lay.addWidget(self.legend)
         lay.addWidget(self.actions, 3)
         lay.addWidget(self.sources, 1)
 
     def show_stats(self, stats: dict[str, Any]) -> None:
-        self.total.setText(f"{stats['total']:,}")
-        self.pretrain.setText(f"{stats['pretrain']:,}")
-        self.sft.setText(f"{stats['sft']:,}")
-        self.dropped.setText(f"{stats['dropped']:,}")
+        link = "<a href='reason:{r}' style='color:{c}'>{text}</a>: {n:,}"
         rows = ["<b>Dropped from pretrain</b>"]
-        rows += [f"{REASON_TEXT[r]}: {n:,}" for r in PRETRAIN_RULES if (n := stats["dropped_by_reason"].get(r, 0))]
+        rows += [link.format(r=r, c=palette.DROPPED, text=REASON_TEXT[r], n=n)
+                 for r in PRETRAIN_RULES if (n := stats["dropped_by_reason"].get(r, 0))]
         rows.append("<b>Pretrain, not in SFT</b>")
         rows += [f"{REASON_TEXT[r]}: {n:,}" for r in SFT_RULES[1:] if (n := stats["not_in_sft_by_reason"].get(r, 0))]
         for key in ("actions", "sources"):

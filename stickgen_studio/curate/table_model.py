@@ -17,12 +17,14 @@ from PySide6.QtGui import QColor
 from stickgen_core.curation import PRETRAIN_RULES
 
 # (header, table column or a computed key, format)
+# what matters first: status, description, action, source, quality; the rest via the column chooser
 COLUMNS: list[tuple[str, str, str]] = [
-    ("Status", "_status", "s"), ("Action", "dominant_action", "s"), ("Source", "source", "s"),
-    ("Frames", "n_frames", "d"), ("Quality", "_quality", ".3f"), ("Artifact", "artifact_score", ".3f"),
-    ("Realism", "realism_score", ".3f"), ("Camera", "camera_stability", ".3f"),
-    ("Description", "description", "s"), ("Clip", "clip_id", "s"), ("File", "file", "s"),
+    ("Status", "_status", "s"), ("Description", "description", "s"), ("Action", "dominant_action", "s"),
+    ("Source", "source", "s"), ("Quality", "_quality", ".3f"), ("Frames", "n_frames", "d"),
+    ("Artifact", "artifact_score", ".3f"), ("Realism", "realism_score", ".3f"),
+    ("Camera", "camera_stability", ".3f"), ("Clip", "clip_id", "s"), ("File", "file", "s"),
 ]
+HIDDEN_BY_DEFAULT = ("Camera", "Clip", "File")
 # status codes: -2 in SFT (and pretrain), -1 pretrain only, k >= 0 dropped by PRETRAIN_RULES[k]
 SFT, PRETRAIN_ONLY = -2, -1
 STATUS_COLOURS = {SFT: QColor("#1b7f3b"), PRETRAIN_ONLY: QColor("#2d6cb5")}
@@ -30,11 +32,12 @@ DROPPED_COLOUR = QColor("#b3261e")
 
 
 def status_label(code: int) -> str:
+    """Short enough for a narrow column: 'SFT' (also in pretrain), 'pretrain', '✗ <first failed rule>'."""
     if code == SFT:
-        return "pretrain+sft"
+        return "SFT"
     if code == PRETRAIN_ONLY:
         return "pretrain"
-    return f"dropped: {PRETRAIN_RULES[code]}" if 0 <= code < len(PRETRAIN_RULES) else ""
+    return f"✗ {PRETRAIN_RULES[code].replace('_', ' ')}" if 0 <= code < len(PRETRAIN_RULES) else ""
 
 
 class ClipTableModel(QAbstractTableModel):
@@ -75,7 +78,8 @@ class ClipTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
 
     def set_filter(self, key: str, value: Any) -> None:
-        """Filter by 'text' (description or clip id), 'source', 'action' or 'status' ('' = all)."""
+        """Filter by 'text' (description or clip id), 'source', 'action', 'status' ('' = all)
+        or 'range' ((column, lo, hi) or None: a histogram bin)."""
         self._filters[key] = value
         self.beginResetModel()
         self._apply_view()
@@ -101,6 +105,11 @@ class ClipTableModel(QAbstractTableModel):
             want = self._filters.get(key)
             if want and col in self._cols:
                 keep &= self._cols[col].astype(str) == want
+        rng = self._filters.get("range")
+        if rng:
+            col, lo, hi = rng
+            vals = self._column(col).astype(np.float64)
+            keep &= (vals >= lo) & (vals < hi)
         status = self._filters.get("status")
         if status:
             if status == "dropped":
@@ -158,7 +167,10 @@ class ClipTableModel(QAbstractTableModel):
             return STATUS_COLOURS.get(int(self._status[row]), DROPPED_COLOUR)
         if role == Qt.ItemDataRole.ToolTipRole and key in ("_status", "description"):
             problems = self._table["problems"].iat[row] if "problems" in self._table else ""
-            shown = status_label(int(self._status[row])) if key == "_status" else str(self._column(key)[row])
+            code = int(self._status[row])
+            long = {SFT: "in the SFT split (and in pretraining)", PRETRAIN_ONLY: "in pretraining, not in SFT"}
+            shown = (long.get(code, f"dropped: {status_label(code)[2:]}") if key == "_status"
+                     else str(self._column(key)[row]))
             return shown + (f"\n{problems}" if problems else "")
         return None
 
@@ -170,6 +182,16 @@ class ClipTableModel(QAbstractTableModel):
     def view_row_of(self, table_row: int) -> int | None:
         hits = np.nonzero(self._order == table_row)[0]
         return int(hits[0]) if len(hits) else None
+
+    def status_code(self, view_row: int) -> int:
+        """Split status code of the row shown at ``view_row`` (see ``status_label``)."""
+        return int(self._status[self._order[view_row]])
+
+    def total_rows(self) -> int:
+        return len(self._table)
+
+    def column_of(self, header: str) -> int:
+        return [c[0] for c in COLUMNS].index(header)
 
     @property
     def table(self) -> pd.DataFrame:

@@ -1,15 +1,13 @@
-"""The Curate panel shows exactly what stickgen_core computes, live, and survives bad input."""
+"""The Curate panel, driven as a user drives it: counts on screen equal stickgen_core's."""
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from stickgen_core.curation import CurationConfig, apply_thresholds
 from tests.gui.conftest import shot
-
-
-def counts(win):
-    s = win.curate.summary
-    return tuple(int(lbl.text().replace(",", "")) for lbl in (s.total, s.pretrain, s.sft, s.dropped))
+from tests.gui.user import click, drag, painted_fraction, plot_point, visible_counts, visible_dialogs
 
 
 def core_counts(table, **changes):
@@ -20,35 +18,40 @@ def core_counts(table, **changes):
 def test_window_opens_on_workspace_with_core_counts(window):
     shot(window, "curate_1280x800")
     cur = window.curate
-    assert cur.table is not None and len(cur.table) == 150
-    assert counts(window) == core_counts(cur.table)
     assert cur.model.rowCount() == 150
-    assert window.nav.count() == 3 and window.pages.currentIndex() == 0
+    assert visible_counts(window) == core_counts(cur.table)
+    assert cur.shown.text() == "150 clips"
     assert not cur.banner.isVisible()
+    assert "clips.pt — " in cur.data_box.list.item(0).text()
 
 
-def test_moving_a_slider_updates_counts_to_core_values(window, qtbot):
+def test_slider_keys_update_the_counts_to_core_values(window, qtbot):
     cur = window.curate
     control = cur.thresholds.controls["min_quality_pretrain"]
-    with qtbot.waitSignal(cur.updated):
-        control.slider.setValue(90)
-    assert control.value() == 0.9
-    assert counts(window) == core_counts(cur.table, min_quality_pretrain=0.9)
-    with qtbot.waitSignal(cur.updated):
-        cur.thresholds.controls["min_frames"].spin.setValue(120)
-    assert counts(window) == core_counts(cur.table, min_quality_pretrain=0.9, min_frames=120)
+    control.slider.setFocus()
+    for _ in range(4):
+        QTest.keyClick(control.slider, Qt.Key.Key_PageUp)  # 0.50 -> 0.90 in steps of 0.10
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, min_quality_pretrain=0.9))
+    assert control.spin.value() == pytest.approx(0.9)
+    assert "●" in control.title.text()  # changed from its default
+    click(control.reset)
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table))
 
 
-def test_dragging_a_histogram_line_moves_its_slider(window, qtbot):
+def test_dragging_a_histogram_line_with_the_mouse_moves_slider_and_counts(window, qtbot):
     cur = window.curate
-    line = cur.thresholds.histograms["artifact"].lines["max_artifact_score"]
+    cur.thresholds.sections["artifact"].button.setChecked(True)
+    hist = cur.thresholds.histograms["artifact"]
+    cur.thresholds.parentWidget().parentWidget().ensureWidgetVisible(hist)
+    qtbot.waitUntil(lambda: hist.isVisible() and hist.height() > 50)
     control = cur.thresholds.controls["max_artifact_score"]
-    with qtbot.waitSignal(cur.updated):
-        line.setValue(0.2)  # what a mouse drag does to the line
-    assert control.value() == 0.2 and control.slider.value() == 20
-    assert counts(window) == core_counts(cur.table, max_artifact_score=0.2)
-    control.slider.setValue(70)  # and the other way round
-    assert abs(line.value() - 0.7) < 1e-9
+    start, end = plot_point(hist, control.value(), 0.3), plot_point(hist, 0.2, 0.3)
+    drag(hist.viewport(), start, end)
+    qtbot.waitUntil(lambda: abs(control.value() - 0.2) <= 0.03)
+    v = control.value()
+    assert control.slider.value() == round(v * 100)
+    assert "pretrain ≤ %.2f" % v in hist.lines["max_artifact_score"].label.toPlainText()
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, max_artifact_score=v))
 
 
 def test_histogram_bars_split_kept_and_dropped(window):
@@ -59,123 +62,121 @@ def test_histogram_bars_split_kept_and_dropped(window):
     assert (sft, pre_only, dropped) == (s["sft"], s["pretrain"] - s["sft"], s["dropped"])
 
 
-def test_selecting_a_row_plays_the_clip_with_flagged_frames(window, qtbot):
+def test_clicking_a_histogram_bar_filters_the_table(window, qtbot):
+    cur = window.curate
+    hist = cur.thresholds.histograms["artifact"]
+    cur.thresholds.parentWidget().parentWidget().ensureWidgetVisible(hist)
+    QTest.mouseClick(hist.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     plot_point(hist, 0.01, 0.1))  # the first bin: artifact score below 0.025
+    qtbot.waitUntil(lambda: "of 150 clips shown" in cur.shown.text())
+    n = cur.model.rowCount()
+    expected = int((cur.table["artifact_score"] < 0.025).sum())
+    assert n == expected > 0
+    assert cur.shown.text().startswith(f"{n} of 150 clips shown")
+    click(cur.clear_filters)
+    qtbot.waitUntil(lambda: cur.model.rowCount() == 150)
+
+
+def test_clicking_a_drop_reason_lists_those_clips(window, qtbot):
+    cur = window.curate
+    cur.summary.reasons.linkActivated.emit("reason:artifact")  # what a click on the link sends
+    qtbot.waitUntil(lambda: cur.split_filter.currentData() == "artifact")
+    assert cur.model.rowCount() == cur.result.stats["dropped_by_reason"]["artifact"] > 0
+
+
+def test_clicking_a_row_plays_the_clip_and_paints_the_figure(window, qtbot):
     cur = window.curate
     cur.split_filter.setCurrentIndex(cur.split_filter.findData("artifact"))
-    assert cur.model.rowCount() == cur.result.stats["dropped_by_reason"]["artifact"] > 0
-    cur.view.selectRow(0)
-    assert cur.player.is_playing()
-    qtbot.waitUntil(lambda: cur.player.frame >= 5, timeout=5000)
-    assert any(f.any() for f in cur.player.timeline._flags.values())
-    shot(window, "curate_playing")
-    cur.player.pause()
-    assert not cur.player.is_playing()
+    rect = cur.view.visualRect(cur.model.index(0, 1))
+    click(cur.view.viewport(), rect.center())
+    qtbot.waitUntil(lambda: cur.player.is_playing())
+    qtbot.waitUntil(lambda: cur.player.frame >= 3, timeout=10_000)
+    assert painted_fraction(cur.player.canvas) > 0.002  # figure drawn, not just a blank canvas
+    marks = [h.selected for h in cur.thresholds.histograms.values()]
+    assert all(m.isVisible() for m in marks[1:3])  # the clip is marked on the histograms
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not cur.player.is_playing())
 
 
 def test_filters_and_sorting(window):
     cur = window.curate
-    cur.search.setText("walk")
+    QTest.keyClicks(cur.search, "walk")
     n = cur.model.rowCount()
-    assert 0 < n < 150
+    assert 0 < n < 150 and cur.shown.text() == f"{n} of 150 clips shown"
     assert all("walk" in cur.table.iloc[cur.model.table_row(r)]["description"].lower()
                or "walk" in cur.table.iloc[cur.model.table_row(r)]["clip_id"] for r in range(n))
-    cur.search.setText("")
+    cur.search.clear()
     cur.split_filter.setCurrentIndex(cur.split_filter.findData("sft"))
     assert cur.model.rowCount() == cur.result.stats["sft"]
     cur.split_filter.setCurrentIndex(0)
-    cur.model.sort(3, Qt.SortOrder.DescendingOrder)  # frames
-    frames = [int(cur.model.data(cur.model.index(r, 3))) for r in range(20)]
+    col = cur.model.column_of("Frames")
+    cur.view.horizontalHeader().setSortIndicator(col, Qt.SortOrder.DescendingOrder)
+    frames = [int(cur.model.data(cur.model.index(r, col))) for r in range(20)]
     assert frames == sorted(frames, reverse=True)
 
 
-def test_export_writes_the_splits(window, qtbot, tmp_path):
+def test_min_frames_dragged_past_max_pushes_max_without_errors(window, qtbot):
+    cur = window.curate
+    lo, hi = cur.thresholds.controls["min_frames"], cur.thresholds.controls["max_frames"]
+    hi.spin.setValue(150)
+    lo.spin.setFocus()
+    lo.spin.selectAll()
+    QTest.keyClicks(lo.spin, "200")
+    QTest.keyClick(lo.spin, Qt.Key.Key_Enter)
+    qtbot.waitUntil(lambda: lo.value() == 200)
+    assert hi.value() == 200  # the maximum followed
+    assert not visible_dialogs() and not lo.problem.isVisible()
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, min_frames=200, max_frames=200))
+
+
+def test_export_writes_the_splits_and_asks_before_overwriting(window, qtbot, tmp_path):
     cur = window.curate
     out = tmp_path / "curated"
     cur.export(str(out))
     qtbot.waitUntil(lambda: cur.last_export is not None, timeout=60_000)
     for name in ("pretrain_data.pt", "sft_data.pt", "curation_stats.json", "curation_thresholds.yaml"):
         assert (out / name).exists()
+    done = [d for d in visible_dialogs() if d.windowTitle() == "Splits exported"]
+    assert done and any(b.text() == "Open folder" for b in done[0].buttons())
+    done[0].close()
     from stickgen_core.io import load_dataset
     assert len(load_dataset(out / "sft_data.pt")) == cur.result.stats["sft"]
+    cur.last_export = None
+    cur.export(str(out))
+    qtbot.waitUntil(lambda: any(d.windowTitle() == "Replace the exported splits?" for d in visible_dialogs()))
+    assert cur.last_export is None  # nothing written before the user agrees
+    ask = [d for d in visible_dialogs() if d.windowTitle() == "Replace the exported splits?"][0]
+    click(ask.button(ask.StandardButton.Yes))
+    qtbot.waitUntil(lambda: cur.last_export is not None, timeout=60_000)
 
 
-def test_thresholds_save_and_load(window, qtbot, tmp_path):
+def test_thresholds_save_keeps_comments_and_load_widens_sliders(window, qtbot, tmp_path):
     cur = window.curate
     path = tmp_path / "cfg.yaml"
-    cur.thresholds.controls["min_quality_sft"].slider.setValue(90)
+    path.write_text("# my settings\nmodel:\n  d_model: 64  # small\ndata_curation:\n  max_frames: 1500\n")
+    cur.load_thresholds(str(path))
+    hi = cur.thresholds.controls["max_frames"]
+    assert hi.value() == 1500 and hi.spin.value() == 1500  # widened, not clamped to 1000
+    cur.thresholds.controls["min_quality_sft"].spin.setValue(0.9)
     cur.save_thresholds(str(path))
-    assert CurationConfig.from_yaml(path).min_quality_sft == 0.9
-    cur.thresholds.controls["min_quality_sft"].slider.setValue(50)
-    with qtbot.waitSignal(cur.updated):
-        cur.load_thresholds(str(path))
-    assert cur.thresholds.controls["min_quality_sft"].value() == 0.9
-    assert counts(window) == core_counts(cur.table, min_quality_sft=0.9)
+    text = path.read_text()
+    assert "# my settings" in text and "# small" in text and "d_model: 64" in text
+    saved = CurationConfig.from_yaml(path)
+    assert saved.max_frames == 1500 and saved.min_quality_sft == 0.9
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, max_frames=1500, min_quality_sft=0.9))
 
 
-def test_bad_dataset_shows_an_error_and_the_app_keeps_working(window, qtbot, tmp_path):
+def test_gui_counts_equal_the_cli_on_a_config_beyond_the_slider_range(window, qtbot, tmp_path, workspace):
+    import json
+    import subprocess
+    import sys
+
     cur = window.curate
-    bad = tmp_path / "broken.pt"
-    bad.write_bytes(b"not a torch file at all")
-    cur.add_datasets([str(bad)])
-    qtbot.waitUntil(lambda: cur.last_error is not None, timeout=30_000)
-    qtbot.waitUntil(lambda: not cur._busy(), timeout=30_000)
-    assert "broken.pt" in cur.last_error and "not a torch file" in cur.last_error
-    shot(window, "curate_error")
-    assert len(cur.table) == 150  # the loaded data is untouched
-    with qtbot.waitSignal(cur.updated):
-        cur.thresholds.controls["min_quality_pretrain"].slider.setValue(60)
-    assert counts(window) == core_counts(cur.table, min_quality_pretrain=0.6)
-    cur.load_thresholds(str(tmp_path / "missing.yaml"))
-    assert "no such config file" in cur.last_error
-
-
-def test_empty_workspace_offers_a_demo_dataset(qtbot, tmp_path, settings):
-    from stickgen_studio.main_window import MainWindow
-
-    win = MainWindow(tmp_path / "empty", settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    cur = win.curate
-    assert cur.banner.isVisible() and cur.table is None
-    shot(win, "empty_workspace")
-    with qtbot.waitSignal(cur.updated, timeout=60_000):
-        cur.generate_demo(num_samples=40)
-    assert len(cur.table) == 40 and not cur.banner.isVisible()
-    assert (tmp_path / "empty" / "datasets" / "demo_synth.pt").exists()
-    assert str(win.workspace.root) in win.recent_workspaces()
-    win.close()
-
-
-def test_layout_at_1920x1080(window):
-    window.resize(1920, 1080)
-    shot(window, "curate_1920x1080")
-    assert window.curate.view.width() > 700
-
-
-def test_every_config_field_has_a_control(window):
-    import dataclasses
-
-    t = window.curate.thresholds
-    covered = set(t.controls) | set(t.switches) | set(t.source_lists) | {"seed", "source_weights"}
-    assert {f.name for f in dataclasses.fields(CurationConfig)} <= covered
-    t.source_lists["mocap_sources"].setText("mocap, mocap_like, video_estimate")
-    assert t.config().mocap_sources == ("mocap", "mocap_like", "video_estimate")
-
-
-def test_annotation_can_be_cancelled(qtbot, tmp_path, settings, dataset_template):
-    import shutil
-
-    from stickgen_studio.main_window import MainWindow
-
-    ws = tmp_path / "ws"
-    (ws / "datasets").mkdir(parents=True)
-    for i in range(6):  # several uncached files: cancel lands between them
-        shutil.copy(dataset_template, ws / "datasets" / f"c{i}.pt")
-    win = MainWindow(ws, settings=settings)
-    qtbot.addWidget(win)
-    cur = win.curate
-    assert cur._busy()
-    cur.cancel()
-    qtbot.waitUntil(lambda: not cur._busy(), timeout=60_000)
-    assert cur.table is None and cur.last_error is None
-    win.close()
+    path = tmp_path / "wide.yaml"
+    path.write_text("data_curation:\n  max_frames: 1500\n  min_frames: 60\n")
+    cur.load_thresholds(str(path))
+    out = tmp_path / "cli"
+    subprocess.run([sys.executable, "-m", "stickgen_core.cli", "curate", "--inputs", str(workspace / "datasets"),
+                    "--config", str(path), "--output-dir", str(out)], check=True, capture_output=True)
+    stats = json.loads((out / "curation_stats.json").read_text())
+    qtbot.waitUntil(lambda: visible_counts(window) == (stats["total"], stats["pretrain"], stats["sft"], stats["dropped"]))

@@ -1,0 +1,171 @@
+"""Foreign data in: BVH, HumanML3D joints and reference Stick-Gen files -> canonical samples.
+
+``convert_path`` turns one file or folder into samples; ``import_paths`` is what a GUI
+calls for any user paths: it converts in order, caches each converted file by content, and
+reports per-file problems without stopping the good files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..errors import DatasetError, StickGenError
+from ..io import atomic_torch_save, load_torch_file, samples_from_object
+from ..schema import SCHEMA_VERSION, validate_sample
+from .bvh import read_bvh
+from .humanml3d import caption, read_humanml3d
+from .joints3d import to_sample
+
+log = logging.getLogger(__name__)
+FORMATS = ("bvh", "humanml3d", "reference")
+CONVERTER_VERSION = 1  # part of the cache key: bump when conversion changes
+
+
+def _description(path: Path, describe: str | None) -> str:
+    sidecar = path.with_suffix(".txt")
+    if describe:
+        return describe
+    if sidecar.is_file():
+        return sidecar.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0]
+    return "motion capture: " + path.stem.replace("_", " ")
+
+
+def source_files(src: str | Path, fmt: str) -> list[Path]:
+    """The files of ``src`` a format reads: the file itself, or a folder's matching files (sorted)."""
+    p = Path(src)
+    if not p.exists():
+        raise DatasetError(f"{p}: no such file or folder", p)
+    if p.is_file():
+        return [p]
+    pattern = {"bvh": "*.bvh", "humanml3d": "*.npy", "reference": "*.pt"}[fmt]
+    base = p / "new_joints" if fmt == "humanml3d" and (p / "new_joints").is_dir() else p
+    files = sorted(base.rglob(pattern) if fmt == "bvh" else base.glob(pattern))
+    if not files:
+        raise DatasetError(f"{p}: holds no {pattern} files for --format {fmt}", p)
+    return files
+
+
+def convert_file(path: str | Path, fmt: str, describe: str | None = None,
+                 target_height: float | None = 1.75) -> list[dict]:
+    """Canonical samples of one source file (validated; DatasetError naming the file otherwise)."""
+    p = Path(path)
+    if fmt == "bvh":
+        samples = [to_sample(read_bvh(p), _description(p, describe), target_height=target_height)]
+    elif fmt == "humanml3d":
+        samples = [to_sample(read_humanml3d(p), describe or caption(p) or _description(p, None),
+                             target_height=target_height)]
+    elif fmt == "reference":
+        samples = reference_samples(p)
+    else:
+        raise DatasetError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}", p)
+    for i, s in enumerate(samples):
+        problems = validate_sample(s)
+        if problems:
+            raise DatasetError(f"{p} sample {i}: converted clip is invalid: " + "; ".join(map(str, problems)), p)
+    return samples
+
+
+def reference_samples(path: Path) -> list[dict]:
+    """A reference Stick-Gen v3 file as canonical samples: its action indices are ours
+    (names checked against ``annotations.action_summary``), the origin goes to ``meta``."""
+    raw = samples_from_object(load_torch_file(path), path)  # migrates and checks the vocabulary
+    out = []
+    for i, s in enumerate(raw):
+        if not isinstance(s, dict) or getattr(s.get("motion"), "shape", (0, 0))[-1] != 48:
+            shape = list(getattr(s.get("motion"), "shape", [])) if isinstance(s, dict) else type(s).__name__
+            raise DatasetError(f"{path} sample {i}: expected v3 motion [T, 48] (v1 [T, 20] files are not "
+                               f"converted yet), got {shape}", path)
+        meta = dict(s.get("meta") or {}, origin=str(path), origin_index=i, origin_format="reference")
+        out.append(dict(s, meta=meta, schema_version=SCHEMA_VERSION))
+    return out
+
+
+def convert_path(src: str | Path, fmt: str, describe: str | None = None,
+                 target_height: float | None = 1.75) -> list[dict]:
+    """Samples of every file under ``src`` (a file or folder) in one format; stops at the first bad file."""
+    return [s for f in source_files(src, fmt) for s in convert_file(f, fmt, describe, target_height)]
+
+
+def detect_format(path: Path) -> str | None:
+    """``bvh``, ``humanml3d``, ``reference`` (any other ``.pt``: a dataset, None) or None."""
+    if path.is_dir():
+        if (path / "new_joints").is_dir() or any(path.glob("*.npy")):
+            return "humanml3d"
+        if any(path.rglob("*.bvh")):
+            return "bvh"
+        return None
+    return {".bvh": "bvh", ".npy": "humanml3d"}.get(path.suffix.lower())
+
+
+@dataclass
+class ImportResult:
+    """Dataset files ready for annotation (converted caches, or the user's own ``.pt`` files),
+    and one line per file that could not be used."""
+
+    samples_files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _cache_name(files: list[Path], fmt: str) -> str:
+    h = hashlib.blake2b(digest_size=10)
+    h.update(f"{fmt}:{CONVERTER_VERSION}:{SCHEMA_VERSION}".encode())
+    for f in files:
+        h.update(str(f.resolve()).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def import_paths(paths: Iterable[str | Path], cache_dir: str | Path, *,
+                 progress: Callable[[int, int], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> ImportResult:
+    """Any user paths (``.pt`` datasets, reference ``.pt`` files, ``.bvh`` files or folders,
+    HumanML3D folders) -> canonical dataset files, converted once and cached by content in
+    ``cache_dir``. A file that fails is listed in ``problems``; the others still come through.
+    ``progress(done, total)`` is called per source file; ``cancel()`` is polled between files
+    and raises InterruptedError when it returns True."""
+    items: list[tuple[Path, str | None]] = []
+    result = ImportResult()
+    for raw in paths:
+        p = Path(raw)
+        fmt = detect_format(p) if p.exists() else None
+        if not p.exists():
+            result.problems.append(f"{p}: no such file or folder")
+        elif fmt is None and p.suffix in (".pt", ".pth"):
+            items.append((p, None))  # a dataset of ours or of the reference: the loader reads both
+        elif fmt is None:
+            result.problems.append(f"{p}: not a dataset (.pt), BVH (.bvh) or HumanML3D (new_joints/*.npy) path")
+        else:
+            try:
+                items.extend((f, fmt) for f in source_files(p, fmt))
+            except StickGenError as exc:
+                result.problems.append(str(exc))
+    cache = Path(cache_dir)
+    for k, (f, fmt) in enumerate(items):
+        if cancel and cancel():
+            raise InterruptedError("import cancelled")
+        try:
+            if fmt is None:
+                samples_from_object(load_torch_file(f, mmap=True), f)  # readable, vocabulary known
+                result.samples_files.append(f)
+            else:
+                out = cache / f"{f.stem}.{_cache_name([f], fmt)}.pt"
+                if not out.exists():
+                    atomic_torch_save(convert_file(f, fmt), out)
+                result.samples_files.append(out)
+        except StickGenError as exc:
+            result.problems.append(str(exc))
+        except (OSError, ValueError) as exc:  # a file a converter could not read at all
+            result.problems.append(f"{f}: {exc}")
+        if progress:
+            progress(k + 1, len(items))
+    for line in result.problems:
+        log.warning("import: %s", line)
+    return result
+
+
+__all__ = ["FORMATS", "ImportResult", "convert_file", "convert_path", "detect_format", "import_paths",
+           "reference_samples", "source_files"]

@@ -1,0 +1,44 @@
+"""HumanML3D ``new_joints/*.npy`` (``[T, 22, 3]`` SMPL joints, y up, metres, 20 fps) -> canonical samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError
+from ..schema import JOINT_NAMES
+from .joints3d import Track3D
+
+HUMANML3D_FPS = 20.0
+#: Our joint -> SMPL joint index (pelvis 0, hips 1/2, spine 3/6/9, knees 4/5, ankles 7/8,
+#: neck 12, head 15, shoulders 16/17, elbows 18/19, wrists 20/21).
+SMPL22 = {"pelvis_center": 0, "chest": 6, "neck": 12, "head_center": 15,
+          "l_shoulder": 16, "l_elbow": 18, "l_wrist": 20, "r_shoulder": 17, "r_elbow": 19, "r_wrist": 21,
+          "l_hip": 1, "l_knee": 4, "l_ankle": 7, "r_hip": 2, "r_knee": 5, "r_ankle": 8}
+
+
+def read_humanml3d(path: str | Path) -> Track3D:
+    """One ``new_joints`` file as our 16 joints in 3-D."""
+    p = Path(path)
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{p}: not a numpy joints file ({exc})", p) from None
+    if arr.ndim != 3 or arr.shape[1:] != (22, 3):
+        raise DatasetError(f"{p}: expected HumanML3D joints of shape [T, 22, 3], got {list(arr.shape)}", p)
+    return Track3D(arr[:, [SMPL22[n] for n in JOINT_NAMES]].astype(np.float64), HUMANML3D_FPS, str(p),
+                   {"format": "humanml3d"})
+
+
+def caption(npy: str | Path) -> str | None:
+    """The first caption of ``texts/<name>.txt`` beside ``new_joints/`` (``text#tokens#start#end`` lines)."""
+    p = Path(npy)
+    txt = p.parent.parent / "texts" / f"{p.stem}.txt"
+    if not txt.is_file():
+        return None
+    for line in txt.read_text(encoding="utf-8", errors="replace").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text:
+            return text
+    return None

@@ -1,0 +1,145 @@
+"""3-D joint tracks of any source -> one canonical 2-D sample (shared by the BVH and HumanML3D converters).
+
+Steps, in order: the up axis is found (pelvis -> head, on average); units are found from
+the figure's height (metres, centimetres or inches); the clip is resampled to 25 fps; the
+2-D plane is the vertical plane through the main travel direction (the first principal
+axis of the pelvis path on the floor, pointing from start to end), so the figure is seen
+from the side it walks past; when it hardly travels (< 0.5 m) the plane is the one it
+faces across (perpendicular to the mean hip line), again a side view. Finally the floor is
+put at y = 0 by the same resting-feet estimate curation uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..clip_prep import PROXY_PER_HEIGHT, STATED_BODY_HEIGHT, clip_figure_height
+from ..errors import DatasetError
+from ..schema import ACTIONS, FPS_DEFAULT, JOINT_INDEX, SCHEMA_VERSION, UNKNOWN_ACTION, action_index
+from ..skeleton import joints_to_segments
+
+log = logging.getLogger(__name__)
+
+#: head-centre-to-ankle distance of a standing adult, in metres: what the unit check expects
+_HEAD_ANKLE_M = (0.9, 2.1)
+UNITS = (("m", 1.0), ("cm", 0.01), ("in", 0.0254), ("mm", 0.001))
+
+
+@dataclass
+class Track3D:
+    """Joints ``[T, 16, 3]`` in ``schema.JOINT_NAMES`` order, in the file's own units and axes."""
+
+    joints: np.ndarray
+    fps: float
+    origin: str
+    meta: dict
+
+
+def find_up_axis(joints: np.ndarray) -> tuple[int, float]:
+    """(axis, sign) along which the head sits above the pelvis."""
+    v = (joints[:, JOINT_INDEX["head_center"]] - joints[:, JOINT_INDEX["pelvis_center"]]).mean(0)
+    axis = int(np.argmax(np.abs(v)))
+    return axis, float(np.sign(v[axis]) or 1.0)
+
+
+def find_units(height: float, origin: str) -> tuple[str, float]:
+    """(unit name, metres per unit) whose reading of the head-to-ankle ``height`` is a person."""
+    for name, factor in UNITS:
+        if _HEAD_ANKLE_M[0] <= height * factor <= _HEAD_ANKLE_M[1]:
+            return name, factor
+    raise DatasetError(f"{origin}: cannot tell the units: the figure's head-to-ankle height is {height:.4g} "
+                       f"file units, which is no person's height in m, cm, in or mm", origin)
+
+
+def resample(x: np.ndarray, fps_in: float, fps_out: float = FPS_DEFAULT) -> np.ndarray:
+    """Linear resampling of ``[T, ...]`` along time to ``fps_out``."""
+    T = len(x)
+    if T < 2 or abs(fps_in - fps_out) < 1e-6:
+        return x.copy()
+    n = int(np.floor((T - 1) * fps_out / fps_in)) + 1
+    t = np.arange(n) * fps_in / fps_out
+    i0 = np.clip(np.floor(t).astype(int), 0, T - 1)
+    i1 = np.clip(i0 + 1, 0, T - 1)
+    w = (t - i0).reshape(-1, *([1] * (x.ndim - 1)))
+    return (1 - w) * x[i0] + w * x[i1]
+
+
+def guess_action(text: str) -> int:
+    """The first vocabulary action (or alias) named by a word of ``text``; ``unknown`` when none."""
+    for word in re.findall(r"[a-z]+", text.lower()):
+        for cand in (word, word.rstrip("s"), word[:-3] if word.endswith("ing") else word):
+            try:
+                return action_index(cand)
+            except KeyError:
+                continue
+    return UNKNOWN_ACTION
+
+
+def side_view(joints_m: np.ndarray, up: int, sign: float) -> tuple[np.ndarray, str]:
+    """``[T, 16, 3]`` metres -> ``[T, 16, 2]`` (x along the travel/facing direction, y up)."""
+    y = joints_m[..., up] * sign
+    floor_axes = [a for a in range(3) if a != up]
+    flat = joints_m[..., floor_axes]                                  # [T, 16, 2] on the floor
+    pelvis = flat[:, JOINT_INDEX["pelvis_center"]]
+    travel = pelvis[-1] - pelvis[0]
+    if np.linalg.norm(travel) >= 0.5:
+        centred = pelvis - pelvis.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        d = vt[0] * (np.sign(vt[0] @ travel) or 1.0)
+        how = "travel"
+    else:
+        hips = (flat[:, JOINT_INDEX["l_hip"]] - flat[:, JOINT_INDEX["r_hip"]]).mean(0)
+        d = np.array([-hips[1], hips[0]])
+        how = "facing"
+    d = d / max(np.linalg.norm(d), 1e-9)
+    x = flat @ d
+    return np.stack([x - x[0, JOINT_INDEX["pelvis_center"]], y], axis=-1), how
+
+
+def to_sample(track: Track3D, description: str, action: str | None = None,
+              target_height: float | None = STATED_BODY_HEIGHT) -> dict:
+    """A canonical sample (``source: mocap``) of a 3-D joint track, its figure scaled to stand
+    ``target_height`` m tall (None: as the file measures it, in metres)."""
+    J = np.asarray(track.joints, dtype=np.float64)
+    if J.ndim != 3 or J.shape[1:] != (16, 3) or len(J) < 2:
+        raise DatasetError(f"{track.origin}: expected at least 2 frames of 16 joints in 3-D, got {list(J.shape)}", track.origin)
+    if not np.isfinite(J).all():
+        raise DatasetError(f"{track.origin}: joint positions hold NaN or infinite values", track.origin)
+    up, sign = find_up_axis(J)
+    ankles = J[:, [JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]], up].mean(1)
+    height = float(np.median(np.abs(J[:, JOINT_INDEX["head_center"], up] - ankles)))
+    unit, factor = find_units(height, track.origin)
+    J = resample(J * factor, track.fps)
+    pts, plane = side_view(J, up, sign)
+    # pelvis_center is the midpoint of the hips in the canonical skeleton
+    pts[:, JOINT_INDEX["pelvis_center"]] = 0.5 * (pts[:, JOINT_INDEX["l_hip"]] + pts[:, JOINT_INDEX["r_hip"]])
+    found = clip_figure_height(joints_to_segments(pts)) / PROXY_PER_HEIGHT
+    if target_height:
+        pts *= target_height / found
+    pts = pts.astype(np.float32)
+    pts[..., 1] -= _ground(pts)
+    from ..synth.generator import derive_physics  # the same physics our own clips carry
+
+    T = len(pts)
+    act = action_index(action) if action else guess_action(description + " " + track.origin.rsplit("/", 1)[-1])
+    camera = np.ones((T, 3), np.float32)
+    camera[:, 0] = pts[:, JOINT_INDEX["pelvis_center"], 0]
+    meta = dict(track.meta, origin=track.origin, fps=FPS_DEFAULT, source_fps=float(track.fps),
+                source_frames=int(len(track.joints)), units=unit, up_axis="xyz"[up] if sign > 0 else "-" + "xyz"[up],
+                plane=plane, action=ACTIONS[act], found_height_m=round(found, 3))
+    return {"description": description, "motion": torch.from_numpy(joints_to_segments(pts)),
+            "actions": torch.full((T,), act, dtype=torch.int64),
+            "physics": torch.from_numpy(derive_physics(pts[:, JOINT_INDEX["pelvis_center"]], FPS_DEFAULT)),
+            "camera": torch.from_numpy(camera), "source": "mocap", "schema_version": SCHEMA_VERSION, "meta": meta}
+
+
+def _ground(pts: np.ndarray) -> float:
+    """Floor height of ``[T, 16, 2]`` metres by the resting-feet estimate curation uses."""
+    from ..metrics import ClipInput, compute_metrics
+
+    return float(compute_metrics([ClipInput(joints_to_segments(pts), ground=None)])["ground_y"][0])

@@ -1,0 +1,141 @@
+"""The Datasets box: files with their clip counts, add / remove / demo, drag and drop, progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
+                               QPushButton, QVBoxLayout)
+
+from stickgen_core.io import DATASET_SUFFIXES
+
+from .. import palette
+
+
+class DatasetsBox(QGroupBox):
+    """Lists dataset files; emits what the user asks for, the panel does the work."""
+
+    addRequested = Signal()
+    demoRequested = Signal()
+    removeRequested = Signal(str)
+    filesDropped = Signal(list)
+    cancelRequested = Signal()
+
+    def __init__(self, demo_clips: int) -> None:
+        super().__init__("Datasets")
+        self.setAcceptDrops(True)
+        self.banner = QLabel(f"This workspace has no datasets yet. Generate a synthetic demo dataset "
+                             f"({demo_clips:,} clips, some with injected defects), add your own .pt files, "
+                             f"or drop them here.")
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.add_button = QPushButton("Add…")
+        self.add_button.setToolTip("Add dataset files (.pt) — or drop them on this box")
+        self.demo_button = QPushButton("Demo")
+        self.demo_button.setToolTip(f"Generate a synthetic demo dataset of {demo_clips:,} clips in this workspace")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Take the selected dataset out of this workspace's view (the file is kept)")
+        self.list = QListWidget()
+        self.list.setMaximumHeight(90)
+        self.list.setMinimumHeight(44)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.notice = QLabel()
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.banner)
+        row = QHBoxLayout()
+        for b in (self.add_button, self.demo_button, self.remove_button):
+            b.setMinimumWidth(b.sizeHint().width())  # never squeezed below its text
+            row.addWidget(b)
+        lay.addLayout(row)
+        lay.addWidget(self.list)
+        prow = QHBoxLayout()
+        prow.addWidget(self.progress, 1)
+        prow.addWidget(self.cancel_button)
+        lay.addLayout(prow)
+        lay.addWidget(self.notice)
+        self.add_button.clicked.connect(self.addRequested)
+        self.demo_button.clicked.connect(self.demoRequested)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.remove_button.clicked.connect(self._remove)
+        self.list.currentRowChanged.connect(lambda _: self._sync_remove())
+        self._sync_remove()
+
+    def files(self) -> list[str]:
+        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())
+                if self.list.item(i).data(Qt.ItemDataRole.UserRole + 1) == "ok"]
+
+    def show_files(self, table: pd.DataFrame | None, files: list[str], problems: list[tuple[str, str]]) -> None:
+        """One line per file: its valid and invalid clip counts; unreadable files in red with why."""
+        self.list.clear()
+        per_file = {}
+        if table is not None and len(table):
+            g = table.groupby("file", observed=True)["valid"]
+            per_file = {f: (int(v.sum()), int((~v.astype(bool)).sum())) for f, v in g}
+        for f in files:
+            valid, invalid = per_file.get(f, (0, 0))
+            text = f"{Path(f).name} — {valid:,} clips" + (f", {invalid:,} invalid" if invalid else "")
+            self._add_item(text, f, "ok", f"{f}\n{valid:,} valid clips, {invalid:,} invalid")
+        for f, msg in problems:
+            item = self._add_item(f"{Path(f).name} — not loaded", f, "bad", f"{f}\n{msg}")
+            item.setForeground(QColor(palette.DROPPED))
+        self.banner.setVisible(self.list.count() == 0)
+        self._sync_remove()
+
+    def _add_item(self, text: str, path: str, state: str, tip: str) -> QListWidgetItem:
+        item = QListWidgetItem(text)
+        item.setData(Qt.ItemDataRole.UserRole, path)
+        item.setData(Qt.ItemDataRole.UserRole + 1, state)
+        item.setToolTip(tip)
+        self.list.addItem(item)
+        return item
+
+    def set_busy(self, busy: bool, why: str = "") -> None:
+        """While a task runs, buttons that would start another are disabled and say why."""
+        tip = f"Busy: {why} — wait for it to finish or press Cancel" if busy else None
+        for b, idle_tip in ((self.add_button, "Add dataset files (.pt) — or drop them on this box"),
+                            (self.demo_button, "Generate a synthetic demo dataset in this workspace")):
+            b.setEnabled(not busy)
+            b.setToolTip(tip or idle_tip)
+        self._sync_remove(busy)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    def _sync_remove(self, busy: bool | None = None) -> None:
+        busy = (not self.add_button.isEnabled()) if busy is None else busy
+        self.remove_button.setEnabled(not busy and self.list.currentItem() is not None)
+
+    def _remove(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self.removeRequested.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet(f"color: {palette.DROPPED if error else '#1b5e20'};")
+        self.notice.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ drag and drop
+    @staticmethod
+    def _dropped_paths(event) -> list[str]:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        return [u.toLocalFile() for u in urls if u.isLocalFile() and Path(u.toLocalFile()).suffix in DATASET_SUFFIXES]
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if self._dropped_paths(event) and self.add_button.isEnabled():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = self._dropped_paths(event)
+        if paths:
+            event.acceptProposedAction()
+            self.filesDropped.emit(paths)

@@ -1,0 +1,69 @@
+"""Studio launch on an empty workspace: process start to window, to the first rows, to all demo data.
+
+Runs the real entry point (``python -m stickgen_studio --demo-if-empty``) offscreen in a fresh
+process per run, idle and with one busy neighbour process. Aims (issue 9): window <= 2 s,
+a populated table <= 10 s on an empty workspace. Usage: python tests/benchmarks/bench_studio_launch.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import busy_neighbour  # noqa: E402
+
+AIMS = {"window": 2.0, "first_rows": 10.0}
+
+
+def one_launch(clips: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "t.json"
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        t0 = time.time()
+        subprocess.run([sys.executable, "-m", "stickgen_studio", str(Path(d) / "ws"), "--demo-if-empty",
+                        "--demo-clips", str(clips), "--timings", str(out)], env=env, check=True,
+                       capture_output=True, timeout=600)
+        t = json.loads(out.read_text())
+        return {k: t[k] - t0 for k in ("window", "first_rows", "all_data")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--clips", type=int, default=3000)
+    args = ap.parse_args()
+    rows = []
+    for load in ("idle", "busy neighbour"):
+        ctx = busy_neighbour() if load == "busy neighbour" else _null()
+        with ctx:
+            runs = [one_launch(args.clips) for _ in range(args.runs)]
+        for key, label in (("window", "process start -> window shown"),
+                           ("first_rows", "process start -> first rows in the table"),
+                           ("all_data", f"process start -> all {args.clips:,} demo clips shown")):
+            med = statistics.median(r[key] for r in runs)
+            aim = AIMS.get(key)
+            rows.append((label, load, med, aim))
+    print(f"| measure (empty workspace, {args.clips:,} demo clips, median of {args.runs}) | load | seconds | aim | ratio |")
+    print("|---|---|---|---|---|")
+    for label, load, med, aim in rows:
+        print(f"| {label} | {load} | {med:.2f} | {aim if aim else ''} | {f'{med / aim:.2f}' if aim else ''} |")
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Converters on the real fixtures: BVH captures and reference Stick-Gen clips; import_paths."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stickgen_core.annotate import annotate_samples
+from stickgen_core.convert import convert_file, import_paths
+from stickgen_core.curation import CurationConfig, apply_thresholds
+from stickgen_core.errors import DatasetError
+from stickgen_core.schema import ACTION_INDEX
+
+DATA = Path(__file__).parents[2] / "shared" / "data"
+BVH = sorted((DATA / "bvh").glob("*.bvh"))
+pytestmark = pytest.mark.skipif(not BVH, reason="needs ../shared/data")
+
+
+@pytest.mark.parametrize("path", BVH, ids=lambda p: p.stem)
+def test_bvh_converts_stands_on_the_floor_and_is_kept(path):
+    (s,) = convert_file(path, "bvh")
+    t = annotate_samples([s])
+    assert t.valid[0] and t.fps[0] == 25
+    assert abs(t.ground_y[0]) <= 0.02
+    assert 1.5 <= t.figure_height[0] / 0.93 <= 1.9
+    assert apply_thresholds(t, CurationConfig()).pretrain[0]
+    if "walk" in path.stem:
+        assert s["actions"][0] == ACTION_INDEX["walk"]
+
+
+def test_bvh_with_unknown_rig_names_the_missing_joints(tmp_path):
+    text = (DATA / "bvh" / "walk01.bvh").read_text().replace("LeftUpLeg", "Thing1")
+    (tmp_path / "odd.bvh").write_text(text)
+    with pytest.raises(DatasetError, match=r"odd.bvh: cannot place joint\(s\) l_hip"):
+        convert_file(tmp_path / "odd.bvh", "bvh")
+
+
+def test_humanml3d_joints_convert(tmp_path):
+    (j := tmp_path / "new_joints").mkdir()
+    (tmp_path / "texts").mkdir()
+    s = convert_file(BVH[0], "bvh", target_height=None)[0]
+    # a HumanML3D-shaped file from real motion: SMPL slots filled from the BVH's joints
+    from stickgen_core.convert.bvh import read_bvh
+    from stickgen_core.convert.humanml3d import SMPL22
+    from stickgen_core.schema import JOINT_NAMES
+    tr = read_bvh(BVH[0])
+    arr = np.zeros((len(tr.joints), 22, 3))
+    for k, n in enumerate(JOINT_NAMES):
+        arr[:, SMPL22[n]] = tr.joints[:, k]
+    np.save(j / "000001.npy", arr[::6])
+    (tmp_path / "texts" / "000001.txt").write_text("a person walks forward#a/DET#0.0#0.0\n")
+    (out,) = convert_file(j / "000001.npy", "humanml3d")
+    assert out["description"] == "a person walks forward" and out["meta"]["source_fps"] == 20
+    assert s["motion"].shape[1] == 48
+
+
+def test_import_paths_reports_bad_files_and_keeps_good_ones(tmp_path):
+    (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\nMOTION\n")
+    res = import_paths([BVH[-1], tmp_path / "broken.bvh", tmp_path / "missing.bvh"], tmp_path / "cache")
+    assert len(res.samples_files) == 1 and len(res.problems) == 2
+    assert any("broken.bvh" in p for p in res.problems)
+    again = import_paths([BVH[-1]], tmp_path / "cache")  # cached: same file, not rewritten
+    assert again.samples_files == res.samples_files
+
+
+def test_every_moving_reference_clip_reaches_pretraining():
+    from stickgen_core.annotate import annotate
+    t = annotate(DATA / "reference" / "ref_sample_60.pt", use_cache=False)
+    r = apply_thresholds(t, CurationConfig())
+    static = t.padded_frames.to_numpy() == 0  # exact repeats from frame 0 keep their full length
+    import torch
+    raw = torch.load(DATA / "reference" / "ref_sample_60.pt", weights_only=True)
+    frozen_from_start = np.array([bool((s["motion"] == s["motion"][0]).all()) for s in raw])
+    assert r.pretrain[~frozen_from_start].all()
+    assert not r.pretrain[frozen_from_start].any()
+    assert (t.padded_frames[~frozen_from_start] > 0).any() and static[frozen_from_start].all()
