@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import JobError
-from .run import TERMINAL, Run, now_iso, write_json
+from .run import ACTIVE, TERMINAL, Run, now_iso, write_json
 from .spec import JobSpec, sft_config_for
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,24 @@ def _new_run_dir(workspace: str | Path, spec: JobSpec) -> Path:
     raise JobError(f"job.run_name: {base!r} is taken 999 times over in {root}")
 
 
-def launch(spec: JobSpec, workspace: str | Path) -> Run:
-    """Validate ``spec``, make its run folder under ``<workspace>/runs/`` and start (or queue) it."""
+def preflight(spec: JobSpec) -> JobSpec:
+    """Every check ``launch`` makes before it creates anything: JobError naming the first bad field."""
     spec.validate()
     if spec.backend == "local":
         for name in ("data", "resume_from", "init_from"):
             value = getattr(spec, name)
             if value and not Path(value).is_file():
                 raise JobError(f"job.{name}: no such file {value!r}")
+    if spec.backend == "runpod":
+        from .runpod_backend import RunPodBackend
+
+        RunPodBackend(spec.backend_settings)  # unknown settings are named before a pod is asked for
+    return spec
+
+
+def launch(spec: JobSpec, workspace: str | Path) -> Run:
+    """Validate ``spec``, make its run folder under ``<workspace>/runs/`` and start (or queue) it."""
+    preflight(spec)
     root = _new_run_dir(workspace, spec)
     run = Run(root)
     (root / "config.yaml").write_text(yaml.safe_dump(spec.resolved_config(), sort_keys=False), encoding="utf-8")
@@ -73,6 +83,19 @@ def find_run(workspace: str | Path, run: str | Path | Run) -> Run:
         if (path / "run.json").is_file():
             return Run(path)
     raise JobError(f"no run {str(run)!r} in {runs_dir(workspace)} (see `stickgen jobs list`)")
+
+
+def delete_run(run: Run) -> None:
+    """Remove a finished run's folder; a queued or running run is refused (stop it first)."""
+    import shutil
+
+    state = run.status().get("state")
+    if state in ACTIVE:
+        raise JobError(f"run {run.run_id} is {state}; stop it before deleting it")
+    if not (run.root / "run.json").is_file():
+        raise JobError(f"{run.root}: not a run folder (no run.json); nothing deleted")
+    shutil.rmtree(run.root)
+    log.info("deleted run %s", run.run_id)
 
 
 def resume_run(run: Run) -> Run:
