@@ -114,13 +114,12 @@ def resume_run(run: Run) -> Run:
     return run
 
 
-def sft_from(run: Run, workspace: str | Path | None = None, *, data: str | None = None,
-             run_name: str | None = None, **changes) -> Run:
-    """A new SFT run initialised from ``run``'s best checkpoint, with the matching ``sft_*`` config.
+def sft_spec(run: Run, *, data: str | None = None, run_name: str | None = None, **changes) -> JobSpec:
+    """The JobSpec of an SFT run initialised from ``run``'s best checkpoint, with the matching ``sft_*`` config.
 
     ``data`` defaults to the SFT split exported beside the parent's pretraining split
     (``pretrain_data*.pt`` -> ``sft_data*.pt``), else the config's ``data.curated_sft_data``;
-    ``changes`` override other JobSpec fields.
+    LoRA, epochs and learning rate are the SFT config's; ``changes`` override other JobSpec fields.
     """
     parent = run.spec
     best = run.checkpoint("best") if parent.backend == "local" else None
@@ -130,9 +129,15 @@ def sft_from(run: Run, workspace: str | Path | None = None, *, data: str | None 
     config = sft_config_for(parent.config)
     if data is None:
         data = default_sft_data(parent.data, config)
-    spec = parent.replace(stage="sft", config=config, data=data, init_from=init, resume_from=None,
-                          run_name=run_name or f"{run.run_id}-sft", epochs=None, learning_rate=None, **changes)
-    return launch(spec, workspace or run.workspace)
+    fields = dict(stage="sft", config=config, data=data, init_from=init, resume_from=None, lora=None,
+                  run_name=run_name or f"{run.run_id}-sft", epochs=None, learning_rate=None)
+    return parent.replace(**{**fields, **changes})
+
+
+def sft_from(run: Run, workspace: str | Path | None = None, *, data: str | None = None,
+             run_name: str | None = None, **changes) -> Run:
+    """Launch ``sft_spec(run, ...)``: a new SFT run from ``run``'s best checkpoint."""
+    return launch(sft_spec(run, data=data, run_name=run_name, **changes), workspace or run.workspace)
 
 
 def default_sft_data(pretrain_data: str, sft_config: str) -> str:
