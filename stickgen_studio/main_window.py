@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QM
 import stickgen_core
 
 from .curate.panel import CuratePanel
+from .train.page import TrainPage
 from .workspace import Workspace
 
 ORG, APP = "StickGen", "StickGen Studio"
@@ -32,7 +33,7 @@ def _coming(title: str, text: str) -> QWidget:
 
 class MainWindow(QMainWindow):
     def __init__(self, workspace: str | Path, settings: QSettings | None = None,
-                 generate_if_empty: bool = False, demo_clips: int | None = None) -> None:
+                 generate_if_empty: bool = False, demo_clips: int | None = None, train_poll_ms: int = 1000) -> None:
         super().__init__()
         self.settings = settings or QSettings(ORG, APP)
         self.nav = QListWidget()
@@ -40,10 +41,9 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(96)
         self.pages = QStackedWidget()
         self.curate = CuratePanel(demo_clips)
+        self.train = TrainPage(train_poll_ms)
         pages = [("Curate", self.curate),
-                 ("Train", _coming("Train", "The Train page (runs list, live loss plots, RunPod launches) is not "
-                                            "built yet. Training works from a terminal: stickgen embed, then "
-                                            "stickgen train --config configs/small.yaml --data_path ... --run-dir runs/pre")),
+                 ("Train", self.train),
                  ("Evaluate", _coming("Evaluate", "The critic viewer and report browser are not built yet. From a "
                                                   "terminal: stickgen critic clip.pt and stickgen eval-adversarial "
                                                   "--checkpoint runs/pre/checkpoints/model_checkpoint_best.pth"))]
@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.pages, 1)
         self.setCentralWidget(central)
         self.curate.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.train.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self._build_menus()
         geometry = self.settings.value("geometry")
         if geometry is not None:
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.setWindowTitle(f"StickGen Studio — {ws.root}")
         self.curate.set_workspace(ws, generate_if_empty=generate_if_empty)
+        self.train.set_workspace(ws.root)
         self.statusBar().showMessage(f"workspace {ws.root}", 5000)
 
     def about(self) -> None:
@@ -130,5 +132,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.curate.shutdown()
+        self.train.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         super().closeEvent(event)
