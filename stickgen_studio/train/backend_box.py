@@ -64,13 +64,10 @@ class BackendBox(QWidget):
         self.estimate.setToolTip("Ask RunPod for the hourly price of the first ticked GPU type")
         self.pod_box = QGroupBox("RunPod")
         form = QFormLayout(self.pod_box)
-        form.addRow("GPU types", self.gpus)
-        form.addRow("", self.add_gpu)
-        form.addRow("Cloud", self.cloud)
-        form.addRow("Network volume", self.volume)
-        form.addRow("Image", self.image)
-        form.addRow("Container disk", self.disk)
-        form.addRow("API key", self.key)
+        for label, w in (("GPU types", self.gpus), ("", self.add_gpu), ("Cloud", self.cloud),
+                         ("Network volume", self.volume), ("Image", self.image), ("Container disk", self.disk),
+                         ("API key", self.key)):
+            form.addRow(label, w)
         form.addRow(self.estimate, self.price)
         lay = QVBoxLayout(self)
         lay.addWidget(self.kind)

@@ -97,17 +97,12 @@ class LaunchForm(QWidget):
         self.preview = ConfigPreview()
         job = QWidget()
         jf = QFormLayout(job)
-        jf.addRow("Config", self._with(self.config, self.browse_config))
-        jf.addRow("Stage", self.stage)
-        jf.addRow("Data", self._with(self.data, self.browse_data))
-        jf.addRow("", self.data_note)
-        jf.addRow("Start from", self.start_mode)
-        jf.addRow("Checkpoint", self.checkpoint)
-        jf.addRow("", self.start_help)
-        jf.addRow("Epochs", self.epochs)
-        jf.addRow("Batch size", self.batch)
-        jf.addRow("Learning rate", self.lr)
-        jf.addRow("Run name", self.run_name)
+        for label, w in (("Config", self._with(self.config, self.browse_config)), ("Stage", self.stage),
+                         ("Data", self._with(self.data, self.browse_data)), ("", self.data_note),
+                         ("Start from", self.start_mode), ("Checkpoint", self.checkpoint), ("", self.start_help),
+                         ("Epochs", self.epochs), ("Batch size", self.batch), ("Learning rate", self.lr),
+                         ("Run name", self.run_name)):
+            jf.addRow(label, w)
         self.data_note.setWordWrap(True)
         model = QWidget()
         ml = QVBoxLayout(model)
@@ -233,6 +228,7 @@ class LaunchForm(QWidget):
         except StickGenError as exc:
             self._cfg = {}
             self.problem.setText(str(exc))
+            self.problem.show()
             return
         self._loading = True
         t, lo, lw = self._cfg["training"], self._cfg["lora"], self._cfg["loss_weights"]
@@ -344,11 +340,13 @@ class LaunchForm(QWidget):
             self.preview.show_config(spec.config_path(), spec.resolved_config())
         except StickGenError as exc:
             self.problem.setText(str(exc))
+            self.problem.show()
             self.preview.show_problem(str(exc))
             self.launch_button.setEnabled(False)
             self.cli.clear()
             return None
         self.problem.setText("")
+        self.problem.hide()
         self.launch_button.setEnabled(True)
         try:
             self.cli.setText(launch_command(spec, self.workspace or "."))

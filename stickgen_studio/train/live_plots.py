@@ -80,7 +80,7 @@ class LivePlots(QWidget):
             terms.addWidget(box)
         terms.addStretch(1)
         self.loss = _plot("Loss (train lines, val points, ★ best epoch)", "loss")
-        self.loss.addLegend(offset=(-10, 10), labelTextColor=TEXT, brush=pg.mkBrush(255, 255, 255, 210))
+        self.loss.addLegend(offset=(10, -10), labelTextColor=TEXT, brush=pg.mkBrush(255, 255, 255, 210))
         self.lr = _plot("Learning rate", "lr")
         self.speed = _plot("Throughput", "samples / s")
         small = QHBoxLayout()

@@ -46,6 +46,7 @@ class TrainPage(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(340)
         self.model = RunsModel()
         self.table = QTableView()
@@ -199,6 +200,7 @@ class TrainPage(QWidget):
     def _error(self, title: str, message: str) -> None:
         if title.startswith("Launch"):
             self.form.problem.setText(message)
+            self.form.problem.show()
         self._show(QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self))
 
     def _show(self, box: QMessageBox) -> QMessageBox:

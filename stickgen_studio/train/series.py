@@ -28,8 +28,8 @@ def parse_rows(rows: list[dict[str, Any]]) -> tuple[Columns, Columns]:
         cols: Columns = {}
         if len(sub):
             if "time" in sub:
-                t = pd.to_datetime(sub["time"], utc=True, errors="coerce")
-                cols["t"] = (t.astype("int64") / 1e9).to_numpy(dtype=float)
+                t = pd.to_datetime(sub["time"], utc=True, errors="coerce")  # the unit (ns, us) depends on pandas
+                cols["t"] = (t - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
             for name in sub.columns:
                 if name in ("type", "time"):
                     continue

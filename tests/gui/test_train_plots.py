@@ -89,9 +89,11 @@ def test_smoothing_x_modes_log_y_and_hover(qtbot, two_runs):
     choose(plots.x_mode, "epoch")
     curve = plots.curves()["a · total"]
     assert curve.xData[-1] == pytest.approx(4.0) and plots.loss.getAxis("bottom").labelText == "epoch"
+    choose(plots.x_mode, "wall time")
+    assert plots.curves()["a · total"].xData[-1] == pytest.approx(39 / 60)   # rows 1 s apart, in minutes
     click(plots.log_y)
     assert plots.loss.getPlotItem().ctrl.logYCheck.isChecked()
-    pos = plot_point(plots.loss, 2.0)
+    pos = plot_point(plots.loss, 0.3)
     QTest.mouseMove(plots.loss.viewport(), pos)
     qtbot.waitUntil(lambda: "a · total" in plots.readout.text())
     assert "b · total" in plots.readout.text() and plots.cursor.isVisible()
