@@ -78,10 +78,28 @@ def cmd_launch(args: argparse.Namespace) -> int:
     from ..jobs import launch
 
     spec = spec_from_args(args)
+    if args.estimate:
+        return _estimate(spec, args.json)
     run = launch(spec, _workspace(args))
     if args.backend == "runpod" and args.wait_ready:
         run.backend.wait_ready(run)
     _print_run(run, args.json, "launched")
+    return 0
+
+
+def _estimate(spec, as_json: bool) -> int:
+    """The price per hour of each GPU type the job would try, launching nothing."""
+    from ..jobs.runpod_backend import RunPodBackend
+
+    if spec.backend != "runpod":
+        raise JobError("--estimate: prices come from RunPod; add --backend runpod")
+    spec.validate()
+    backend = RunPodBackend(spec.backend_settings)
+    prices = {gpu: backend.price_per_hour(gpu) for gpu in backend.s["gpu_types"]}
+    if as_json:
+        print(json.dumps(prices))
+    for gpu, price in ([] if as_json else prices.items()):
+        print(f"{gpu}: {'no price given' if price is None else f'${price:.2f}/h'} ({backend.s['cloud_type']} cloud)")
     return 0
 
 
@@ -112,6 +130,10 @@ def _find(args):
 def cmd_stop(args: argparse.Namespace) -> int:
     run = _find(args)
     run.stop(wait=True, timeout=args.timeout)
+    if args.terminate:
+        if run.spec.backend != "runpod":
+            raise JobError("--terminate: only a RunPod run has a pod to remove")
+        run.backend.terminate(run)
     _print_run(run, args.json, "stop")
     return 0
 
@@ -207,6 +229,7 @@ def register(sub) -> None:
     la.add_argument("--data-center-id", dest="data_center_id")
     la.add_argument("--container-disk-gb", dest="container_disk_gb", type=int)
     la.add_argument("--wait-ready", action="store_true", help="runpod: wait until the pod is up")
+    la.add_argument("--estimate", action="store_true", help="runpod: print the price per hour, launch nothing")
     la.set_defaults(func=cmd_launch)
 
     li = jsub.add_parser("list", help="every run with its state")
@@ -223,6 +246,8 @@ def register(sub) -> None:
         p.set_defaults(func=func)
         if name == "stop":
             p.add_argument("--timeout", type=float, default=120.0)
+            p.add_argument("--terminate", action="store_true",
+                           help="runpod: also remove the pod (the network volume keeps the run)")
         if name == "sft-from":
             p.add_argument("--data_path", help="SFT split (default: beside the parent's data, else the config's)")
             p.add_argument("--run-name")

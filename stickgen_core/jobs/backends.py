@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import JobError
@@ -30,6 +31,13 @@ class Backend:
 
     def sync_log(self, run: "Run") -> None:
         """Bring train.log up to date (remote runs copy its tail from the pod)."""
+
+    def fetch_checkpoint(self, run: "Run", which: str) -> "Path":
+        """The local path of the run's best or latest checkpoint (remote runs download it)."""
+        path = run.checkpoint(which)
+        if path is None:
+            raise JobError(f"run {run.run_id}: no {which} checkpoint in {run.root / 'checkpoints'}")
+        return path
 
 
 def backend_for(spec: "JobSpec") -> Backend:

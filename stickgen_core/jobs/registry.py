@@ -51,7 +51,12 @@ def preflight(spec: JobSpec) -> JobSpec:
 def launch(spec: JobSpec, workspace: str | Path) -> Run:
     """Validate ``spec``, make its run folder under ``<workspace>/runs/`` and start (or queue) it."""
     preflight(spec)
-    root = _new_run_dir(workspace, spec)
+    if spec.backend == "local":  # absolute paths: a resume from another folder (the studio) finds them
+        spec = spec.replace(**{n: str(Path(getattr(spec, n)).resolve()) for n in ("data", "resume_from", "init_from")
+                               if getattr(spec, n)})
+    if Path(spec.config).is_file():
+        spec = spec.replace(config=str(Path(spec.config).resolve()))
+    root = _new_run_dir(Path(workspace).resolve(), spec)
     run = Run(root)
     (root / "config.yaml").write_text(yaml.safe_dump(spec.resolved_config(), sort_keys=False), encoding="utf-8")
     write_json(root / "run.json", {"run_id": run.run_id, "job": spec.to_dict(), "stage": spec.stage,

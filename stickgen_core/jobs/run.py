@@ -68,7 +68,7 @@ class Run:
         do-nothing base Backend, since there the folder *is* the truth)."""
         self.root = Path(root)
         self._backend = backend
-        self._metrics_cursor = (0, 0)  # (line offset, byte position) of the last read_metrics
+        self._metrics_cursor: dict[int, int] = {}  # line offset -> byte position, from the last read_metrics
 
     # ------------------------------------------------------------------ identity
     @property
@@ -133,7 +133,8 @@ class Run:
         path = self.root / "metrics.jsonl"
         if not path.is_file():
             return [], offset
-        line, pos = self._metrics_cursor if self._metrics_cursor[0] == offset else (0, 0)
+        line, pos = (offset, self._metrics_cursor[offset]) if offset in self._metrics_cursor else (0, 0)
+        start = None
         rows: list[dict[str, Any]] = []
         with open(path, "rb") as fh:
             fh.seek(pos)
@@ -142,12 +143,14 @@ class Run:
                     break
                 pos += len(raw)
                 if line >= offset:
+                    start = pos - len(raw) if start is None else start
                     try:
                         rows.append(json.loads(raw))
                     except ValueError:
                         rows.append({"type": "unreadable", "line": line})
                 line += 1
-        self._metrics_cursor = (line, pos)
+        # byte positions of the asked and the next offset: polling either again seeks straight there
+        self._metrics_cursor = {line: pos, **({offset: start} if start is not None else {})}
         return rows, max(line, offset)
 
     def log_tail(self, n: int = 50) -> list[str]:
@@ -163,6 +166,10 @@ class Run:
         """The local path of the best or latest checkpoint, if it exists."""
         path = self.root / "checkpoints" / (BEST if which == "best" else LATEST)
         return path if path.is_file() else None
+
+    def fetch_checkpoint(self, which: str = "best") -> Path:
+        """A local path of the best or latest checkpoint; a remote run's is downloaded (SHA-256 checked)."""
+        return self.backend.fetch_checkpoint(self, which)
 
     # ------------------------------------------------------------------ control
     def stop(self, wait: bool = True, timeout: float = 120.0) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import re
 import secrets
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import AgentError, RunPodError
@@ -288,12 +289,12 @@ class RunPodBackend(Backend):
             return
         (run.root / "train.log").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
-    def download_checkpoint(self, run: Run, which: str = "best") -> str:
+    def fetch_checkpoint(self, run: Run, which: str = "best") -> Path:
         """Copy the pod's best or latest checkpoint into the local run folder (SHA-256 checked)."""
         name = f"model_checkpoint_{which}.pth"
         dest = run.root / "checkpoints" / name
         self.client(run).download(name, dest)
-        return str(dest)
+        return dest
 
     # ------------------------------------------------------------------ control
     def stop(self, run: Run, wait: bool, timeout: float) -> None:

@@ -155,6 +155,12 @@ def test_stop_and_terminate_reach_the_api(tmp_path, fake, pod_spec):
     assert run.stop()["state"] == "stopped"
     RunPodBackend(run.spec.backend_settings).terminate(run)
     names = [c[0] for c in fake.calls]
+    assert names.count("podTerminate") == 1
+    from stickgen_core.cli import main
+
+    assert main(["jobs", "stop", run.run_id, "--workspace", str(tmp_path / "ws"), "--terminate"]) == 0
+    names = [c[0] for c in fake.calls]
+    assert names.count("podTerminate") == 2
     assert "podStop" in names and "podTerminate" in names
 
 
@@ -193,6 +199,10 @@ def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake
         assert more[0]["step"] > rows[-1].get("step", 0) - 1
         assert run.status()["state"] == "running" and run.log_tail(5)
         wait_for(lambda: run.job_state().get("remote_best") or run.status() and None, "a remote best checkpoint")
+        import torch
+
+        best = run.fetch_checkpoint("best")  # downloaded through the agent, SHA-256 checked
+        assert best.parent == run.root / "checkpoints" and torch.load(best, weights_only=True)["stage"] == "pretrain"
 
         for proc in psutil.process_iter(["cmdline"]):  # the key is on no command line ...
             assert KEY not in " ".join(proc.info["cmdline"] or [])
@@ -218,3 +228,12 @@ def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake
             if path.is_file():
                 assert KEY.encode() not in path.read_bytes(), path
     assert not any(KEY in q for q in fake.queries)
+
+
+def test_cli_estimate_prints_the_price_and_launches_nothing(tmp_path, fake, tiny_data, capsys):
+    from stickgen_core.cli import main
+
+    code = main(["jobs", "launch", "--workspace", str(tmp_path), "--config", "small", "--data_path", "/runpod-volume/d.pt",
+                 "--backend", "runpod", "--gpu-type", "GPU A", "--cloud-type", "COMMUNITY", "--estimate"])
+    assert code == 0 and capsys.readouterr().out.strip() == "GPU A: $1.19/h (COMMUNITY cloud)"
+    assert not fake.deploys and not (tmp_path / "runs").exists()
