@@ -37,6 +37,9 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
         w.getAxis(axis).setTextPen(TEXT)
         w.getAxis(axis).setPen(AXIS)
     w.setMinimumHeight(90)
+    # the PlotItem hands its own (off by default) settings to every curve it is given
+    w.getPlotItem().setDownsampling(auto=True, mode="peak")
+    w.getPlotItem().setClipToView(True)
     return w
 
 
@@ -50,6 +53,7 @@ class LivePlots(QWidget):
         self._drawn: dict[str, tuple[int, int]] = {}       # run -> (steps, epochs) already drawn
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._marks: list = []
+        self._marks_key: tuple = ()
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(60)
@@ -127,9 +131,12 @@ class LivePlots(QWidget):
     def update_series(self, series: dict[str, RunSeries]) -> None:
         """Draw what is new since the last call (called on every poll)."""
         self.series = series
-        changed = [r for r in self.shown if r in series and self._drawn.get(r) != (series[r].steps.n, series[r].epochs.n)]
-        for run_id in changed:
-            self._draw_run(run_id)
+        changed = False
+        for run_id in self.shown:
+            s = series.get(run_id)
+            if s is not None and self._drawn.get(run_id) != (s.steps.n, s.epochs.n):
+                self._draw_run(run_id)
+                changed = True
         if changed:
             self._draw_marks()
 
@@ -146,6 +153,7 @@ class LivePlots(QWidget):
         self.loss.plotItem.legend.clear()
         self._curves.clear()
         self._drawn.clear()
+        self._marks_key = ()
         for run_id in self.shown:
             if run_id in self.series:
                 self._draw_run(run_id)
@@ -158,40 +166,47 @@ class LivePlots(QWidget):
     def _curve(self, plot: pg.PlotWidget, run_id: str, key: str, name: str | None, **style) -> pg.PlotDataItem:
         item = self._curves.get((run_id, key))
         if item is None:
-            item = pg.PlotDataItem(name=name, **style)
-            if "symbol" not in style:
-                item.setDownsampling(auto=True, method="peak")
-                item.setClipToView(True)
+            # peak downsampling keeps each pixel column's min and max: one sample per pixel is exact enough
+            item = pg.PlotDataItem(name=name, autoDownsampleFactor=1.0, **style)
             plot.addItem(item)
             self._curves[(run_id, key)] = item
         return item
 
     def _draw_run(self, run_id: str) -> None:
+        """(Re)set the curves of one run; only those whose rows grew since the last draw."""
         s = self.series[run_id]
         colour = RUN_COLOURS[self.shown.index(run_id) % len(RUN_COLOURS)]
         xs, xe, w = s.x("steps", self.mode), s.x("epochs", self.mode), self.weight
+        n_steps, n_epochs = self._drawn.get(run_id, (-1, -1))
+        new_steps, new_epochs = s.steps.n != n_steps, s.epochs.n != n_epochs
+        if self.mode == "epoch" and new_epochs:  # steps per epoch may have become known: steps move too
+            new_steps = True
         for term, box in self.terms.items():
             if not box.isChecked():
                 continue
             key = f"train_{term}"
-            if key in s.steps:
-                pen = pg.mkPen(colour, width=2, style=TERM_STYLES[term])
+            if key in s.steps and new_steps:
+                pen = pg.mkPen(colour, width=1, style=TERM_STYLES[term])
                 if w > 0:
                     faint = pg.mkPen(pg.mkColor(colour).lighter(170), width=1, style=TERM_STYLES[term])
                     self._curve(self.loss, run_id, key + ":raw", None, pen=faint).setData(xs, s.steps[key])
                 self._curve(self.loss, run_id, key, f"{run_id} · {term}", pen=pen).setData(xs, s.smoothed(key, w))
-            if f"val_{term}" in s.epochs:
+            if f"val_{term}" in s.epochs and new_epochs:
                 self._curve(self.loss, run_id, f"val_{term}", f"{run_id} · val {term}", pen=None, symbol="o",
                             symbolSize=7, symbolBrush=colour, symbolPen="w").setData(xe, s.epochs[f"val_{term}"])
-        if "lr" in s.steps:
-            self._curve(self.lr, run_id, "lr", None, pen=pg.mkPen(colour, width=2)).setData(xs, s.steps["lr"])
-        if "samples_per_s" in s.steps:
-            self._curve(self.speed, run_id, "samples_per_s", None, pen=pg.mkPen(colour, width=2)).setData(
+        if "lr" in s.steps and new_steps:
+            self._curve(self.lr, run_id, "lr", None, pen=pg.mkPen(colour, width=1)).setData(xs, s.steps["lr"])
+        if "samples_per_s" in s.steps and new_steps:
+            self._curve(self.speed, run_id, "samples_per_s", None, pen=pg.mkPen(colour, width=1)).setData(
                 xs, s.smoothed("samples_per_s", w))
         self._drawn[run_id] = (s.steps.n, s.epochs.n)
 
     def _draw_marks(self) -> None:
         """The best epoch of every shown run: a star on its val point and a labelled vertical line."""
+        key = (self.mode, tuple((r, self.series[r].best() if r in self.series else None) for r in self.shown))
+        if key == self._marks_key:
+            return
+        self._marks_key = key
         for item in self._marks:
             self.loss.removeItem(item)
         self._marks = []

@@ -5,6 +5,7 @@ Runs use the workspace's own tiny configs, so each trains in seconds (niced)."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 
 import pytest
@@ -21,7 +22,7 @@ from .conftest import shot
 from .train_workspace import embedded_split, make_train_workspace
 from .user import click, visible_dialogs
 
-LONG = 300_000  # ms: a guard against a hang, never a speed limit
+LONG = int(os.environ.get("STICKGEN_GUI_WAIT_MS", 300_000))  # a guard against a hang, never a speed limit
 
 
 @pytest.fixture(scope="session")

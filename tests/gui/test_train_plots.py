@@ -19,7 +19,7 @@ from ..jobs.fake_runpod import FakeRunPod
 from .test_train_page import choose, open_window, row, train_ws, split_template, type_into  # noqa: F401
 from .user import click, plot_point
 
-LONG = 300_000
+from .test_train_page import LONG  # noqa: E402,F811
 KEY = "rp-gui-test-key-51c0ffee9a"
 
 
