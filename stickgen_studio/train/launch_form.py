@@ -202,6 +202,7 @@ class LaunchForm(QWidget):
             self.data.setCurrentIndex(0)
         else:
             self.data.setEditText(current)
+        self.data.lineEdit().setCursorPosition(len(self.data.currentText()))  # the file name, not the root, shows
         self.data.blockSignals(False)
         self.changed()
 
@@ -312,6 +313,7 @@ class LaunchForm(QWidget):
         mode = "resume" if spec.resume_from else "init" if spec.init_from else "scratch"
         self.start_mode.setCurrentIndex(self.start_mode.findData(mode))
         self.checkpoint.setEditText(spec.resume_from or spec.init_from or "")
+        self.checkpoint.lineEdit().setCursorPosition(len(self.checkpoint.currentText()))
         for box, value in ((self.epochs, spec.epochs), (self.batch, spec.batch_size), (self.lr, spec.learning_rate)):
             if value is not None:
                 box.setValue(value)
