@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from .curation.config import CurationConfig
 from .errors import ConfigError
+from .config_reference import Translation, report, translate
 from .io import read_yaml
 from .schema import NUM_ACTIONS
 
@@ -52,6 +53,7 @@ class TrainingConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     eps: float = 1e-8
     warmup_steps: int = 100
+    warmup_epochs: float | None = None  # the reference's unit; when set it wins over warmup_steps
     min_lr_ratio: float = 0.1
     max_grad_norm: float = 1.0
     val_fraction: float = 0.1
@@ -83,7 +85,7 @@ class DiffusionConfig:
 class LoraConfig:
     enabled: bool = False
     rank: int = 8
-    alpha: int = 16
+    alpha: float = 16.0
     dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: ["blocks", "pose_head"])
 
@@ -195,18 +197,40 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def read_config_dict(path: str | Path, _seen: tuple = ()) -> dict:
-    """The YAML of ``path`` with its ``extends:`` chain merged in (the child wins)."""
+@dataclass(frozen=True)
+class ConfigLayer:
+    """One YAML file of an ``extends:`` chain, reference keys already read as ours."""
+
+    path: Path
+    data: dict
+    translation: Translation
+
+
+def read_config_layers(path: str | Path, _seen: tuple = ()) -> list[ConfigLayer]:
+    """The files of ``path``'s ``extends:`` chain, the farthest ancestor first."""
     p = Path(path).resolve()
     if p in _seen:
         raise ConfigError(f"{path}: extends itself through {' -> '.join(map(str, _seen + (p,)))}")
     doc = read_yaml(p)
     parent = doc.pop("extends", None)
+    try:
+        data, translation = translate(doc)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    report(str(path), translation)
     if parent is None:
-        return doc
+        return [ConfigLayer(p, data, translation)]
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: extends: expected a file name, got {parent!r}")
-    return _merge(read_config_dict(p.parent / parent, _seen + (p,)), doc)
+    return read_config_layers(p.parent / parent, _seen + (p,)) + [ConfigLayer(p, data, translation)]
+
+
+def read_config_dict(path: str | Path) -> dict:
+    """The YAML of ``path`` with its ``extends:`` chain merged in (the child wins)."""
+    out: dict = {}
+    for layer in read_config_layers(path):
+        out = _merge(out, layer.data)
+    return out
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> StickGenConfig:

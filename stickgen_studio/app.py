@@ -24,20 +24,26 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import MainWindow
-    from .resources import register_fonts
+    from .resources import register_fonts, startup_splash
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("StickGen Studio")
     app.setOrganizationName("StickGen")
     register_fonts(app)
+    # torch and pandas take seconds to import on a laptop: say so at once instead of showing nothing
+    splash = startup_splash(args.workspace)
+    times = {"splash": time.time()}
+    app.processEvents()
+    from .main_window import MainWindow
+
     win = MainWindow(args.workspace, generate_if_empty=args.demo_if_empty, demo_clips=args.demo_clips)
     if args.size:
         w, _, h = args.size.partition("x")
         win.resize(int(w), int(h))
     win.show()
+    splash.finish(win)
     logging.getLogger("stickgen_studio").info("window shown after %.0f ms", (time.perf_counter() - t0) * 1000)
-    times = {"window": time.time()}
+    times["window"] = time.time()
     if args.timings:
         win.curate.updated.connect(lambda: times.setdefault("first_rows", time.time()))
     if args.screenshot or args.timings:

@@ -33,3 +33,27 @@ def register_fonts(app: QApplication) -> str:
     app.setFont(QFont(family, 10))
     app.setStyleSheet(STYLE)
     return family
+
+
+def startup_splash(workspace: str):
+    """A small window shown while the studio's libraries load (the first second of a launch)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QPainter, QPixmap
+    from PySide6.QtWidgets import QSplashScreen
+
+    pix = QPixmap(460, 150)
+    pix.fill(QColor("#23272e"))
+    p = QPainter(pix)
+    p.setPen(QColor("#dfe3ea"))
+    f = QFont(FONT_FAMILY, 18)
+    f.setBold(True)
+    p.setFont(f)
+    p.drawText(24, 56, "StickGen Studio")
+    p.setFont(QFont(FONT_FAMILY, 10))
+    p.drawText(24, 84, f"Opening {workspace}")
+    p.end()
+    splash = QSplashScreen(pix)
+    splash.showMessage("Loading torch, pandas and the curation engine…",
+                       Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, QColor("#9aa3b2"))
+    splash.show()
+    return splash

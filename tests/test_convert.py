@@ -58,7 +58,8 @@ def test_import_paths_reports_bad_files_and_keeps_good_ones(tmp_path):
     (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\nMOTION\n")
     res = import_paths([BVH[-1], tmp_path / "broken.bvh", tmp_path / "missing.bvh"], tmp_path / "cache")
     assert len(res.samples_files) == 1 and len(res.problems) == 2
-    assert any("broken.bvh" in p for p in res.problems)
+    assert sorted(Path(f).name for f, _ in res.problems) == ["broken.bvh", "missing.bvh"]
+    assert all(Path(f).name in msg for f, msg in res.problems)  # each message names its file
     again = import_paths([BVH[-1]], tmp_path / "cache")  # cached: same file, not rewritten
     assert again.samples_files == res.samples_files
 
@@ -74,3 +75,18 @@ def test_every_moving_reference_clip_reaches_pretraining():
     assert r.pretrain[~frozen_from_start].all()
     assert not r.pretrain[frozen_from_start].any()
     assert (t.padded_frames[~frozen_from_start] > 0).any() and static[frozen_from_start].all()
+
+
+def test_reference_v1_scenes_convert_as_its_own_pipeline_does():
+    import torch
+    v1 = convert_file(DATA / "reference" / "ref_sample_60_v1.pt", "reference")
+    v3 = torch.load(DATA / "reference" / "ref_sample_60.pt", weights_only=True)  # the reference's own v1 -> v3
+    assert len(v1) == len(v3) == 60
+    for ours, theirs in zip(v1, v3):
+        assert ours["motion"].shape == theirs["motion"].shape == (250, 48)
+        assert torch.allclose(ours["motion"], theirs["motion"], atol=1e-5)  # actor 0, segment for segment
+        assert torch.equal(ours["actions"], theirs["actions"])
+        assert ours["meta"]["actors_in_file"] == 3 and ours["meta"]["origin_format"] == "reference v1"
+    kept = apply_thresholds(annotate_samples(v1), CurationConfig()).pretrain
+    moving = np.array([not bool((s["motion"] == s["motion"][0]).all()) for s in v3])
+    assert (kept == moving).all()  # the same 45 clips reach pretraining as from the reference's v3 file

@@ -19,10 +19,11 @@ from ..schema import SCHEMA_VERSION, validate_sample
 from .bvh import read_bvh
 from .humanml3d import caption, read_humanml3d
 from .joints3d import to_sample
+from .reference_v1 import V1_DIM, v1_sample_to_v3
 
 log = logging.getLogger(__name__)
 FORMATS = ("bvh", "humanml3d", "reference")
-CONVERTER_VERSION = 1  # part of the cache key: bump when conversion changes
+CONVERTER_VERSION = 2  # part of the cache key: bump when conversion changes
 
 
 def _description(path: Path, describe: str | None) -> str:
@@ -70,15 +71,20 @@ def convert_file(path: str | Path, fmt: str, describe: str | None = None,
 
 
 def reference_samples(path: Path) -> list[dict]:
-    """A reference Stick-Gen v3 file as canonical samples: its action indices are ours
-    (names checked against ``annotations.action_summary``), the origin goes to ``meta``."""
+    """A reference Stick-Gen file (v3 ``[T, 48]``, or v1 ``[T, 20]`` / ``[T, A, 20]`` converted as its own
+    ``_v1_motion_to_v3`` does) as canonical samples: its action indices are ours (names checked
+    against ``annotations.action_summary``), the origin goes to ``meta``."""
     raw = samples_from_object(load_torch_file(path), path)  # migrates and checks the vocabulary
     out = []
     for i, s in enumerate(raw):
-        if not isinstance(s, dict) or getattr(s.get("motion"), "shape", (0, 0))[-1] != 48:
+        width = getattr(s.get("motion"), "shape", (0,))[-1] if isinstance(s, dict) else None
+        if width == V1_DIM:
+            out.append(v1_sample_to_v3(s, path, i))
+            continue
+        if width != 48:
             shape = list(getattr(s.get("motion"), "shape", [])) if isinstance(s, dict) else type(s).__name__
-            raise DatasetError(f"{path} sample {i}: expected v3 motion [T, 48] (v1 [T, 20] files are not "
-                               f"converted yet), got {shape}", path)
+            raise DatasetError(f"{path} sample {i}: expected reference motion [T, 48] (v3) or [T, 20] / "
+                               f"[T, A, 20] (v1), got {shape}", path)
         meta = dict(s.get("meta") or {}, origin=str(path), origin_index=i, origin_format="reference")
         out.append(dict(s, meta=meta, schema_version=SCHEMA_VERSION))
     return out
@@ -104,10 +110,10 @@ def detect_format(path: Path) -> str | None:
 @dataclass
 class ImportResult:
     """Dataset files ready for annotation (converted caches, or the user's own ``.pt`` files),
-    and one line per file that could not be used."""
+    and ``(path, one-line message)`` per file that could not be used."""
 
     samples_files: list[Path] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _cache_name(files: list[Path], fmt: str) -> str:
@@ -119,10 +125,27 @@ def _cache_name(files: list[Path], fmt: str) -> str:
     return h.hexdigest()
 
 
+def _is_reference_v1(samples: list) -> bool:
+    return any(isinstance(s, dict) and getattr(s.get("motion"), "shape", (0,))[-1] == V1_DIM for s in samples)
+
+
+def _import_one(f: Path, fmt: str | None, cache: Path) -> Path:
+    """The dataset file for one source file: the file itself when it loads as it is, else its cached conversion."""
+    if fmt is None:
+        samples = samples_from_object(load_torch_file(f, mmap=True), f)  # readable, vocabulary known
+        if not _is_reference_v1(samples):
+            return f
+        fmt = "reference"  # the reference's v1 scenes: converted to v3 first
+    out = cache / f"{f.stem}.{_cache_name([f], fmt)}.pt"
+    if not out.exists():
+        atomic_torch_save(convert_file(f, fmt), out)
+    return out
+
+
 def import_paths(paths: Iterable[str | Path], cache_dir: str | Path, *,
                  progress: Callable[[int, int], None] | None = None,
                  cancel: Callable[[], bool] | None = None) -> ImportResult:
-    """Any user paths (``.pt`` datasets, reference ``.pt`` files, ``.bvh`` files or folders,
+    """Any user paths (``.pt`` datasets, reference ``.pt`` files v1 or v3, ``.bvh`` files or folders,
     HumanML3D folders) -> canonical dataset files, converted once and cached by content in
     ``cache_dir``. A file that fails is listed in ``problems``; the others still come through.
     ``progress(done, total)`` is called per source file; ``cancel()`` is polled between files
@@ -133,36 +156,29 @@ def import_paths(paths: Iterable[str | Path], cache_dir: str | Path, *,
         p = Path(raw)
         fmt = detect_format(p) if p.exists() else None
         if not p.exists():
-            result.problems.append(f"{p}: no such file or folder")
+            result.problems.append((str(p), f"{p}: no such file or folder"))
         elif fmt is None and p.suffix in (".pt", ".pth"):
             items.append((p, None))  # a dataset of ours or of the reference: the loader reads both
         elif fmt is None:
-            result.problems.append(f"{p}: not a dataset (.pt), BVH (.bvh) or HumanML3D (new_joints/*.npy) path")
+            result.problems.append((str(p), f"{p}: not a dataset (.pt), BVH (.bvh) or HumanML3D (new_joints/*.npy) path"))
         else:
             try:
                 items.extend((f, fmt) for f in source_files(p, fmt))
             except StickGenError as exc:
-                result.problems.append(str(exc))
+                result.problems.append((str(p), str(exc)))
     cache = Path(cache_dir)
     for k, (f, fmt) in enumerate(items):
         if cancel and cancel():
             raise InterruptedError("import cancelled")
         try:
-            if fmt is None:
-                samples_from_object(load_torch_file(f, mmap=True), f)  # readable, vocabulary known
-                result.samples_files.append(f)
-            else:
-                out = cache / f"{f.stem}.{_cache_name([f], fmt)}.pt"
-                if not out.exists():
-                    atomic_torch_save(convert_file(f, fmt), out)
-                result.samples_files.append(out)
+            result.samples_files.append(_import_one(f, fmt, cache))
         except StickGenError as exc:
-            result.problems.append(str(exc))
+            result.problems.append((str(f), str(exc)))
         except (OSError, ValueError) as exc:  # a file a converter could not read at all
-            result.problems.append(f"{f}: {exc}")
+            result.problems.append((str(f), f"{f}: {exc}"))
         if progress:
             progress(k + 1, len(items))
-    for line in result.problems:
+    for _, line in result.problems:
         log.warning("import: %s", line)
     return result
 

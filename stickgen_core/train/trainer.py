@@ -176,7 +176,8 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                             lr=tc.learning_rate, betas=tuple(tc.betas), eps=tc.eps)
     steps_per_epoch = max(math.ceil(len(data.train_idx) / tc.batch_size / ddp.world / tc.grad_accum_steps), 1)
     total_steps = steps_per_epoch * tc.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, tc.warmup_steps, total_steps, tc.min_lr_ratio))
+    warmup = tc.warmup_steps if tc.warmup_epochs is None else round(tc.warmup_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total_steps, tc.min_lr_ratio))
     start_epoch, step, best, skip = 0, 0, float("inf"), 0
     if resume is not None:
         core.load_state_dict(resume["model_state_dict"])
@@ -207,6 +208,12 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(core)} if cfg.lora.enabled else {})}
 
     summary: dict[str, Any] = {"run_dir": str(run.root), "stopped": False}
+    def optimizer_step() -> None:
+        torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+
     run.status("running", epoch=start_epoch, global_step=step, error=None)
     for epoch in range(start_epoch, tc.epochs):
         model.train()
@@ -228,10 +235,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             seen += batch.text.shape[0]
             if n_batches % tc.grad_accum_steps:
                 continue
-            torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
+            optimizer_step()
             step += 1
             if step % tc.log_interval == 0:
                 rec = {"type": "step", "epoch": epoch, "step": step, "lr": sched.get_last_lr()[0],
@@ -251,6 +255,13 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 ddp.barrier()
                 teardown(ddp)
                 return dict(summary, stopped=True, epoch=epoch - 1, global_step=step)
+        left = n_batches % tc.grad_accum_steps
+        if left:  # the epoch's last, partial accumulation is a step too (steps_per_epoch counts it)
+            for p in params:
+                if p.grad is not None:
+                    p.grad.mul_(tc.grad_accum_steps / left)
+            optimizer_step()
+            step += 1
         val = evaluate(core, data, cfg, device, epoch) if ddp.main else {}
         train_loss = ddp.mean(running / max(n_batches, 1))
         rec = {"type": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss, "time": _now(),

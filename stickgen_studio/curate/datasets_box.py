@@ -10,15 +10,19 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
                                QPushButton, QVBoxLayout)
 
-from stickgen_core.io import DATASET_SUFFIXES
-
 from .. import palette
+from .importing import accepts, display_name
+
+ADD_TIP = ("Add datasets (.pt, ours or the reference Stick-Gen's), BVH motion capture (.bvh) or HumanML3D "
+           "joints (.npy); they are converted in the background. You can also drop files or folders here")
+FOLDER_TIP = "Add a folder of BVH files, or a HumanML3D folder (with new_joints/ and texts/)"
 
 
 class DatasetsBox(QGroupBox):
     """Lists dataset files; emits what the user asks for, the panel does the work."""
 
     addRequested = Signal()
+    addFolderRequested = Signal()
     demoRequested = Signal()
     removeRequested = Signal(str)
     filesDropped = Signal(list)
@@ -29,11 +33,13 @@ class DatasetsBox(QGroupBox):
         self.setAcceptDrops(True)
         self.banner = QLabel(f"This workspace has no datasets yet. Generate a synthetic demo dataset "
                              f"({demo_clips:,} clips, some with injected defects), add your own .pt files, "
-                             f"or drop them here.")
+                             f"BVH or HumanML3D motion capture, or drop files and folders here.")
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.add_button = QPushButton("Add…")
-        self.add_button.setToolTip("Add dataset files (.pt) — or drop them on this box")
+        self.add_button.setToolTip(ADD_TIP)
+        self.folder_button = QPushButton("Folder…")
+        self.folder_button.setToolTip(FOLDER_TIP)
         self.demo_button = QPushButton("Demo")
         self.demo_button.setToolTip(f"Generate a synthetic demo dataset of {demo_clips:,} clips in this workspace")
         self.remove_button = QPushButton("Remove")
@@ -53,7 +59,7 @@ class DatasetsBox(QGroupBox):
         lay = QVBoxLayout(self)
         lay.addWidget(self.banner)
         row = QHBoxLayout()
-        for b in (self.add_button, self.demo_button, self.remove_button):
+        for b in (self.add_button, self.folder_button, self.demo_button, self.remove_button):
             b.setMinimumWidth(b.sizeHint().width())  # never squeezed below its text
             row.addWidget(b)
         lay.addLayout(row)
@@ -64,6 +70,7 @@ class DatasetsBox(QGroupBox):
         lay.addLayout(prow)
         lay.addWidget(self.notice)
         self.add_button.clicked.connect(self.addRequested)
+        self.folder_button.clicked.connect(self.addFolderRequested)
         self.demo_button.clicked.connect(self.demoRequested)
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.remove_button.clicked.connect(self._remove)
@@ -83,7 +90,7 @@ class DatasetsBox(QGroupBox):
             per_file = {f: (int(v.sum()), int((~v.astype(bool)).sum())) for f, v in g}
         for f in files:
             valid, invalid = per_file.get(f, (0, 0))
-            text = f"{Path(f).name} — {valid:,} clips" + (f", {invalid:,} invalid" if invalid else "")
+            text = f"{display_name(f)} — {valid:,} clips" + (f", {invalid:,} invalid" if invalid else "")
             self._add_item(text, f, "ok", f"{f}\n{valid:,} valid clips, {invalid:,} invalid")
         for f, msg in problems:
             item = self._add_item(f"{Path(f).name} — not loaded", f, "bad", f"{f}\n{msg}")
@@ -102,7 +109,7 @@ class DatasetsBox(QGroupBox):
     def set_busy(self, busy: bool, why: str = "") -> None:
         """While a task runs, buttons that would start another are disabled and say why."""
         tip = f"Busy: {why} — wait for it to finish or press Cancel" if busy else None
-        for b, idle_tip in ((self.add_button, "Add dataset files (.pt) — or drop them on this box"),
+        for b, idle_tip in ((self.add_button, ADD_TIP), (self.folder_button, FOLDER_TIP),
                             (self.demo_button, "Generate a synthetic demo dataset in this workspace")):
             b.setEnabled(not busy)
             b.setToolTip(tip or idle_tip)
@@ -128,7 +135,7 @@ class DatasetsBox(QGroupBox):
     @staticmethod
     def _dropped_paths(event) -> list[str]:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-        return [u.toLocalFile() for u in urls if u.isLocalFile() and Path(u.toLocalFile()).suffix in DATASET_SUFFIXES]
+        return [u.toLocalFile() for u in urls if u.isLocalFile() and accepts(u.toLocalFile())]
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if self._dropped_paths(event) and self.add_button.isEnabled():

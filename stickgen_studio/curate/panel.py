@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QMessageBox,
-                               QPushButton, QScrollArea, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QFileDialog, QMessageBox,
+                               QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from stickgen_core.annotate import annotate
 from stickgen_core.curation import PRETRAIN_RULES, CurationConfig, apply_thresholds, export_splits
@@ -31,9 +31,11 @@ from ..widgets.clip_card import ClipCard
 from ..widgets.motion_viewer import MotionViewer
 from ..workers import Task, TaskQueue, progress_text
 from ..workspace import Workspace
+from . import importing
 from .datasets_box import DatasetsBox
 from .summary_panel import CountsStrip, SummaryPanel
-from .table_model import COLUMNS, HIDDEN_BY_DEFAULT, PRETRAIN_ONLY, SFT, ClipTableModel, status_label
+from .clip_browser import ClipBrowser
+from .table_model import COLUMNS, PRETRAIN_ONLY, SFT, status_label
 from .thresholds_panel import ThresholdPanel
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,12 @@ class CuratePanel(QWidget):
         self.last_update_ms = 0.0
         self.last_export: dict | None = None
         self.first_data_s: float | None = None
-        self._range_text = ""
         self._wanted: list[str] = []  # dataset files the user asked for, in order
         self._annotation_queued = False
         self._file_cache: dict[str, list] = {}
         self._problems: list[tuple[str, str]] = []
+        self._import_problems: list[tuple[str, str]] = []  # files that could not be converted or read
+        self._unreported: list[tuple[str, str]] = []  # import problems the next loading's dialog shows
 
         # -- left: datasets and thresholds
         self.data_box = DatasetsBox(self.demo_clips)
@@ -80,62 +83,17 @@ class CuratePanel(QWidget):
 
         # -- centre: counts, filters, table, player
         self.counts = CountsStrip()
-        self.search = QLineEdit(placeholderText="Search descriptions…")
-        self.search.setToolTip("Show clips whose description or clip id contains this text (Ctrl+F)")
-        self.source_filter = QComboBox()
-        self.action_filter = QComboBox()
-        self.split_filter = QComboBox()
-        self.split_filter.addItem("All clips", "")
-        for label, key in (("In SFT", "sft"), ("In pretrain", "pretrain"), ("Dropped", "dropped")):
-            self.split_filter.addItem(label, key)
-        for r in PRETRAIN_RULES:
-            self.split_filter.addItem(f"Dropped: {r}", r)
-        self.search.setMinimumWidth(self.search.fontMetrics().horizontalAdvance("Search descriptions…") + 16)
-        for combo, longest in ((self.source_filter, "All sources"), (self.action_filter, "All actions"),
-                               (self.split_filter, "All clips")):
-            # wide enough for the default label; longer entries show in the open list
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(len(longest) + 1)
-        self.columns_button = QToolButton()
-        self.columns_button.setText("Columns")
-        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.columns_button.setToolTip("Choose which columns the table shows")
-        # two rows: on a laptop screen one row would squeeze every filter to a stub
-        frow = QVBoxLayout()
-        frow.setSpacing(2)
-        row1, row2 = QHBoxLayout(), QHBoxLayout()
-        row1.addWidget(self.search, 1)
-        row1.addWidget(self.columns_button)
-        for w in (self.source_filter, self.action_filter, self.split_filter):
-            row2.addWidget(w, 1)
-        frow.addLayout(row1)
-        frow.addLayout(row2)
-        self.shown = QLabel()
-        self.shown.setObjectName("shown")
-        self.clear_filters = QPushButton("Show all")
-        self.clear_filters.setToolTip("Clear every filter of the table")
-        self.clear_filters.setVisible(False)
-        srow = QHBoxLayout()
-        srow.addWidget(self.shown, 1)
-        srow.addWidget(self.clear_filters)
-        self.model = ClipTableModel()
-        self.view = QTableView()
-        self.view.setModel(self.model)
-        self.view.setSortingEnabled(True)
-        self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.view.verticalHeader().setDefaultSectionSize(22)
-        self.view.verticalHeader().setVisible(False)
-        self.view.setWordWrap(False)
-        self._setup_columns()
-        self.view.viewport().installEventFilter(self)
+        self.browser = ClipBrowser()
+        b = self.browser
+        # the panel's names for what a user touches (tests and menus use them)
+        self.search, self.source_filter, self.action_filter = b.search, b.source_filter, b.action_filter
+        self.split_filter, self.columns_button, self.shown = b.split_filter, b.columns_button, b.shown
+        self.clear_filters, self.model, self.view = b.clear_filters, b.model, b.view
         self.player = MotionViewer()
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
-        tl.addLayout(frow)
-        tl.addLayout(srow)
-        tl.addWidget(self.view)
+        tl.addWidget(self.browser)
         vsplit = QSplitter(Qt.Orientation.Vertical)
         vsplit.addWidget(top)
         vsplit.addWidget(self.player)
@@ -181,22 +139,14 @@ class CuratePanel(QWidget):
         self._pending.setSingleShot(True)
         self._pending.setInterval(0)
         self._pending.timeout.connect(self.recompute)
-        # (a member timer, not QTimer.singleShot with a callable, which PySide runs per resize)
-        self._fit_later = QTimer(self)
-        self._fit_later.setSingleShot(True)
-        self._fit_later.setInterval(0)
-        self._fit_later.timeout.connect(self._fit_description)
         self.thresholds.changed.connect(self._pending.start)
-        self.thresholds.binClicked.connect(self._filter_bin)
-        self.summary.reasonClicked.connect(lambda r: self.split_filter.setCurrentIndex(self.split_filter.findData(r)))
-        self.search.textChanged.connect(lambda t: self._set_filter("text", t))
-        self.source_filter.currentIndexChanged.connect(lambda _: self._set_filter("source", self.source_filter.currentData()))
-        self.action_filter.currentIndexChanged.connect(lambda _: self._set_filter("action", self.action_filter.currentData()))
-        self.split_filter.currentIndexChanged.connect(lambda _: self._set_filter("status", self.split_filter.currentData()))
-        self.clear_filters.clicked.connect(self.show_all)
+        self.thresholds.binClicked.connect(self.browser.filter_bin)
+        self.summary.reasonClicked.connect(self.browser.show_reason)
         self.view.selectionModel().currentRowChanged.connect(lambda cur, _prev: self.show_clip(cur.row()))
         self.data_box.demoRequested.connect(lambda: self.generate_demo())
         self.data_box.addRequested.connect(lambda: self.add_datasets())
+        self.data_box.addFolderRequested.connect(
+            lambda: self.add_datasets(importing.choose_folder(self, self._start_dir())))
         self.data_box.filesDropped.connect(self.add_datasets)
         self.data_box.removeRequested.connect(self.remove_dataset)
         self.data_box.cancelRequested.connect(self.cancel)
@@ -206,7 +156,6 @@ class CuratePanel(QWidget):
         self.tasks.started.connect(lambda t: self._sync_busy())
         self.tasks.idle.connect(self._sync_busy)
         self._set_enabled(False)
-        self._update_shown()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         """Share the width so the table keeps the most room, until the user drags a splitter."""
@@ -216,49 +165,6 @@ class CuratePanel(QWidget):
             left = int(min(max(0.26 * w, 220), 340))
             right = int(min(max(0.2 * w, 180), 300))
             self.splitter.setSizes([left, max(w - left - right, 360), right])
-        self._fit_later.start()  # once the table has its new width
-
-    def _show_column(self, col: int, on: bool) -> None:
-        self.view.setColumnHidden(col, not on)
-        self._fit_description()
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Resize and obj is self.view.viewport():
-            self._fit_description()
-        return False
-
-    def _fit_description(self) -> None:
-        """The description gets the width the other columns leave; when all do not fit, what the
-        key columns (status, action, source, quality) leave, so those stay on screen."""
-        desc = self.model.column_of("Description")
-        room = self.view.viewport().width() - 2
-        widths = {c: self.view.columnWidth(c) for c in range(len(COLUMNS))
-                  if c != desc and not self.view.isColumnHidden(c)}
-        key = sum(w for c, w in widths.items() if COLUMNS[c][0] in ("Status", "Action", "Source", "Quality"))
-        fit_all = room - sum(widths.values())
-        self.view.setColumnWidth(desc, max(90, fit_all if fit_all >= 200 else room - key))
-
-    # ------------------------------------------------------------------ table columns
-    def _setup_columns(self) -> None:
-        header = self.view.horizontalHeader()
-        fm = self.view.fontMetrics()
-        widest = {"Status": max(fm.horizontalAdvance(status_label(c)) for c in range(-2, len(PRETRAIN_RULES))),
-                  "Description": 260, "Source": fm.horizontalAdvance("video_estimate"),
-                  "Action": fm.horizontalAdvance("stand_up"), "Clip": 140, "File": 200}
-        menu = QMenu(self)
-        for col, (name, _, _) in enumerate(COLUMNS):
-            width = max(widest.get(name, 0), fm.horizontalAdvance(name) + 18, fm.horizontalAdvance("0.000"))
-            self.view.setColumnWidth(col, width + 10)
-            act = QAction(name, menu, checkable=True, checked=name not in HIDDEN_BY_DEFAULT)
-            act.toggled.connect(lambda on, col=col: self._show_column(col, on))
-            self.view.setColumnHidden(col, name in HIDDEN_BY_DEFAULT)
-            menu.addAction(act)
-        header.setStretchLastSection(False)
-        header.setMinimumSectionSize(40)
-        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header.customContextMenuRequested.connect(lambda pos: menu.exec(header.mapToGlobal(pos)))
-        self.columns_menu = menu
-        self.columns_button.setMenu(menu)
 
     # ------------------------------------------------------------------ workspace and data
     def set_workspace(self, ws: Workspace, generate_if_empty: bool = False) -> None:
@@ -267,7 +173,7 @@ class CuratePanel(QWidget):
         files = ws.datasets()
         self.data_box.show_files(None, [], [])
         if files:
-            self.add_datasets([str(f) for f in files])
+            self.load_datasets([str(f) for f in files])
         elif generate_if_empty:
             self.generate_demo()
 
@@ -278,7 +184,7 @@ class CuratePanel(QWidget):
         ws = self.workspace
         path = str(ws.demo_dataset)
         if ws.demo_dataset.exists():
-            self.add_datasets([path])
+            self.load_datasets([path])
             return
 
         def make(progress=None, should_stop=None, on_partial=None):
@@ -288,19 +194,40 @@ class CuratePanel(QWidget):
 
         task = Task(make, name="demo")
         task.partial.connect(lambda data: self._on_partial(data, path))
-        self._run(task, "Generating demo clips", "clips", lambda files: self.add_datasets(files, announce=False))
+        self._run(task, "Generating demo clips", "clips", lambda files: self.load_datasets(files, announce=False))
 
     def _on_partial(self, data: tuple[pd.DataFrame, list], path: str) -> None:
         table, samples = data
         self._file_cache = {path: samples}  # the file is written at the end: preview from memory
         self._show_table(table, [path], keep_cache=True)
 
+    def _start_dir(self) -> str:
+        return str(self.workspace.datasets_dir) if self.workspace else ""
+
     def add_datasets(self, paths: list[str] | None = None, announce: bool = True) -> None:
+        """Take in what the user picked or dropped (datasets, reference files, BVH files or folders,
+        HumanML3D folders): converted and cached in the background, then loaded."""
         if paths is None:
-            start = str(self.workspace.datasets_dir) if self.workspace else ""
-            paths, _ = QFileDialog.getOpenFileNames(self, "Add dataset files", start, "Datasets (*.pt *.pth)")
-            if not paths:
-                return
+            paths = importing.choose_files(self, self._start_dir())
+        if not paths:
+            return
+        cache = importing.cache_dir(self.workspace.datasets_dir if self.workspace else None)
+        self._run(importing.import_task([str(p) for p in paths], cache), "Converting", "files",
+                  lambda result: self._imported(result, announce))
+
+    def _imported(self, result, announce: bool) -> None:
+        files = [str(p) for p in result.samples_files]
+        known = {f for f, _ in result.problems}
+        self._import_problems = [(f, m) for f, m in self._import_problems if f not in known] + result.problems
+        if files:  # reported with the loading's own problems, in one dialog
+            self._unreported = list(result.problems)
+            self.load_datasets(files, announce)
+        else:
+            self._report_problems(result.problems)
+            self.data_box.show_files(self.table, self.files, self._import_problems + self._problems)
+
+    def load_datasets(self, paths: list[str], announce: bool = True) -> None:
+        """Annotate dataset files (ours, or converted ones) together with those already shown."""
         self._wanted = list(dict.fromkeys(self._wanted + [str(p) for p in paths]))
         if self.workspace is not None:
             self.workspace.remember([str(p) for p in paths])
@@ -310,15 +237,16 @@ class CuratePanel(QWidget):
         if self.workspace is not None:
             self.workspace.forget(path)
         self._problems = [(f, m) for f, m in self._problems if f != path]
+        self._import_problems = [(f, m) for f, m in self._import_problems if f != path]
         self._wanted = [f for f in self._wanted if f != path]
         if self._wanted:
             self._annotate(announce=False)
         else:
             self.files, self.table, self.result = [], None, None
             self.model.set_table(pd.DataFrame(columns=[c for _, c, _ in COLUMNS if not c.startswith("_")]))
-            self.data_box.show_files(None, [], self._problems)
+            self.data_box.show_files(None, [], self._import_problems + self._problems)
             self._set_enabled(False)
-            self._update_shown()
+            self.browser.update_shown()
 
     def _annotate(self, announce: bool) -> None:
         """(Re-)annotate the wanted files. A request made while another annotation waits in the
@@ -342,7 +270,8 @@ class CuratePanel(QWidget):
             readable = [f for f in files if f not in {p for p, _ in problems}]
             self._problems = problems
             self._show_table(table, readable)
-            self._report_problems(problems)
+            self._report_problems(self._unreported + problems)
+            self._unreported = []
             if announce:
                 self.data_box.say(f"Loaded {len(table):,} clips from {len(readable)} file(s) "
                                   f"in {time.perf_counter() - t0:.1f} s")
@@ -354,7 +283,7 @@ class CuratePanel(QWidget):
 
     def _on_load_failed(self, message: str, problems: list[tuple[str, str]]) -> None:
         self._problems = problems
-        self.data_box.show_files(self.table, self.files, problems)
+        self.data_box.show_files(self.table, self.files, self._import_problems + problems)
         self.show_error("Could not load datasets", message)
 
     def _report_problems(self, problems: list[tuple[str, str]]) -> None:
@@ -370,20 +299,11 @@ class CuratePanel(QWidget):
         self.table = table
         if not keep_cache:
             self._file_cache.clear()
-        self.data_box.show_files(table, files, self._problems)
+        self.data_box.show_files(table, files, self._import_problems + self._problems)
         self.model.set_table(table)
         self.thresholds.set_table(table)
         self.thresholds.set_sources(sorted(map(str, table["source"].unique())))
-        for combo, col, label in ((self.source_filter, "source", "All sources"),
-                                  (self.action_filter, "dominant_action", "All actions")):
-            current = combo.currentData()
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItem(label, "")
-            for v in sorted(map(str, table[col].unique())):
-                combo.addItem(v, v)
-            combo.setCurrentIndex(max(combo.findData(current), 0))
-            combo.blockSignals(False)
+        self.browser.set_choices(table)
         self._set_enabled(True)
         self.recompute()
 
@@ -404,36 +324,9 @@ class CuratePanel(QWidget):
         self.thresholds.update_histograms(r.quality, r.pretrain, r.sft)
         self.counts.show_stats(r.stats)
         self.summary.show_stats(r.stats)
-        self._update_shown()
+        self.browser.update_shown()
         self.last_update_ms = (time.perf_counter() - t0) * 1000
         self.updated.emit()
-
-    # ------------------------------------------------------------------ filters
-    def _set_filter(self, key: str, value) -> None:
-        self.model.set_filter(key, value)
-        self._update_shown()
-
-    def _filter_bin(self, column: str, lo: float, hi: float) -> None:
-        label = {"_quality": "quality", "n_frames": "frames"}.get(column, column.replace("_", " "))
-        lo_t = "" if not np.isfinite(lo) else f"{lo:g} ≤ "
-        hi_t = "" if not np.isfinite(hi) else f" < {hi:g}"
-        self._range_text = f"{lo_t}{label}{hi_t}"
-        self._set_filter("range", (column, lo, hi))
-
-    def show_all(self) -> None:
-        self.search.setText("")
-        for combo in (self.source_filter, self.action_filter, self.split_filter):
-            combo.setCurrentIndex(0)
-        self._set_filter("range", None)
-
-    def _update_shown(self) -> None:
-        n, total = self.model.rowCount(), self.model.total_rows()
-        filtered = n != total
-        text = f"{n:,} of {total:,} clips shown" if filtered else f"{total:,} clips"
-        if self.model._filters.get("range"):
-            text += f" · histogram bin: {self._range_text}"
-        self.shown.setText(text)
-        self.clear_filters.setVisible(filtered or bool(self.model._filters.get("range")))
 
     # ------------------------------------------------------------------ clip preview
     def _samples_of(self, file: str) -> list:
@@ -577,7 +470,7 @@ class CuratePanel(QWidget):
     def _sync_busy(self) -> None:
         busy = self.tasks.busy()
         why = self.tasks.current.name if busy else ""
-        self.data_box.set_busy(busy, {"demo": "generating the demo dataset", "annotate": "annotating clips",
+        self.data_box.set_busy(busy, {"demo": "generating the demo dataset", "annotate": "annotating clips", "import": "converting files",
                                       "export": "exporting splits"}.get(why, why))
         tip = "Busy: wait for the current task or press Cancel" if busy else "Write the pretrain and SFT splits"
         self.export_button.setEnabled(not busy and self.table is not None)

@@ -183,6 +183,9 @@ class ClipTableModel(QAbstractTableModel):
         hits = np.nonzero(self._order == table_row)[0]
         return int(hits[0]) if len(hits) else None
 
+    def filters(self) -> dict[str, Any]:
+        return dict(self._filters)
+
     def status_code(self, view_row: int) -> int:
         """Split status code of the row shown at ``view_row`` (see ``status_label``)."""
         return int(self._status[self._order[view_row]])

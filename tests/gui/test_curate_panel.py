@@ -31,11 +31,11 @@ def test_slider_keys_update_the_counts_to_core_values(window, qtbot):
     control.slider.setFocus()
     for _ in range(4):
         QTest.keyClick(control.slider, Qt.Key.Key_PageUp)  # 0.50 -> 0.90 in steps of 0.10
-    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, min_quality_pretrain=0.9))
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, min_quality_pretrain=0.9), timeout=30_000)
     assert control.spin.value() == pytest.approx(0.9)
     assert "●" in control.title.text()  # changed from its default
     click(control.reset)
-    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table))
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table), timeout=30_000)
 
 
 def test_dragging_a_histogram_line_with_the_mouse_moves_slider_and_counts(window, qtbot):
@@ -43,15 +43,15 @@ def test_dragging_a_histogram_line_with_the_mouse_moves_slider_and_counts(window
     cur.thresholds.sections["artifact"].button.setChecked(True)
     hist = cur.thresholds.histograms["artifact"]
     cur.thresholds.parentWidget().parentWidget().ensureWidgetVisible(hist)
-    qtbot.waitUntil(lambda: hist.isVisible() and hist.height() > 50)
+    qtbot.waitUntil(lambda: hist.isVisible() and hist.height() > 50, timeout=30_000)
     control = cur.thresholds.controls["max_artifact_score"]
     start, end = plot_point(hist, control.value(), 0.3), plot_point(hist, 0.2, 0.3)
     drag(hist.viewport(), start, end)
-    qtbot.waitUntil(lambda: abs(control.value() - 0.2) <= 0.03)
+    qtbot.waitUntil(lambda: abs(control.value() - 0.2) <= 0.03, timeout=30_000)
     v = control.value()
     assert control.slider.value() == round(v * 100)
     assert "pretrain ≤ %.2f" % v in hist.lines["max_artifact_score"].label.toPlainText()
-    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, max_artifact_score=v))
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, max_artifact_score=v), timeout=30_000)
 
 
 def test_histogram_bars_split_kept_and_dropped(window):
@@ -68,19 +68,19 @@ def test_clicking_a_histogram_bar_filters_the_table(window, qtbot):
     cur.thresholds.parentWidget().parentWidget().ensureWidgetVisible(hist)
     QTest.mouseClick(hist.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      plot_point(hist, 0.01, 0.1))  # the first bin: artifact score below 0.025
-    qtbot.waitUntil(lambda: "of 150 clips shown" in cur.shown.text())
+    qtbot.waitUntil(lambda: "of 150 clips shown" in cur.shown.text(), timeout=30_000)
     n = cur.model.rowCount()
     expected = int((cur.table["artifact_score"] < 0.025).sum())
     assert n == expected > 0
     assert cur.shown.text().startswith(f"{n} of 150 clips shown")
     click(cur.clear_filters)
-    qtbot.waitUntil(lambda: cur.model.rowCount() == 150)
+    qtbot.waitUntil(lambda: cur.model.rowCount() == 150, timeout=30_000)
 
 
 def test_clicking_a_drop_reason_lists_those_clips(window, qtbot):
     cur = window.curate
     cur.summary.reasons.linkActivated.emit("reason:artifact")  # what a click on the link sends
-    qtbot.waitUntil(lambda: cur.split_filter.currentData() == "artifact")
+    qtbot.waitUntil(lambda: cur.split_filter.currentData() == "artifact", timeout=30_000)
     assert cur.model.rowCount() == cur.result.stats["dropped_by_reason"]["artifact"] > 0
 
 
@@ -89,13 +89,13 @@ def test_clicking_a_row_plays_the_clip_and_paints_the_figure(window, qtbot):
     cur.split_filter.setCurrentIndex(cur.split_filter.findData("artifact"))
     rect = cur.view.visualRect(cur.model.index(0, 1))
     click(cur.view.viewport(), rect.center())
-    qtbot.waitUntil(lambda: cur.player.is_playing())
+    qtbot.waitUntil(lambda: cur.player.is_playing(), timeout=30_000)
     qtbot.waitUntil(lambda: cur.player.frame >= 3, timeout=10_000)
     assert painted_fraction(cur.player.canvas) > 0.002  # figure drawn, not just a blank canvas
     marks = [h.selected for h in cur.thresholds.histograms.values()]
     assert all(m.isVisible() for m in marks[1:3])  # the clip is marked on the histograms
     QTest.keyClick(window, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: not cur.player.is_playing())
+    qtbot.waitUntil(lambda: not cur.player.is_playing(), timeout=30_000)
 
 
 def test_filters_and_sorting(window):
@@ -123,10 +123,10 @@ def test_min_frames_dragged_past_max_pushes_max_without_errors(window, qtbot):
     lo.spin.selectAll()
     QTest.keyClicks(lo.spin, "200")
     QTest.keyClick(lo.spin, Qt.Key.Key_Enter)
-    qtbot.waitUntil(lambda: lo.value() == 200)
+    qtbot.waitUntil(lambda: lo.value() == 200, timeout=30_000)
     assert hi.value() == 200  # the maximum followed
     assert not visible_dialogs() and not lo.problem.isVisible()
-    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, min_frames=200, max_frames=200))
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, min_frames=200, max_frames=200), timeout=30_000)
 
 
 def test_export_writes_the_splits_and_asks_before_overwriting(window, qtbot, tmp_path):
@@ -143,7 +143,7 @@ def test_export_writes_the_splits_and_asks_before_overwriting(window, qtbot, tmp
     assert len(load_dataset(out / "sft_data.pt")) == cur.result.stats["sft"]
     cur.last_export = None
     cur.export(str(out))
-    qtbot.waitUntil(lambda: any(d.windowTitle() == "Replace the exported splits?" for d in visible_dialogs()))
+    qtbot.waitUntil(lambda: any(d.windowTitle() == "Replace the exported splits?" for d in visible_dialogs()), timeout=30_000)
     assert cur.last_export is None  # nothing written before the user agrees
     ask = [d for d in visible_dialogs() if d.windowTitle() == "Replace the exported splits?"][0]
     click(ask.button(ask.StandardButton.Yes))
@@ -163,7 +163,7 @@ def test_thresholds_save_keeps_comments_and_load_widens_sliders(window, qtbot, t
     assert "# my settings" in text and "# small" in text and "d_model: 64" in text
     saved = CurationConfig.from_yaml(path)
     assert saved.max_frames == 1500 and saved.min_quality_sft == 0.9
-    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, max_frames=1500, min_quality_sft=0.9))
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, max_frames=1500, min_quality_sft=0.9), timeout=30_000)
 
 
 def test_gui_counts_equal_the_cli_on_a_config_beyond_the_slider_range(window, qtbot, tmp_path, workspace):
@@ -179,4 +179,4 @@ def test_gui_counts_equal_the_cli_on_a_config_beyond_the_slider_range(window, qt
     subprocess.run([sys.executable, "-m", "stickgen_core.cli", "curate", "--inputs", str(workspace / "datasets"),
                     "--config", str(path), "--output-dir", str(out)], check=True, capture_output=True)
     stats = json.loads((out / "curation_stats.json").read_text())
-    qtbot.waitUntil(lambda: visible_counts(window) == (stats["total"], stats["pretrain"], stats["sft"], stats["dropped"]))
+    qtbot.waitUntil(lambda: visible_counts(window) == (stats["total"], stats["pretrain"], stats["sft"], stats["dropped"]), timeout=30_000)

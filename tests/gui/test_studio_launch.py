@@ -60,7 +60,7 @@ def test_work_asked_for_while_busy_waits_its_turn(qtbot, tmp_path, settings, dat
 @pytest.mark.parametrize("size", [(1024, 700), (1280, 800), (1366, 768)])
 def test_laptop_screens_show_every_control_whole_and_the_key_columns(window, qtbot, size):
     window.resize(*size)
-    qtbot.waitUntil(lambda: window.width() == size[0])
+    qtbot.waitUntil(lambda: window.width() == size[0], timeout=30_000)
     QApplication.processEvents()
     shot(window, f"curate_{size[0]}x{size[1]}")
     assert truncated_texts(window.curate) == []
@@ -83,23 +83,26 @@ def test_mixed_good_and_bad_files_load_the_good_and_report_the_bad(window, qtbot
     bad.write_bytes(b"not a torch file at all")
     good = tmp_path / "good.pt"
     shutil.copy(dataset_template, good)
-    cur.add_datasets([str(bad), str(good)])
+    empty = tmp_path / "empty.pt"
+    import torch
+    torch.save([], empty)
+    cur.add_datasets([str(bad), str(empty), str(good)])
     qtbot.waitUntil(lambda: not cur.tasks.busy() and cur.model.rowCount() == 300, timeout=60_000)
     dialogs = visible_dialogs()
     assert dialogs and dialogs[0].windowTitle() == "Some datasets were not loaded"
-    assert "broken.pt" in dialogs[0].text()
+    assert "broken.pt" in dialogs[0].text() and "empty.pt" in dialogs[0].text() and "holds no clips" in dialogs[0].text()
     shot(window, "curate_error")
     texts = [cur.data_box.list.item(i).text() for i in range(cur.data_box.list.count())]
-    assert "broken.pt — not loaded" in texts and "good.pt — 150 clips" in texts
+    assert "broken.pt — not loaded" in texts and "empty.pt — not loaded" in texts and "good.pt — 150 clips" in texts
     click(dialogs[0].button(dialogs[0].StandardButton.Ok))
     # the app keeps working
     cur.thresholds.controls["min_quality_pretrain"].spin.setValue(0.6)
-    qtbot.waitUntil(lambda: visible_counts(window)[0] == 300)
+    qtbot.waitUntil(lambda: visible_counts(window)[0] == 300, timeout=30_000)
 
 
 def test_an_unreadable_thresholds_file_shows_a_titled_error(window, qtbot, tmp_path):
     window.curate.load_thresholds(str(tmp_path / "missing.yaml"))
-    qtbot.waitUntil(lambda: bool(visible_dialogs()))
+    qtbot.waitUntil(lambda: bool(visible_dialogs()), timeout=30_000)
     d = visible_dialogs()[0]
     assert d.windowTitle() == "Could not load thresholds" and "no such config file" in d.text()
 
@@ -141,7 +144,7 @@ def test_keyboard_shortcuts(window, qtbot):
     QTest.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentIndex() == 0
     QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: window.curate.search.hasFocus())
+    qtbot.waitUntil(lambda: window.curate.search.hasFocus(), timeout=30_000)
 
 
 def test_annotation_can_be_cancelled(qtbot, tmp_path, settings, dataset_template):

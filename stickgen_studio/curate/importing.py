@@ -1,0 +1,62 @@
+"""Taking data in from elsewhere: which paths the Curate panel accepts, the file and folder
+dialogs, and the background task that runs ``stickgen_core.convert.import_paths``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from stickgen_core.convert import ImportResult, import_paths
+from stickgen_core.io import DATASET_SUFFIXES
+
+from ..workers import Task
+
+FOREIGN_SUFFIXES = (".bvh", ".npy")
+FILE_FILTERS = ";;".join((
+    "Motion data (*.pt *.pth *.bvh *.npy)",
+    "Stick-Gen datasets, ours or the reference's (*.pt *.pth)",
+    "BVH motion capture (*.bvh)",
+    "HumanML3D joints (*.npy)",
+    "All files (*)",
+))
+CONVERTED_DIR = ".converted"  # under the workspace's datasets folder; workspace.dataset_files() skips it
+
+
+def accepts(path: str | Path) -> bool:
+    """A path the panel can take in: a dataset, a BVH or HumanML3D file, or a folder of them."""
+    p = Path(path)
+    return p.is_dir() or p.suffix.lower() in (*DATASET_SUFFIXES, *FOREIGN_SUFFIXES)
+
+
+def display_name(path: str | Path) -> str:
+    """A file's name as the list shows it: a converted file by its source's name, not its cache name."""
+    p = Path(path)
+    if p.parent.name == CONVERTED_DIR:  # <source stem>.<content hash>.pt
+        return f"{p.name.split('.')[0]} (converted)"
+    return p.name
+
+
+def choose_files(parent: QWidget, start: str) -> list[str]:
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Add datasets or motion capture", start, FILE_FILTERS)
+    return paths
+
+
+def choose_folder(parent: QWidget, start: str) -> list[str]:
+    folder = QFileDialog.getExistingDirectory(parent, "Add a folder of BVH files or a HumanML3D folder", start)
+    return [folder] if folder else []
+
+
+def cache_dir(datasets_dir: Path | None) -> Path:
+    """Where converted files are kept: inside the workspace, so they are found again next time."""
+    base = datasets_dir if datasets_dir is not None else Path.home() / ".cache" / "stickgen"
+    return base / CONVERTED_DIR
+
+
+def import_task(paths: list[str], cache: Path) -> Task:
+    """A background task converting ``paths`` (cached by content); it finishes with an ImportResult."""
+
+    def work(progress=None, should_stop=None) -> ImportResult:
+        return import_paths(paths, cache, progress=progress, cancel=should_stop)
+
+    return Task(work, name="import")
