@@ -55,6 +55,7 @@ class LivePlots(QWidget):
         self._marks: list = []
         self._marks_key: tuple = ()
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setMinimumWidth(60)
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(60)
         self.smoothing.setToolTip("Exponential moving average of the train curves (TensorBoard's, debiased); "
@@ -69,14 +70,16 @@ class LivePlots(QWidget):
         self.terms = {t: QCheckBox(t) for t in LOSS_TERMS}
         self.terms["total"].setChecked(True)
         self.png = QPushButton("Export PNG…")
+        self.png.setToolTip("Export the plots as a PNG image")
         self.csv = QPushButton("Export CSV…")
+        self.csv.setToolTip("Export every metrics row of the shown runs as CSV")
         top = QHBoxLayout()
         top.addWidget(QLabel("Smoothing"))
         top.addWidget(self.smoothing, 1)
         top.addWidget(self.smoothing_label)
         top.addWidget(QLabel("x"))
         top.addWidget(self.x_mode)
-        for w in (self.log_y, self.outliers, self.png, self.csv):
+        for w in (self.log_y, self.outliers):
             top.addWidget(w)
         terms = QHBoxLayout()
         terms.addWidget(QLabel("Loss terms:"))
@@ -101,7 +104,11 @@ class LivePlots(QWidget):
         lay.addLayout(terms)
         lay.addWidget(self.loss, 3)
         lay.addLayout(small, 2)
-        lay.addWidget(self.readout)
+        bottom = QHBoxLayout()   # the export buttons sit here so the page fits a 1024 px screen
+        bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.png)
+        bottom.addWidget(self.csv)
+        lay.addLayout(bottom)
         self.smoothing.valueChanged.connect(self._settings_changed)
         self.x_mode.currentIndexChanged.connect(self._settings_changed)
         self.log_y.toggled.connect(lambda on: self.loss.setLogMode(y=on))

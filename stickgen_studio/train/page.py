@@ -47,7 +47,7 @@ class TrainPage(QWidget):
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(340)
+        scroll.setMinimumWidth(300)
         self.model = RunsModel()
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -60,14 +60,14 @@ class TrainPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Progress"), QHeaderView.ResizeMode.Stretch)
         self.buttons = {name: QPushButton(name) for name in ACTIONS}
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("<b>Runs</b> (select several to overlay)"))
-        bar.addStretch(1)
+        bar = QHBoxLayout()   # under the title, so the page fits a 1024 px screen
         for b in self.buttons.values():
             bar.addWidget(b)
+        bar.addStretch(1)
         runs = QWidget()
         rl = QVBoxLayout(runs)
         rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(QLabel("<b>Runs</b> (select several to overlay them)"))
         rl.addLayout(bar)
         rl.addWidget(self.table)
         self.plots = LivePlots()
