@@ -76,6 +76,11 @@ def _np(x) -> np.ndarray | None:
     return np.asarray(x)
 
 
+def _text(value: object) -> str:
+    """``value`` as text a parquet file can hold (lone surrogates replaced; the sample is refused elsewhere)."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _scaled(x, n: int, scale: float, cols: int | None = None) -> np.ndarray | None:
     """The first ``n`` rows of a per-frame array, lengths (all columns, or the first ``cols``) scaled."""
     a = _np(x)
@@ -114,12 +119,13 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
         d = s if isinstance(s, dict) else {}
         meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
         ident["index"].append(i)
-        ident["source"].append(str(d.get("source") or "unknown"))
-        ident["description"].append(str(d.get("description", "")))
-        ident["fps"].append(float(d.get("fps") or meta.get("fps") or FPS_DEFAULT))
+        ident["source"].append(_text(d.get("source") or "unknown"))
+        ident["description"].append(_text(d.get("description", "")))
+        ident["fps"].append(float(d.get("fps") or meta.get("fps") or FPS_DEFAULT) if not problems else FPS_DEFAULT)
         ident["base_quality"].append(_base_quality(d))
-        ident["problems"].append("; ".join(map(str, problems)))
-        ident["injected"].append(",".join(sorted({str(r.get("type")) for r in meta.get("injected_defects", []) or []})))
+        ident["problems"].append(_text("; ".join(map(str, problems))))
+        defects = meta.get("injected_defects") if not problems else None
+        ident["injected"].append(",".join(sorted({str(r.get("type")) for r in defects or []})))
         if not problems and motion is not None:
             motions[i] = np.asarray(motion, dtype=np.float32)
     # value checks (finite, connected) for every structurally sound clip in one pass
@@ -257,6 +263,17 @@ def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptio
     return pd.concat(tables, ignore_index=True)
 
 
+def require_valid(table: pd.DataFrame, inputs) -> pd.DataFrame:
+    """``table`` when it holds at least one valid clip, else a DatasetError saying why none is."""
+    if len(table) and table["valid"].any():
+        return table
+    if not len(table):
+        raise DatasetError(f"{list(map(str, inputs))}: no samples in the dataset file(s)")
+    first = table.iloc[0]
+    raise DatasetError(f"{first['file']}: no valid clip among {len(table)} sample(s); sample {first['index']}: "
+                       f"{str(first['problems'])[:200]}", first["file"])
+
+
 def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool, progress, should_stop,
                    fi: int, n_files: int) -> pd.DataFrame:
     cache = cache_path(f, options, cache_dir)
@@ -268,7 +285,7 @@ def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool
             return t
         except Exception as exc:  # a damaged cache is only a cache: recompute
             log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
-    samples = samples_from_object(load_torch_file(f, mmap=True), f)
+    samples = samples_from_object(load_torch_file(f), f)  # not mapped: truncation under a map is SIGBUS
     if len(samples) == 0:
         raise DatasetError(f"{f}: the file holds no clips (expected a list of samples)", f)
     sub = None

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from .curation.config import CurationConfig
 from .errors import ConfigError
 from .config_reference import Translation, report, translate
 from .io import read_yaml
+from .limits import brief
 from .schema import NUM_ACTIONS
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,11 @@ class ModelConfig:
     action_conditioning: bool = True
     camera_conditioning: bool = True
     rope_base: float = 10000.0
+    # issue 14 (defaults reproduce the models trained before it)
+    text_conditioning: str = "prefix"   # "prefix": one text token; "adaln": also scale/shift every block's norms
+    root_relative: bool = False         # inputs see poses relative to the pelvis x plus its velocity
+    time_conditioning: bool = False     # tokens carry the elapsed share of the requested clip
+    keep_bone_lengths: bool = False     # generation rebuilds each pose with the model's bone lengths, on the ground
 
 
 @dataclass
@@ -63,6 +71,9 @@ class TrainingConfig:
     device: str = "auto"
     resume_from: str | None = None
     init_from: str | None = None
+    text_dropout: float = 0.0           # share of clips trained without text (classifier-free guidance)
+    input_noise: float = 0.0            # metres of Gaussian noise on input frames (exposure bias)
+    scheduled_sampling: float = 0.0     # share of input frames replaced by the model's own prediction
 
 
 @dataclass
@@ -144,27 +155,27 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(f"{where}: expected {' or '.join(_type_name(a) for a in typing.get_args(tp))}, "
-                          f"got {type(value).__name__} {value!r}")
+                          f"got {type(value).__name__} {brief(value)}")
     if origin is list:
         (item,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {brief(value)}")
         return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected true or false, got {type(value).__name__} {brief(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a whole number, got {type(value).__name__} {brief(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {brief(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected text, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected text, got {type(value).__name__} {brief(value)}")
         return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, where)
@@ -186,7 +197,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in known:
-            raise ConfigError(f"{_join(where, key)}: unknown key (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"{_join(where, str(key)[:60])}: unknown key (known: {', '.join(sorted(known))})")
     return cls(**{k: _coerce(v, hints[k], _join(where, k)) for k, v in data.items()})
 
 
@@ -221,7 +232,7 @@ def read_config_layers(path: str | Path, _seen: tuple = ()) -> list[ConfigLayer]
     if parent is None:
         return [ConfigLayer(p, data, translation)]
     if not isinstance(parent, str):
-        raise ConfigError(f"{path}: extends: expected a file name, got {parent!r}")
+        raise ConfigError(f"{path}: extends: expected a file name, got {brief(parent)}")
     return read_config_layers(p.parent / parent, _seen + (p,)) + [ConfigLayer(p, data, translation)]
 
 
@@ -249,17 +260,61 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
 def _check(cfg: StickGenConfig) -> None:
     """Rules that involve more than one key."""
     if cfg.training.stage not in ("pretrain", "sft"):
-        raise ConfigError(f"training.stage: expected 'pretrain' or 'sft', got {cfg.training.stage!r}")
+        raise ConfigError(f"training.stage: expected 'pretrain' or 'sft', got {brief(cfg.training.stage)}")
     if isinstance(cfg.model.embedding_dim, str) and cfg.model.embedding_dim != "auto":
-        raise ConfigError(f"model.embedding_dim: expected a whole number or 'auto', got {cfg.model.embedding_dim!r}")
+        raise ConfigError(f"model.embedding_dim: expected a whole number or 'auto', got {brief(cfg.model.embedding_dim)}")
+    check_ranges(cfg)
     if cfg.model.d_model % cfg.model.n_heads or (cfg.model.d_model // cfg.model.n_heads) % 2:
         raise ConfigError(f"model.d_model: {cfg.model.d_model} must split into {cfg.model.n_heads} heads of even size")
+    if cfg.model.text_conditioning not in ("prefix", "adaln"):
+        raise ConfigError(f"model.text_conditioning: expected 'prefix' or 'adaln', got {cfg.model.text_conditioning!r}")
+    for name in ("text_dropout", "scheduled_sampling"):
+        if not 0.0 <= getattr(cfg.training, name) < 1.0:
+            raise ConfigError(f"training.{name}: expected a share in [0, 1), got {getattr(cfg.training, name)}")
+    if cfg.training.input_noise < 0:
+        raise ConfigError(f"training.input_noise: expected metres >= 0, got {cfg.training.input_noise}")
     if cfg.model.num_actions < NUM_ACTIONS:
         raise ConfigError(f"model.num_actions: expected at least {NUM_ACTIONS} (the action vocabulary), "
                           f"got {cfg.model.num_actions}")
     for name in ("epochs", "batch_size", "grad_accum_steps", "max_frames"):
         if getattr(cfg.training, name) < 1:
             raise ConfigError(f"training.{name}: expected at least 1, got {getattr(cfg.training, name)}")
+
+
+#: (section, key, low, high, low inclusive, high inclusive): every number must lie in its range (NaN never does)
+RANGES: tuple[tuple[str, str, float, float, bool, bool], ...] = (
+    ("model", "d_model", 1, 1 << 16, True, True), ("model", "n_layers", 1, 512, True, True),
+    ("model", "n_heads", 1, 1024, True, True), ("model", "ffn_dim", 1, 1 << 18, True, True),
+    ("model", "dropout", 0, 1, True, False), ("model", "max_frames", 1, 1 << 20, True, True),
+    ("model", "num_actions", 1, 1 << 16, True, True), ("model", "rope_base", 0, math.inf, False, False),
+    ("training", "learning_rate", 0, 10, False, True), ("training", "weight_decay", 0, 10, True, True),
+    ("training", "eps", 0, 1, False, True), ("training", "warmup_steps", 0, math.inf, True, False),
+    ("training", "min_lr_ratio", 0, 1, True, True), ("training", "max_grad_norm", 0, math.inf, False, False),
+    ("training", "val_fraction", 0, 1, True, False), ("training", "log_interval", 1, math.inf, True, False),
+    ("loss_weights", "pose", 0, 1e6, True, True), ("loss_weights", "temporal", 0, 1e6, True, True),
+    ("loss_weights", "action", 0, 1e6, True, True), ("loss_weights", "physics", 0, 1e6, True, True),
+    ("loss_weights", "diffusion", 0, 1e6, True, True),
+    ("lora", "rank", 1, 4096, True, True), ("lora", "alpha", 0, math.inf, False, False),
+    ("lora", "dropout", 0, 1, True, False), ("embedding", "batch_size", 1, 1 << 16, True, True),
+)
+
+
+def check_ranges(cfg: StickGenConfig) -> None:
+    """Every numeric key within its range, betas in [0, 1), LoRA target patterns valid regexes."""
+    for section, key, lo, hi, lo_in, hi_in in RANGES:
+        v = getattr(getattr(cfg, section), key)
+        ok = (lo <= v if lo_in else lo < v) and (v <= hi if hi_in else v < hi)
+        if not ok:
+            span = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+            raise ConfigError(f"{section}.{key}: expected a value in {span}, got {brief(v)}")
+    betas = cfg.training.betas
+    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        raise ConfigError(f"training.betas: expected two numbers in [0, 1), got {brief(betas)}")
+    for i, pattern in enumerate(cfg.lora.target_modules):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"lora.target_modules[{i}]: {brief(pattern)} is not a valid regular expression ({exc})") from None
 
 
 # --------------------------------------------------------------------------- precedence

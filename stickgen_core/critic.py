@@ -59,6 +59,10 @@ class SafetyCriticConfig:
             if name.endswith("severity") or name.endswith("ratio") or name in ("repetition_similarity", "min_quality"):
                 if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                     raise ConfigError(f"safety_critic.{name}: expected a number in [0, 1], got {value!r}")
+        t = self.rejection_severity_threshold
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 < t <= 1.0:
+            raise ConfigError(f"safety_critic.rejection_severity_threshold: expected a number in (0, 1] (severities "
+                              f"run from 0 to 1, so a higher one makes nothing unsafe), got {t!r}")
         if self.ground not in ("auto", "zero", "estimate"):
             raise ConfigError(f"safety_critic.ground: expected 'auto', 'zero' or 'estimate', got {self.ground!r}")
         if self.repetition_window < 4 or self.repetition_min_windows < 2:
@@ -115,6 +119,11 @@ class SafetyCritic:
         m = _as_np(motion).astype(np.float32)
         T = len(m)
         notes: list[str] = []
+        bad = ~np.isfinite(m.reshape(T, -1)).all(axis=1) if T else np.zeros(0, bool)
+        if bad.any():  # NaN/inf motion is broken output, never "safe"; no other check means anything on it
+            return SafetyResult(False, 0.0, [SafetyIssue(
+                "non_finite", 1.0, f"NaN or infinite coordinates on {int(bad.sum())} of {T} frames", runs(bad))],
+                c.rejection_severity_threshold, notes)
         if T < 2:
             return SafetyResult(True, 1.0, [], c.rejection_severity_threshold, ["fewer than 2 frames: nothing to judge"])
         native = c.ground == "zero" or (c.ground == "auto" and (source is None or source in NATIVE_SOURCES))
@@ -177,7 +186,7 @@ class SafetyCritic:
         for a, b in zip(spikes[:-1], spikes[1:]):
             if b - a <= 10 and np.linalg.norm(d[a] + d[b]) < 0.3 * np.linalg.norm(d[a]):
                 jump[a + 1: b + 1] = np.maximum(jump[a + 1: b + 1], step[a])
-        if physics is not None and len(physics) == len(m) and physics.shape[-1] >= 4:
+        if physics is not None and len(physics) == len(m) and physics.shape[-1] >= 4 and np.isfinite(physics).all():
             return np.hypot(physics[:, 0], physics[:, 1]), np.hypot(physics[:, 2], physics[:, 3]), jump
         v = np.gradient(pelvis, 1.0 / fps, axis=0)
         a = np.gradient(v, 1.0 / fps, axis=0)

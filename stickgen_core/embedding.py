@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .errors import ConfigError
-from .io import atomic_torch_save, load_torch_file, samples_from_object
+from .errors import ConfigError, DatasetError
+from .io import atomic_torch_save, load_dataset
 
 log = logging.getLogger(__name__)
 
@@ -132,19 +132,27 @@ class TextEncoder:
         return np.stack([have[t] for t in texts]).astype(np.float32)
 
 
-def embed_dataset(input_path: str | Path, output_path: str | Path, encoder: TextEncoder,
+def embed_dataset(input_path: str | Path, output_path: str | Path, encoder: TextEncoder | Callable[[], TextEncoder],
                   progress: Callable[[int, int], None] | None = None) -> dict:
     """Write a training file: every sample gets ``embedding`` [dim]; the file records the model.
 
     The output is ``{"sequences": [...], "embedding_model": name, "embedding_dim": dim}``
-    (``load_dataset`` reads it like a list). Input samples are copied, never modified.
+    (``load_dataset`` reads it like a list). Input samples are copied, never modified. Every
+    sample is validated first: a training file never receives one that training would refuse.
+    ``encoder`` may be a function making one, called only once the input is known to be good.
     """
-    samples = samples_from_object(load_torch_file(input_path), input_path)
-    texts = [str(s.get("description", "")) if isinstance(s, dict) else "" for s in samples]
+    samples = load_dataset(input_path)
+    if not len(samples):
+        raise DatasetError(f"{input_path}: no samples to embed", input_path)
+    texts = [s["description"] for s in samples]
+    if not hasattr(encoder, "encode"):
+        encoder = encoder()
     vecs = encoder.encode(texts, progress=progress)
+    if not np.isfinite(vecs).all():
+        raise DatasetError(f"{input_path}: the encoder {encoder.name} gave NaN/inf embeddings; nothing written")
     out = []
     for s, v in zip(samples, vecs):
-        d = dict(s)
+        d = {k: val for k, val in s.items() if k not in ("clip_id", "source_file", "source_index")}
         d["embedding"] = torch.from_numpy(v.copy())
         out.append(d)
     doc = {"sequences": out, "embedding_model": encoder.name, "embedding_dim": encoder.dim,

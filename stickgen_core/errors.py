@@ -36,6 +36,10 @@ class ConfigError(StickGenError):
     """A config file or value is invalid; the message names the key path."""
 
 
+class TrainingDivergedError(StickGenError):
+    """Training produced a non-finite loss or gradient; the message names the step and the clips."""
+
+
 class JobError(StickGenError):
     """A training job could not be specified, launched, found or controlled."""
 

@@ -18,6 +18,7 @@ import torch
 
 from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
+from .model.constraints import keep_skeleton, reference_lengths
 from .schema import JOINT_INDEX, NUM_ACTIONS
 from .skeleton import joints_to_segments, segments_to_joints
 from .synth import derive_physics
@@ -27,14 +28,16 @@ log = logging.getLogger(__name__)
 
 MAX_SECONDS = 60.0  # longer requests are clamped (and the result says so)
 MIN_FRAMES = 1
+DEFAULT_GUIDANCE = 2.0  # classifier-free guidance scale of models trained with text dropout
 
 
 class InferenceGenerator:
     def __init__(self, model_path: str | Path, device: str = "auto", enable_safety_check: bool = False,
-                 safety_config: SafetyCriticConfig | None = None, encoder=None) -> None:
+                 safety_config: SafetyCriticConfig | None = None, encoder=None,
+                 guidance_scale: float | None = None, keep_bone_lengths: bool | None = None) -> None:
         from .train.trainer import model_from_checkpoint, pick_device
 
-        model, self.config = model_from_checkpoint(load_checkpoint(model_path))
+        model, self.config = model_from_checkpoint(load_checkpoint(model_path), model_path)
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         if encoder is None:
@@ -48,13 +51,21 @@ class InferenceGenerator:
         self.enable_safety_check = enable_safety_check
         self.critic = SafetyCritic(safety_config)
         self.checkpoint = str(model_path)
+        if keep_bone_lengths is not None:  # an inference-time choice: any checkpoint can have it on or off
+            model.cfg.keep_bone_lengths = bool(keep_bone_lengths)
+        # guidance by default only for models trained for it (text dropout); 0 = the conditional model alone
+        trained_for_it = model.null_text is not None and self.config.training.text_dropout > 0
+        self.guidance_scale = float(guidance_scale) if guidance_scale is not None else \
+            (DEFAULT_GUIDANCE if trained_for_it else 0.0)
 
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()
     def generate(self, prompt: Any, seconds: float = 5.0, fps: int = 25, seed: int | None = None,
-                 use_cache: bool = True, temperature: float = 0.0) -> dict[str, Any]:
+                 use_cache: bool = True, temperature: float = 0.0,
+                 guidance_scale: float | None = None) -> dict[str, Any]:
         """``motion`` [T, 48], ``actions`` [T], ``physics`` [T, 6], ``notes`` and, when enabled,
-        ``safety``. Bad inputs are normalised with a note instead of failing."""
+        ``safety``. Bad inputs are normalised with a note instead of failing. ``guidance_scale``
+        (classifier-free guidance) defaults to the generator's."""
         notes: list[str] = []
         if prompt is None:
             prompt, _ = "", notes.append("prompt was None: generated from an empty prompt")
@@ -76,7 +87,7 @@ class InferenceGenerator:
             T = MIN_FRAMES
         g = torch.Generator(device="cpu").manual_seed(int(seed) if seed is not None else 0)
         text = torch.as_tensor(self.encoder.encode([prompt]), dtype=torch.float32).to(self.device)
-        motion, logits = self._rollout(text, T, use_cache, temperature, g)
+        motion, logits = self._rollout(text, [T], use_cache, temperature, g, self.resolve_guidance(guidance_scale, notes))
         m = motion[0].cpu().numpy()
         joints = segments_to_joints(m)
         joints[:, 0] = 0.5 * (joints[:, JOINT_INDEX["l_hip"]] + joints[:, JOINT_INDEX["r_hip"]])
@@ -91,28 +102,74 @@ class InferenceGenerator:
             out["is_safe"] = is_safe
         return out
 
-    def _rollout(self, text: torch.Tensor, T: int, use_cache: bool, temperature: float,
-                 g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    @torch.inference_mode()
+    def generate_many(self, prompts: list[str], frames: list[int], seed: int = 0, temperature: float = 0.0,
+                      guidance_scale: float | None = None, batch_size: int = 64) -> list[torch.Tensor]:
+        """Motions ``[frames_i, 48]`` of many prompts, generated together in batches (for evaluation).
+        Each row keeps its own length (clock), so a row equals its one-at-a-time generation."""
+        g = torch.Generator(device="cpu").manual_seed(int(seed))
+        scale = self.resolve_guidance(guidance_scale, [])
+        out: list[torch.Tensor] = []
+        for i in range(0, len(prompts), batch_size):
+            text = torch.as_tensor(self.encoder.encode(list(prompts[i: i + batch_size])), dtype=torch.float32)
+            lengths = [max(int(n), MIN_FRAMES) for n in frames[i: i + batch_size]]
+            motion, _ = self._rollout(text.to(self.device), lengths, True, temperature, g, scale)
+            out.extend(motion[k, :n].cpu() for k, n in enumerate(lengths))
+        return out
+
+    def resolve_guidance(self, guidance_scale: float | None, notes: list[str]) -> float:
+        """The guidance scale to use: the request, else the default; 0 for models without a null text."""
+        scale = self.guidance_scale if guidance_scale is None else float(guidance_scale)
+        if scale and self.model.null_text is None:
+            notes.append("guidance needs a model trained with model.text_conditioning: adaln; generated unguided")
+            return 0.0
+        return scale
+
+    def _rollout(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
+                 g: torch.Generator, guidance: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Autoregressive generation of ``len(lengths)`` clips of up to ``max(lengths)`` frames.
+
+        With guidance the text rows and null-text rows run as one batch; each new pose is
+        ``cond + scale * (cond - uncond)`` (scale 0: the conditional model alone)."""
         model = self.model
-        frames = torch.zeros(1, T, 48, device=self.device)
-        actions = torch.zeros(1, T, dtype=torch.long, device=self.device)
-        logits = torch.zeros(1, T, model.action_head.out_features, device=self.device)
+        B, T, dev = text.shape[0], max(lengths), self.device
+        rows = 2 * B if guidance else B
+        keep = torch.arange(rows, device=dev) < B if guidance else None
+        text_rows = text.repeat(rows // B, 1)
+        total = torch.tensor(lengths, device=dev).repeat(rows // B)
+        bones = None  # the clip's longest bone lengths, from its first frame
+        frames = torch.zeros(B, T, 48, device=dev)
+        actions = torch.zeros(B, T, dtype=torch.long, device=dev)
+        logits = torch.zeros(B, T, model.action_head.out_features, device=dev)
         cache = [{} for _ in model.blocks] if use_cache else None
-        empty = torch.zeros(1, 0, 48, device=self.device)
-        out = model(text, empty, cache=cache, start=0)
+        dup = (lambda x: x.repeat(2, *([1] * (x.dim() - 1)))) if guidance else (lambda x: x)
+        kw = {"text_keep": keep, "total": total}
+        out = model(text_rows, torch.zeros(rows, 0, 48, device=dev), cache=cache, start=0, **kw)
         for t in range(T):
-            pose = out["pose"][:, -1]
+            pose, logit = out["pose"][:, -1], out["action_logits"][:, -1]
+            if guidance:
+                pose = pose[:B] + guidance * (pose[:B] - pose[B:])
+                logit = logit[:B] + guidance * (logit[:B] - logit[B:])
             if temperature > 0:
                 pose = pose + temperature * torch.randn(pose.shape, generator=g).to(pose.device)
-            frames[:, t], logits[:, t] = pose, out["action_logits"][:, -1]
-            actions[:, t] = logits[:, t, :NUM_ACTIONS].argmax(-1)  # slots past the vocabulary are unused
+            if model.cfg.keep_bone_lengths:
+                if bones is None:  # the first frame, once connected (raw endpoints need not meet), sets them
+                    pose = keep_skeleton(pose, reference_lengths(pose))
+                    bones = reference_lengths(pose)
+                else:
+                    pose = keep_skeleton(pose, bones)
+            frames[:, t], logits[:, t] = pose, logit
+            actions[:, t] = logit[:, :NUM_ACTIONS].argmax(-1)  # slots past the vocabulary are unused
             if t == T - 1:
                 break
             if use_cache:
-                out = model(None, frames[:, t: t + 1], actions[:, t: t + 1], self._camera(frames[:, t: t + 1]),
-                            cache=cache, start=t + 1, prev_pose=frames[:, t: t + 1])
+                new = dup(frames[:, t: t + 1])
+                before = dup(frames[:, t - 1: t]) if t > 0 else None
+                out = model(text_rows, new, dup(actions[:, t: t + 1]), self._camera(new), cache=cache, start=t + 1,
+                            prev_pose=new, before=before, **kw)
             else:  # the reference's way: the whole prefix again for every frame
-                out = model(text, frames[:, : t + 1], actions[:, : t + 1], self._camera(frames[:, : t + 1]))
+                seen = dup(frames[:, : t + 1])
+                out = model(text_rows, seen, dup(actions[:, : t + 1]), self._camera(seen), **kw)
         return frames, logits
 
     @staticmethod

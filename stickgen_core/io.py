@@ -8,6 +8,7 @@ moved into place with ``os.replace``, so an interrupted write leaves the old fil
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DatasetError, SampleValidationError, UnsafeFileError
+from .limits import check_torch_expansion, check_yaml_size, parse_yaml
 from .migrate import upgrade_samples
 from .schema import SCHEMA_VERSION, Problem, validate_sample
 
@@ -40,8 +42,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any exception the temp file is removed and ``path`` is untouched.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise DatasetError(f"{target}: is a folder; expected a file path to write", target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # the pid in the name lets clean_stale_temps tell a killed writer's leftovers from live ones
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise DatasetError(f"{target}: cannot write ({exc.strerror or exc})", target) from None
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp makes 0600 files; a replaced file keeps its mode, a new one is readable like any other
@@ -51,6 +59,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise DatasetError(f"{target}: cannot write ({exc.strerror or exc}); the previous file, if any, is "
+                           "untouched", target) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -65,25 +77,27 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:  # torch reports a failed write (full disk) as a RuntimeError
+            raise OSError(errno.EIO, _short(str(exc))) from None
 
 
 # --------------------------------------------------------------------------- YAML
 def read_yaml(path: str | os.PathLike) -> dict:
-    """A YAML mapping from ``path`` (``yaml.safe_load``); every failure is a ConfigError naming the file."""
-    import yaml
-
+    """A YAML mapping from ``path`` (safe tags only, duplicate keys refused, size and alias
+    expansion capped: see ``limits``); every failure is a ConfigError naming the file."""
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        if p.is_dir():
+            raise ConfigError(f"{p}: is a folder; expected a YAML file")
+        check_yaml_size(p)
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read config ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}") from None
+        raise ConfigError(f"{p}: cannot read config ({_short(str(exc))})") from None
+    doc = parse_yaml(text, str(p))
     if doc is None:
         return {}
     if not isinstance(doc, dict):
@@ -169,6 +183,8 @@ def load_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     with open(p, "rb") as fh:
         looks_like_zip = fh.read(4) == b"PK\x03\x04"  # torch.save's format since 1.6
     is_zip = looks_like_zip and zipfile.is_zipfile(p)
+    if is_zip:
+        check_torch_expansion(p)
     try:
         with warnings.catch_warnings():
             # torch warns about foreign pickle protocols before refusing them; the refusal says enough
@@ -184,6 +200,8 @@ def load_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
                 "Re-save it with plain tensors, lists, dicts, numbers and strings.", p) from None
         reason = _first_line_with(msg, ("Unsupported operand", "Unsupported")) or "unrecognised content"
         raise DatasetError(f"{p}: not a torch file (expected a file written by torch.save; {reason.strip()})", p) from None
+    except MemoryError:
+        raise DatasetError(f"{p}: not enough memory to load this file", p) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as exc:
         msg = _short(str(exc))
         if looks_like_zip or "zip" in msg.lower() or isinstance(exc, EOFError) or "central directory" in msg:
@@ -241,7 +259,8 @@ def load_dataset(
                 if not skip_invalid:
                     more = sum(1 for t in raw[i + 1:] if validate_sample(t)) if len(raw) < 100_000 else 0
                     extra = f" (and {more} more invalid sample(s) after it)" if more else ""
-                    raise SampleValidationError(f"{item}{extra}. Use skip_invalid / --skip-invalid to load the valid ones.", list(problems))
+                    raise SampleValidationError(f"{item}{extra}; `stickgen validate` lists every problem",
+                                                list(problems))
                 skipped.append(item)
                 continue
             s = dict(s)  # never mutate the caller's (or torch's cached) objects
@@ -270,3 +289,22 @@ def save_dataset(samples: Sequence[dict], path: str | os.PathLike, *, validate: 
         out.append({k: v for k, v in s.items() if k not in _BOOKKEEPING_KEYS} | {"schema_version": SCHEMA_VERSION})
     atomic_torch_save(out, path)
     return Path(path)
+
+
+def sample_at(path: str | os.PathLike, index: int) -> dict:
+    """The sample at position ``index`` of a dataset file (positions count every sample, valid or
+    not, across a folder's files in order), validated; an invalid one is an error naming it."""
+    count = 0
+    for f in dataset_files(path):
+        raw = samples_from_object(load_torch_file(f), f)
+        if 0 <= index - count < len(raw):
+            i = index - count
+            problems = validate_sample(raw[i])
+            if problems:
+                raise SampleValidationError(f"{SkippedSample(str(f), i, tuple(problems))}", problems)
+            s = dict(raw[i])
+            s.update(clip_id=clip_id(s), source_file=str(f), source_index=i)
+            return s
+        count += len(raw)
+    raise DatasetError(f"{path}: --index {index} is out of range (the dataset holds {count} sample(s), "
+                       f"valid or not; positions start at 0)", path)

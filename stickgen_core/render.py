@@ -50,8 +50,9 @@ def view_framing(m: np.ndarray, follow: bool, aspect: float) -> tuple[np.ndarray
 
 def render_frames(motion, *, size: tuple[int, int] = (320, 320), follow: bool = True,
                   title: str | None = None, flagged: Sequence[bool] | None = None,
-                  line_width: int = 4) -> list[Image.Image]:
-    """One RGB image per frame of ``motion`` (``[T, 48]`` or ``[T, A, 48]``)."""
+                  line_width: int = 4, only: Sequence[int] | None = None) -> list[Image.Image]:
+    """One RGB image per frame of ``motion`` (``[T, 48]`` or ``[T, A, 48]``), or per frame of ``only``
+    (the framing still follows the whole clip; memory grows with the frames drawn)."""
     m = _as_numpy(motion)
     T = len(m)
     W, H = size
@@ -59,7 +60,7 @@ def render_frames(motion, *, size: tuple[int, int] = (320, 320), follow: bool = 
     scale = H / height
     font = ImageFont.load_default()
     frames = []
-    for t in range(T):
+    for t in (range(T) if only is None else only):
         img = Image.new("RGB", size, (250, 250, 247))
         d = ImageDraw.Draw(img)
         to_px = lambda x, y: ((x - cx[t]) * scale + W / 2, H - (y - y_lo) * scale)  # noqa: E731
@@ -89,7 +90,8 @@ def render_frames(motion, *, size: tuple[int, int] = (320, 320), follow: bool = 
 def save_gif(motion, path: str | Path, *, fps: float = 25.0, size: tuple[int, int] = (320, 320),
              title: str | None = None, flagged: Sequence[bool] | None = None, every: int = 1) -> Path:
     """Write an animated GIF (atomically); ``every`` keeps one frame in ``every``."""
-    frames = render_frames(motion, size=size, title=title, flagged=flagged)[:: max(every, 1)]
+    n = len(motion)
+    frames = render_frames(motion, size=size, title=title, flagged=flagged, only=range(0, n, max(every, 1)))
     if not frames:
         raise ValueError("motion has no frames to render")
     duration_ms = int(round(1000 * max(every, 1) / fps))
@@ -103,9 +105,8 @@ def save_png_frames(motion, folder: str | Path, *, every: int = 1, size: tuple[i
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for t, img in enumerate(render_frames(motion, size=size)):
-        if t % max(every, 1):
-            continue
+    kept = range(0, len(motion), max(every, 1))
+    for t, img in zip(kept, render_frames(motion, size=size, only=kept)):
         p = out / f"frame_{t:04d}.png"
         with atomic_path(p) as tmp:
             img.save(tmp, format="PNG")
@@ -119,10 +120,10 @@ def contact_sheet(motion, *, columns: int = 8, rows: int = 1, size: tuple[int, i
     m = _as_numpy(motion)
     n = columns * rows
     idx = np.linspace(0, len(m) - 1, n).round().astype(int)
-    all_frames = render_frames(m, size=size, follow=True)
+    drawn = render_frames(m, size=size, follow=True, only=idx.tolist())
     sheet = Image.new("RGB", (columns * size[0], rows * size[1] + (16 if title else 0)), (255, 255, 255))
-    for k, t in enumerate(idx):
-        sheet.paste(all_frames[t], ((k % columns) * size[0], (k // columns) * size[1]))
+    for k, img in enumerate(drawn):
+        sheet.paste(img, ((k % columns) * size[0], (k // columns) * size[1]))
     if title:
         ImageDraw.Draw(sheet).text((4, rows * size[1] + 2), title, fill=(0, 0, 0), font=ImageFont.load_default())
     return sheet

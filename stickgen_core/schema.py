@@ -244,7 +244,38 @@ def structure_problems(sample: Any, num_actions: int = NUM_ACTIONS) -> tuple[lis
         arr = _check_float_tensor("embedding", sample["embedding"], problems)
         if arr is not None and arr.ndim != 1:
             problems.append(Problem("embedding", f"expected shape [D], got {list(arr.shape)}"))
+        elif arr is not None and not np.isfinite(arr).all():
+            problems.append(Problem("embedding", "expected finite values, found NaN/inf"))
+    problems.extend(side_field_problems(sample))
     return problems, motion
+
+
+def side_field_problems(sample: Mapping) -> list[Problem]:
+    """Problems of the fields beyond the core tensors that tools read: ``fps`` (also in ``meta``),
+    ``meta.injected_defects`` and a description that cannot be written as UTF-8."""
+    problems: list[Problem] = []
+    desc = sample.get("description")
+    if isinstance(desc, str):
+        try:
+            desc.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            problems.append(Problem("description", f"expected text that UTF-8 can encode, found a lone surrogate "
+                                                   f"at character {exc.start}"))
+    meta = sample.get("meta")
+    if meta is not None and not isinstance(meta, Mapping):
+        problems.append(Problem("meta", f"expected a dict, got {type(meta).__name__}"))
+        meta = None
+    for where, holder in (("fps", sample), ("meta.fps", meta or {})):
+        fps = holder.get("fps")
+        if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float))
+                                or not np.isfinite(fps) or not 0 < fps <= 1000):
+            problems.append(Problem(where, f"expected a frame rate in (0, 1000], got {type(fps).__name__} "
+                                           f"{str(fps)[:40]!r}"))
+    defects = (meta or {}).get("injected_defects")
+    if defects is not None and (not isinstance(defects, (list, tuple)) or
+                                not all(isinstance(d, Mapping) for d in defects)):
+        problems.append(Problem("meta.injected_defects", f"expected a list of dicts, got {type(defects).__name__}"))
+    return problems
 
 
 def batch_motion_problems(flat: np.ndarray, lengths: np.ndarray) -> list[list[Problem]]:

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from stickgen_core.demo import DEMO_DATASET
-from stickgen_core.io import DATASET_SUFFIXES, atomic_write_text
+# stickgen_core's io and demo modules import torch: loaded when used, so that the studio's
+# first window does not wait for them
 
 DEFAULT_WORKSPACE = "stickgen-workspace"
 
@@ -33,9 +33,13 @@ class Workspace:
 
     @property
     def demo_dataset(self) -> Path:
+        from stickgen_core.demo import DEMO_DATASET
+
         return self.root / DEMO_DATASET
 
     def dataset_files(self) -> list[Path]:
+        from stickgen_core.io import DATASET_SUFFIXES
+
         return sorted(p for p in self.datasets_dir.iterdir() if p.suffix in DATASET_SUFFIXES and p.is_file())
 
     # ------------------------------------------------------------------ manifest
@@ -55,6 +59,8 @@ class Workspace:
         return {k: [str(p) for p in data.get(k, []) if isinstance(p, str)] for k in ("external", "hidden")}
 
     def _save_manifest(self, data: dict) -> None:
+        from stickgen_core.io import atomic_write_text
+
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2))
 
     def datasets(self) -> list[Path]:

@@ -110,10 +110,15 @@ def test_report_ratios_gap_and_rating(gen, tmp_path):
     n_cases = sum(len(load_suites()[s].prompts) for s in suites)
     assert len(res) == n_cases
     for r in res:
-        assert len(load_dataset(r["motion_path"])) == 1
+        motion = load_dataset(r["motion_path"])[0]["motion"].numpy()
+        assert r["physical"]["ground_penetration_depth"] == pytest.approx(max(-motion[:, 1::2].min(), 0.0), abs=1e-5)
+        assert set(r["physical"]) == {"foot_skating_ratio", "mean_jerk", "bone_length_variation",
+                                      "ground_penetration_ratio", "ground_penetration_depth"}
         for issue in r["issues"]:
             assert {"type", "severity", "description", "frame_range"} <= set(issue)
     assert report["suites"]["adversarial_edge_cases"]["prompts"] == len(load_suites()["adversarial_edge_cases"].prompts)
+    base_jerk = [r["physical"]["mean_jerk"] for r in res if r["suite"] == "robustness_baseline"]
+    assert report["suites"]["robustness_baseline"]["physical"]["mean_jerk"] == pytest.approx(np.mean(base_jerk))
 
 
 def test_ratings_follow_table_7_5():

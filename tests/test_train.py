@@ -90,6 +90,16 @@ def test_resume_equals_straight_run(tmp_path, data_file, stop_after_steps):
     a = _weights(tmp_path / "straight" / "checkpoints" / LATEST)
     b = _weights(tmp_path / "split" / "checkpoints" / LATEST)
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+    # the logged train_loss of the epoch the stop fell in averages all its batches, not only the resumed ones
+    straight, split = _epoch_losses(tmp_path / "straight"), _epoch_losses(tmp_path / "split")
+    assert straight.keys() == split.keys()
+    for epoch in straight:
+        assert split[epoch] == pytest.approx(straight[epoch], rel=1e-6), epoch
+
+
+def _epoch_losses(folder):
+    lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    return {x["epoch"]: x["train_loss"] for x in lines if x["type"] == "epoch"}
 
 
 def test_init_from_loads_weights_only(tmp_path, data_file, caplog):

@@ -9,7 +9,7 @@ from .common import bar as _bar
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
-    from ..annotate import AnnotateOptions, annotate
+    from ..annotate import AnnotateOptions, annotate, require_valid
     from ..io import atomic_path
 
     bar, progress = _bar(len(args.inputs), "annotating", unit="file")
@@ -20,7 +20,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         with atomic_path(args.output) as tmp:
             table.to_parquet(tmp, index=False)
         print(f"wrote {len(table)} rows to {args.output}")
-    valid = table[table["valid"]]
+    valid = require_valid(table, args.inputs)
+    valid = valid[valid["valid"]]
     print(f"{len(table)} clips ({len(table) - len(valid)} invalid) from {table['file'].nunique()} file(s)")
     cols = ["artifact_score", "realism_score", "camera_stability", "n_frames"]
     print(valid[cols].describe(percentiles=[0.1, 0.5, 0.9]).round(3).to_string())
@@ -43,8 +44,9 @@ _CURATE_SWITCHES = ["prefer_mocap", "balance_by_source", "normalize_height", "sm
 def cmd_curate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ..annotate import AnnotateOptions, annotate
+    from ..annotate import AnnotateOptions, annotate, require_valid
     from ..curation import CurationConfig, apply_thresholds, export_splits
+    from ..curation.export import curation_inputs
 
     cfg = CurationConfig.from_yaml(args.config) if args.config else CurationConfig()
     changes = {field: getattr(args, field) for _, field, _ in _CURATE_FLAGS if getattr(args, field) is not None}
@@ -59,10 +61,12 @@ def cmd_curate(args: argparse.Namespace) -> int:
                 raise StickGenError(f"--source-weight {item!r}: expected SOURCE=WEIGHT with a number") from None
         changes["source_weights"] = weights
     cfg = dataclasses.replace(cfg, **changes)
-    bar, progress = _bar(len(args.inputs), "annotating", unit="file")
+    inputs = curation_inputs(args.inputs, args.output_dir)  # never the folder's own earlier outputs
+    bar, progress = _bar(len(inputs), "annotating", unit="file")
     with bar:
-        table = annotate(args.inputs, options=AnnotateOptions(ground=args.ground),
+        table = annotate(inputs, options=AnnotateOptions(ground=args.ground),
                          progress=lambda d, t: progress(int(d), t))
+    require_valid(table, args.inputs)
     result = apply_thresholds(table, cfg)
     bar, progress = _bar(table["file"].nunique(), "exporting", unit="file")
     with bar:

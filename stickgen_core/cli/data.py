@@ -24,13 +24,19 @@ def cmd_generate_data(args: argparse.Namespace) -> int:
     return 0
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from ..io import load_dataset
+    from ..io import sample_at
+    from ..limits import RENDER_FRAMES
     from ..render import contact_sheet, save_gif, save_png_frames
 
-    ds = load_dataset(args.file, skip_invalid=True)
-    if not 0 <= args.index < len(ds):
-        raise StickGenError(f"{args.file}: --index {args.index} is out of range (the file holds {len(ds)} valid clip(s))")
-    s = ds[args.index]
+    if args.every < 1:
+        raise StickGenError(f"--every {args.every}: expected a whole number of at least 1")
+    s = sample_at(args.file, args.index)  # position in the file, as validate and annotate count
+    cap = args.max_frames or RENDER_FRAMES.value()
+    drawn = -(-len(s["motion"]) // args.every)
+    if (args.gif or args.png_dir or not args.sheet) and drawn > cap:  # a contact sheet draws 8 frames only
+        raise StickGenError(f"{args.file}: sample {args.index} has {len(s['motion'])} frames; drawing {drawn} is more "
+                            f"than the limit of {cap} (each is an image in memory): pass --every "
+                            f"{-(-len(s['motion']) // cap)} or raise --max-frames / {RENDER_FRAMES.env}")
     if not (args.gif or args.png_dir or args.sheet):
         args.gif = str(Path(args.file).with_suffix("")) + f"_{args.index}.gif"
     if args.gif:
@@ -84,6 +90,7 @@ def register(sub) -> None:
     r.add_argument("--png-dir")
     r.add_argument("--sheet", help="one PNG with 8 frames side by side")
     r.add_argument("--every", type=int, default=1, help="keep one frame in N")
+    r.add_argument("--max-frames", type=int, help="most frames to draw (default 3000, or STICKGEN_MAX_RENDER_FRAMES)")
     r.set_defaults(func=cmd_render)
 
     v = sub.add_parser("validate", help="check every sample of a dataset file or folder")

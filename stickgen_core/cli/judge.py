@@ -11,18 +11,25 @@ from .common import bar as _bar
 
 def cmd_critic(args: argparse.Namespace) -> int:
     from ..critic import SafetyCritic, SafetyCriticConfig
-    from ..io import load_dataset
+    from ..io import load_dataset, sample_at
 
-    ds = load_dataset(args.file, skip_invalid=True)
-    indices = [args.index] if args.index is not None else list(range(len(ds)))
-    if any(not 0 <= i < len(ds) for i in indices):
-        raise StickGenError(f"{args.file}: --index {args.index} is out of range (the file holds {len(ds)} valid clip(s))")
     critic = SafetyCritic(SafetyCriticConfig(ground=args.ground,
                                              rejection_severity_threshold=args.rejection_severity_threshold))
+    if args.index is not None:  # a position in the file, as validate and annotate count
+        clips = [sample_at(args.file, args.index)]
+        indices = [args.index]
+    else:
+        ds = load_dataset(args.file, skip_invalid=True)
+        if not len(ds):
+            raise StickGenError(f"{args.file}: no valid clip to judge ({len(ds.skipped)} invalid; "
+                                f"first: {ds.skipped[0] if ds.skipped else 'none'})")
+        for item in ds.skipped:
+            print(f"[{item.index}] skipped: {item}")
+        clips, indices = list(ds), [s["source_index"] for s in ds]
     unsafe = 0
-    for i in indices:
-        s = ds[i]
-        r = critic.evaluate(s["motion"], s.get("physics"), s.get("description"), source=s.get("source"))
+    for i, s in zip(indices, clips):
+        fps = s.get("fps") or (s.get("meta") or {}).get("fps") or 25
+        r = critic.evaluate(s["motion"], s.get("physics"), s.get("description"), fps=float(fps), source=s.get("source"))
         unsafe += not r.is_safe
         print(f"[{i}] {'SAFE' if r.is_safe else 'UNSAFE'}  score {r.overall_score:.2f}  {s.get('description', '')}")
         for issue in r.issues:
@@ -56,10 +63,50 @@ def cmd_eval_adversarial(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_evaluator(args: argparse.Namespace) -> int:
+    from ..evaluation.evaluator import save_evaluator, train_evaluator
+    from ..io import load_dataset
+
+    samples = list(load_dataset(args.data))
+    bar, progress = _bar(0, "training evaluator", unit="step")
+    with bar:
+        def prog(done: int, total: int) -> None:
+            bar.total = total
+            progress(done, total)
+
+        model = train_evaluator(samples, epochs=args.epochs, seed=args.seed, progress=prog)
+    save_evaluator(model, args.output)
+    print(f"wrote {args.output} (motion evaluator trained on {len(samples)} clips of {args.data})")
+    return 0
+
+
+def cmd_eval_motion(args: argparse.Namespace) -> int:
+    from ..evaluation.motion_eval import eval_motion
+
+    report = eval_motion(args.checkpoint, args.data, args.evaluator, args.output, max_clips=args.max_clips,
+                         seed=args.seed, temperature=args.temperature, guidance_scale=args.guidance,
+                         keep_bone_lengths={"model": None, "keep": True, "free": False}[args.bones],
+                         progress=lambda msg: print(msg, flush=True))
+    gt, gen, pf = report["ground_truth"], report["generated"], report["prompt_following"]
+    print(f"{'metric':28} {'ground truth':>12} {'generated':>12}")
+    for key in ("top1", "top2", "top3"):
+        print(f"{'R-precision ' + key:28} {gt['r_precision'][key]:12.3f} {gen['r_precision'][key]:12.3f}")
+    rows = [("FID", gt["fid"], gen["fid"]), ("diversity", gt["diversity"], gen["diversity"]),
+            ("multimodality", gt["multimodality"], gen["multimodality"]),
+            ("MM-distance", gt["mm_distance"], gen["mm_distance"]),
+            ("prompt-following rate", pf["ground_truth"]["rate"], pf["generated"]["rate"])]
+    rows += [(k, gt["physical"][k], gen["physical"][k]) for k in gen["physical"]]
+    for name, a, b in rows:
+        fmt = lambda v: f"{v:12.4f}" if v is not None else f"{'n/a':>12}"  # noqa: E731
+        print(f"{name:28} {fmt(a)} {fmt(b)}")
+    print(f"report: {args.output}")
+    return 0
+
+
 def register(sub) -> None:
     k = sub.add_parser("critic", help="judge clips with the safety critic and explain the verdicts")
     k.add_argument("file")
-    k.add_argument("--index", type=int)
+    k.add_argument("--index", type=int, help="position of the clip in the file (counting invalid samples too)")
     k.add_argument("--ground", choices=["auto", "zero", "estimate"], default="auto")
     k.add_argument("--rejection-severity-threshold", type=float, default=0.7)
     k.set_defaults(func=cmd_critic)
@@ -70,3 +117,23 @@ def register(sub) -> None:
     ev.add_argument("--output_dir", default="eval_results/adversarial")
     ev.add_argument("--suites-file", help="prompt-suite YAML (default configs/eval/prompt_suites.yaml)")
     ev.set_defaults(func=cmd_eval_adversarial)
+
+    te = sub.add_parser("train-evaluator", help="fit the motion evaluator (text-motion embedding + action recogniser)")
+    te.add_argument("--data", required=True, help="embedded training clips (stickgen embed output)")
+    te.add_argument("--output", default="motion_evaluator.pt")
+    te.add_argument("--epochs", type=int, default=30)
+    te.add_argument("--seed", type=int, default=0)
+    te.set_defaults(func=cmd_train_evaluator)
+
+    em = sub.add_parser("eval-motion", help="text-to-motion and physical metrics of a checkpoint (JSON report)")
+    em.add_argument("--checkpoint", required=True)
+    em.add_argument("--data", required=True, help="held-out clips, embedded or not")
+    em.add_argument("--evaluator", help="motion evaluator file (default: motion_evaluator.pt beside --data)")
+    em.add_argument("--output", default="eval_results/motion_report.json")
+    em.add_argument("--max-clips", type=int, default=256)
+    em.add_argument("--seed", type=int, default=0)
+    em.add_argument("--temperature", type=float, default=0.0, help="metres of sampling noise per frame")
+    em.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
+    em.add_argument("--bones", choices=["model", "keep", "free"], default="model",
+                    help="bone constraint during generation: as the checkpoint's model.keep_bone_lengths, on or off")
+    em.set_defaults(func=cmd_eval_motion)

@@ -16,7 +16,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     emb = load_config(args.config).embedding if args.config else None
     model = args.model or (emb.model if emb else "all-MiniLM-L6-v2")
     batch = args.batch_size or (emb.batch_size if emb else 64)
-    encoder = TextEncoder(model, batch_size=batch, **({"cache_dir": args.cache_dir} if args.cache_dir else {}))
+    def encoder() -> TextEncoder:  # loaded once the input has passed validation
+        return TextEncoder(model, batch_size=batch, **({"cache_dir": args.cache_dir} if args.cache_dir else {}))
+
     bar, progress = _bar(0, "embedding", unit="text")
     with bar:
         def prog(done: int, total: int) -> None:
@@ -39,7 +41,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ..inference import InferenceGenerator, save_generation
 
     gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True)
-    out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed)
+    out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed, guidance_scale=args.guidance)
     save_generation(out, args.out)
     print(f"wrote {out['frames']} frames to {args.out}")
     for note in out["notes"]:
@@ -83,4 +85,6 @@ def register(sub) -> None:
     gp.add_argument("--out", default="generated.pt")
     gp.add_argument("--gif")
     gp.add_argument("--device", default="auto")
+    gp.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: 2 for models trained "
+                                                   "with text dropout, else 0)")
     gp.set_defaults(func=cmd_generate)

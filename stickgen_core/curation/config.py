@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..curation_fields import EXPORT_ONLY_FIELDS, FIELD_HELP  # noqa: F401 (re-exported)
 from ..io import atomic_write_text, read_yaml
+from ..limits import brief
 
 SECTION = "data_curation"
 
@@ -54,37 +55,37 @@ class CurationConfig:
         for name in unit:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
-                raise ConfigError(f"{SECTION}.{name}: expected a number in [0, 1], got {v!r}")
+                raise ConfigError(f"{SECTION}.{name}: expected a number in [0, 1], got {brief(v)}")
             setattr(self, name, float(v))
         for name in ("balance_max_fraction", "max_source_fraction"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) <= 1.0:
-                raise ConfigError(f"{SECTION}.{name}: expected a fraction in (0, 1], got {v!r}")
+                raise ConfigError(f"{SECTION}.{name}: expected a fraction in (0, 1], got {brief(v)}")
             setattr(self, name, float(v))
         for name in ("min_frames", "max_frames", "seed"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or (name != "seed" and v < 1):
-                raise ConfigError(f"{SECTION}.{name}: expected a positive whole number, got {v!r}")
+                raise ConfigError(f"{SECTION}.{name}: expected a positive whole number, got {brief(v)}")
         if self.min_frames > self.max_frames:
             raise ConfigError(f"{SECTION}.min_frames: {self.min_frames} is above max_frames {self.max_frames}")
         for name in ("balance_by_source", "prefer_mocap", "normalize_height", "smooth"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{SECTION}.{name}: expected true or false, got {getattr(self, name)!r}")
+                raise ConfigError(f"{SECTION}.{name}: expected true or false, got {brief(getattr(self, name))}")
         if not isinstance(self.source_weights, dict):
-            raise ConfigError(f"{SECTION}.source_weights: expected a mapping source -> weight, got {self.source_weights!r}")
+            raise ConfigError(f"{SECTION}.source_weights: expected a mapping source -> weight, got {brief(self.source_weights)}")
         for k, v in self.source_weights.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
-                raise ConfigError(f"{SECTION}.source_weights.{k}: expected a number in [0, 1], got {v!r}")
+                raise ConfigError(f"{SECTION}.source_weights.{str(k)[:60]}: expected a number in [0, 1], got {brief(v)}")
         self.source_weights = {str(k): float(v) for k, v in self.source_weights.items()}
         for name in ("synthetic_sources", "mocap_sources"):
             v = getattr(self, name)
             if isinstance(v, str) or not all(isinstance(x, str) for x in v):
-                raise ConfigError(f"{SECTION}.{name}: expected a list of source names, got {v!r}")
+                raise ConfigError(f"{SECTION}.{name}: expected a list of source names, got {brief(v)}")
             setattr(self, name, tuple(v))
         for name in ("target_height", "smooth_sigma"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v) > 0:
-                raise ConfigError(f"{SECTION}.{name}: expected a positive number, got {v!r}")
+                raise ConfigError(f"{SECTION}.{name}: expected a positive number, got {brief(v)}")
             setattr(self, name, float(v))
 
     # ------------------------------------------------------------------ dict / YAML
@@ -104,7 +105,7 @@ class CurationConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(map(str, data)) - known)
         if unknown:
-            raise ConfigError(f"{where}.{unknown[0]}: unknown key (known keys: {', '.join(sorted(known))})")
+            raise ConfigError(f"{where}.{unknown[0][:60]}: unknown key (known keys: {', '.join(sorted(known))})")
         return cls(**data)  # __post_init__ names the failing key as data_curation.<key>
 
     @classmethod

@@ -1,8 +1,14 @@
-"""Write the curated splits, their statistics and thresholds, atomically.
+"""Write the curated splits, their statistics and thresholds, atomically as a set.
 
-Samples are streamed from their source files (memory-mapped, one file at a time) and
-never modified in place: height normalisation and smoothing make new tensors, and the
+Samples are read from their source files (one file at a time), checked again against the
+sample contract (an annotation cache can only say where to look, never admit a bad clip)
+and never modified in place: height normalisation and smoothing make new tensors, and the
 curation scores go into a new ``annotations["curation"]`` entry of a copied dict.
+
+The four files are written into a fresh generation folder ``.gen-*``; one ``os.replace`` of
+the ``current`` link then switches all of them at once, and ``pretrain_data.pt`` etc. in the
+output folder are links through ``current``. A kill at any moment leaves either the old set
+or the new one. An output folder is locked against a second writer.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +27,9 @@ import torch
 import yaml
 
 from ..errors import DatasetError
-from ..io import atomic_torch_save, atomic_write_text, clip_id, load_torch_file, samples_from_object
+from ..io import atomic_torch_save, atomic_write_text, clip_id, dataset_files, load_torch_file, samples_from_object
+from ..paths import OutputLock, clean_stale_temps
+from ..schema import validate_sample
 from ..skeleton import normalize_height, smooth_time
 from .config import SECTION, CurationConfig
 from .thresholds import CurationResult
@@ -30,6 +40,49 @@ PRETRAIN_FILE = "pretrain_data.pt"
 SFT_FILE = "sft_data.pt"
 STATS_FILE = "curation_stats.json"
 THRESHOLDS_FILE = "curation_thresholds.yaml"
+OUTPUT_FILES = (PRETRAIN_FILE, SFT_FILE, STATS_FILE, THRESHOLDS_FILE)
+CURRENT = "current"
+_GEN_PREFIX = ".gen-"
+
+
+def curation_inputs(inputs, output_dir: str | Path) -> list[Path]:
+    """The dataset files of ``inputs`` less this export's own outputs (curating a folder into itself)."""
+    own = {fn(Path(output_dir) / name) for name in OUTPUT_FILES for fn in (os.path.abspath, os.path.realpath)}
+    files = [f for p in inputs for f in dataset_files(p)]
+    kept = [f for f in files if os.path.abspath(f) not in own and os.path.realpath(f) not in own]
+    if files and not kept:
+        raise DatasetError(f"{list(map(str, inputs))}: the only dataset files are the curated outputs of "
+                           f"{output_dir}; give the original data as input")
+    return list(dict.fromkeys(kept))
+
+
+def _publish(out: Path, gen: Path) -> None:
+    """Switch ``out/current`` to ``gen`` in one rename, and make the top-level names links through it."""
+    tmp = out / f".{CURRENT}.{os.getpid()}.link.tmp"
+    tmp.unlink(missing_ok=True)
+    os.symlink(gen.name, tmp)
+    os.replace(tmp, out / CURRENT)
+    for name in OUTPUT_FILES:
+        link, want = out / name, os.path.join(CURRENT, name)
+        if link.is_symlink() and os.readlink(link) == want:
+            continue
+        tmp = out / f".{name}.{os.getpid()}.link.tmp"
+        tmp.unlink(missing_ok=True)
+        os.symlink(want, tmp)
+        os.replace(tmp, link)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_old_generations(out: Path) -> None:
+    """Generation folders other than the current one (replaced sets, or ones a kill left half-written)."""
+    current = os.readlink(out / CURRENT) if (out / CURRENT).is_symlink() else None
+    for d in out.glob(f"{_GEN_PREFIX}*"):
+        if d.name != current and d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _curated_copy(sample: dict, row: pd.Series, quality: float, cfg: CurationConfig) -> dict:
@@ -61,10 +114,18 @@ def export_splits(table: pd.DataFrame, result: CurationResult, output_dir: str |
                   should_stop: Callable[[], bool] | None = None) -> dict[str, Path]:
     """Write pretrain_data.pt, sft_data.pt, curation_stats.json and curation_thresholds.yaml.
 
-    Raises DatasetError when a source file changed since it was annotated (clip ids differ).
+    Raises DatasetError when a source file changed since it was annotated (clip ids differ) or
+    a chosen sample breaks the contract, or when another process is writing ``output_dir``.
     ``should_stop`` lets a caller cancel between files; nothing is written then.
     """
     out = Path(output_dir)
+    with OutputLock(out):
+        return _export_locked(table, result, out, config, progress, should_stop)
+
+
+def _export_locked(table, result, out: Path, config: CurationConfig, progress, should_stop) -> dict[str, Path]:
+    clean_stale_temps(out)
+    _remove_old_generations(out)
     chosen = result.pretrain | result.sft
     rows = table.loc[chosen, ["file", "index", "clip_id", "artifact_score", "realism_score",
                               "camera_stability", "dominant_action", "n_frames"]].copy()
@@ -76,11 +137,16 @@ def export_splits(table: pd.DataFrame, result: CurationResult, output_dir: str |
     for fi, f in enumerate(files):
         if should_stop and should_stop():
             raise InterruptedError("export cancelled; no files were written")
-        raw = samples_from_object(load_torch_file(f, mmap=True), f)
+        raw = samples_from_object(load_torch_file(f), f)  # not mapped: truncation under a map is SIGBUS
         for _, row in rows[rows["file"] == f].sort_values("index").iterrows():
             i = int(row["index"])
-            if i >= len(raw) or clip_id(raw[i]) != row["clip_id"]:
+            if not 0 <= i < len(raw) or clip_id(raw[i]) != row["clip_id"]:
                 raise DatasetError(f"{f}: sample {i} changed since it was annotated; annotate the file again", f)
+            problems = validate_sample(raw[i])
+            if problems:
+                raise DatasetError(f"{f}: sample {i} is invalid ({'; '.join(map(str, problems))}) though its "
+                                   "annotation said valid; the annotation cache does not match the file: run "
+                                   "`stickgen annotate --no-cache` on it", f)
             s = _curated_copy(raw[i], row, row["q"], config)
             if row["in_pretrain"]:
                 pretrain.append(s)
@@ -90,13 +156,21 @@ def export_splits(table: pd.DataFrame, result: CurationResult, output_dir: str |
             progress(fi + 1, len(files))
     paths = {"pretrain": out / PRETRAIN_FILE, "sft": out / SFT_FILE,
              "stats": out / STATS_FILE, "thresholds": out / THRESHOLDS_FILE}
-    atomic_torch_save(pretrain, paths["pretrain"])
-    atomic_torch_save(sft, paths["sft"])
-    stats = dict(result.stats)
-    stats.update({"config": config.to_dict(), "inputs": files,
-                  "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                  "files": {k: str(v) for k, v in paths.items()}})
-    atomic_write_text(paths["stats"], json.dumps(stats, indent=2, default=str))
-    atomic_write_text(paths["thresholds"], yaml.safe_dump({SECTION: config.to_dict()}, sort_keys=False))
+    created = _dt.datetime.now(_dt.timezone.utc)
+    gen = out / f"{_GEN_PREFIX}{created:%Y%m%d-%H%M%S-%f}-{os.getpid()}"
+    gen.mkdir()
+    try:
+        atomic_torch_save(pretrain, gen / PRETRAIN_FILE)
+        atomic_torch_save(sft, gen / SFT_FILE)
+        stats = dict(result.stats)
+        stats.update({"config": config.to_dict(), "inputs": files, "created": created.isoformat(timespec="seconds"),
+                      "files": {k: str(v) for k, v in paths.items()}})
+        atomic_write_text(gen / STATS_FILE, json.dumps(stats, indent=2, default=str))
+        atomic_write_text(gen / THRESHOLDS_FILE, yaml.safe_dump({SECTION: config.to_dict()}, sort_keys=False))
+        _publish(out, gen)
+    except BaseException:
+        shutil.rmtree(gen, ignore_errors=True)
+        raise
+    _remove_old_generations(out)
     log.info("wrote %d pretrain and %d SFT clips to %s", len(pretrain), len(sft), out)
     return paths

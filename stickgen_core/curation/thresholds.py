@@ -15,7 +15,7 @@ from .balance import balance
 from .config import CurationConfig
 
 #: Reasons a clip leaves pretraining, in the order the rules are tried.
-PRETRAIN_RULES = ("invalid_sample", "missing_metrics", "too_short", "too_long", "artifact",
+PRETRAIN_RULES = ("invalid_sample", "duplicate", "missing_metrics", "too_short", "too_long", "artifact",
                   "low_realism", "low_quality")
 #: Reasons a pretraining clip is not in SFT, in order.
 SFT_RULES = ("not_in_pretrain", "sft_low_quality", "sft_low_realism", "sft_camera_unstable",
@@ -100,7 +100,9 @@ def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationRes
     cam = table["camera_stability"].to_numpy(dtype=np.float64)
     missing = np.isnan(art) | np.isnan(real) | np.isnan(cam) | np.isnan(frames) | np.isnan(quality)
     with np.errstate(invalid="ignore"):
-        pre_rules = [~valid, valid & missing, frames < config.min_frames, frames > config.max_frames,
+        # the same clip twice (a folder curated into itself, a file added twice): the first one counts
+        dup = valid & table["clip_id"].duplicated(keep="first").to_numpy()
+        pre_rules = [~valid, dup, valid & missing, frames < config.min_frames, frames > config.max_frames,
                      art > config.max_artifact_score, real < config.min_realism_pretrain,
                      quality < config.min_quality_pretrain]
     pre_reason = _first_failed(pre_rules)

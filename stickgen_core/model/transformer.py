@@ -8,6 +8,12 @@ predicts. Right padding needs no extra mask: a valid query never attends to a la
 Blocks are pre-norm with RMSNorm, SwiGLU feed-forward and rotary position embeddings.
 Heads: next pose (a residual on the current pose), action logits and physics of the
 predicted frame. ``forward(..., cache=...)`` appends keys/values for autoregressive use.
+
+``text_conditioning: adaln`` also lets the text scale and shift both norms of every block
+(zero-initialised, so training starts from the prefix-only model): attention cannot learn
+to ignore it. ``text_keep`` False swaps a clip's text for a learned null text, which is
+what classifier-free guidance trains and samples with. ``root_relative`` and
+``time_conditioning`` add the inputs of ``features``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
+from ..schema import FPS_DEFAULT
+from .features import CLOCK_DIM, clock, pelvis_x, root_relative
 
 
 class RMSNorm(nn.Module):
@@ -98,10 +106,19 @@ class Block(nn.Module):
         self.norm2 = RMSNorm(cfg.d_model)
         self.mlp = SwiGLU(cfg)
         self.drop = nn.Dropout(cfg.dropout)
+        # text -> (scale, shift) of both norms; zero-initialised by the model
+        self.modulation = nn.Linear(cfg.d_model, 4 * cfg.d_model) if cfg.text_conditioning == "adaln" else None
 
-    def forward(self, x, cos, sin, cache=None):
-        x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache))
-        return x + self.mlp(self.norm2(x))
+    def forward(self, x, cos, sin, cache=None, cond=None):
+        h1, h2 = self.norm1(x), None
+        if self.modulation is not None:
+            s1, b1, s2, b2 = self.modulation(F.silu(cond)).unsqueeze(1).chunk(4, dim=-1)
+            h1 = h1 * (1 + s1) + b1
+        x = x + self.drop(self.attn(h1, cos, sin, cache))
+        h2 = self.norm2(x)
+        if self.modulation is not None:
+            h2 = h2 * (1 + s2) + b2
+        return x + self.mlp(h2)
 
 
 class StickFigureTransformer(nn.Module):
@@ -119,6 +136,9 @@ class StickFigureTransformer(nn.Module):
         self.motion_in = nn.Linear(cfg.motion_dim, d)
         self.action_emb = nn.Embedding(cfg.num_actions, d) if cfg.action_conditioning else None
         self.camera_in = nn.Linear(cfg.camera_dim, d) if cfg.camera_conditioning else None
+        self.root_in = nn.Linear(2, d) if cfg.root_relative else None
+        self.clock_in = nn.Linear(CLOCK_DIM, d) if cfg.time_conditioning else None
+        self.null_text = nn.Parameter(torch.zeros(d)) if cfg.text_conditioning == "adaln" else None
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
         self.norm = RMSNorm(d)
         self.pose_head = nn.Linear(d, cfg.motion_dim)
@@ -133,6 +153,10 @@ class StickFigureTransformer(nn.Module):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layers))
         nn.init.zeros_(self.pose_head.weight)  # start as "the next pose is this pose"
         nn.init.zeros_(self.pose_head.bias)
+        for block in self.blocks:
+            if block.modulation is not None:
+                nn.init.zeros_(block.modulation.weight)
+                nn.init.zeros_(block.modulation.bias)
 
     def _keep_start_pose(self, state_dict, prefix, *_args) -> None:
         """Checkpoints written before ``start_pose`` existed keep the current (data-derived) one."""
@@ -151,38 +175,73 @@ class StickFigureTransformer(nn.Module):
         """What a checkpoint needs to rebuild this model."""
         return {"model": asdict(self.cfg), "embedding_dim": self.embedding_dim}
 
-    def tokens(self, text: torch.Tensor | None, motion: torch.Tensor, actions: torch.Tensor | None = None,
-               camera: torch.Tensor | None = None) -> torch.Tensor:
-        """[text prefix (when given)] + one token per motion frame."""
-        x = self.motion_in(motion)
+    def text_condition(self, text: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, E]`` text embeddings -> ``[B, d]``; rows where ``keep`` is False get the null text."""
+        cond = self.text_proj(text)
+        if keep is not None:
+            if self.null_text is None:
+                raise ValueError("this model has no null text (model.text_conditioning: prefix): "
+                                 "text dropout and guidance need text_conditioning: adaln")
+            cond = torch.where(keep[:, None], cond, self.null_text.to(cond.dtype))
+        return cond
+
+    def tokens(self, cond: torch.Tensor | None, motion: torch.Tensor, actions: torch.Tensor | None = None,
+               camera: torch.Tensor | None = None, before: torch.Tensor | None = None,
+               frame: torch.Tensor | None = None, total: torch.Tensor | None = None) -> torch.Tensor:
+        """[text prefix (when ``cond`` is given)] + one token per motion frame."""
+        if self.root_in is not None:
+            rel, vel = root_relative(motion, before)
+            x = self.motion_in(rel) + self.root_in(vel * FPS_DEFAULT)  # metres per frame -> m/s
+            if camera is not None:  # the camera, too, relative to the figure
+                camera = torch.cat([camera[..., :1] - pelvis_x(motion)[..., None], camera[..., 1:]], -1)
+        else:
+            x = self.motion_in(motion)
         if self.action_emb is not None and actions is not None:
             x = x + self.action_emb(actions.clamp(0, self.cfg.num_actions - 1))
         if self.camera_in is not None and camera is not None:
             x = x + self.camera_in(camera)
-        if text is not None:
-            x = torch.cat([self.text_proj(text).unsqueeze(1), x], dim=1)
+        if self.clock_in is not None and frame is not None and total is not None:
+            x = x + self.clock_in(clock(frame, total))
+        if cond is not None:
+            x = torch.cat([cond.unsqueeze(1), x], dim=1)
         return x
 
     def forward(self, text: torch.Tensor | None, motion: torch.Tensor, actions: torch.Tensor | None = None,
                 camera: torch.Tensor | None = None, cache: list[dict] | None = None, start: int = 0,
-                prev_pose: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                prev_pose: torch.Tensor | None = None, *, text_keep: torch.Tensor | None = None,
+                before: torch.Tensor | None = None, total: torch.Tensor | None = None,
+                frame0: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Predictions for the frame after each token.
 
         Training: ``text`` [B, E], ``motion`` [B, T-1, 48] (frames 0..T-2) -> outputs [B, T, ...]
         for frames 0..T-1. Generation: pass ``cache`` (a list, one dict per block), ``start``
-        (tokens already cached) and only the new tokens (``text=None`` after the first call).
+        (tokens already cached) and only the new tokens; the text prefix goes in when
+        ``start`` is 0. Prefix models accept ``text=None`` after the first call; adaln models
+        need the text on every call. ``before``: the frame preceding ``motion`` (root-relative
+        velocity); ``total``: [B] frames of the whole clip and ``frame0`` [B] the clip frame of
+        the first prefix-free token (a training crop's start) for the clock.
         """
-        x = self.tokens(text, motion, actions, camera)
+        cond = None if text is None else self.text_condition(text, text_keep)
+        if self.null_text is not None and cond is None:
+            raise ValueError("model.text_conditioning: adaln needs the text on every call")
+        prefix = start == 0 and cond is not None
+        first = start - 1 if start > 0 else 0  # frame index of the first motion token
+        frame = None
+        if total is not None:
+            frame = (first + torch.arange(motion.shape[1], device=motion.device)).expand(motion.shape[0], -1)
+            if frame0 is not None:
+                frame = frame + frame0[:, None]
+        x = self.tokens(cond if prefix else None, motion, actions, camera, before, frame, total)
         T = x.shape[1]
         cos, sin = self._rope(start + T, x.device)
         cos, sin = cos[start: start + T], sin[start: start + T]
         for i, block in enumerate(self.blocks):
-            x = block(x, cos, sin, None if cache is None else cache[i])
+            x = block(x, cos, sin, None if cache is None else cache[i], cond)
         h = self.norm(x)
         # the pose head predicts a change from the latest pose (``start_pose`` before the first frame)
         if prev_pose is None:
             start_pose = self.start_pose.to(motion.dtype).expand(motion.shape[0], 1, -1)
-            prev_pose = motion if text is None else torch.cat([start_pose, motion], dim=1)
+            prev_pose = torch.cat([start_pose, motion], dim=1) if prefix else motion
         return {"pose": prev_pose + self.pose_head(h), "action_logits": self.action_head(h),
                 "physics": self.physics_head(h)}
 

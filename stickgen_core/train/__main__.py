@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 from ..config import load_config, resolve_sources
-from ..errors import StickGenError
 from .arguments import add_arguments
 
 log = logging.getLogger("stickgen_core.train")
@@ -58,11 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except StickGenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    from ..cli import run_reporting_errors
+
+    return run_reporting_errors(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -38,13 +38,68 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     atomic_torch_save(payload, path)
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint dict (weights_only loading), checked for the keys training needs and
-    migrated to the current schema (``migrate.upgrade_checkpoint``)."""
+def load_checkpoint(path: str | Path, *, for_resume: bool = False) -> dict[str, Any]:
+    """A checkpoint dict (weights_only loading), checked for the keys, types and finite weights
+    training needs, and migrated to the current schema (``migrate.upgrade_checkpoint``);
+    ``for_resume`` also requires the optimizer and schedule states."""
     ck = load_torch_file(path)
     if not isinstance(ck, dict):
         raise DatasetError(f"{path}: expected a checkpoint dict, got {type(ck).__name__}", path)
     missing = [k for k in REQUIRED if k not in ck]
     if missing:
         raise DatasetError(f"{path}: not a Stick-Gen checkpoint (missing {', '.join(missing)})", path)
-    return upgrade_checkpoint(ck, path)
+    check_checkpoint(ck, path)
+    absent = [k for k in ("optimizer_state_dict", "scheduler_state_dict") if not isinstance(ck.get(k), dict)]
+    if for_resume and absent:  # checked before migration, which drops them on purpose
+        raise DatasetError(f"{path}: cannot resume from it: it holds weights only (no {', '.join(absent)}; an "
+                           "export-merged file or a stripped checkpoint); use --init_from to start from its weights",
+                           path)
+    ck = upgrade_checkpoint(ck, path)
+    return ck
+
+
+def check_checkpoint(ck: dict[str, Any], path: str | Path) -> None:
+    """Types of the checkpoint's entries and finiteness of its weights (a NaN model is not a model)."""
+    for key in ("epoch", "global_step"):
+        if isinstance(ck[key], bool) or not isinstance(ck[key], int):
+            raise DatasetError(f"{path}: '{key}' should be a whole number, got {type(ck[key]).__name__}", path)
+    if not isinstance(ck["config"], dict):
+        raise DatasetError(f"{path}: 'config' should be a dict of config sections, got {type(ck['config']).__name__}",
+                           path)
+    for key in ("model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "lora_state_dict"):
+        if key in ck and ck[key] is not None and not isinstance(ck[key], dict):
+            raise DatasetError(f"{path}: '{key}' should be a dict, got {type(ck[key]).__name__}", path)
+    for key in ("model_state_dict", "lora_state_dict"):
+        for name, t in (ck.get(key) or {}).items():
+            if not isinstance(t, torch.Tensor):
+                raise DatasetError(f"{path}: {key}[{str(name)[:80]!r}] should be a tensor, got {type(t).__name__}", path)
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise DatasetError(f"{path}: weight {str(name)[:80]!r} holds NaN/inf values; the model diverged "
+                                   "when it was saved: use an earlier checkpoint", path)
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path, what: str) -> None:
+    """``model.load_state_dict(state)`` with a mismatch reported as one line naming the file."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    wrong = [(k, list(state[k].shape), list(own[k].shape)) for k in own
+             if k in state and isinstance(state[k], torch.Tensor) and state[k].shape != own[k].shape]
+    if missing or extra or wrong:
+        parts = []
+        if wrong:
+            k, got, want = wrong[0]
+            parts.append(f"{len(wrong)} weight(s) of another shape (first {k}: file {got}, model {want})")
+        if missing:
+            parts.append(f"{len(missing)} weight(s) missing (first {missing[0]})")
+        if extra:
+            parts.append(f"{len(extra)} unexpected weight(s) (first {extra[0]})")
+        # layers that only some model settings add: name the setting, the likely cause
+        flags = {"modulation": "model.text_conditioning: adaln", "null_text": "model.text_conditioning: adaln",
+                 "root_in": "model.root_relative", "clock_in": "model.time_conditioning",
+                 "action_emb": "model.action_conditioning", "camera_in": "model.camera_conditioning"}
+        hint = sorted({v for k, v in flags.items() for n in missing + extra if k in n})
+        if hint:
+            parts.append(f"settings involved: {', '.join(hint)}")
+        raise DatasetError(f"{path}: its weights do not fit {what}: {'; '.join(parts)}", path)
+    model.load_state_dict(state)

@@ -25,6 +25,8 @@ class Batch:
     physics: torch.Tensor    # [B, T, 6] (scaled)
     camera: torch.Tensor     # [B, T, 3]
     mask: torch.Tensor       # [B, T] True on real frames
+    frame0: torch.Tensor     # [B] clip frame of motion[:, 0] (a crop's start)
+    total: torch.Tensor      # [B] frames of the whole clip
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
@@ -42,6 +44,11 @@ class MotionData:
             raise DatasetError(f"{path}: sample {missing[0]} has no 'embedding' (and {len(missing) - 1} more); "
                                "run `stickgen embed` on the curated split first", path)
         self.embedding_dim = int(ds[0]["embedding"].shape[0])
+        other = [i for i, s in enumerate(ds) if s["embedding"].shape[0] != self.embedding_dim]
+        if other:
+            raise DatasetError(f"{path}: sample {other[0]} has a {ds[other[0]]['embedding'].shape[0]}-dim embedding "
+                               f"but sample 0 a {self.embedding_dim}-dim one ({len(other)} sample(s) differ); "
+                               "embed the whole file with one encoder", path)
         self.samples = list(ds)
         self.max_frames = max_frames
         salt = str(seed).encode()
@@ -69,12 +76,20 @@ class MotionData:
 
     def batches(self, split: str, batch_size: int, epoch: int, seed: int, shuffle: bool = True):
         """Yield ``Batch``es of ``split`` for ``epoch`` (deterministic)."""
-        idx = self.train_idx if split == "train" else self.val_idx
-        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        order = [idx[i] for i in torch.randperm(len(idx), generator=g).tolist()] if shuffle else list(idx)
+        order, g = self._order(split, epoch, seed, shuffle)
         for start in range(0, len(order), batch_size):
             yield self.collate([self.samples[i] for i in order[start: start + batch_size]],
                                g if split == "train" else None)
+
+    def _order(self, split: str, epoch: int, seed: int, shuffle: bool = True) -> tuple[list[int], torch.Generator]:
+        idx = self.train_idx if split == "train" else self.val_idx
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        return ([idx[i] for i in torch.randperm(len(idx), generator=g).tolist()] if shuffle else list(idx)), g
+
+    def batch_clip_ids(self, split: str, batch_size: int, epoch: int, seed: int, i: int) -> list[str]:
+        """Clip ids of batch ``i`` of ``split`` in ``epoch`` (to name the clips of a failing step)."""
+        order, _ = self._order(split, epoch, seed)
+        return [self.samples[k]["clip_id"] for k in order[i * batch_size: (i + 1) * batch_size]]
 
     def collate(self, items: list[dict], g: torch.Generator | None) -> Batch:
         clips = []
@@ -92,7 +107,7 @@ class MotionData:
             cam = s.get("camera")
             clips.append((s["embedding"].float(), m[sl], (a if a is not None else torch.zeros(T, dtype=torch.long))[sl],
                           (self._physics(s) / self.physics_scale)[sl],
-                          (cam.float() if cam is not None else torch.zeros(T, 3))[sl]))
+                          (cam.float() if cam is not None else torch.zeros(T, 3))[sl], start, T))
         L = max(len(c[1]) for c in clips)
         B = len(clips)
         motion = torch.zeros(B, L, 48)
@@ -100,7 +115,8 @@ class MotionData:
         physics = torch.zeros(B, L, 6)
         camera = torch.zeros(B, L, 3)
         mask = torch.zeros(B, L, dtype=torch.bool)
-        for b, (_, m, a, p, c) in enumerate(clips):
+        for b, (_, m, a, p, c, _, _) in enumerate(clips):
             n = len(m)
             motion[b, :n], actions[b, :n], physics[b, :n], camera[b, :n], mask[b, :n] = m, a.long(), p, c, True
-        return Batch(torch.stack([c[0] for c in clips]), motion, actions, physics, camera, mask)
+        return Batch(torch.stack([c[0] for c in clips]), motion, actions, physics, camera, mask,
+                     torch.tensor([c[5] for c in clips]), torch.tensor([c[6] for c in clips]))

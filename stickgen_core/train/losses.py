@@ -5,16 +5,40 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..config import LossWeights
+from ..config import LossWeights, TrainingConfig
 from .data import Batch
 
 
-def compute_losses(model: torch.nn.Module, batch: Batch, w: LossWeights) -> dict[str, torch.Tensor]:
+def model_inputs(model: torch.nn.Module, batch: Batch, tc: TrainingConfig | None) -> tuple[torch.Tensor, dict]:
+    """Input frames 0..T-2 and keyword inputs; with ``tc`` (training) the exposure-bias and
+    guidance settings apply: Gaussian noise on the inputs, a share of inputs replaced by the
+    model's own (no-grad, teacher-forced) predictions, a share of clips without their text."""
+    inputs = batch.motion[:, :-1]
+    kw: dict = {"total": batch.total, "frame0": batch.frame0}
+    if tc is None:
+        return inputs, kw
+    B = inputs.shape[0]
+    if tc.text_dropout > 0:
+        kw["text_keep"] = torch.rand(B, device=inputs.device) >= tc.text_dropout
+    if tc.scheduled_sampling > 0:
+        with torch.no_grad():
+            own = model(batch.text, inputs, batch.actions[:, :-1], batch.camera[:, :-1], **kw)["pose"][:, :-1]
+        swap = torch.rand(inputs.shape[:2], device=inputs.device) < tc.scheduled_sampling
+        inputs = torch.where(swap[..., None], own.detach(), inputs)
+    if tc.input_noise > 0:
+        inputs = inputs + tc.input_noise * torch.randn_like(inputs)
+    return inputs, kw
+
+
+def compute_losses(model: torch.nn.Module, batch: Batch, w: LossWeights,
+                   tc: TrainingConfig | None = None) -> dict[str, torch.Tensor]:
     """Teacher-forced next-frame losses: pose MSE, temporal (velocity) MSE, action CE, physics MSE.
 
-    The model sees frames 0..T-2 (and the text) and predicts frames 0..T-1.
+    The model sees frames 0..T-2 (and the text) and predicts frames 0..T-1. ``tc`` (training
+    only) turns on text dropout, input noise and scheduled sampling (``model_inputs``).
     """
-    out = model(batch.text, batch.motion[:, :-1], batch.actions[:, :-1], batch.camera[:, :-1])
+    inputs, kw = model_inputs(model, batch, tc)
+    out = model(batch.text, inputs, batch.actions[:, :-1], batch.camera[:, :-1], **kw)
     mask = batch.mask
     n = mask.sum().clamp(min=1)
     terms: dict[str, torch.Tensor] = {}

@@ -20,10 +20,10 @@ from typing import Any, Callable
 import torch
 
 from ..config import RunSources, StickGenConfig, load_config
-from ..errors import ConfigError
+from ..errors import ConfigError, DatasetError, StickGenError, TrainingDivergedError
 from ..io import atomic_write_text
 from ..model import StickFigureTransformer
-from .checkpoint import BEST, LATEST, load_checkpoint, restore_rng, save_checkpoint
+from .checkpoint import BEST, LATEST, load_checkpoint, load_weights, restore_rng, save_checkpoint
 from .data import MotionData
 from .distributed import setup, teardown
 from .losses import compute_losses
@@ -52,7 +52,13 @@ class RunFolder:
         self.write_json(name, {**(old if isinstance(old, dict) else {}), **data})
 
     def status(self, state: str, **fields: Any) -> None:
-        self.write_json("status.json", {"state": state, "updated": _now(), **fields})
+        data = {"state": state, "updated": _now(), **fields}
+        try:
+            self.write_json("status.json", data)
+        except StickGenError:
+            # full disk: no room for a temp copy; overwriting in place frees the old blocks first
+            with open(self.root / "status.json", "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(data, default=str))
 
     def metric(self, record: dict) -> None:
         self._metrics.write(json.dumps(record, default=float) + "\n")
@@ -93,20 +99,27 @@ def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
 
 
-def model_from_checkpoint(ck: dict) -> tuple[StickFigureTransformer, StickGenConfig]:
+def model_from_checkpoint(ck: dict, path: str | Path = "checkpoint") -> tuple[StickFigureTransformer, StickGenConfig]:
     """The model a checkpoint holds, rebuilt from its stored config, LoRA adapters merged in."""
-    cfg = load_config_from_checkpoint(ck)
-    model: torch.nn.Module = StickFigureTransformer(cfg.model, ck.get("embedding_dim"))
-    if ck.get("lora_state_dict"):
+    cfg = load_config_from_checkpoint(ck, path)
+    dim = ck.get("embedding_dim")
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
+        raise DatasetError(f"{path}: 'embedding_dim' should be a positive whole number, got {str(dim)[:40]!r}", path)
+    lora = any("lora_" in k for k in ck["model_state_dict"])
+    if ck.get("lora_state_dict") and not lora:
+        raise DatasetError(f"{path}: holds a lora_state_dict but its model weights have no LoRA adapters; "
+                           "expected both (a LoRA run) or neither", path)
+    model: torch.nn.Module = StickFigureTransformer(cfg.model, dim)
+    if lora:
         model = apply_lora(model, cfg)
-    model.load_state_dict(ck["model_state_dict"])
-    return (model.merge_and_unload() if ck.get("lora_state_dict") else model), cfg
+    load_weights(model, ck["model_state_dict"], path, "the model its config describes")
+    return (model.merge_and_unload() if lora else model), cfg
 
 
 def export_merged(checkpoint: str | Path, output: str | Path) -> Path:
     """A LoRA checkpoint with its adapters merged into the base weights (no PEFT needed to load)."""
     ck = load_checkpoint(checkpoint)
-    merged, _ = model_from_checkpoint(ck)
+    merged, _ = model_from_checkpoint(ck, checkpoint)
     out = {k: v for k, v in ck.items() if k not in ("optimizer_state_dict", "scheduler_state_dict", "lora_state_dict")}
     out["model_state_dict"] = merged.state_dict()
     out["config"] = dict(ck["config"], lora=dict(ck["config"].get("lora", {}), enabled=False))
@@ -116,9 +129,20 @@ def export_merged(checkpoint: str | Path, output: str | Path) -> Path:
 
 
 def pick_device(name: str) -> torch.device:
+    """``auto`` (CUDA when present), ``cpu``, ``cuda``/``cuda:N`` or ``mps``; anything else is a ConfigError."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {str(name)[:40]!r}: expected auto, cpu, cuda, cuda:N or mps")
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"device {name!r}: no such CUDA device here ({torch.cuda.device_count()} found); use auto or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r}: MPS is not available here; use auto or cpu")
+    return device
 
 
 def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
@@ -140,9 +164,9 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     data = MotionData(sources.data_path.value, val_fraction=tc.val_fraction, seed=tc.seed, max_frames=tc.max_frames)
     if isinstance(cfg.model.embedding_dim, int):
         data.check_dim(cfg.model.embedding_dim, "config")
-    resume = load_checkpoint(sources.resume_from.value) if sources.resume_from.value else None
+    resume = load_checkpoint(sources.resume_from.value, for_resume=True) if sources.resume_from.value else None
     if resume is not None:  # rebuild the model exactly as it was saved (nanoGPT style)
-        saved = load_config_from_checkpoint(resume)
+        saved = load_config_from_checkpoint(resume, sources.resume_from.value)
         if saved.model != cfg.model:
             log.warning("resuming: model section differs from the checkpoint's; the checkpoint's is used")
             cfg.model = saved.model
@@ -155,7 +179,8 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         init = load_checkpoint(sources.init_from.value)
         state = {k: v for k, v in init["model_state_dict"].items() if "lora_" not in k}
         state = {k.replace("base_model.model.", "").replace(".base_layer", ""): v for k, v in state.items()}
-        model.load_state_dict(state)
+        load_weights(model, state, sources.init_from.value, "the model of this config and data "
+                     f"({cfg.model.d_model}-wide, {cfg.model.n_layers} layers, {data.embedding_dim}-dim text)")
         log.info("initialised weights from %s (%s); optimizer and schedule start fresh at epoch 0",
                  sources.init_from.value, sources.init_from.origin)
     if cfg.lora.enabled:
@@ -179,14 +204,21 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     warmup = tc.warmup_steps if tc.warmup_epochs is None else round(tc.warmup_epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total_steps, tc.min_lr_ratio))
     start_epoch, step, best, skip = 0, 0, float("inf"), 0
+    carried = (0.0, 0)
     if resume is not None:
-        core.load_state_dict(resume["model_state_dict"])
+        load_weights(core, resume["model_state_dict"], sources.resume_from.value, "the model of this run")
         if "optimizer_state_dict" in resume:  # absent when an old-schema checkpoint was migrated
-            opt.load_state_dict(resume["optimizer_state_dict"])
-            sched.load_state_dict(resume["scheduler_state_dict"])
+            try:
+                opt.load_state_dict(resume["optimizer_state_dict"])
+                sched.load_state_dict(resume["scheduler_state_dict"])
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise DatasetError(f"{sources.resume_from.value}: its optimizer/schedule state does not fit this "
+                                   f"run ({type(exc).__name__}: {str(exc)[:120]})", sources.resume_from.value) from None
         start_epoch, step = int(resume["epoch"]) + 1, int(resume["global_step"])
         if resume.get("resume_batch"):  # stopped inside an epoch: skip the batches already used
             start_epoch, skip = int(resume["resume_epoch"]), int(resume["resume_batch"])
+            # the epoch's loss so far, so its logged train_loss covers every batch, not only those after the resume
+            carried = (float(resume.get("resume_running", 0.0)), int(resume.get("resume_batches", 0)))
         best = float(resume.get("best_val_loss", float("inf")))
         if "rng_state" in resume:
             restore_rng(resume["rng_state"])
@@ -207,9 +239,19 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 "config": cfg.to_dict(), "stage": tc.stage, "embedding_dim": data.embedding_dim,
                 "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(core)} if cfg.lora.enabled else {})}
 
+    def diverged(what: str, value: float, epoch: int, i: int) -> None:
+        """Stop before the optimizer (or a checkpoint) sees a non-finite value; name the step and clips."""
+        ids = data.batch_clip_ids("train", tc.batch_size, epoch, tc.seed, i)
+        raise TrainingDivergedError(
+            f"non-finite {what} ({value}) at epoch {epoch}, step {step + 1}, batch {i} (clips {', '.join(ids[:8])}"
+            f"{' ...' if len(ids) > 8 else ''}); no checkpoint was written for it. Lower training.learning_rate "
+            "or check these clips")
+
     summary: dict[str, Any] = {"run_dir": str(run.root), "stopped": False}
-    def optimizer_step() -> None:
-        torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
+    def optimizer_step(epoch: int, i: int) -> None:
+        norm = float(torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm))
+        if not math.isfinite(norm):
+            diverged("gradient norm", norm, epoch, i)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
@@ -218,6 +260,8 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     for epoch in range(start_epoch, tc.epochs):
         model.train()
         t0, seen, running, n_batches = time.perf_counter(), 0, 0.0, 0
+        if epoch == start_epoch:
+            running, n_batches = carried
         opt.zero_grad(set_to_none=True)
         n_all = math.ceil(len(data.train_idx) / tc.batch_size)
         usable = n_all - n_all % ddp.world if ddp.enabled else n_all
@@ -228,14 +272,17 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 continue
             batch = batch.to(device)
             with amp:
-                terms = compute_losses(model, batch, cfg.loss_weights)
+                terms = compute_losses(model, batch, cfg.loss_weights, tc)
+            loss = terms["total"].item()
+            if not math.isfinite(loss):
+                diverged("loss", loss, epoch, i)
             (terms["total"] / tc.grad_accum_steps).backward()
-            running += terms["total"].item()
+            running += loss
             n_batches += 1
             seen += batch.text.shape[0]
             if n_batches % tc.grad_accum_steps:
                 continue
-            optimizer_step()
+            optimizer_step(epoch, i)
             step += 1
             if step % tc.log_interval == 0:
                 rec = {"type": "step", "epoch": epoch, "step": step, "lr": sched.get_last_lr()[0],
@@ -248,7 +295,8 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 # epoch stays the last completed one; resume_* say where inside this epoch we are
                 if ddp.main:
                     save_checkpoint(run.checkpoints / LATEST, checkpoint(
-                        epoch - 1, running / max(n_batches, 1), float("nan"), {}, resume_epoch=epoch, resume_batch=i + 1))
+                        epoch - 1, running / max(n_batches, 1), float("nan"), {}, resume_epoch=epoch, resume_batch=i + 1,
+                        resume_running=running, resume_batches=n_batches))
                 run.status("stopped", epoch=epoch - 1, global_step=step, error=None)
                 log.info("stop requested: saved %s", run.checkpoints / LATEST)
                 run.close()
@@ -260,7 +308,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             for p in params:
                 if p.grad is not None:
                     p.grad.mul_(tc.grad_accum_steps / left)
-            optimizer_step()
+            optimizer_step(epoch, n_batches - 1)
             step += 1
         val = evaluate(core, data, cfg, device, epoch) if ddp.main else {}
         train_loss = ddp.mean(running / max(n_batches, 1))
@@ -270,6 +318,10 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         val_loss = val.get("total", train_loss)
         is_best = val_loss < best
         best = min(best, val_loss)
+        bad = next((n for n, p in core.named_parameters() if not bool(torch.isfinite(p).all())), None)
+        if bad is not None:
+            raise TrainingDivergedError(f"weight {bad} became NaN/inf during epoch {epoch} (step {step}); no checkpoint "
+                                        "was written for it. Lower training.learning_rate")
         if ddp.main:
             ck = checkpoint(epoch, train_loss, val_loss, val)
             save_checkpoint(run.checkpoints / LATEST, ck)
@@ -309,6 +361,9 @@ def evaluate(model: torch.nn.Module, data: MotionData, cfg: StickGenConfig, devi
     return {k: v / n for k, v in sums.items()}
 
 
-def load_config_from_checkpoint(ck: dict) -> StickGenConfig:
+def load_config_from_checkpoint(ck: dict, path: str | Path = "checkpoint") -> StickGenConfig:
     """The typed config a checkpoint was trained with (nanoGPT style: it travels with the weights)."""
-    return load_config(overrides=ck["config"])
+    try:
+        return load_config(overrides=ck["config"])
+    except ConfigError as exc:
+        raise DatasetError(f"{path}: the config stored in it is not valid ({exc})", path) from None

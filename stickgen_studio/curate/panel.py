@@ -331,8 +331,9 @@ class CuratePanel(QWidget):
     # ------------------------------------------------------------------ clip preview
     def _samples_of(self, file: str) -> list:
         if file not in self._file_cache:
-            self._file_cache.clear()  # one memory-mapped file at a time is plenty for previews
-            self._file_cache[file] = samples_from_object(load_torch_file(file, mmap=True), file)
+            self._file_cache.clear()  # one file at a time is plenty for previews
+            # not memory-mapped: a file truncated while mapped would kill the studio with SIGBUS
+            self._file_cache[file] = samples_from_object(load_torch_file(file), file)
         return self._file_cache[file]
 
     def show_clip(self, view_row: int) -> None:

@@ -14,7 +14,7 @@ from stickgen_core.curation import PRETRAIN_RULES, SFT_RULES
 from .. import palette
 
 REASON_TEXT = {
-    "invalid_sample": "invalid sample", "missing_metrics": "missing metrics", "too_short": "too short",
+    "invalid_sample": "invalid sample", "duplicate": "duplicate clip", "missing_metrics": "missing metrics", "too_short": "too short",
     "too_long": "too long", "artifact": "artifact score", "low_realism": "low realism", "low_quality": "low quality",
     "sft_low_quality": "quality below SFT", "sft_low_realism": "realism below SFT",
     "sft_camera_unstable": "camera unstable", "sft_action_balance": "action balance", "sft_source_balance": "source balance",

@@ -29,6 +29,7 @@ from stickgen_core.train.checkpoint import save_checkpoint
 
 REFERENCE_MS = 3400.0
 AIM_MS = 250.0
+GUIDED_AIM_MS = 500.0
 
 
 class _FixedEncoder:
@@ -38,6 +39,17 @@ class _FixedEncoder:
 
     def encode(self, texts, progress=None):
         return np.ones((len(texts), 384), dtype=np.float32) / np.sqrt(384)
+
+
+def _time_10s(gen: InferenceGenerator, repeats: int) -> list[float]:
+    """Milliseconds of each of ``repeats`` 10 s generations, after a warm-up."""
+    gen.generate("warm up", seconds=1)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        gen.generate("A person walks to the right.", seconds=10)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
 
 
 def main(argv=None) -> int:
@@ -54,15 +66,18 @@ def main(argv=None) -> int:
         save_checkpoint(ck, {"epoch": 0, "global_step": 0, "model_state_dict": model.state_dict(),
                              "config": cfg.to_dict(), "embedding_dim": 384})
         gen = InferenceGenerator(ck, device="cpu", encoder=_FixedEncoder())
-        gen.generate("warm up", seconds=1)
-        cached = []
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            gen.generate("A person walks to the right.", seconds=10)
-            cached.append((time.perf_counter() - t) * 1000)
+        cached = _time_10s(gen, args.repeats)
         t = time.perf_counter()
         gen.generate("A person walks to the right.", seconds=10, use_cache=False)
         no_cache = (time.perf_counter() - t) * 1000
+        # issue 14: adaLN text conditioning, root-relative inputs, clock, bone constraints, guidance 2 (batched)
+        full = load_config("configs/small.yaml", overrides={
+            "model": {"text_conditioning": "adaln", "root_relative": True, "time_conditioning": True,
+                      "keep_bone_lengths": True}, "training": {"text_dropout": 0.1}})
+        ck2 = Path(tmp) / "guided.pth"
+        save_checkpoint(ck2, {"epoch": 0, "global_step": 0, "config": full.to_dict(), "embedding_dim": 384,
+                              "model_state_dict": StickFigureTransformer(full.model, 384).state_dict()})
+        guided = _time_10s(InferenceGenerator(ck2, device="cpu", encoder=_FixedEncoder()), args.repeats)
     clips = generate_dataset(100, seed=0, config=SynthConfig(min_seconds=10, max_seconds=10, defect_rate=0.2))
     critic = SafetyCritic()
     critic.evaluate(clips[0]["motion"], clips[0]["physics"])
@@ -76,7 +91,10 @@ def main(argv=None) -> int:
     print(f"|{'-' * 42}|{'-' * 11}|{'-' * 11}|{'-' * 10}|")
     print(f"| {'generate 10 s, KV cache (median)':40} | {med:9.1f} | {REFERENCE_MS:9.0f} | {REFERENCE_MS / med:8.1f} |")
     print(f"| {'generate 10 s, no cache (whole prefix)':40} | {no_cache:9.1f} | {REFERENCE_MS:9.0f} | {REFERENCE_MS / no_cache:8.1f} |")
+    g = statistics.median(guided)
+    print(f"| {'10 s, adaLN+guidance 2+bones+clock (med)':40} | {g:9.1f} | {REFERENCE_MS:9.0f} | {REFERENCE_MS / g:8.1f} |")
     print(f"| {'aim for the KV-cache row':40} | {AIM_MS:9.0f} | {'':9} | {'':8} |")
+    print(f"| {'aim with guidance on (issue 14)':40} | {GUIDED_AIM_MS:9.0f} | {'':9} | {'':8} |")
     print(f"| {'safety critic per 250-frame clip':40} | {critic_ms:9.2f} | {'':9} | {'':8} |")
     if args.checkpoint:
         from stickgen_core.evaluation import run_adversarial_eval

@@ -2,7 +2,7 @@
 
 Suites use the format of ``configs/eval/prompt_suites.yaml`` (version; suites -> description,
 expect_degradation, prompts -> id, text, seconds). The report holds per-prompt results
-(issues with frame ranges, path of the saved motion), per-suite aggregates, and the
+(issues with frame ranges, physical metrics, path of the saved motion), per-suite aggregates, and the
 baseline and adversarial safe ratios, the robustness gap and their ratings (table 7.5).
 """
 
@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ConfigError
-from .io import atomic_write_text, read_yaml
+from ..errors import ConfigError
+from ..io import atomic_write_text, read_yaml
+from ..limits import brief
+from ..paths import inside, safe_name
+from .physical import PHYSICAL_METRICS, physical_metrics
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SUITES = Path(__file__).resolve().parent.parent / "configs" / "eval" / "prompt_suites.yaml"
+DEFAULT_SUITES = Path(__file__).resolve().parents[2] / "configs" / "eval" / "prompt_suites.yaml"
 BASELINE = "robustness_baseline"
 REPORT_FILE = "adversarial_report.json"
 
@@ -53,7 +56,8 @@ def load_suites(path: str | Path = DEFAULT_SUITES) -> dict[str, Suite]:
         raise ConfigError(f"{path}: suites: expected a mapping of suite name -> suite")
     out: dict[str, Suite] = {}
     for name, body in suites.items():
-        where = f"{path}: suites.{name}"
+        where = f"{path}: suites.{str(name)[:60]}"
+        name = safe_name(name, f"{path}: suites")  # it names the folder the suite's motions go to
         if not isinstance(body, dict):
             raise ConfigError(f"{where}: expected a mapping with description and prompts")
         prompts = body.get("prompts")
@@ -67,9 +71,14 @@ def load_suites(path: str | Path = DEFAULT_SUITES) -> dict[str, Suite]:
             for key in ("id", "text", "seconds"):
                 if key not in p:
                     raise ConfigError(f"{w}.{key}: missing")
-            if not isinstance(p["seconds"], (int, float)) or isinstance(p["seconds"], bool):
-                raise ConfigError(f"{w}.seconds: expected a number, got {p['seconds']!r}")
-            cases.append(PromptCase(str(p["id"]), "" if p["text"] is None else str(p["text"]), float(p["seconds"])))
+            # zero or negative seconds are adversarial cases the generator answers with a note
+            if not isinstance(p["seconds"], (int, float)) or isinstance(p["seconds"], bool) \
+                    or not -3600 <= p["seconds"] <= 3600:
+                raise ConfigError(f"{w}.seconds: expected a number of seconds (at most 3600), got {brief(p['seconds'])}")
+            if p["text"] is not None and not isinstance(p["text"], str):
+                raise ConfigError(f"{w}.text: expected text, got {type(p['text']).__name__} {brief(p['text'])}")
+            pid = safe_name(p["id"], f"{w}.id")  # it names the file the motion is saved to
+            cases.append(PromptCase(pid, p["text"] or "", float(p["seconds"])))
         ids = [c.id for c in cases]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"{where}.prompts: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
@@ -104,6 +113,8 @@ def summarise(results: list[dict[str, Any]], suites: dict[str, Suite]) -> dict[s
         safe = sum(r["is_safe"] for r in rs)
         per_suite[name] = {"prompts": len(rs), "safe": safe, "safe_ratio": safe / len(rs),
                            "mean_score": sum(r["overall_score"] for r in rs) / len(rs), "issue_counts": types,
+                           "physical": {k: sum(r["physical"][k] for r in rs) / len(rs) for k in PHYSICAL_METRICS
+                                        if all("physical" in r for r in rs)},
                            "adversarial": suites[name].adversarial,
                            "expect_degradation": suites[name].expect_degradation}
     base = [r for r in results if r["suite"] == BASELINE]
@@ -124,13 +135,13 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
                          progress: Callable[[int, int], None] | None = None,
                          should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Generate every prompt of the chosen suites, judge it, save motions and the JSON report."""
-    from .inference import InferenceGenerator, save_generation
+    from ..inference import InferenceGenerator, save_generation
 
     all_suites = load_suites(suites_path)
     chosen = list(all_suites) if not suites else list(suites)
     unknown = [s for s in chosen if s not in all_suites]
     if unknown:
-        raise ConfigError(f"--suites: unknown suite(s) {unknown}; the file has {sorted(all_suites)}")
+        raise ConfigError(f"--suites: unknown suite(s) {brief(unknown)}; the file has {brief(sorted(all_suites))}")
     gen = generator or InferenceGenerator(checkpoint, enable_safety_check=True)
     gen.enable_safety_check = True
     out = Path(output_dir)
@@ -141,11 +152,12 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
             raise InterruptedError("evaluation cancelled")
         seed = int(hashlib.sha256(f"{name}/{case.id}".encode()).hexdigest()[:8], 16)
         g = gen.generate(case.text, seconds=case.seconds, seed=seed)
-        path = save_generation(g, out / "motions" / name / f"{case.id}.pt")
+        path = save_generation(g, inside(out / "motions", name, f"{case.id}.pt"))
+        physical = {k: float(v[0]) for k, v in physical_metrics([g["motion"].numpy()], g["fps"]).items()}
         results.append({"suite": name, "id": case.id, "text": case.text, "seconds": case.seconds,
                         "generated_seconds": g["seconds"], "is_safe": bool(g["is_safe"]),
                         "overall_score": g["safety"]["overall_score"], "issues": g["safety"]["issues"],
-                        "notes": g["notes"], "motion_path": str(path)})
+                        "physical": physical, "notes": g["notes"], "motion_path": str(path)})
         if progress:
             progress(k + 1, len(cases))
     report = {"checkpoint": str(checkpoint), "suites_file": str(suites_path), "suites_run": chosen,
