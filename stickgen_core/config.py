@@ -359,3 +359,30 @@ def resolve_sources(cfg: StickGenConfig, data_path: str | None = None, resume_fr
     if ignored:
         init = Setting(None, f"ignored ({init.origin}: {init.value})")
     return RunSources(data, resume, init, ignored)
+
+
+def base_config_path(path: str | Path) -> Path | None:
+    """The file ``path`` extends (its ``extends:``), or None for a config that extends nothing."""
+    p = Path(path).resolve()
+    parent = read_yaml(p).get("extends")
+    return p.parent / parent if isinstance(parent, str) else None
+
+
+def flatten_config(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"training": {"epochs": 3}}`` -> ``{"training.epochs": 3}`` (lists stay values)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten_config(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def config_diff(base: Mapping[str, Any], other: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(dotted key, base value, other value) for every key whose value differs, in key order."""
+    a, b = flatten_config(base), flatten_config(other)
+    missing = object()
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+            if a.get(k, missing) != b.get(k, missing)]

@@ -6,34 +6,23 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QMainWindow, QMessageBox,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QListWidget, QMainWindow, QMessageBox,
+                               QStackedWidget, QWidget)
 
 import stickgen_core
 
 from .curate.panel import CuratePanel
 from .evaluate import EvaluatePage
+from .train.page import TrainPage
 from .workspace import Workspace
 
 ORG, APP = "StickGen", "StickGen Studio"
 MAX_RECENT = 8
 
 
-def _coming(title: str, text: str) -> QWidget:
-    w = QWidget()
-    lay = QVBoxLayout(w)
-    head = QLabel(f"<h2>{title}</h2>")
-    body = QLabel(text)
-    body.setWordWrap(True)
-    lay.addWidget(head)
-    lay.addWidget(body)
-    lay.addStretch(1)
-    return w
-
-
 class MainWindow(QMainWindow):
     def __init__(self, workspace: str | Path, settings: QSettings | None = None,
-                 generate_if_empty: bool = False, demo_clips: int | None = None) -> None:
+                 generate_if_empty: bool = False, demo_clips: int | None = None, train_poll_ms: int = 1000) -> None:
         super().__init__()
         self.settings = settings or QSettings(ORG, APP)
         self.nav = QListWidget()
@@ -41,12 +30,9 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(96)
         self.pages = QStackedWidget()
         self.curate = CuratePanel(demo_clips)
+        self.train = TrainPage(train_poll_ms)
         self.evaluate = EvaluatePage()
-        pages = [("Curate", self.curate),
-                 ("Train", _coming("Train", "The Train page (runs list, live loss plots, RunPod launches) is not "
-                                            "built yet. Training works from a terminal: stickgen embed, then "
-                                            "stickgen train --config configs/small.yaml --data_path ... --run-dir runs/pre")),
-                 ("Evaluate", self.evaluate)]
+        pages = [("Curate", self.curate), ("Train", self.train), ("Evaluate", self.evaluate)]
         for name, page in pages:
             self.nav.addItem(name)
             self.pages.addWidget(page)
@@ -59,7 +45,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.nav)
         lay.addWidget(self.pages, 1)
         self.setCentralWidget(central)
-        for page in (self.curate, self.evaluate):
+        for page in (self.curate, self.train, self.evaluate):
             page.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.curate.openInCritic.connect(self.open_in_critic)
         self._build_menus()
@@ -126,6 +112,7 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.setWindowTitle(f"StickGen Studio — {ws.root}")
         self.curate.set_workspace(ws, generate_if_empty=generate_if_empty)
+        self.train.set_workspace(ws.root)
         self.evaluate.set_workspace(ws)
         self.statusBar().showMessage(f"workspace {ws.root}", 5000)
 
@@ -148,6 +135,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.curate.shutdown()
+        self.train.shutdown()
         self.evaluate.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         super().closeEvent(event)

@@ -45,13 +45,16 @@ def _loss_weights(pairs: list[str] | None) -> dict[str, float]:
     return out
 
 
-def cmd_launch(args: argparse.Namespace) -> int:
-    from ..jobs import JobSpec, LoraSpec, launch
+def spec_from_args(args: argparse.Namespace):
+    """The JobSpec a `jobs launch` command line describes."""
+    from ..jobs import JobSpec, LoraSpec
 
     lora = None
     if args.lora or args.lora_rank or args.lora_alpha or args.lora_dropout is not None or args.lora_target_modules:
         lora = LoraSpec(enabled=True, rank=args.lora_rank, alpha=args.lora_alpha, dropout=args.lora_dropout,
                         target_modules=args.lora_target_modules)
+    if args.no_lora:
+        lora = LoraSpec(enabled=False)
     settings: dict = {}
     if args.backend == "local":
         settings["nice"] = args.nice
@@ -68,6 +71,13 @@ def cmd_launch(args: argparse.Namespace) -> int:
                    init_from=args.init_from, lora=lora, loss_weights=_loss_weights(args.loss_weight),
                    epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                    backend=args.backend, backend_settings=settings)
+    return spec
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from ..jobs import launch
+
+    spec = spec_from_args(args)
     if args.estimate:
         return _estimate(spec, args.json)
     run = launch(spec, _workspace(args))
@@ -202,7 +212,9 @@ def register(sub) -> None:
     la.add_argument("--batch_size", type=int)
     la.add_argument("--learning_rate", type=float)
     la.add_argument("--loss-weight", action="append", metavar="NAME=W", help="e.g. pose=1.0 (repeatable)")
-    la.add_argument("--lora", action="store_true", help="train LoRA adapters only")
+    lg = la.add_mutually_exclusive_group()
+    lg.add_argument("--lora", action="store_true", help="train LoRA adapters only")
+    lg.add_argument("--no-lora", action="store_true", help="full fine-tuning even when the config enables LoRA")
     la.add_argument("--lora-rank", type=int)
     la.add_argument("--lora-alpha", type=int)
     la.add_argument("--lora-dropout", type=float)

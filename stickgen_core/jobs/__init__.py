@@ -9,9 +9,10 @@ run.status()["state"]; run.log_tail(20); run.stop(); run.resume(); sft_from(run)
 ```
 """
 
-from .registry import find_run, launch, list_runs, resume_run, sft_from
+from .command import launch_argv, launch_command
+from .registry import delete_run, find_run, launch, list_runs, preflight, resume_run, sft_from, sft_spec
 from .run import ACTIVE, TERMINAL, Run
 from .spec import JobSpec, LoraSpec
 
-__all__ = ["ACTIVE", "TERMINAL", "JobSpec", "LoraSpec", "Run", "find_run", "launch", "list_runs",
-           "resume_run", "sft_from"]
+__all__ = ["ACTIVE", "TERMINAL", "JobSpec", "LoraSpec", "Run", "delete_run", "find_run", "launch", "launch_argv",
+           "launch_command", "list_runs", "preflight", "resume_run", "sft_from", "sft_spec"]

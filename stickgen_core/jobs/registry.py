@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import JobError
-from .run import TERMINAL, Run, now_iso, write_json
+from .run import ACTIVE, TERMINAL, Run, now_iso, write_json
 from .spec import JobSpec, sft_config_for
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,25 @@ def _new_run_dir(workspace: str | Path, spec: JobSpec) -> Path:
     raise JobError(f"job.run_name: {base!r} is taken 999 times over in {root}")
 
 
-def launch(spec: JobSpec, workspace: str | Path) -> Run:
-    """Validate ``spec``, make its run folder under ``<workspace>/runs/`` and start (or queue) it."""
+def preflight(spec: JobSpec) -> JobSpec:
+    """Every check ``launch`` makes before it creates anything: JobError naming the first bad field."""
     spec.validate()
-    if spec.backend == "local":  # absolute paths: a resume from another folder (the studio) finds them
+    if spec.backend == "local":
         for name in ("data", "resume_from", "init_from"):
             value = getattr(spec, name)
             if value and not Path(value).is_file():
                 raise JobError(f"job.{name}: no such file {value!r}")
+    if spec.backend == "runpod":
+        from .runpod_backend import RunPodBackend
+
+        RunPodBackend(spec.backend_settings)  # unknown settings are named before a pod is asked for
+    return spec
+
+
+def launch(spec: JobSpec, workspace: str | Path) -> Run:
+    """Validate ``spec``, make its run folder under ``<workspace>/runs/`` and start (or queue) it."""
+    preflight(spec)
+    if spec.backend == "local":  # absolute paths: a resume from another folder (the studio) finds them
         spec = spec.replace(**{n: str(Path(getattr(spec, n)).resolve()) for n in ("data", "resume_from", "init_from")
                                if getattr(spec, n)})
     if Path(spec.config).is_file():
@@ -79,6 +90,19 @@ def find_run(workspace: str | Path, run: str | Path | Run) -> Run:
     raise JobError(f"no run {str(run)!r} in {runs_dir(workspace)} (see `stickgen jobs list`)")
 
 
+def delete_run(run: Run) -> None:
+    """Remove a finished run's folder; a queued or running run is refused (stop it first)."""
+    import shutil
+
+    state = run.status().get("state")
+    if state in ACTIVE:
+        raise JobError(f"run {run.run_id} is {state}; stop it before deleting it")
+    if not (run.root / "run.json").is_file():
+        raise JobError(f"{run.root}: not a run folder (no run.json); nothing deleted")
+    shutil.rmtree(run.root)
+    log.info("deleted run %s", run.run_id)
+
+
 def resume_run(run: Run) -> Run:
     """A new attempt of ``run`` in the same folder, continuing from its latest checkpoint."""
     state = run.status().get("state")
@@ -95,13 +119,12 @@ def resume_run(run: Run) -> Run:
     return run
 
 
-def sft_from(run: Run, workspace: str | Path | None = None, *, data: str | None = None,
-             run_name: str | None = None, **changes) -> Run:
-    """A new SFT run initialised from ``run``'s best checkpoint, with the matching ``sft_*`` config.
+def sft_spec(run: Run, *, data: str | None = None, run_name: str | None = None, **changes) -> JobSpec:
+    """The JobSpec of an SFT run initialised from ``run``'s best checkpoint, with the matching ``sft_*`` config.
 
     ``data`` defaults to the SFT split exported beside the parent's pretraining split
     (``pretrain_data*.pt`` -> ``sft_data*.pt``), else the config's ``data.curated_sft_data``;
-    ``changes`` override other JobSpec fields.
+    LoRA, epochs and learning rate are the SFT config's; ``changes`` override other JobSpec fields.
     """
     parent = run.spec
     best = run.checkpoint("best") if parent.backend == "local" else None
@@ -111,9 +134,15 @@ def sft_from(run: Run, workspace: str | Path | None = None, *, data: str | None 
     config = sft_config_for(parent.config)
     if data is None:
         data = default_sft_data(parent.data, config)
-    spec = parent.replace(stage="sft", config=config, data=data, init_from=init, resume_from=None,
-                          run_name=run_name or f"{run.run_id}-sft", epochs=None, learning_rate=None, **changes)
-    return launch(spec, workspace or run.workspace)
+    fields = dict(stage="sft", config=config, data=data, init_from=init, resume_from=None, lora=None,
+                  run_name=run_name or f"{run.run_id}-sft", epochs=None, learning_rate=None)
+    return parent.replace(**{**fields, **changes})
+
+
+def sft_from(run: Run, workspace: str | Path | None = None, *, data: str | None = None,
+             run_name: str | None = None, **changes) -> Run:
+    """Launch ``sft_spec(run, ...)``: a new SFT run from ``run``'s best checkpoint."""
+    return launch(sft_spec(run, data=data, run_name=run_name, **changes), workspace or run.workspace)
 
 
 def default_sft_data(pretrain_data: str, sft_config: str) -> str:

@@ -52,7 +52,7 @@ class FakeRunPod(ThreadingHTTPServer):
             return {"errors": [{"message": f"Syntax Error: {exc.message}"}]}
         field = doc.definitions[0].selection_set.selections[0]
         name = field.name.value
-        args = {a.name.value: value_from_ast_untyped(a.value) for a in field.arguments}
+        args = {a.name.value: value_from_ast_untyped(a.value) for a in field.arguments or []}
         inp = args.get("input", {})
         self.calls.append((name, inp))
         if name == "gpuTypes":

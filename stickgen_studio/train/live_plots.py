@@ -1,0 +1,280 @@
+"""Live loss, learning-rate and throughput plots of the selected runs, overlaid (pyqtgraph).
+
+Curves are updated in place from the runs' growing columns; pyqtgraph's peak downsampling and
+clip-to-view keep a redraw cheap with hundreds of thousands of points per run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider,
+                               QVBoxLayout, QWidget)
+
+from stickgen_core.io import atomic_write_text
+
+from ..palette import AXIS, TEXT
+from .series import LOSS_TERMS, RunSeries
+
+RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+               "#7f7f7f", "#bcbd22")
+TERM_STYLES = {"total": Qt.PenStyle.SolidLine, "pose": Qt.PenStyle.DashLine, "temporal": Qt.PenStyle.DotLine,
+               "action": Qt.PenStyle.DashDotLine, "physics": Qt.PenStyle.DashDotDotLine,
+               "diffusion": Qt.PenStyle.DashLine}
+X_LABELS = {"step": ("step", "step"), "epoch": ("epoch", "epoch"), "time": ("wall time", "min")}
+
+
+def _plot(title: str, y_label: str) -> pg.PlotWidget:
+    w = pg.PlotWidget(background="w")
+    w.setTitle(title, color=TEXT, size="10pt")
+    w.setLabel("left", y_label, color=TEXT)
+    w.showGrid(x=True, y=True, alpha=0.15)
+    for axis in ("left", "bottom"):
+        w.getAxis(axis).setTextPen(TEXT)
+        w.getAxis(axis).setPen(AXIS)
+    w.setMinimumHeight(90)
+    # the PlotItem hands its own (off by default) settings to every curve it is given
+    w.getPlotItem().setDownsampling(auto=True, mode="peak")
+    w.getPlotItem().setClipToView(True)
+    return w
+
+
+class LivePlots(QWidget):
+    exported = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.series: dict[str, RunSeries] = {}
+        self.shown: list[str] = []
+        self._drawn: dict[str, tuple[int, int]] = {}       # run -> (steps, epochs) already drawn
+        self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._marks: list = []
+        self._marks_key: tuple = ()
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setMinimumWidth(60)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(60)
+        self.smoothing.setToolTip("Exponential moving average of the train curves (TensorBoard's, debiased); "
+                                  "the raw values stay as a faint line")
+        self.smoothing_label = QLabel()
+        self.x_mode = QComboBox()
+        self.x_mode.addItems(["step", "epoch", "wall time"])
+        self.x_mode.setToolTip("x axis: optimizer step, epoch (fractional), or minutes since the run began")
+        self.log_y = QCheckBox("Log y")
+        self.outliers = QCheckBox("Ignore outliers")
+        self.outliers.setToolTip("Scale the loss axis to the central 98 % of the points")
+        self.terms = {t: QCheckBox(t) for t in LOSS_TERMS}
+        self.terms["total"].setChecked(True)
+        self.png = QPushButton("Export PNG…")
+        self.png.setToolTip("Export the plots as a PNG image")
+        self.csv = QPushButton("Export CSV…")
+        self.csv.setToolTip("Export every metrics row of the shown runs as CSV")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Smoothing"))
+        top.addWidget(self.smoothing, 1)
+        top.addWidget(self.smoothing_label)
+        top.addWidget(QLabel("x"))
+        top.addWidget(self.x_mode)
+        for w in (self.log_y, self.outliers):
+            top.addWidget(w)
+        terms = QHBoxLayout()
+        terms.addWidget(QLabel("Loss terms:"))
+        for box in self.terms.values():
+            terms.addWidget(box)
+        terms.addStretch(1)
+        self.loss = _plot("Loss (train lines, val points, ★ best epoch)", "loss")
+        self.loss.addLegend(offset=(10, -10), labelTextColor=TEXT, brush=pg.mkBrush(255, 255, 255, 210))
+        self.lr = _plot("Learning rate", "lr")
+        self.speed = _plot("Throughput", "samples / s")
+        small = QHBoxLayout()
+        small.addWidget(self.lr)
+        small.addWidget(self.speed)
+        self.readout = QLabel("Hover over the loss plot to read every curve's value")
+        self.readout.setWordWrap(True)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888888", width=1))
+        self.cursor.setVisible(False)
+        self.loss.addItem(self.cursor, ignoreBounds=True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addLayout(terms)
+        lay.addWidget(self.loss, 3)
+        lay.addLayout(small, 2)
+        bottom = QHBoxLayout()   # the export buttons sit here so the page fits a 1024 px screen
+        bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.png)
+        bottom.addWidget(self.csv)
+        lay.addLayout(bottom)
+        self.smoothing.valueChanged.connect(self._settings_changed)
+        self.x_mode.currentIndexChanged.connect(self._settings_changed)
+        self.log_y.toggled.connect(lambda on: self.loss.setLogMode(y=on))
+        self.outliers.toggled.connect(self._autorange)
+        for box in self.terms.values():
+            box.toggled.connect(self._settings_changed)
+        self.png.clicked.connect(lambda: self.export_png())
+        self.csv.clicked.connect(lambda: self.export_csv())
+        self.loss.scene().sigMouseMoved.connect(self._hover)
+        self._settings_changed()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def weight(self) -> float:
+        return self.smoothing.value() / 100.0
+
+    @property
+    def mode(self) -> str:
+        return ("step", "epoch", "time")[self.x_mode.currentIndex()]
+
+    def show_runs(self, run_ids: list[str]) -> None:
+        """Overlay these runs (the runs list's selection)."""
+        if list(run_ids) != self.shown:
+            self.shown = list(run_ids)
+            self._rebuild()
+
+    def update_series(self, series: dict[str, RunSeries]) -> None:
+        """Draw what is new since the last call (called on every poll)."""
+        self.series = series
+        changed = False
+        for run_id in self.shown:
+            s = series.get(run_id)
+            if s is not None and self._drawn.get(run_id) != (s.steps.n, s.epochs.n):
+                self._draw_run(run_id)
+                changed = True
+        if changed:
+            self._draw_marks()
+
+    def _settings_changed(self, *_: object) -> None:
+        self.smoothing_label.setText(f"{self.weight:.2f}")
+        label, unit = X_LABELS[self.mode]
+        for p in (self.loss, self.lr, self.speed):
+            p.setLabel("bottom", label, units=None if unit == label else unit, color=TEXT)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        for (_, _key), item in self._curves.items():
+            item.getViewBox() and item.getViewBox().removeItem(item)
+        self.loss.plotItem.legend.clear()
+        self._curves.clear()
+        self._drawn.clear()
+        self._marks_key = ()
+        for run_id in self.shown:
+            if run_id in self.series:
+                self._draw_run(run_id)
+        self._draw_marks()
+
+    def _autorange(self) -> None:
+        self.loss.getViewBox().enableAutoRange(axis="y", enable=0.98 if self.outliers.isChecked() else True)
+
+    # ------------------------------------------------------------------ drawing
+    def _curve(self, plot: pg.PlotWidget, run_id: str, key: str, name: str | None, **style) -> pg.PlotDataItem:
+        item = self._curves.get((run_id, key))
+        if item is None:
+            # peak downsampling keeps each pixel column's min and max: one sample per pixel is exact enough
+            item = pg.PlotDataItem(name=name, autoDownsampleFactor=1.0, **style)
+            plot.addItem(item)
+            self._curves[(run_id, key)] = item
+        return item
+
+    def _draw_run(self, run_id: str) -> None:
+        """(Re)set the curves of one run; only those whose rows grew since the last draw."""
+        s = self.series[run_id]
+        colour = RUN_COLOURS[self.shown.index(run_id) % len(RUN_COLOURS)]
+        xs, xe, w = s.x("steps", self.mode), s.x("epochs", self.mode), self.weight
+        n_steps, n_epochs = self._drawn.get(run_id, (-1, -1))
+        new_steps, new_epochs = s.steps.n != n_steps, s.epochs.n != n_epochs
+        if self.mode == "epoch" and new_epochs:  # steps per epoch may have become known: steps move too
+            new_steps = True
+        for term, box in self.terms.items():
+            if not box.isChecked():
+                continue
+            key = f"train_{term}"
+            if key in s.steps and new_steps:
+                pen = pg.mkPen(colour, width=1, style=TERM_STYLES[term])
+                if w > 0:
+                    faint = pg.mkPen(pg.mkColor(colour).lighter(170), width=1, style=TERM_STYLES[term])
+                    self._curve(self.loss, run_id, key + ":raw", None, pen=faint).setData(xs, s.steps[key])
+                self._curve(self.loss, run_id, key, f"{run_id} · {term}", pen=pen).setData(xs, s.smoothed(key, w))
+            if f"val_{term}" in s.epochs and new_epochs:
+                self._curve(self.loss, run_id, f"val_{term}", f"{run_id} · val {term}", pen=None, symbol="o",
+                            symbolSize=7, symbolBrush=colour, symbolPen="w").setData(xe, s.epochs[f"val_{term}"])
+        if "lr" in s.steps and new_steps:
+            self._curve(self.lr, run_id, "lr", None, pen=pg.mkPen(colour, width=1)).setData(xs, s.steps["lr"])
+        if "samples_per_s" in s.steps and new_steps:
+            self._curve(self.speed, run_id, "samples_per_s", None, pen=pg.mkPen(colour, width=1)).setData(
+                xs, s.smoothed("samples_per_s", w))
+        self._drawn[run_id] = (s.steps.n, s.epochs.n)
+
+    def _draw_marks(self) -> None:
+        """The best epoch of every shown run: a star on its val point and a labelled vertical line."""
+        key = (self.mode, tuple((r, self.series[r].best() if r in self.series else None) for r in self.shown))
+        if key == self._marks_key:
+            return
+        self._marks_key = key
+        for item in self._marks:
+            self.loss.removeItem(item)
+        self._marks = []
+        for run_id in self.shown:
+            s = self.series.get(run_id)
+            best = s.best() if s else None
+            if best is None:
+                continue
+            i, value = best
+            x = float(s.x("epochs", self.mode)[i])
+            colour = RUN_COLOURS[self.shown.index(run_id) % len(RUN_COLOURS)]
+            star = pg.ScatterPlotItem([x], [value], symbol="star", size=16, brush=colour, pen="k")
+            line = pg.InfiniteLine(x, angle=90, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
+                                   label=f"best {run_id} e{int(s.epochs['epoch'][i])}",
+                                   labelOpts={"position": 0.08, "color": TEXT, "fill": (255, 255, 255, 200)})
+            for item in (star, line):
+                self.loss.addItem(item, ignoreBounds=True)
+                self._marks.append(item)
+
+    # ------------------------------------------------------------------ hover readout
+    def curves(self) -> dict[str, pg.PlotDataItem]:
+        """The named (legend) curves on the loss plot, by name."""
+        return {item.name(): item for (_, key), item in self._curves.items() if item.name()
+                and item.getViewBox() is self.loss.getViewBox()}
+
+    def _hover(self, pos: QPointF) -> None:
+        vb = self.loss.getViewBox()
+        if not vb.sceneBoundingRect().contains(pos):
+            self.cursor.setVisible(False)
+            return
+        x = vb.mapSceneToView(pos).x()
+        self.cursor.setPos(x)
+        self.cursor.setVisible(True)
+        self.readout.setText(self.readout_at(x))
+
+    def readout_at(self, x: float) -> str:
+        """Every named curve's value nearest to ``x``: 'run · term = value'."""
+        parts = [f"{X_LABELS[self.mode][0]} {x:,.4g}"]
+        for name, item in self.curves().items():
+            xs, ys = item.xData, item.yData
+            if xs is None or not len(xs):
+                continue
+            i = int(np.clip(np.searchsorted(xs, x), 1, len(xs) - 1)) if len(xs) > 1 else 0
+            if len(xs) > 1 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
+                i -= 1
+            parts.append(f"{name} = {ys[i]:.4g}")
+        return "   ".join(parts)
+
+    # ------------------------------------------------------------------ export
+    def export_png(self, path: str | None = None) -> str | None:
+        path = path or QFileDialog.getSaveFileName(self, "Export plots as PNG", "training_plots.png", "PNG (*.png)")[0]
+        if path:
+            self.grab().save(path, "PNG")
+            self.exported.emit(path)
+        return path or None
+
+    def export_csv(self, path: str | None = None) -> str | None:
+        """Every metrics row of the shown runs, one table with a ``run`` column."""
+        path = path or QFileDialog.getSaveFileName(self, "Export metrics as CSV", "training_metrics.csv", "CSV (*.csv)")[0]
+        if path:
+            frames = [self.series[r].frame() for r in self.shown if r in self.series]
+            atomic_write_text(Path(path), (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()).to_csv(index=False))
+            self.exported.emit(path)
+        return path or None

@@ -1,0 +1,112 @@
+"""Polls the workspace's runs off the GUI thread: states, new metrics lines, the shown run's log.
+
+A QTimer starts one background read per tick (never two at once); each read returns only the
+metrics lines added since the previous one (``Run.read_metrics`` offsets), already parsed into
+column arrays, so the GUI thread just appends and redraws.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from stickgen_core.io import read_yaml
+from stickgen_core.jobs import Run, list_runs
+
+from ..workers import Task
+from .series import Columns, parse_rows
+
+
+@dataclass
+class RunState:
+    """What one poll learnt about a run."""
+
+    run_id: str
+    path: str
+    summary: dict[str, Any]
+    status: dict[str, Any]
+    step_cols: Columns = field(default_factory=dict)
+    epoch_cols: Columns = field(default_factory=dict)
+    total_epochs: int | None = None
+    started_at: float | None = None
+    has_best: bool = False
+    has_latest: bool = False
+    log: list[str] | None = None
+
+
+def _iso_seconds(text: str | None) -> float | None:
+    try:
+        return _dt.datetime.fromisoformat(text).timestamp() if text else None
+    except ValueError:
+        return None
+
+
+class RunsPoller(QObject):
+    polled = Signal(object)   # list[RunState]
+    failed = Signal(str)
+
+    def __init__(self, workspace: str | Path, interval_ms: int = 1000, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.workspace = Path(workspace)
+        self.log_run: str | None = None     # whose train.log to read (the log view's run)
+        self.log_lines = 400
+        self._runs: dict[str, tuple[Run, int, int | None]] = {}   # run_id -> (Run, metrics offset, epochs)
+        self._task: Task | None = None
+        self._again = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.poll_now)
+
+    def start(self) -> None:
+        self.poll_now()
+        self.timer.start()
+
+    def poll_now(self) -> None:
+        """Read now (or right after the read in progress, so a just-made change is never missed)."""
+        if self._task is not None:
+            self._again = True
+            return
+        self._again = False
+        self._task = Task(self._poll, name="train-poll")
+        self._task.finished.connect(self.polled)
+        self._task.failed.connect(self.failed)
+        self._task.ended.connect(self._ended)
+        self._task.start()
+
+    def _ended(self) -> None:
+        self._task = None
+        if self._again and self.timer.isActive():
+            self.poll_now()
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self._again = False
+        if self._task is not None:
+            self._task.wait(60_000)
+
+    # ------------------------------------------------------------------ worker thread
+    def _poll(self) -> list[RunState]:
+        out = []
+        seen = set()
+        for fresh in list_runs(self.workspace):
+            run, offset, epochs = self._runs.get(fresh.run_id, (fresh, 0, None))
+            seen.add(run.run_id)
+            if epochs is None:
+                cfg = read_yaml(run.root / "config.yaml") if (run.root / "config.yaml").is_file() else {}
+                epochs = (cfg.get("training") or {}).get("epochs")
+            summary = run.summary()
+            rows, offset = run.read_metrics(offset)
+            self._runs[run.run_id] = (run, offset, epochs)
+            steps, ends = parse_rows(rows)
+            status = run.raw_status()
+            out.append(RunState(run.run_id, str(run.root), summary, status, steps, ends, epochs,
+                                run.job_state().get("started_at") or _iso_seconds(summary.get("created")),
+                                run.checkpoint("best") is not None, run.checkpoint("latest") is not None,
+                                run.log_tail(self.log_lines) if run.run_id == self.log_run else None))
+        for gone in set(self._runs) - seen:
+            del self._runs[gone]
+        return out

@@ -1,0 +1,161 @@
+"""A run's metrics as growing numpy columns, appended incrementally as metrics.jsonl grows.
+
+Parsing (pandas, in the poller's thread) turns new rows into column arrays; the GUI thread only
+appends them and updates the smoothed copies of the curves it shows (EMA over the new points).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+
+LOSS_TERMS = ("total", "pose", "temporal", "action", "physics", "diffusion")
+X_MODES = ("step", "epoch", "time")
+Columns = dict[str, np.ndarray]
+
+
+def parse_rows(rows: list[dict[str, Any]]) -> tuple[Columns, Columns]:
+    """(step columns, epoch columns) of metrics rows; ``t`` is the row's wall time in seconds."""
+    if not rows:
+        return {}, {}
+    df = pd.DataFrame.from_records(rows)
+    out = []
+    for kind in ("step", "epoch"):
+        sub = df[df["type"] == kind] if "type" in df else df.iloc[:0]
+        cols: Columns = {}
+        if len(sub):
+            if "time" in sub:
+                t = pd.to_datetime(sub["time"], utc=True, errors="coerce")  # the unit (ns, us) depends on pandas
+                cols["t"] = (t - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
+            for name in sub.columns:
+                if name in ("type", "time"):
+                    continue
+                values = pd.to_numeric(sub[name], errors="coerce")
+                if values.notna().any():
+                    cols[name] = values.to_numpy(dtype=float)
+        out.append(cols)
+    return out[0], out[1]
+
+
+class Table:
+    """Columns of equal length that grow by doubling (appends are amortised O(new rows))."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._cols: dict[str, np.ndarray] = {}
+
+    def append(self, cols: Columns) -> None:
+        k = len(next(iter(cols.values()))) if cols else 0
+        if not k:
+            return
+        need = self.n + k
+        for name in set(cols) | set(self._cols):
+            buf = self._cols.get(name)
+            if buf is None:
+                buf = np.full(max(need, 64), np.nan)
+            elif len(buf) < need:
+                grown = np.full(max(need, 2 * len(buf)), np.nan)
+                grown[: self.n] = buf[: self.n]
+                buf = grown
+            buf[self.n: need] = cols.get(name, np.nan)
+            self._cols[name] = buf
+        self.n = need
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        buf = self._cols.get(name)
+        return buf[: self.n] if buf is not None else np.full(self.n, np.nan)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._cols
+
+    def names(self) -> list[str]:
+        return list(self._cols)
+
+
+def ema_debiased(values: np.ndarray, weight: float, state: tuple[float, int] = (0.0, 0)) -> tuple[np.ndarray, tuple[float, int]]:
+    """TensorBoard's smoothing: EMA with weight ``weight``, divided by 1 - weight^n so the first points
+    are not pulled towards 0. ``state`` (last raw EMA, finite points seen) continues a previous call;
+    non-finite values are skipped (the curve keeps its previous value there)."""
+    if weight <= 0 or not len(values):
+        return values.copy(), state
+    last, seen = state
+    finite = np.isfinite(values)
+    idx = np.flatnonzero(finite)
+    if not len(idx):
+        return np.full(len(values), np.nan), state
+    raw = np.full(len(values), np.nan)
+    raw[idx] = lfilter([1 - weight], [1, -weight], values[idx], zi=[weight * last])[0]
+    counts = seen + np.cumsum(finite)
+    out = raw / (1.0 - weight ** np.maximum(counts, 1))
+    if len(idx) < len(values):
+        out = pd.Series(out).ffill().to_numpy()
+    return out, (float(raw[idx[-1]]), int(counts[-1]))
+
+
+class RunSeries:
+    """Everything plotted for one run; ``add`` takes parse_rows' output."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.steps = Table()
+        self.epochs = Table()
+        self._smooth: dict[tuple[str, float], tuple[np.ndarray, int, tuple[float, int]]] = {}
+
+    def add(self, step_cols: Columns, epoch_cols: Columns) -> None:
+        self.steps.append(step_cols)
+        self.epochs.append(epoch_cols)
+
+    def steps_per_epoch(self) -> float | None:
+        if not self.epochs.n:
+            return None
+        e, s = self.epochs["epoch"][-1], self.epochs["step"][-1]
+        return float(s / (e + 1)) if e >= 0 and s > 0 else None
+
+    def t0(self) -> float:
+        firsts = [tab["t"][0] for tab in (self.steps, self.epochs) if tab.n and "t" in tab]
+        return min(firsts) if firsts else 0.0
+
+    def x(self, table: str, mode: str) -> np.ndarray:
+        """x of every row of ``table`` ('steps' or 'epochs') for an x-axis mode."""
+        tab = self.steps if table == "steps" else self.epochs
+        if mode == "time":
+            return (tab["t"] - self.t0()) / 60.0
+        if mode == "epoch":
+            if table == "epochs":
+                return tab["epoch"] + 1.0  # a val point sits at the end of its epoch
+            spe = self.steps_per_epoch()
+            return tab["step"] / spe if spe else tab["epoch"]
+        return tab["step"]
+
+    def smoothed(self, key: str, weight: float) -> np.ndarray:
+        """EMA of a step column, updated over the rows added since the last call."""
+        values = self.steps[key]
+        if weight <= 0:
+            return values
+        out, done, state = self._smooth.get((key, weight), (np.empty(0), 0, (0.0, 0)))
+        if done < len(values):
+            new, state = ema_debiased(values[done:], weight, state)
+            out = np.concatenate([out, new])
+            self._smooth = {k: v for k, v in self._smooth.items() if k[0] != key or k[1] == weight}
+            self._smooth[(key, weight)] = (out, len(values), state)
+        return out
+
+    def best(self) -> tuple[int, float] | None:
+        """(row index in epochs, val loss) of the best epoch: lowest val total (train loss without val)."""
+        key = "val_total" if "val_total" in self.epochs else "train_loss"
+        vals = self.epochs[key]
+        if not np.isfinite(vals).any():
+            return None
+        i = int(np.nanargmin(vals))
+        return i, float(vals[i])
+
+    def frame(self) -> pd.DataFrame:
+        """Every row as one table (for CSV export)."""
+        parts = []
+        for kind, tab in (("step", self.steps), ("epoch", self.epochs)):
+            if tab.n:
+                parts.append(pd.DataFrame({"run": self.run_id, "type": kind, **{n: tab[n] for n in tab.names()}}))
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
