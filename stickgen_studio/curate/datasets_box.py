@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
                                QPushButton, QVBoxLayout)
 
 from .. import palette
@@ -58,10 +58,10 @@ class DatasetsBox(QGroupBox):
         self.notice.setVisible(False)
         lay = QVBoxLayout(self)
         lay.addWidget(self.banner)
-        row = QHBoxLayout()
-        for b in (self.add_button, self.folder_button, self.demo_button, self.remove_button):
+        row = QGridLayout()  # two by two: four buttons in one row do not fit a laptop's left column
+        for k, b in enumerate((self.add_button, self.folder_button, self.demo_button, self.remove_button)):
             b.setMinimumWidth(b.sizeHint().width())  # never squeezed below its text
-            row.addWidget(b)
+            row.addWidget(b, k // 2, k % 2)
         lay.addLayout(row)
         lay.addWidget(self.list)
         prow = QHBoxLayout()
