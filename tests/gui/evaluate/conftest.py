@@ -47,7 +47,7 @@ def tiny_report(tiny_checkpoint, tmp_path_factory):
     rollout, memo = gen._rollout, {}
 
     def remembered(text, T, *args):  # the second run judges the same motions: generate them once
-        key = (text.cpu().numpy().tobytes(), T)
+        key = (text.cpu().numpy().tobytes(), tuple(T) if isinstance(T, list) else T)
         if key not in memo:
             memo[key] = rollout(text, T, *args)
         return memo[key]
