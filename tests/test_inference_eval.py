@@ -34,9 +34,8 @@ class StubEncoder:
         return np.stack(out)
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ck")
+def train_tiny_checkpoint(root):
+    """A 2-layer model trained for 2 epochs on 32 synthetic clips (stub text embeddings); its best checkpoint."""
     samples = generate_dataset(32, seed=0, config=SynthConfig(multi_actor_rate=0.0, max_seconds=4))
     enc = StubEncoder()
     for s in samples:
@@ -47,6 +46,11 @@ def checkpoint(tmp_path_factory):
         "training": {"epochs": 2, "batch_size": 8, "max_frames": 48, "warmup_steps": 2, "val_fraction": 0.2}})
     train(cfg, resolve_sources(cfg, str(root / "d.pt"), env={}), root / "run")
     return root / "run" / "checkpoints" / BEST
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return train_tiny_checkpoint(tmp_path_factory.mktemp("ck"))
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,13 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
-from stickgen_core.config import load_config, resolve_sources
 from stickgen_core.critic import SafetyCritic, SafetyCriticConfig
 from stickgen_core.evaluation import REPORT_FILE, run_adversarial_eval
 from stickgen_core.inference import InferenceGenerator
-from stickgen_core.io import atomic_torch_save, load_dataset
-from stickgen_core.synth import SynthConfig, generate_dataset
-from stickgen_core.train import train
+from stickgen_core.io import load_dataset
 from stickgen_core.train.checkpoint import BEST
-from tests.test_inference_eval import StubEncoder
+from tests.test_inference_eval import StubEncoder, train_tiny_checkpoint
 
 SUITES = ["robustness_baseline", "adversarial_injection", "adversarial_contradictory"]  # short prompts: CPU time
 
@@ -24,17 +20,7 @@ SUITES = ["robustness_baseline", "adversarial_injection", "adversarial_contradic
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A 2-layer model trained for 2 epochs on 32 synthetic clips (stub text embeddings)."""
-    root = tmp_path_factory.mktemp("tiny")
-    samples = generate_dataset(32, seed=0, config=SynthConfig(multi_actor_rate=0.0, max_seconds=4))
-    enc = StubEncoder()
-    for s in samples:
-        s["embedding"] = torch.from_numpy(enc.encode([s["description"]])[0])
-    atomic_torch_save({"sequences": samples}, root / "d.pt")
-    cfg = load_config("configs/small.yaml", overrides={
-        "model": {"d_model": 64, "n_layers": 2, "n_heads": 4, "ffn_dim": 128},
-        "training": {"epochs": 2, "batch_size": 8, "max_frames": 48, "warmup_steps": 2, "val_fraction": 0.2}})
-    train(cfg, resolve_sources(cfg, str(root / "d.pt"), env={}), root / "run")
-    return root / "run" / "checkpoints" / BEST
+    return train_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="session")
