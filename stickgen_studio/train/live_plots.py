@@ -1,7 +1,9 @@
 """Live loss, learning-rate and throughput plots of the selected runs, overlaid (pyqtgraph).
 
-Curves are updated in place from the runs' growing columns; pyqtgraph's peak downsampling and
-clip-to-view keep a redraw cheap with hundreds of thousands of points per run.
+A poll tick touches only the curves whose runs grew: each keeps a min/max pyramid of its values
+(``peaks``), so what pyqtgraph gets is a few points per pixel column of the visible range however
+long the run; the x range steps ahead of growing runs (``plot_parts``), so the axes, their cached
+pictures and the other curves stay as they are until the data reach the edge.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from stickgen_core.io import atomic_write_text
 
-from ..palette import AXIS, TEXT
+from ..palette import TEXT
+from .peaks import PeakPyramid
+from .plot_parts import RunLegend, make_plot
 from .series import LOSS_TERMS, RunSeries
 
 RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
@@ -26,21 +30,7 @@ TERM_STYLES = {"total": Qt.PenStyle.SolidLine, "pose": Qt.PenStyle.DashLine, "te
                "action": Qt.PenStyle.DashDotLine, "physics": Qt.PenStyle.DashDotDotLine,
                "diffusion": Qt.PenStyle.DashLine}
 X_LABELS = {"step": ("step", "step"), "epoch": ("epoch", "epoch"), "time": ("wall time", "min")}
-
-
-def _plot(title: str, y_label: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(background="w")
-    w.setTitle(title, color=TEXT, size="10pt")
-    w.setLabel("left", y_label, color=TEXT)
-    w.showGrid(x=True, y=True, alpha=0.15)
-    for axis in ("left", "bottom"):
-        w.getAxis(axis).setTextPen(TEXT)
-        w.getAxis(axis).setPen(AXIS)
-    w.setMinimumHeight(90)
-    # the PlotItem hands its own (off by default) settings to every curve it is given
-    w.getPlotItem().setDownsampling(auto=True, mode="peak")
-    w.getPlotItem().setClipToView(True)
-    return w
+POINTS_PER_PIXEL = 2    # a (min, max) pair per pixel column
 
 
 class LivePlots(QWidget):
@@ -52,6 +42,8 @@ class LivePlots(QWidget):
         self.shown: list[str] = []
         self._drawn: dict[str, tuple[int, int]] = {}       # run -> (steps, epochs) already drawn
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._sources: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, PeakPyramid | None]] = {}
+        self._monotonic: dict[str, tuple[int, bool]] = {}     # run -> (rows checked, x never decreases)
         self._marks: list = []
         self._marks_key: tuple = ()
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
@@ -86,10 +78,10 @@ class LivePlots(QWidget):
         for box in self.terms.values():
             terms.addWidget(box)
         terms.addStretch(1)
-        self.loss = _plot("Loss (train lines, val points, ★ best epoch)", "loss")
-        self.loss.addLegend(offset=(10, -10), labelTextColor=TEXT, brush=pg.mkBrush(255, 255, 255, 210))
-        self.lr = _plot("Learning rate", "lr")
-        self.speed = _plot("Throughput", "samples / s")
+        self.loss = make_plot("Loss (train lines, val points, ★ best epoch)", "loss")
+        self.legend = RunLegend()
+        self.lr = make_plot("Learning rate", "lr")
+        self.speed = make_plot("Throughput", "samples / s")
         small = QHBoxLayout()
         small.addWidget(self.lr)
         small.addWidget(self.speed)
@@ -102,7 +94,10 @@ class LivePlots(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
         lay.addLayout(terms)
-        lay.addWidget(self.loss, 3)
+        loss_row = QHBoxLayout()
+        loss_row.addWidget(self.loss, 1)
+        loss_row.addWidget(self.legend)
+        lay.addLayout(loss_row, 3)
         lay.addLayout(small, 2)
         bottom = QHBoxLayout()   # the export buttons sit here so the page fits a 1024 px screen
         bottom.addWidget(self.readout, 1)
@@ -112,12 +107,19 @@ class LivePlots(QWidget):
         self.smoothing.valueChanged.connect(self._settings_changed)
         self.x_mode.currentIndexChanged.connect(self._settings_changed)
         self.log_y.toggled.connect(lambda on: self.loss.setLogMode(y=on))
+        for p in (self.loss, self.lr, self.speed):   # also the plots' own context menus
+            p.getPlotItem().ctrl.logYCheck.toggled.connect(lambda *_: self._rebuild())
         self.outliers.toggled.connect(self._autorange)
         for box in self.terms.values():
             box.toggled.connect(self._settings_changed)
         self.png.clicked.connect(lambda: self.export_png())
         self.csv.clicked.connect(lambda: self.export_csv())
         self.loss.scene().sigMouseMoved.connect(self._hover)
+        for p in (self.loss, self.lr, self.speed):   # zoom, pan, resize or auto-range on again: re-pick the points
+            vb = p.getViewBox()
+            vb.sigXRangeChanged.connect(lambda *_, v=vb: self._reshow(v))
+            vb.sigResized.connect(lambda *_, v=vb: self._reshow(v))
+            vb.sigStateChanged.connect(lambda *_, v=vb: self._reshow(v))
         self._settings_changed()
 
     # ------------------------------------------------------------------ state
@@ -157,27 +159,92 @@ class LivePlots(QWidget):
     def _rebuild(self) -> None:
         for (_, _key), item in self._curves.items():
             item.getViewBox() and item.getViewBox().removeItem(item)
-        self.loss.plotItem.legend.clear()
         self._curves.clear()
+        self._sources.clear()
+        self._monotonic.clear()
         self._drawn.clear()
         self._marks_key = ()
         for run_id in self.shown:
             if run_id in self.series:
                 self._draw_run(run_id)
         self._draw_marks()
+        self._fill_legend()
+
+    def _fill_legend(self) -> None:
+        terms = [t for t, box in self.terms.items() if box.isChecked()]
+        rows = [(run_id, RUN_COLOURS[i % len(RUN_COLOURS)], Qt.PenStyle.SolidLine, None)
+                for i, run_id in enumerate(self.shown)]
+        if len(terms) > 1:
+            rows += [(term, TEXT, TERM_STYLES[term], None) for term in terms]
+        rows += [("val loss", "#888888", None, "o"), ("best epoch", "#888888", None, "star")]
+        self.legend.set_entries(rows if self.shown else [])
 
     def _autorange(self) -> None:
         self.loss.getViewBox().enableAutoRange(axis="y", enable=0.98 if self.outliers.isChecked() else True)
 
     # ------------------------------------------------------------------ drawing
-    def _curve(self, plot: pg.PlotWidget, run_id: str, key: str, name: str | None, **style) -> pg.PlotDataItem:
+    def _curve(self, plot: pg.PlotWidget, run_id: str, key: str, name: str | None, line: bool = True,
+               **style) -> pg.PlotDataItem | pg.PlotCurveItem:
+        """A run's curve; lines are bare PlotCurveItems (a tenth of PlotDataItem's cost per setData)."""
         item = self._curves.get((run_id, key))
         if item is None:
-            # peak downsampling keeps each pixel column's min and max: one sample per pixel is exact enough
-            item = pg.PlotDataItem(name=name, autoDownsampleFactor=1.0, **style)
+            item = pg.PlotCurveItem(name=name, **style) if line else pg.PlotDataItem(name=name, **style)
             plot.addItem(item)
             self._curves[(run_id, key)] = item
         return item
+
+    def _set(self, item: pg.PlotDataItem, run_id: str, key: str, x: np.ndarray, y: np.ndarray,
+             decimate: bool = True) -> None:
+        """Give a curve its run's full columns; it shows what fits the visible range and pixel width."""
+        pyramid = None
+        if decimate:
+            old = self._sources.get((run_id, key))
+            pyramid = old[2] if old is not None and old[2] is not None else PeakPyramid()
+            pyramid.update(y)
+        self._sources[(run_id, key)] = (x, y, pyramid)
+        self._show(item, run_id, key)
+
+    def _x_increases(self, run_id: str, x: np.ndarray) -> bool:
+        """Whether a run's x never decreases (checked over the new rows only): clipping needs sorted x."""
+        done, ok = self._monotonic.get(run_id, (0, True))
+        if len(x) < done:
+            done, ok = 0, True
+        if ok and len(x) > done:
+            ok = bool(np.all(np.diff(x[max(done - 1, 0):]) >= 0))
+        self._monotonic[run_id] = (len(x), ok)
+        return ok
+
+    def _show(self, item: pg.PlotDataItem, run_id: str, key: str) -> None:
+        x, y, pyramid = self._sources[(run_id, key)]
+        vb = item.getViewBox()
+        if pyramid is None or vb is None:
+            item.setData(x, y)
+            return
+        i0, i1 = 0, len(x)
+        # following the data (auto-range on x) shows everything, so only a zoomed-in view is clipped
+        if not vb.state["autoRange"][0] and self._x_increases(run_id, x):
+            x0, x1 = vb.viewRange()[0]
+            i0 = max(int(np.searchsorted(x, x0)) - 1, 0)             # one row past each edge: the line
+            i1 = min(int(np.searchsorted(x, x1, side="right")) + 1, len(x))   # runs off the plot
+        xs, ys = pyramid.view(x, y, i0, i1, POINTS_PER_PIXEL * max(int(vb.width()), 100))
+        if self._log_y(vb):     # a bare curve does not follow the plot's log mode: hand it log10 values
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ys = np.log10(np.where(ys > 0, ys, np.nan))
+        item.setData(xs, ys)
+
+    def _log_y(self, vb: pg.ViewBox) -> bool:
+        return any(p.getViewBox() is vb and p.getPlotItem().ctrl.logYCheck.isChecked()
+                   for p in (self.loss, self.lr, self.speed))
+
+    def _reshow(self, vb: pg.ViewBox) -> None:
+        """The visible range, the plot width or auto-ranging changed: pick every curve's points again."""
+        shown = (tuple(vb.viewRange()[0]), vb.width(), bool(vb.state["autoRange"][0]))
+        if getattr(vb, "_shown_for", None) == shown:
+            return
+        vb._shown_for = shown
+        for (run_id, key), item in list(self._curves.items()):
+            if item.getViewBox() is vb and (run_id, key) in self._sources:
+                self._show(item, run_id, key)
 
     def _draw_run(self, run_id: str) -> None:
         """(Re)set the curves of one run; only those whose rows grew since the last draw."""
@@ -196,27 +263,34 @@ class LivePlots(QWidget):
                 pen = pg.mkPen(colour, width=1, style=TERM_STYLES[term])
                 if w > 0:
                     faint = pg.mkPen(pg.mkColor(colour).lighter(170), width=1, style=TERM_STYLES[term])
-                    self._curve(self.loss, run_id, key + ":raw", None, pen=faint).setData(xs, s.steps[key])
-                self._curve(self.loss, run_id, key, f"{run_id} · {term}", pen=pen).setData(xs, s.smoothed(key, w))
+                    self._set(self._curve(self.loss, run_id, key + ":raw", None, pen=faint),
+                              run_id, key + ":raw", xs, s.steps[key])
+                self._set(self._curve(self.loss, run_id, key, f"{run_id} · {term}", pen=pen),
+                          run_id, key, xs, s.smoothed(key, w))
             if f"val_{term}" in s.epochs and new_epochs:
-                self._curve(self.loss, run_id, f"val_{term}", f"{run_id} · val {term}", pen=None, symbol="o",
-                            symbolSize=7, symbolBrush=colour, symbolPen="w").setData(xe, s.epochs[f"val_{term}"])
+                item = self._curve(self.loss, run_id, f"val_{term}", f"{run_id} · val {term}", line=False, pen=None,
+                                   symbol="o", symbolSize=7, symbolBrush=colour, symbolPen="w")
+                self._set(item, run_id, f"val_{term}", xe, s.epochs[f"val_{term}"], decimate=False)
         if "lr" in s.steps and new_steps:
-            self._curve(self.lr, run_id, "lr", None, pen=pg.mkPen(colour, width=1)).setData(xs, s.steps["lr"])
+            self._set(self._curve(self.lr, run_id, "lr", None, pen=pg.mkPen(colour, width=1)),
+                      run_id, "lr", xs, s.steps["lr"])
         if "samples_per_s" in s.steps and new_steps:
-            self._curve(self.speed, run_id, "samples_per_s", None, pen=pg.mkPen(colour, width=1)).setData(
-                xs, s.smoothed("samples_per_s", w))
+            self._set(self._curve(self.speed, run_id, "samples_per_s", None, pen=pg.mkPen(colour, width=1)),
+                      run_id, "samples_per_s", xs, s.smoothed("samples_per_s", w))
         self._drawn[run_id] = (s.steps.n, s.epochs.n)
 
     def _draw_marks(self) -> None:
-        """The best epoch of every shown run: a star on its val point and a labelled vertical line."""
-        key = (self.mode, tuple((r, self.series[r].best() if r in self.series else None) for r in self.shown))
+        """The best epoch of every shown run: a star on its val point (one item for all runs) and a
+        labelled vertical line."""
+        log = self._log_y(self.loss.getViewBox())
+        key = (self.mode, log, tuple((r, self.series[r].best() if r in self.series else None) for r in self.shown))
         if key == self._marks_key:
             return
         self._marks_key = key
         for item in self._marks:
             self.loss.removeItem(item)
         self._marks = []
+        stars = []
         for run_id in self.shown:
             s = self.series.get(run_id)
             best = s.best() if s else None
@@ -225,13 +299,15 @@ class LivePlots(QWidget):
             i, value = best
             x = float(s.x("epochs", self.mode)[i])
             colour = RUN_COLOURS[self.shown.index(run_id) % len(RUN_COLOURS)]
-            star = pg.ScatterPlotItem([x], [value], symbol="star", size=16, brush=colour, pen="k")
+            stars.append({"pos": (x, np.log10(value) if log and value > 0 else value), "brush": pg.mkBrush(colour)})
             line = pg.InfiniteLine(x, angle=90, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
                                    label=f"best {run_id} e{int(s.epochs['epoch'][i])}",
                                    labelOpts={"position": 0.08, "color": TEXT, "fill": (255, 255, 255, 200)})
-            for item in (star, line):
-                self.loss.addItem(item, ignoreBounds=True)
-                self._marks.append(item)
+            self._marks.append(line)
+        if stars:
+            self._marks.append(pg.ScatterPlotItem(stars, symbol="star", size=16, pen="k"))
+        for item in self._marks:
+            self.loss.addItem(item, ignoreBounds=True)
 
     # ------------------------------------------------------------------ hover readout
     def curves(self) -> dict[str, pg.PlotDataItem]:
@@ -252,9 +328,12 @@ class LivePlots(QWidget):
     def readout_at(self, x: float) -> str:
         """Every named curve's value nearest to ``x``: 'run · term = value'."""
         parts = [f"{X_LABELS[self.mode][0]} {x:,.4g}"]
-        for name, item in self.curves().items():
-            xs, ys = item.xData, item.yData
-            if xs is None or not len(xs):
+        for (run_id, key), item in self._curves.items():
+            name = item.name()
+            if not name or (run_id, key) not in self._sources or item.getViewBox() is not self.loss.getViewBox():
+                continue
+            xs, ys, _ = self._sources[(run_id, key)]     # the rows themselves, not the points drawn
+            if not len(xs):
                 continue
             i = int(np.clip(np.searchsorted(xs, x), 1, len(xs) - 1)) if len(xs) > 1 else 0
             if len(xs) > 1 and abs(xs[i - 1] - x) <= abs(xs[i] - x):

@@ -135,13 +135,15 @@ class RunSeries:
         values = self.steps[key]
         if weight <= 0:
             return values
-        out, done, state = self._smooth.get((key, weight), (np.empty(0), 0, (0.0, 0)))
+        buf, done, state = self._smooth.get((key, weight), (np.empty(0), 0, (0.0, 0)))
         if done < len(values):
             new, state = ema_debiased(values[done:], weight, state)
-            out = np.concatenate([out, new])
+            if len(buf) < len(values):      # grown by doubling: a tick copies its new rows only
+                buf = np.concatenate([buf[:done], np.empty(max(len(values), 2 * len(buf)) - done)])
+            buf[done: len(values)] = new
             self._smooth = {k: v for k, v in self._smooth.items() if k[0] != key or k[1] == weight}
-            self._smooth[(key, weight)] = (out, len(values), state)
-        return out
+            self._smooth[(key, weight)] = (buf, len(values), state)
+        return buf[: len(values)]
 
     def best(self) -> tuple[int, float] | None:
         """(row index in epochs, val loss) of the best epoch: lowest val total (train loss without val)."""

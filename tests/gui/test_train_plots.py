@@ -66,12 +66,40 @@ def test_two_runs_overlaid_with_a_legend_and_best_marks(qtbot, two_runs):
     select_two(win)
     plots = win.train.plots
     qtbot.waitUntil(lambda: set(plots.curves()) >= {"a · total", "b · total"})
-    legend = [label.text for _, label in plots.loss.plotItem.legend.items]
-    assert "a · total" in legend and "b · total" in legend
+    assert plots.legend.labels()[:2] == ["a", "b"] and "val loss" in plots.legend.labels()
+    # the legend sits beside the loss plot: it never covers a curve
+    legend_box = plots.legend.geometry()
+    assert plots.legend.isVisible() and not legend_box.intersects(plots.loss.geometry())
     assert len(plots.curves()["a · total"].xData) == 40 and len(plots.curves()["b · total"].xData) == 40
     best_lines = [m for m in plots._marks if hasattr(m, "label") and m.label is not None]
     assert sorted(m.label.toPlainText() for m in best_lines) == ["best a e2", "best b e1"]
     assert sorted(m.value() for m in best_lines) == [20, 30]      # end of the best epoch, in steps
+
+
+def test_long_runs_are_drawn_decimated_but_exact_at_zoom(qtbot, two_runs):
+    """A long run hands pyqtgraph a few points per pixel column, keeping every spike; zooming in
+    shows the rows themselves; the readout reads the rows, not the drawn points."""
+    win = two_runs
+    select_two(win)
+    plots = win.train.plots
+    s = plots.series["a"]
+    n = 200_000
+    y = np.full(n, 1.0)
+    y[123_457] = 50.0                                   # one spike among 200,000 rows
+    step = np.arange(41, 41 + n, dtype=float)
+    s.add({"step": step, "epoch": (step - 1) // 10, "train_total": y, "lr": np.full(n, 1e-3)}, {})
+    plots.smoothing.setValue(0)
+    plots.update_series(plots.series)
+    curve = plots.curves()["a · total"]
+    width = plots.loss.getViewBox().width()
+    assert len(curve.xData) <= 2 * width + 4 and curve.yData.max() == 50.0
+    assert plots.curves()["b · total"].xData.size == 40          # a short run is drawn as it is
+    plots.loss.getViewBox().setXRange(123_400, 123_520, padding=0)  # zoom in: the rows themselves
+    qtbot.waitUntil(lambda: plots.curves()["a · total"].xData.size < 200)
+    curve = plots.curves()["a · total"]
+    assert np.all(np.diff(curve.xData) == 1) and 123_457 + 41 in curve.xData
+    assert "a · total = 50" in plots.readout_at(123_457 + 41)
+    assert "a · total = 1" in plots.readout_at(123_460 + 41)
 
 
 def test_smoothing_x_modes_log_y_and_hover(qtbot, two_runs):
@@ -93,6 +121,8 @@ def test_smoothing_x_modes_log_y_and_hover(qtbot, two_runs):
     assert plots.curves()["a · total"].xData[-1] == pytest.approx(39 / 60)   # rows 1 s apart, in minutes
     click(plots.log_y)
     assert plots.loss.getPlotItem().ctrl.logYCheck.isChecked()
+    y = plots.curves()["a · total"].yData                  # the drawn values follow the log axis
+    assert sorted(set(np.round(y, 6))) == pytest.approx([np.log10(2.0), np.log10(3.0)])
     pos = plot_point(plots.loss, 0.3)
     QTest.mouseMove(plots.loss.viewport(), pos)
     qtbot.waitUntil(lambda: "a · total" in plots.readout.text())
@@ -134,7 +164,8 @@ def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, mon
         form.check()
         assert "--backend runpod" in form.cli.text() and "--image me/stickgen:2" in form.cli.text()
         click(form.launch_button)
-        qtbot.waitUntil(lambda: row(win, "pod") is not None, timeout=LONG)
+        # the run folder (so its row) exists before the launch task has asked for the pod
+        qtbot.waitUntil(lambda: row(win, "pod") is not None and fake.deploys, timeout=LONG)
         d = fake.deploys[0]
         assert d["imageName"] == "me/stickgen:2" and d["gpuTypeId"] == form.backend.gpu_types()[0]
         assert d["networkVolumeId"] == "vol-123"
