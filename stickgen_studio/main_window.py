@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         for page in (self.curate, self.train, self.evaluate):
             page.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.curate.openInCritic.connect(self.open_in_critic)
+        self.curate.exported.connect(self.train.form.set_latest_export)   # Train offers the new splits first
         self._build_menus()
         geometry = self.settings.value("geometry")
         if geometry is not None:

@@ -47,6 +47,7 @@ class CuratePanel(QWidget):
     status = Signal(str)
     updated = Signal()  # counts, table and histograms reflect the current thresholds
     openInCritic = Signal(str, int)  # dataset file, clip index (the clip table's context menu)
+    exported = Signal(dict)          # split name -> file written, after an export
 
     def __init__(self, demo_clips: int | None = None) -> None:
         super().__init__()
@@ -445,6 +446,7 @@ class CuratePanel(QWidget):
         self.last_dialog = box
         box.open()
         self.status.emit(f"exported to {folder}")
+        self.exported.emit({k: str(v) for k, v in paths.items()})
 
     # ------------------------------------------------------------------ plumbing
     def _busy(self) -> bool:

@@ -20,6 +20,7 @@ from stickgen_core.io import DATASET_SUFFIXES
 from stickgen_core.jobs import JobSpec, LoraSpec, launch_command, preflight
 from stickgen_core.jobs.spec import CONFIG_DIR
 
+from ..widgets.elided_path_edit import ElidedPathEdit
 from .backend_box import BackendBox
 from .config_preview import ConfigPreview
 
@@ -50,6 +51,7 @@ class LaunchForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.workspace: Path | None = None
+        self.latest_export: dict[str, Path] = {}    # split -> file, from the Curate page's last export
         self._cfg: dict[str, Any] = {}
         self._overrides: dict[str, Any] = {}    # carried from a spec set by code (not editable here)
         self._loading = False
@@ -60,6 +62,7 @@ class LaunchForm(QWidget):
         self.stage.addItems(["pretrain", "sft"])
         self.data = QComboBox()
         self.data.setEditable(True)
+        self.data.setLineEdit(ElidedPathEdit())
         self.data.setToolTip("A curated split; a split without text embeddings is embedded by the job first")
         self.browse_data = QPushButton("…")
         self.data_note = QLabel("The Curate page's latest export comes first. A split without text embeddings "
@@ -69,6 +72,9 @@ class LaunchForm(QWidget):
             self.start_mode.addItem(label, key)
         self.checkpoint = QComboBox()
         self.checkpoint.setEditable(True)
+        self.checkpoint.setLineEdit(ElidedPathEdit())
+        for box in (self.data, self.checkpoint):    # the list elides long paths in the middle too
+            box.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.checkpoint.setToolTip("Checkpoints of the workspace's runs (best and latest), or any path")
         self.start_help = QLabel()
         self.start_help.setWordWrap(True)
@@ -180,7 +186,9 @@ class LaunchForm(QWidget):
         if self.workspace is None:
             return []
         curated = self.workspace / "curated"
-        first = curated / (SFT_FILE if stage == "sft" else PRETRAIN_FILE)
+        first = self.latest_export.get(stage, curated / (SFT_FILE if stage == "sft" else PRETRAIN_FILE))
+        if not first.is_file():
+            first = curated / (SFT_FILE if stage == "sft" else PRETRAIN_FILE)
         out = [(f"Curate export · {stage} split ({first.name})", str(first))] if first.is_file() else []
         for folder in (curated, self.workspace / "datasets"):
             for p in sorted(folder.glob("*")) if folder.is_dir() else []:
@@ -188,10 +196,20 @@ class LaunchForm(QWidget):
                     out.append((f"{folder.name}/{p.name}", str(p)))
         return out
 
-    def _fill_data(self, keep: str | None = None) -> None:
+    def set_latest_export(self, paths: dict[str, str | Path]) -> None:
+        """The Curate page has just exported these splits: offer them first, and choose the stage's one."""
+        self.latest_export = {k: Path(v) for k, v in paths.items()}
+        self._fill_data(follow=True)
+
+    def refresh_data(self) -> None:
+        """Offer datasets written since the form was filled (an export from a terminal, say)."""
+        if self.workspace is not None:
+            self._fill_data()
+
+    def _fill_data(self, keep: str | None = None, follow: bool = False) -> None:
         """Offer the stage's datasets; a curated split (or nothing) follows the stage, any other choice stays."""
         current = keep if keep is not None else self.data.currentText()
-        follow = keep is None and (not current or Path(current).name in (PRETRAIN_FILE, SFT_FILE))
+        follow = follow or (keep is None and (not current or Path(current).name in (PRETRAIN_FILE, SFT_FILE)))
         choices = self.data_choices(self.stage.currentText())
         self.data.blockSignals(True)
         self.data.clear()

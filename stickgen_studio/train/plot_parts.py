@@ -17,7 +17,7 @@ NICE = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
 def headroom(span: float) -> float:
-    """The smallest round number >= ``span`` (at most 25 % more): the auto x range's width."""
+    """The smallest round number >= ``span`` (at most 25 % more)."""
     if not span > 0 or not math.isfinite(span):
         return span
     scale = 10.0 ** math.floor(math.log10(span))
@@ -32,10 +32,11 @@ class HeadroomViewBox(pg.ViewBox):
         bounds = super().childrenBounds(frac=frac, orthoRange=orthoRange, items=items)
         if bounds[0] is not None and not self.state["logMode"][0]:
             lo, hi = bounds[0]
-            # the low edge snaps to a grid too: symbols' pixel margins nudge it whenever the range moves
-            unit = headroom(hi - lo) / 100 or 1.0
+            width = headroom(1.05 * (hi - lo))       # always some room ahead
+            # the low edge snaps to a grid of that width too: symbols' pixel margins nudge it when the range moves
+            unit = width / 100 or 1.0
             lo = math.floor(lo / unit) * unit
-            bounds[0] = [lo, lo + headroom(hi - lo)]
+            bounds[0] = [lo, lo + (width if lo + width >= hi else headroom(hi - lo))]
         return bounds
 
 

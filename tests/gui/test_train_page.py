@@ -209,3 +209,19 @@ def test_delete_asks_and_never_deletes_a_running_run(qtbot, window, train_ws):
     click(box.button(box.StandardButton.Yes))
     qtbot.waitUntil(lambda: row(window, "pre") is None, timeout=LONG)
     assert not run.root.exists()
+
+
+def test_long_data_path_is_elided_in_the_middle_with_the_whole_path_in_its_tooltip(qtbot, window, train_ws):
+    form = window.train.form
+    deep = train_ws / ("a-very-long-folder-name-" * 6).strip("-") / "nested" / "again" / "my_split.pt"
+    deep.parent.mkdir(parents=True)
+    type_into(form.data.lineEdit(), str(deep))                       # typing ends with Tab: focus leaves
+    edit = form.data.lineEdit()
+    assert not edit.hasFocus() and form.data.currentText() == str(deep)
+    shown = edit.displayed_text()
+    assert "…" in shown and shown.endswith("my_split.pt") and shown.startswith(str(train_ws)[:8])
+    assert edit.fontMetrics().horizontalAdvance(shown) <= edit.width()
+    assert edit.toolTip() == str(deep)
+    edit.setFocus()                                                 # editing shows it whole
+    qtbot.waitUntil(edit.hasFocus)
+    assert edit.displayed_text() == str(deep)

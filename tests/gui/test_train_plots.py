@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtTest import QTest
 
 from stickgen_core.jobs import JobSpec
@@ -67,9 +67,12 @@ def test_two_runs_overlaid_with_a_legend_and_best_marks(qtbot, two_runs):
     plots = win.train.plots
     qtbot.waitUntil(lambda: set(plots.curves()) >= {"a · total", "b · total"})
     assert plots.legend.labels()[:2] == ["a", "b"] and "val loss" in plots.legend.labels()
-    # the legend sits beside the loss plot: it never covers a curve
-    legend_box = plots.legend.geometry()
-    assert plots.legend.isVisible() and not legend_box.intersects(plots.loss.geometry())
+    # the legend sits beside the loss plot's drawing area: it never covers a curve
+    vb = plots.loss.getViewBox()
+    area = plots.loss.mapFromScene(vb.sceneBoundingRect()).boundingRect()
+    area.moveTopLeft(plots.loss.mapToGlobal(area.topLeft()))
+    legend = QRect(plots.legend.mapToGlobal(QPoint(0, 0)), plots.legend.size())
+    assert plots.legend.isVisible() and area.width() > 200 and not legend.intersects(area)
     assert len(plots.curves()["a · total"].xData) == 40 and len(plots.curves()["b · total"].xData) == 40
     best_lines = [m for m in plots._marks if hasattr(m, "label") and m.label is not None]
     assert sorted(m.label.toPlainText() for m in best_lines) == ["best a e2", "best b e1"]
@@ -100,6 +103,31 @@ def test_long_runs_are_drawn_decimated_but_exact_at_zoom(qtbot, two_runs):
     assert np.all(np.diff(curve.xData) == 1) and 123_457 + 41 in curve.xData
     assert "a · total = 50" in plots.readout_at(123_457 + 41)
     assert "a · total = 1" in plots.readout_at(123_460 + 41)
+
+
+def test_x_range_steps_ahead_of_a_growing_run(qtbot, two_runs):
+    """A poll adding a few rows leaves the axis alone (no relayout, no re-clipping of every curve);
+    rows past the edge widen it."""
+    win = two_runs
+    select_two(win)
+    plots = win.train.plots
+    vb = plots.loss.getViewBox()
+    qtbot.waitUntil(lambda: "a · total" in plots.curves())
+    plots.loss.grab()                                     # a paint settles the auto range
+    before = vb.viewRange()[0]
+    assert before[1] > 40                                 # room beyond the last step
+    s = plots.series["a"]
+
+    def add(first, n):
+        step = np.arange(first, first + n, dtype=float)
+        s.add({"step": step, "epoch": (step - 1) // 10, "train_total": np.full(n, 2.0)}, {})
+        plots.update_series(plots.series)
+        plots.loss.grab()
+
+    add(41, 1)
+    assert vb.viewRange()[0] == before and plots.curves()["a · total"].xData[-1] == 41
+    add(42, int(before[1]))
+    assert vb.viewRange()[0][1] > before[1] + 40
 
 
 def test_smoothing_x_modes_log_y_and_hover(qtbot, two_runs):
