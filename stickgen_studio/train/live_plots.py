@@ -30,7 +30,8 @@ TERM_STYLES = {"total": Qt.PenStyle.SolidLine, "pose": Qt.PenStyle.DashLine, "te
                "action": Qt.PenStyle.DashDotLine, "physics": Qt.PenStyle.DashDotDotLine,
                "diffusion": Qt.PenStyle.DashLine}
 X_LABELS = {"step": ("step", "step"), "epoch": ("epoch", "epoch"), "time": ("wall time", "min")}
-POINTS_PER_PIXEL = 2    # a (min, max) pair per pixel column
+POINTS_PER_PIXEL = 2    # a (min, max) pair per pixel column for a line
+PIXELS_PER_SYMBOL = 4   # val points denser than this overlap anyway: their (min, max) per 8 px is drawn
 
 
 class LivePlots(QWidget):
@@ -226,7 +227,9 @@ class LivePlots(QWidget):
             x0, x1 = vb.viewRange()[0]
             i0 = max(int(np.searchsorted(x, x0)) - 1, 0)             # one row past each edge: the line
             i1 = min(int(np.searchsorted(x, x1, side="right")) + 1, len(x))   # runs off the plot
-        xs, ys = pyramid.view(x, y, i0, i1, POINTS_PER_PIXEL * max(int(vb.width()), 100))
+        width = max(int(vb.width()), 100)
+        most = POINTS_PER_PIXEL * width if isinstance(item, pg.PlotCurveItem) else width // PIXELS_PER_SYMBOL
+        xs, ys = pyramid.view(x, y, i0, i1, most)
         if self._log_y(vb):     # a bare curve does not follow the plot's log mode: hand it log10 values
             with np.errstate(divide="ignore", invalid="ignore"):
                 ys = np.log10(np.where(ys > 0, ys, np.nan))
@@ -270,7 +273,7 @@ class LivePlots(QWidget):
             if f"val_{term}" in s.epochs and new_epochs:
                 item = self._curve(self.loss, run_id, f"val_{term}", f"{run_id} · val {term}", line=False, pen=None,
                                    symbol="o", symbolSize=7, symbolBrush=colour, symbolPen="w")
-                self._set(item, run_id, f"val_{term}", xe, s.epochs[f"val_{term}"], decimate=False)
+                self._set(item, run_id, f"val_{term}", xe, s.epochs[f"val_{term}"])
         if "lr" in s.steps and new_steps:
             self._set(self._curve(self.lr, run_id, "lr", None, pen=pg.mkPen(colour, width=1)),
                       run_id, "lr", xs, s.steps["lr"])

@@ -225,3 +225,17 @@ def test_long_data_path_is_elided_in_the_middle_with_the_whole_path_in_its_toolt
     edit.setFocus()                                                 # editing shows it whole
     qtbot.waitUntil(edit.hasFocus)
     assert edit.displayed_text() == str(deep)
+
+
+def test_an_export_made_outside_the_studio_is_offered_when_the_page_is_shown(qtbot, tmp_path, split_template, settings):
+    ws = make_train_workspace(tmp_path / "ws2", split_template)
+    exported = ws / "curated" / "pretrain_data.pt"
+    exported.rename(tmp_path / "held_back.pt")                  # nothing exported yet
+    win = open_window(qtbot, ws, settings)
+    assert win.train.form.data.currentText() != str(exported)
+    click(win.nav.viewport(), win.nav.visualItemRect(win.nav.item(0)).center())   # to Curate
+    (tmp_path / "held_back.pt").rename(exported)                # `stickgen curate export` in a terminal
+    click(win.nav.viewport(), win.nav.visualItemRect(win.nav.item(1)).center())   # back to Train
+    qtbot.waitUntil(lambda: win.pages.currentWidget() is win.train)
+    assert win.train.form.data.currentText() == str(exported)
+    win.close()

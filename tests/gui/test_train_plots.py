@@ -193,7 +193,7 @@ def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, mon
         assert "--backend runpod" in form.cli.text() and "--image me/stickgen:2" in form.cli.text()
         click(form.launch_button)
         # the run folder (so its row) exists before the launch task has asked for the pod
-        qtbot.waitUntil(lambda: row(win, "pod") is not None and fake.deploys, timeout=LONG)
+        qtbot.waitUntil(lambda: row(win, "pod") is not None and bool(fake.deploys), timeout=LONG)
         d = fake.deploys[0]
         assert d["imageName"] == "me/stickgen:2" and d["gpuTypeId"] == form.backend.gpu_types()[0]
         assert d["networkVolumeId"] == "vol-123"
