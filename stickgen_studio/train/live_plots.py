@@ -44,7 +44,8 @@ class LivePlots(QWidget):
         self._drawn: dict[str, tuple[int, int]] = {}       # run -> (steps, epochs) already drawn
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._sources: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, PeakPyramid | None]] = {}
-        self._monotonic: dict[str, tuple[int, bool]] = {}     # run -> (rows checked, x never decreases)
+        self._monotonic: dict[tuple[str, bool], tuple[int, bool]] = {}  # (run, val?) -> (rows checked, sorted)
+        self._shown_for: dict[int, tuple] = {}     # id(view box) -> (x range, width, auto) its curves show
         self._marks: list = []
         self._marks_key: tuple = ()
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
@@ -163,6 +164,7 @@ class LivePlots(QWidget):
         self._curves.clear()
         self._sources.clear()
         self._monotonic.clear()
+        self._shown_for.clear()
         self._drawn.clear()
         self._marks_key = ()
         for run_id in self.shown:
@@ -205,14 +207,15 @@ class LivePlots(QWidget):
         self._sources[(run_id, key)] = (x, y, pyramid)
         self._show(item, run_id, key)
 
-    def _x_increases(self, run_id: str, x: np.ndarray) -> bool:
-        """Whether a run's x never decreases (checked over the new rows only): clipping needs sorted x."""
-        done, ok = self._monotonic.get(run_id, (0, True))
+    def _x_increases(self, table: tuple[str, bool], x: np.ndarray) -> bool:
+        """Whether a run's step (or val) rows' x never decreases (checked over new rows only): clipping
+        needs sorted x."""
+        done, ok = self._monotonic.get(table, (0, True))
         if len(x) < done:
             done, ok = 0, True
         if ok and len(x) > done:
             ok = bool(np.all(np.diff(x[max(done - 1, 0):]) >= 0))
-        self._monotonic[run_id] = (len(x), ok)
+        self._monotonic[table] = (len(x), ok)
         return ok
 
     def _show(self, item: pg.PlotDataItem, run_id: str, key: str) -> None:
@@ -223,7 +226,7 @@ class LivePlots(QWidget):
             return
         i0, i1 = 0, len(x)
         # following the data (auto-range on x) shows everything, so only a zoomed-in view is clipped
-        if not vb.state["autoRange"][0] and self._x_increases(run_id, x):
+        if not vb.state["autoRange"][0] and self._x_increases((run_id, key.startswith("val_")), x):
             x0, x1 = vb.viewRange()[0]
             i0 = max(int(np.searchsorted(x, x0)) - 1, 0)             # one row past each edge: the line
             i1 = min(int(np.searchsorted(x, x1, side="right")) + 1, len(x))   # runs off the plot
@@ -242,9 +245,9 @@ class LivePlots(QWidget):
     def _reshow(self, vb: pg.ViewBox) -> None:
         """The visible range, the plot width or auto-ranging changed: pick every curve's points again."""
         shown = (tuple(vb.viewRange()[0]), vb.width(), bool(vb.state["autoRange"][0]))
-        if getattr(vb, "_shown_for", None) == shown:
+        if self._shown_for.get(id(vb)) == shown:
             return
-        vb._shown_for = shown
+        self._shown_for[id(vb)] = shown
         for (run_id, key), item in list(self._curves.items()):
             if item.getViewBox() is vb and (run_id, key) in self._sources:
                 self._show(item, run_id, key)

@@ -79,7 +79,7 @@ def test_curate_export_train_then_sft_from_best_all_in_the_studio(qtbot, fresh_w
     type_into(form.epochs, "3")
     type_into(form.run_name, "pre")
     form.check()
-    qtbot.waitUntil(lambda: form.launch_button.isEnabled())
+    qtbot.waitUntil(lambda: form.launch_button.isEnabled(), timeout=LONG)
     shot(win, "e2e_3_train_form")
     click(form.launch_button)
 
@@ -92,7 +92,7 @@ def test_curate_export_train_then_sft_from_best_all_in_the_studio(qtbot, fresh_w
     shot(win, "e2e_5_pretrain_done")
 
     win.train.select_runs(["pre"])
-    qtbot.waitUntil(lambda: win.train.buttons["Start SFT from best"].isEnabled())
+    qtbot.waitUntil(lambda: win.train.buttons["Start SFT from best"].isEnabled(), timeout=LONG)
     click(win.train.buttons["Start SFT from best"])
     assert form.stage.currentText() == "sft" and form.config.currentData().endswith("sft_tiny.yaml")
     best = find_run(fresh_ws, "pre").checkpoint("best")
@@ -110,6 +110,6 @@ def test_curate_export_train_then_sft_from_best_all_in_the_studio(qtbot, fresh_w
     info = json.loads((fresh_ws / "runs" / "pre-sft" / "run.json").read_text())
     assert info["job"]["stage"] == "sft" and info["job"]["init_from"] == str(best)
     assert Path(info["job"]["data"]).resolve() == (out / "sft_data.pt").resolve()
-    qtbot.waitUntil(lambda: set(win.train.plots.legend.labels()) >= {"pre", "pre-sft"})
+    qtbot.waitUntil(lambda: set(win.train.plots.legend.labels()) >= {"pre", "pre-sft"}, timeout=LONG)
     shot(win, "e2e_7_sft_done")
     win.close()

@@ -45,7 +45,7 @@ def open_window(qtbot, ws, settings):
     win.resize(1280, 800)
     win.show()
     click(win.nav.viewport(), win.nav.visualItemRect(win.nav.item(1)).center())   # the Train page
-    qtbot.waitUntil(lambda: win.pages.currentWidget() is win.train)
+    qtbot.waitUntil(lambda: win.pages.currentWidget() is win.train, timeout=LONG)
     qtbot.waitUntil(lambda: win.train.polled_once, timeout=LONG)
     return win
 
@@ -111,14 +111,14 @@ def test_launch_watch_stop_resume(qtbot, window, train_ws):
     assert row(window, "pre").state == "running" and "epoch" in row(window, "pre").epoch_text
     shot(window, "train_running")
 
-    qtbot.waitUntil(lambda: window.train.buttons["Stop"].isEnabled())
+    qtbot.waitUntil(lambda: window.train.buttons["Stop"].isEnabled(), timeout=LONG)
     click(window.train.buttons["Stop"])
     wait_state(qtbot, window, "pre", "stopped")
     steps = window.train.series["pre"].steps["step"]
     stopped_at = int(window.train.states["pre"].status["global_step"])
     n = len(steps)
 
-    qtbot.waitUntil(lambda: window.train.buttons["Resume"].isEnabled())
+    qtbot.waitUntil(lambda: window.train.buttons["Resume"].isEnabled(), timeout=LONG)
     click(window.train.buttons["Resume"])
     qtbot.waitUntil(lambda: window.train.series["pre"].steps.n > n, timeout=LONG)
     assert window.train.series["pre"].steps["step"][n] == stopped_at + 1       # continues at its step
@@ -132,7 +132,7 @@ def test_sft_from_best_in_one_click(qtbot, window, train_ws):
                             data=str(train_ws / "curated" / "pretrain_data.pt"), epochs=2), train_ws)
     wait_state(qtbot, window, "pre", "completed")
     window.train.select_runs(["pre"])
-    qtbot.waitUntil(lambda: window.train.buttons["Start SFT from best"].isEnabled())
+    qtbot.waitUntil(lambda: window.train.buttons["Start SFT from best"].isEnabled(), timeout=LONG)
     click(window.train.buttons["Start SFT from best"])
     form = window.train.form
     assert form.stage.currentText() == "sft" and form.config.currentData().endswith("sft_tiny.yaml")
@@ -174,7 +174,7 @@ def test_failing_run_shows_failed_and_its_error(qtbot, window, train_ws):
     wait_state(qtbot, window, "pre", "failed")
     click(window.train.buttons["Show log"])
     view = window.train.log_view
-    qtbot.waitUntil(lambda: view.error.isVisible())
+    qtbot.waitUntil(lambda: view.error.isVisible(), timeout=LONG)
     assert "failed" in view.error.text() and "broken.pt" in view.error.text()
     assert window.train.tabs.currentWidget() is view
 
@@ -183,10 +183,10 @@ def test_invalid_settings_inline_and_exact_cli_line(qtbot, window, train_ws):
     form = window.train.form
     fill_tiny(form, epochs="7")
     type_into(form.data.lineEdit(), str(train_ws / "nowhere.pt"))
-    qtbot.waitUntil(lambda: "job.data: no such file" in form.problem.text())
+    qtbot.waitUntil(lambda: "job.data: no such file" in form.problem.text(), timeout=LONG)
     assert form.problem.isVisible() and not form.launch_button.isEnabled()
     type_into(form.data.lineEdit(), str(train_ws / "curated" / "pretrain_data.pt"))
-    qtbot.waitUntil(lambda: form.launch_button.isEnabled())
+    qtbot.waitUntil(lambda: form.launch_button.isEnabled(), timeout=LONG)
     click(form.copy_cli)
     line = QGuiApplication.clipboard().text()
     spec = spec_from_args(build_parser().parse_args(shlex.split(line)[1:]))
@@ -203,7 +203,7 @@ def test_delete_asks_and_never_deletes_a_running_run(qtbot, window, train_ws):
     assert "stop it first" in window.train.buttons["Delete"].toolTip()
     run.stop()
     wait_state(qtbot, window, "pre", "stopped")
-    qtbot.waitUntil(lambda: window.train.buttons["Delete"].isEnabled())
+    qtbot.waitUntil(lambda: window.train.buttons["Delete"].isEnabled(), timeout=LONG)
     click(window.train.buttons["Delete"])
     (box,) = visible_dialogs()
     click(box.button(box.StandardButton.Yes))
@@ -223,7 +223,7 @@ def test_long_data_path_is_elided_in_the_middle_with_the_whole_path_in_its_toolt
     assert edit.fontMetrics().horizontalAdvance(shown) <= edit.width()
     assert edit.toolTip() == str(deep)
     edit.setFocus()                                                 # editing shows it whole
-    qtbot.waitUntil(edit.hasFocus)
+    qtbot.waitUntil(edit.hasFocus, timeout=LONG)
     assert edit.displayed_text() == str(deep)
 
 
@@ -236,6 +236,6 @@ def test_an_export_made_outside_the_studio_is_offered_when_the_page_is_shown(qtb
     click(win.nav.viewport(), win.nav.visualItemRect(win.nav.item(0)).center())   # to Curate
     (tmp_path / "held_back.pt").rename(exported)                # `stickgen curate export` in a terminal
     click(win.nav.viewport(), win.nav.visualItemRect(win.nav.item(1)).center())   # back to Train
-    qtbot.waitUntil(lambda: win.pages.currentWidget() is win.train)
+    qtbot.waitUntil(lambda: win.pages.currentWidget() is win.train, timeout=LONG)
     assert win.train.form.data.currentText() == str(exported)
     win.close()

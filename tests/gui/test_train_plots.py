@@ -65,7 +65,7 @@ def test_two_runs_overlaid_with_a_legend_and_best_marks(qtbot, two_runs):
     win = two_runs
     select_two(win)
     plots = win.train.plots
-    qtbot.waitUntil(lambda: set(plots.curves()) >= {"a · total", "b · total"})
+    qtbot.waitUntil(lambda: set(plots.curves()) >= {"a · total", "b · total"}, timeout=LONG)
     assert plots.legend.labels()[:2] == ["a", "b"] and "val loss" in plots.legend.labels()
     # the legend sits beside the loss plot's drawing area: it never covers a curve
     vb = plots.loss.getViewBox()
@@ -98,7 +98,7 @@ def test_long_runs_are_drawn_decimated_but_exact_at_zoom(qtbot, two_runs):
     assert len(curve.xData) <= 2 * width + 4 and curve.yData.max() == 50.0
     assert plots.curves()["b · total"].xData.size == 40          # a short run is drawn as it is
     plots.loss.getViewBox().setXRange(123_400, 123_520, padding=0)  # zoom in: the rows themselves
-    qtbot.waitUntil(lambda: plots.curves()["a · total"].xData.size < 200)
+    qtbot.waitUntil(lambda: plots.curves()["a · total"].xData.size < 200, timeout=LONG)
     curve = plots.curves()["a · total"]
     assert np.all(np.diff(curve.xData) == 1) and 123_457 + 41 in curve.xData
     assert "a · total = 50" in plots.readout_at(123_457 + 41)
@@ -112,7 +112,7 @@ def test_x_range_steps_ahead_of_a_growing_run(qtbot, two_runs):
     select_two(win)
     plots = win.train.plots
     vb = plots.loss.getViewBox()
-    qtbot.waitUntil(lambda: "a · total" in plots.curves())
+    qtbot.waitUntil(lambda: "a · total" in plots.curves(), timeout=LONG)
     plots.loss.grab()                                     # a paint settles the auto range
     before = vb.viewRange()[0]
     assert before[1] > 40                                 # room beyond the last step
@@ -153,7 +153,7 @@ def test_smoothing_x_modes_log_y_and_hover(qtbot, two_runs):
     assert sorted(set(np.round(y, 6))) == pytest.approx([np.log10(2.0), np.log10(3.0)])
     pos = plot_point(plots.loss, 0.3)
     QTest.mouseMove(plots.loss.viewport(), pos)
-    qtbot.waitUntil(lambda: "a · total" in plots.readout.text())
+    qtbot.waitUntil(lambda: "a · total" in plots.readout.text(), timeout=LONG)
     assert "b · total" in plots.readout.text() and plots.cursor.isVisible()
 
 
@@ -201,7 +201,7 @@ def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, mon
         texts = " ".join(w.text() for w in win.findChildren(type(form.problem)))
         assert KEY not in texts
         win.train.select_runs(["pod"])
-        qtbot.waitUntil(lambda: win.train.buttons["Stop"].isEnabled())
+        qtbot.waitUntil(lambda: win.train.buttons["Stop"].isEnabled(), timeout=LONG)
         click(win.train.buttons["Stop"])                       # stops the pod through the API
         qtbot.waitUntil(lambda: row(win, "pod").state == "stopped", timeout=LONG)
         assert any(name == "podStop" for name, _ in fake.calls)
