@@ -159,8 +159,9 @@ class LivePlots(QWidget):
         self._rebuild()
 
     def _rebuild(self) -> None:
-        for (_, _key), item in self._curves.items():
-            item.getViewBox() and item.getViewBox().removeItem(item)
+        for item in self._curves.values():
+            if item.getViewBox() is not None:
+                item.getViewBox().removeItem(item)
         self._curves.clear()
         self._sources.clear()
         self._monotonic.clear()

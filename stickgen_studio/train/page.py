@@ -109,7 +109,7 @@ class TrainPage(QWidget):
         self.poller.failed.connect(lambda msg: self.status.emit(f"reading the runs failed: {msg}"))
         self.poller.start()
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def showEvent(self, event) -> None:
         """Coming to the page offers splits exported since it was filled (from a terminal, say)."""
         super().showEvent(event)
         self.form.refresh_data()

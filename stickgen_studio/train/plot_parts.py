@@ -28,7 +28,7 @@ class HeadroomViewBox(pg.ViewBox):
     """Auto-range whose x extent is rounded up to a round width: a poll that adds a few points leaves
     the range (and so the axis text and every curve's clipping) as it is, instead of moving it every tick."""
 
-    def childrenBounds(self, frac=None, orthoRange=(None, None), items=None):  # noqa: N802 (pyqtgraph's name)
+    def childrenBounds(self, frac=None, orthoRange=(None, None), items=None):
         bounds = super().childrenBounds(frac=frac, orthoRange=orthoRange, items=items)
         if bounds[0] is not None and not self.state["logMode"][0]:
             lo, hi = bounds[0]

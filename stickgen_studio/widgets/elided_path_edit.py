@@ -24,7 +24,7 @@ class ElidedPathEdit(QLineEdit):
             return self.text()
         return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, self._text_rect().width())
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def paintEvent(self, event) -> None:
         shown = self.displayed_text()
         if self.hasFocus() or shown == self.text():
             super().paintEvent(event)
