@@ -124,6 +124,7 @@ class Playground(QWidget):
         self.generate_button.setText("Generating…" if on else "Generate")
 
     def _show(self, g: dict[str, Any]) -> None:
+        self._busy(False)  # ready for the next prompt before anyone hears of this result
         self.result = g
         motion = g["motion"].numpy()
         verdict = result_of(g["safety"], g["rejection_threshold"])

@@ -147,19 +147,18 @@ def test_playground_same_seed_same_motion(eval_window, qtbot, tmp_path):
     pg.prompt.selectAll()
     QTest.keyClicks(pg.prompt, "A person jumps.")
     type_into(pg.seconds, "2")
-    got = []
+    got, ready = [], []
     pg.generated.connect(got.append)
+    # when a result is shown the page takes the next prompt: a click right then must not fall on a
+    # disabled Generate button (that lost click once made this test wait forever)
+    pg.generated.connect(lambda _g: ready.append(pg.generate_button.isEnabled()))
     for k, seed in enumerate(("7", "7", "8")):
         type_into(pg.seed, seed)
         click(pg.generate_button)
-        try:
-            qtbot.waitUntil(lambda: len(got) > k or eval_window.evaluate.last_error is not None, timeout=120_000)
-        except Exception:
-            import faulthandler
-            import sys
-            faulthandler.dump_traceback(sys.stderr, all_threads=True)  # where a stuck generation waits
-            raise
+        assert not pg.generate_button.isEnabled()  # the click was taken
+        qtbot.waitUntil(lambda: len(got) > k or eval_window.evaluate.last_error is not None, timeout=120_000)
         assert eval_window.evaluate.last_error is None and len(got) == k + 1, eval_window.evaluate.last_error
+        assert ready[k]
     motions = [g["motion"].numpy() for g in got]
     assert np.array_equal(pg.motion(), motions[2])
     assert motions[0].shape == (50, 48)
