@@ -112,6 +112,13 @@ class SafetyCritic:
         return MetricThresholds(frozen_speed=c.frozen_velocity, jitter_accel=c.jitter_acceleration,
                                 penetration_y=c.ground_threshold)
 
+    def ground_of(self, source: str | None) -> float | None:
+        """The floor the critic judges a clip of ``source`` on: y = 0 for our own sources (the
+        data contract), None (estimated from the resting feet) for others or when configured."""
+        c = self.config
+        native = c.ground == "zero" or (c.ground == "auto" and (source is None or source in NATIVE_SOURCES))
+        return 0.0 if native else None
+
     def evaluate(self, motion, physics=None, prompt: str | None = None, fps: float = FPS_DEFAULT,
                  source: str | None = None, quality: float | None = None) -> SafetyResult:
         """Judge one clip (``[T, 48]`` or ``[T, A, 48]``; physics optional, derived when absent)."""
@@ -126,8 +133,7 @@ class SafetyCritic:
                 c.rejection_severity_threshold, notes)
         if T < 2:
             return SafetyResult(True, 1.0, [], c.rejection_severity_threshold, ["fewer than 2 frames: nothing to judge"])
-        native = c.ground == "zero" or (c.ground == "auto" and (source is None or source in NATIVE_SOURCES))
-        clip = ClipInput(m, fps, _as_np(physics), None, None, 0.0 if native else None)
+        clip = ClipInput(m, fps, _as_np(physics), None, None, self.ground_of(source))
         th = self._thresholds()
         flags = frame_flags(clip, th)
         metrics = {k: float(v[0]) for k, v in compute_metrics([clip], th).items()}

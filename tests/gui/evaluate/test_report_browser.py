@@ -29,6 +29,14 @@ def click_report(browser, qtbot, name):
     qtbot.waitUntil(lambda: browser.report is not None and name in browser.report["_path"])
 
 
+def report_open_at(win, qtbot, size):
+    """The window at ``size`` with the tiny report open; the Evaluate page."""
+    win.resize(*size)
+    qtbot.waitUntil(lambda: win.width() == size[0], timeout=30_000)
+    click_report(open_reports_tab(win, qtbot), qtbot, "tiny-best")
+    return win.evaluate
+
+
 def toggle(lst, row):
     """Click the check box of a list row."""
     item = lst.item(row)
@@ -186,10 +194,7 @@ def test_run_an_evaluation_from_a_checkpoint_then_cancel_one(eval_window, qtbot)
 def test_every_evaluate_view_fits_a_laptop_screen(eval_window, qtbot, size):
     from tests.gui.user import truncated_texts
 
-    eval_window.resize(*size)
-    qtbot.waitUntil(lambda: eval_window.width() == size[0], timeout=30_000)
-    page = eval_window.evaluate
-    click_report(open_reports_tab(eval_window, qtbot), qtbot, "tiny-best")
+    page = report_open_at(eval_window, qtbot, size)
     for view in (page.critic, page.reports, page.compare, page.playground):
         page.tabs.setCurrentWidget(view)
         qtbot.waitUntil(view.isVisible)
