@@ -46,7 +46,7 @@ def physical_card(values: dict[str, float]) -> dict[str, str]:
     return out
 
 
-def card_metrics(motion: np.ndarray, fps: float, ground: float | None) -> dict[str, str]:
+def card_metrics(motion: np.ndarray, fps: float, ground: float | str | None) -> dict[str, str]:
     """The clip's physical metrics for its card (``ground`` as the critic judged it); a
     multi-actor clip is measured on its first actor, as the viewer draws it first."""
     m = motion[:, 0] if motion.ndim == 3 else motion
@@ -238,7 +238,7 @@ class CriticView(QWidget):
                                     status_colour=palette.SFT if r.is_safe else palette.DROPPED,
                                     metrics={"score": r.overall_score, "issues": len(r.issues),
                                              "frames": len(c["motion"]),
-                                             **card_metrics(c["motion"], c["fps"], critic.ground_of(c["source"]))})
+                                             **card_metrics(c["motion"], c["fps"], critic.floor())})
         self.viewer.set_clip(c["motion"], c["fps"], spans, card)
         if keep_frame:
             self.viewer.set_frame(frame)
