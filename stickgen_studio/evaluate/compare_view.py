@@ -68,8 +68,10 @@ class CompareView(QWidget):
         self.suites = FrameModel(SUITE_COLUMNS)
         self.prompts = FrameModel(PROMPT_COLUMNS, alert_column="change", alert_values=("turned unsafe",))
         self.suite_view, self.prompt_view = _table(self.suites), _table(self.prompts)
-        for col, w in enumerate((70, 150, 60, 56, 56, 60, 120)):
-            self.prompt_view.setColumnWidth(col, w + 20 if col == 0 else w)
+        for col, w in enumerate((0, 150, 60, 56, 56, 60, 120)):
+            self.prompt_view.setColumnWidth(col, w)
+        # "turned unsafe" whole: the change is what this table is read for
+        self.prompt_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.suites.header_tips = SUITE_HEADER_TIPS
         head = self.suite_view.horizontalHeader()
         head.setStretchLastSection(False)

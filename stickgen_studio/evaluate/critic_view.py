@@ -32,17 +32,17 @@ def sample_fps(sample: dict[str, Any]) -> float:
 
 
 #: the card's labels of stickgen_core.evaluation's physical metrics, with the formats that read well
-PHYSICAL_LABELS = {"foot_skating_ratio": ("foot skating", ".0%"), "mean_jerk": ("jitter (jerk, m/s³)", ".0f"),
-                   "bone_length_variation": ("bone-length variation", ".1%"),
-                   "ground_penetration_ratio": ("frames below ground", ".0%"),
-                   "ground_penetration_depth": ("deepest below ground", ".2f")}
+PHYSICAL_LABELS = {"foot_skating_ratio": ("foot skating", ".0%"), "mean_jerk": ("jerk (m/s³)", ".0f"),
+                   "bone_length_variation": ("bone-length var.", ".1%"),
+                   "ground_penetration_ratio": ("below ground", ".0%"),
+                   "ground_penetration_depth": ("max depth", ".2f")}
 
 
 def physical_card(values: dict[str, float]) -> dict[str, str]:
     """Physical metrics (``stickgen_core.evaluation.PHYSICAL_METRICS`` keys) as the card shows them."""
     out = {label: format(float(values[key]), spec) for key, (label, spec) in PHYSICAL_LABELS.items() if key in values}
-    if "deepest below ground" in out:
-        out["deepest below ground"] += " m"
+    if "max depth" in out:
+        out["max depth"] += " m"
     return out
 
 

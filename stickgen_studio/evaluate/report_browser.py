@@ -201,6 +201,9 @@ class ReportBrowser(QWidget):
 
     def show_report(self, report: dict[str, Any] | None) -> None:
         self.report = report
+        for i in range(self.list.count()):  # the list marks the report shown (a new one is opened by code)
+            item = self.list.item(i)
+            item.setSelected(report is not None and item.data(Qt.ItemDataRole.UserRole) == report["_path"])
         self.tiles.show_report(report)
         if report is None:
             self.table = pd.DataFrame(columns=[c for _, c, _ in PROMPT_COLUMNS] + ["result"])

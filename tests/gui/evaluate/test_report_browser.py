@@ -179,6 +179,7 @@ def test_run_an_evaluation_from_a_checkpoint_then_cancel_one(eval_window, qtbot)
     assert any("prompts" in s for s in seen)  # per-prompt progress was shown
     qtbot.waitUntil(box.run_button.isEnabled)
     assert browser.list.item(0).data(Qt.ItemDataRole.UserRole) == browser.report["_path"]  # newest first
+    assert [it.data(Qt.ItemDataRole.UserRole) for it in browser.list.selectedItems()] == [browser.report["_path"]]
     # a second run, cancelled after its first prompt: no report is written, the page is usable
     toggle(box.suites, 0)  # tick another suite back on
     n_reports = len(eval_window.evaluate.report_paths())
