@@ -135,7 +135,7 @@ def test_compare_lists_a_known_regression_first_and_plays_both_in_sync(eval_wind
         QTest.keyClick(cmp.viewer_a, Qt.Key.Key_Right)
     assert cmp.viewer_a.frame == cmp.viewer_b.frame == 7
     cmp.viewer_a.play()
-    qtbot.waitUntil(lambda: cmp.viewer_a.frame > 12)
+    qtbot.waitUntil(lambda: cmp.viewer_a.frame > 12, timeout=60_000)  # timer-driven: slow on a loaded CPU
     assert cmp.viewer_b.frame == cmp.viewer_a.frame
     shot(eval_window, "evaluate_compare_1280x800")
 
@@ -165,7 +165,7 @@ def test_playground_same_seed_same_motion(eval_window, qtbot, tmp_path):
     assert np.array_equal(motions[0], motions[1]) and not np.array_equal(motions[0], motions[2])
     verdict = pg.result["safety"]
     assert pg.banner.text().startswith("<b>SAFE</b>" if verdict["is_safe"] else "<b>UNSAFE</b>")
-    qtbot.waitUntil(lambda: painted_fraction(pg.viewer.canvas) > 0.002)
+    qtbot.waitUntil(lambda: painted_fraction(pg.viewer.canvas) > 0.002, timeout=60_000)
     shot(eval_window, "evaluate_playground_1280x800")
     pg.save_motion(str(tmp_path / "g.pt"))
     saved = load_dataset(tmp_path / "g.pt")

@@ -125,7 +125,7 @@ def test_selecting_a_prompt_animates_its_motion_with_its_issue_ranges(eval_windo
     want = critic_issues(target["issues"], frames)
     assert [(s.kind, s.start, s.end) for s in viewer.issues] == [(s.kind, s.start, s.end) for s in want]
     assert len(viewer.timeline.row_labels) == len({s.kind for s in want})
-    qtbot.waitUntil(lambda: painted_fraction(viewer.canvas) > 0.002)  # the figure is drawn
+    qtbot.waitUntil(lambda: painted_fraction(viewer.canvas) > 0.002, timeout=60_000)  # the figure is drawn
     assert viewer.is_playing()
     assert target["text"][:20] in viewer.card_view.description.text() or not target["text"]
 
