@@ -111,6 +111,13 @@ class SafetyCritic:
         return MetricThresholds(frozen_speed=c.frozen_velocity, jitter_accel=c.jitter_acceleration,
                                 penetration_y=c.ground_threshold)
 
+    def floor(self) -> float | str | None:
+        """The ground setting clips are judged on, as ``ClipInput.ground`` takes it: 0.0, None
+        (estimated from the resting feet) or "auto". It comes from the data, never from the
+        source's name: files from elsewhere stand anywhere, and a generated clip that sinks
+        still rests on y = 0 for part of its frames."""
+        return {"zero": 0.0, "estimate": None, "auto": "auto"}[self.config.ground]
+
     def evaluate(self, motion, physics=None, prompt: str | None = None, fps: float = FPS_DEFAULT,
                  source: str | None = None, quality: float | None = None) -> SafetyResult:
         """Judge one clip (``[T, 48]`` or ``[T, A, 48]``; physics optional, derived when absent)."""
@@ -125,10 +132,7 @@ class SafetyCritic:
                 c.rejection_severity_threshold, notes)
         if T < 2:
             return SafetyResult(True, 1.0, [], c.rejection_severity_threshold, ["fewer than 2 frames: nothing to judge"])
-        # the floor comes from the data, never from the source's name: files from elsewhere stand
-        # anywhere, and a generated clip that sinks still rests on y = 0 for part of its frames
-        ground = {"zero": 0.0, "estimate": None, "auto": "auto"}[c.ground]
-        clip = ClipInput(m, fps, _as_np(physics), None, None, ground)
+        clip = ClipInput(m, fps, _as_np(physics), None, None, self.floor())
         th = self._thresholds()
         flags = frame_flags(clip, th)
         metrics = {k: float(v[0]) for k, v in compute_metrics([clip], th).items()}

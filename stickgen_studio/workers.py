@@ -91,10 +91,12 @@ class Task(QObject):
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self.progress)
         self._worker.partial.connect(self.partial)
-        for sig, mine in ((self._worker.finished, self.finished), (self._worker.failed, self.failed),
-                          (self._worker.cancelled, self.cancelled)):
-            sig.connect(mine)
-            sig.connect(self._wrap_up)
+        # one queued slot per outcome that stops the thread, then emits the outcome and ``ended``:
+        # two separate queued events (outcome, then wrap-up) let a waiting GUI see the result
+        # while the page still looked busy (a Generate click then fell on a disabled button)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.cancelled.connect(self._on_cancelled)
         LIVE_TASKS.add(self)
 
     def start(self) -> None:
@@ -114,10 +116,22 @@ class Task(QObject):
     def wait(self, ms: int = 30_000) -> bool:
         return self._thread.wait(ms)
 
+    @Slot(object)
+    def _on_finished(self, result: Any) -> None:
+        self._wrap_up(self.finished, result)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._wrap_up(self.failed, message)
+
     @Slot()
-    def _wrap_up(self, *_: Any) -> None:
+    def _on_cancelled(self) -> None:
+        self._wrap_up(self.cancelled)
+
+    def _wrap_up(self, outcome: Signal, *payload: Any) -> None:
         self._thread.quit()
         self._thread.wait()
+        outcome.emit(*payload)
         self.ended.emit()
 
 

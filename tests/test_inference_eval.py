@@ -65,6 +65,16 @@ def test_kv_cache_output_equals_no_cache(gen):
     assert torch.equal(a["actions"], b["actions"])
 
 
+def test_one_prompt_rolls_out_on_one_thread_and_restores_the_count(gen, monkeypatch):
+    """A single prompt's per-frame steps are too small for intra-op threads (they spin on a shared
+    CPU and stalled a studio generation): the rollout runs on one, the caller's count comes back."""
+    torch.set_num_threads(2)
+    seen, rollout = [], gen._rollout
+    monkeypatch.setattr(gen, "_rollout", lambda *a: (seen.append(torch.get_num_threads()), rollout(*a))[1])
+    gen.generate("A person walks.", seconds=0.4, seed=1)
+    assert seen == [1] and torch.get_num_threads() == 2
+
+
 def test_deterministic_for_a_seed(gen):
     a = gen.generate("A person jumps.", seconds=2, seed=7, temperature=0.01)
     b = gen.generate("A person jumps.", seconds=2, seed=7, temperature=0.01)

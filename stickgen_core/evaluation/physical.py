@@ -18,11 +18,15 @@ PHYSICAL_METRICS = ("foot_skating_ratio", "mean_jerk", "bone_length_variation", 
                     "ground_penetration_depth")
 
 
-def physical_metrics(motions: Sequence[np.ndarray], fps: float = FPS_DEFAULT) -> dict[str, np.ndarray]:
+def physical_metrics(motions: Sequence[np.ndarray], fps: float = FPS_DEFAULT,
+                     ground: float | str | None = 0.0) -> dict[str, np.ndarray]:
     """Per clip: share of frames whose grounded foot slides (> 0.5 m/s within 5 cm of the ground),
     mean jerk (m/s^3), mean coefficient of variation of the 11 rigid bone lengths, share of
-    frames below -10 cm, and deepest point below the ground (m, 0 when never below)."""
-    clips = [ClipInput(motion=np.asarray(m, dtype=np.float32), fps=fps, ground=0.0) for m in motions]
+    frames below -10 cm, and deepest point below the ground (m, 0 when never below).
+
+    ``ground`` is the floor's y (0: the data contract); None estimates it per clip from the
+    resting feet; "auto" takes y = 0 when the resting feet agree, as the critic does by default."""
+    clips = [ClipInput(motion=np.asarray(m, dtype=np.float32), fps=fps, ground=ground) for m in motions]
     m = compute_metrics(clips)
     if not m:
         return {k: np.zeros(0) for k in PHYSICAL_METRICS}

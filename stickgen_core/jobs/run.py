@@ -102,6 +102,11 @@ class Run:
     def backend(self):
         from .backends import backend_for
 
+        if self._backend is None and not isinstance(self.info().get("job"), dict):
+            # a folder `stickgen train --run-dir` wrote: nobody watches it, its files are the truth
+            from .backends import Backend
+
+            return Backend()
         return self._backend or backend_for(self.spec)
 
     # ------------------------------------------------------------------ state

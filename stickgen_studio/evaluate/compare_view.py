@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from stickgen_core.errors import StickGenError
 from stickgen_core.eval_reports import compare_reports, load_report
@@ -20,9 +20,12 @@ from .critic_view import sample_fps
 from .frame_model import FrameModel, fmt_bool, fmt_num
 from .report_browser import load_prompt_motion
 
-SUITE_COLUMNS = [("Suite", "suite", str), ("Safe A", "safe_ratio_a", fmt_num(".0%")),
-                 ("Safe B", "safe_ratio_b", fmt_num(".0%")), ("Δ", "delta", fmt_num("+.0%")),
-                 ("Degradation expected", "expect_degradation", fmt_bool("yes", "no"))]
+# short headers: the suite table shares the row with the prompt table and must fit without scrolling
+SUITE_COLUMNS = [("Suite", "suite", str), ("A", "safe_ratio_a", fmt_num(".0%")),
+                 ("B", "safe_ratio_b", fmt_num(".0%")), ("Δ", "delta", fmt_num("+.0%")),
+                 ("Exp. ↓", "expect_degradation", fmt_bool("yes", "no"))]
+SUITE_HEADER_TIPS = ["Prompt suite", "Safe ratio in report A", "Safe ratio in report B", "B − A",
+                     "The spec expects this suite to degrade (adversarial prompts)"]
 PROMPT_COLUMNS = [("Change", "change", str), ("Suite", "suite", str), ("Id", "id", str),
                   ("A", "is_safe_a", fmt_bool()), ("B", "is_safe_b", fmt_bool()),
                   ("Score Δ", "score_delta", fmt_num("+.2f")), ("Issues in B", "issue_types_b", str), ("Text", "text", str)]
@@ -65,9 +68,17 @@ class CompareView(QWidget):
         self.suites = FrameModel(SUITE_COLUMNS)
         self.prompts = FrameModel(PROMPT_COLUMNS, alert_column="change", alert_values=("turned unsafe",))
         self.suite_view, self.prompt_view = _table(self.suites), _table(self.prompts)
-        for col, w in enumerate((70, 150, 60, 56, 56, 60, 120)):
-            self.prompt_view.setColumnWidth(col, w + 20 if col == 0 else w)
-        self.suite_view.setColumnWidth(0, 200)
+        for col, w in enumerate((0, 150, 60, 56, 56, 60, 120)):
+            self.prompt_view.setColumnWidth(col, w)
+        # "turned unsafe" whole: the change is what this table is read for
+        self.prompt_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.suites.header_tips = SUITE_HEADER_TIPS
+        head = self.suite_view.horizontalHeader()
+        head.setStretchLastSection(False)
+        head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the suite name takes what is left, elided
+        self.suite_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.suite_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.viewer_a, self.viewer_b = MotionViewer(show_card=False), MotionViewer(show_card=False)
         self.viewer_b.play_button.setEnabled(False)
         self.viewer_b.play_button.setToolTip("B follows A's playback")
@@ -85,7 +96,7 @@ class CompareView(QWidget):
         tables = QSplitter(Qt.Orientation.Horizontal)
         tables.addWidget(self.suite_view)
         tables.addWidget(self.prompt_view)
-        tables.setSizes([380, 800])
+        tables.setSizes([420, 760])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(tables)
         split.addWidget(motion_box)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLin
 
 from stickgen_core.critic import SafetyCritic, SafetyResult
 from stickgen_core.errors import StickGenError
+from stickgen_core.evaluation import physical_metrics
 from stickgen_core.io import load_torch_file, samples_from_object
 from stickgen_core.issues import IssueSpan, critic_issues
 
@@ -28,6 +29,30 @@ from .critic_config import CriticConfigEditor
 
 def sample_fps(sample: dict[str, Any]) -> float:
     return float(sample.get("fps") or (sample.get("meta") or {}).get("fps") or 25.0)
+
+
+#: the card's labels of stickgen_core.evaluation's physical metrics, with the formats that read well
+PHYSICAL_LABELS = {"foot_skating_ratio": ("foot skating", ".0%"), "mean_jerk": ("jerk (m/s³)", ".0f"),
+                   "bone_length_variation": ("bone-length var.", ".1%"),
+                   "ground_penetration_ratio": ("below ground", ".0%"),
+                   "ground_penetration_depth": ("max depth", ".2f")}
+
+
+def physical_card(values: dict[str, float]) -> dict[str, str]:
+    """Physical metrics (``stickgen_core.evaluation.PHYSICAL_METRICS`` keys) as the card shows them."""
+    out = {label: format(float(values[key]), spec) for key, (label, spec) in PHYSICAL_LABELS.items() if key in values}
+    if "max depth" in out:
+        out["max depth"] += " m"
+    return out
+
+
+def card_metrics(motion: np.ndarray, fps: float, ground: float | str | None) -> dict[str, str]:
+    """The clip's physical metrics for its card (``ground`` as the critic judged it); a
+    multi-actor clip is measured on its first actor, as the viewer draws it first."""
+    m = motion[:, 0] if motion.ndim == 3 else motion
+    if len(m) < 2:
+        return {}
+    return physical_card({k: float(v[0]) for k, v in physical_metrics([m], fps, ground=ground).items()})
 
 
 def verdict_html(result: SafetyResult) -> tuple[str, str]:
@@ -204,15 +229,16 @@ class CriticView(QWidget):
         if cfg is None:
             return  # the editor shows why; the last verdict stays
         c = self._clip
-        r = SafetyCritic(cfg).evaluate(c["motion"], c["physics"], self.prompt.text() or None, fps=c["fps"],
-                                       source=c["source"])
+        critic = SafetyCritic(cfg)
+        r = critic.evaluate(c["motion"], c["physics"], self.prompt.text() or None, fps=c["fps"], source=c["source"])
         self.result = r
         spans = critic_issues(r.issues, len(c["motion"]))
         frame, playing = self.viewer.frame, self.viewer.is_playing()
         card = ClipCard.from_sample(c["sample"], status="safe" if r.is_safe else "unsafe",
                                     status_colour=palette.SFT if r.is_safe else palette.DROPPED,
                                     metrics={"score": r.overall_score, "issues": len(r.issues),
-                                             "frames": len(c["motion"])})
+                                             "frames": len(c["motion"]),
+                                             **card_metrics(c["motion"], c["fps"], critic.floor())})
         self.viewer.set_clip(c["motion"], c["fps"], spans, card)
         if keep_frame:
             self.viewer.set_frame(frame)

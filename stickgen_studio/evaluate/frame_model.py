@@ -32,6 +32,7 @@ class FrameModel(QAbstractTableModel):
         self.columns = columns
         self.alert_column, self.alert_values = alert_column, alert_values
         self.table = pd.DataFrame(columns=[c for _, c, _ in columns])
+        self.header_tips: list[str] = []  # what a short header means, as its tooltip
 
     def set_table(self, table: pd.DataFrame) -> None:
         self.beginResetModel()
@@ -48,8 +49,12 @@ class FrameModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return self.columns[section][0]
+        if role == Qt.ItemDataRole.ToolTipRole and section < len(self.header_tips):
+            return self.header_tips[section]
         return None
 
     def _alert(self, r: pd.Series) -> bool:

@@ -19,7 +19,7 @@ from stickgen_core.issues import critic_issues
 from .. import palette
 from ..widgets.clip_card import ClipCard
 from ..widgets.motion_viewer import MotionViewer
-from .critic_view import VerdictBanner
+from .critic_view import VerdictBanner, card_metrics
 from .export import ask_path, gif_task
 from ..workers import Task
 from .run_eval import CheckpointPicker
@@ -124,6 +124,7 @@ class Playground(QWidget):
         self.generate_button.setText("Generating…" if on else "Generate")
 
     def _show(self, g: dict[str, Any]) -> None:
+        self._busy(False)  # ready for the next prompt before anyone hears of this result
         self.result = g
         motion = g["motion"].numpy()
         verdict = result_of(g["safety"], g["rejection_threshold"])
@@ -132,7 +133,8 @@ class Playground(QWidget):
                         action=Path(g["checkpoint"]).parent.parent.name,
                         status="safe" if verdict.is_safe else "unsafe",
                         status_colour=palette.SFT if verdict.is_safe else palette.DROPPED,
-                        metrics={"score": verdict.overall_score, "frames": int(g["frames"]), "seed": self.seed.value()})
+                        metrics={"score": verdict.overall_score, "frames": int(g["frames"]), "seed": self.seed.value(),
+                                 **card_metrics(motion, float(g["fps"]), "auto")})
         self.viewer.set_clip(motion, float(g["fps"]), spans, card, ground=0.0)  # generated: y = 0, as the critic judges
         self.viewer.play()
         self.banner.show_result(verdict)

@@ -25,7 +25,7 @@ from stickgen_core.issues import critic_issues
 from .. import palette
 from ..widgets.clip_card import ClipCard
 from ..widgets.motion_viewer import MotionViewer
-from .critic_view import sample_fps
+from .critic_view import physical_card, sample_fps
 from .export import ExportButtons
 from .frame_model import FrameModel, fmt_bool, fmt_num
 from .report_widgets import SuiteChart, SummaryTiles
@@ -201,6 +201,9 @@ class ReportBrowser(QWidget):
 
     def show_report(self, report: dict[str, Any] | None) -> None:
         self.report = report
+        for i in range(self.list.count()):  # the list marks the report shown (a new one is opened by code)
+            item = self.list.item(i)
+            item.setSelected(report is not None and item.data(Qt.ItemDataRole.UserRole) == report["_path"])
         self.tiles.show_report(report)
         if report is None:
             self.table = pd.DataFrame(columns=[c for _, c, _ in PROMPT_COLUMNS] + ["result"])
@@ -249,7 +252,7 @@ class ReportBrowser(QWidget):
                         status="safe" if result["is_safe"] else "unsafe",
                         status_colour=palette.SFT if result["is_safe"] else palette.DROPPED,
                         metrics={"score": float(result["overall_score"]), "issues": len(result["issues"]),
-                                 "seconds": float(result["seconds"])})
+                                 "seconds": float(result["seconds"]), **physical_card(result.get("physical") or {})})
         self.viewer.set_clip(motion, sample_fps(sample), spans, card, ground=0.0)  # generated: y = 0, as the critic judges
         self.viewer.play()
         self.selected = {"result": result, "file": str(path), "sample": sample, "spans": spans}

@@ -37,3 +37,14 @@ def test_failures_become_messages_not_crashes(qtbot):
         task.start()
     assert "ZeroDivisionError" in blocker.args[0]
     qtbot.waitUntil(lambda: not task.is_running())
+
+
+def test_the_outcome_arrives_once_the_thread_has_stopped_and_ended_follows_at_once(qtbot):
+    task = Task(lambda: 7)
+    seen = []
+    task.finished.connect(lambda r: seen.append(("finished", r, task.is_running())))
+    task.ended.connect(lambda: seen.append(("ended",)))
+    with qtbot.waitSignal(task.finished):
+        task.start()
+    # one event: whoever hears ``finished`` already finds the task over (no second event to wait for)
+    assert seen == [("finished", 7, False), ("ended",)]

@@ -139,3 +139,17 @@ def test_a_split_without_embeddings_is_embedded_first(tmp_path, tiny_spec):
     log = (run.root / "train.log").read_text()
     assert log.count("step embed:") == 1 and log.count("step train:") == 2
     assert run.stop()["state"] == "stopped"
+
+
+def test_a_folder_from_stickgen_train_is_listed_beside_the_jobs(tmp_path):
+    """`stickgen train --run-dir runs/x` writes run.json without a job entry: the runs list (and
+    with it the Train page) shows it as its files say, instead of failing for every run."""
+    root = tmp_path / "runs" / "by-hand"
+    (root / "checkpoints").mkdir(parents=True)
+    (root / "run.json").write_text(json.dumps({"run_id": "by-hand", "stage": "pretrain"}))
+    (root / "status.json").write_text(json.dumps({"state": "completed", "epoch": 7, "error": None}))
+    (root / "checkpoints" / "model_checkpoint_best.pth").write_bytes(b"")
+    [run] = list_runs(tmp_path)
+    assert run.status()["state"] == "completed" and run.checkpoint("best") is not None
+    with pytest.raises(JobError, match="not made by stickgen jobs"):
+        run.spec  # resuming such a run through jobs is refused with a clear reason

@@ -29,6 +29,14 @@ def click_report(browser, qtbot, name):
     qtbot.waitUntil(lambda: browser.report is not None and name in browser.report["_path"])
 
 
+def report_open_at(win, qtbot, size):
+    """The window at ``size`` with the tiny report open; the Evaluate page."""
+    win.resize(*size)
+    qtbot.waitUntil(lambda: win.width() == size[0], timeout=30_000)
+    click_report(open_reports_tab(win, qtbot), qtbot, "tiny-best")
+    return win.evaluate
+
+
 def toggle(lst, row):
     """Click the check box of a list row."""
     item = lst.item(row)
@@ -117,7 +125,7 @@ def test_selecting_a_prompt_animates_its_motion_with_its_issue_ranges(eval_windo
     want = critic_issues(target["issues"], frames)
     assert [(s.kind, s.start, s.end) for s in viewer.issues] == [(s.kind, s.start, s.end) for s in want]
     assert len(viewer.timeline.row_labels) == len({s.kind for s in want})
-    qtbot.waitUntil(lambda: painted_fraction(viewer.canvas) > 0.002)  # the figure is drawn
+    qtbot.waitUntil(lambda: painted_fraction(viewer.canvas) > 0.002, timeout=60_000)  # the figure is drawn
     assert viewer.is_playing()
     assert target["text"][:20] in viewer.card_view.description.text() or not target["text"]
 
@@ -171,6 +179,7 @@ def test_run_an_evaluation_from_a_checkpoint_then_cancel_one(eval_window, qtbot)
     assert any("prompts" in s for s in seen)  # per-prompt progress was shown
     qtbot.waitUntil(box.run_button.isEnabled)
     assert browser.list.item(0).data(Qt.ItemDataRole.UserRole) == browser.report["_path"]  # newest first
+    assert [it.data(Qt.ItemDataRole.UserRole) for it in browser.list.selectedItems()] == [browser.report["_path"]]
     # a second run, cancelled after its first prompt: no report is written, the page is usable
     toggle(box.suites, 0)  # tick another suite back on
     n_reports = len(eval_window.evaluate.report_paths())
@@ -186,10 +195,7 @@ def test_run_an_evaluation_from_a_checkpoint_then_cancel_one(eval_window, qtbot)
 def test_every_evaluate_view_fits_a_laptop_screen(eval_window, qtbot, size):
     from tests.gui.user import truncated_texts
 
-    eval_window.resize(*size)
-    qtbot.waitUntil(lambda: eval_window.width() == size[0], timeout=30_000)
-    page = eval_window.evaluate
-    click_report(open_reports_tab(eval_window, qtbot), qtbot, "tiny-best")
+    page = report_open_at(eval_window, qtbot, size)
     for view in (page.critic, page.reports, page.compare, page.playground):
         page.tabs.setCurrentWidget(view)
         qtbot.waitUntil(view.isVisible)
