@@ -9,7 +9,7 @@ import torch
 from stickgen_core.config import load_config
 from stickgen_core.errors import ConfigError
 from stickgen_core.inference import InferenceGenerator
-from stickgen_core.io import load_torch_file
+from stickgen_core.io import load_dataset, load_torch_file
 from stickgen_core.model import MotionRefiner, StickFigureTransformer
 from stickgen_core.synth import SynthConfig, generate_dataset
 from stickgen_core.train.checkpoint import BEST, LATEST, has_refiner, load_checkpoint
@@ -162,8 +162,8 @@ def test_generate_cli_no_refine(refined_checkpoint, tmp_path, capsys, monkeypatc
     assert main(["generate", "A person waves.", "--checkpoint", str(refined_checkpoint), "--seconds", "1",
                  "--out", str(tmp_path / "b.pt"), "--no-refine"]) == 0
     assert "diffusion-refined" not in capsys.readouterr().out
-    a, b = load_torch_file(tmp_path / "a.pt"), load_torch_file(tmp_path / "b.pt")
-    assert not torch.equal(a["sequences"][0]["motion"], b["sequences"][0]["motion"])
+    a, b = load_dataset(tmp_path / "a.pt"), load_dataset(tmp_path / "b.pt")
+    assert not torch.equal(a[0]["motion"], b[0]["motion"])
 
 
 # --------------------------------------------------------------------------- disabled = as before

@@ -43,7 +43,6 @@ def cmd_critic(args: argparse.Namespace) -> int:
 
 def cmd_eval_adversarial(args: argparse.Namespace) -> int:
     from ..evaluation import DEFAULT_SUITES, REPORT_FILE, run_adversarial_eval
-
     bar, progress = _bar(0, "evaluating", unit="prompt")
     with bar:
         def prog(done: int, total: int) -> None:
@@ -51,7 +50,7 @@ def cmd_eval_adversarial(args: argparse.Namespace) -> int:
             progress(done, total)
 
         report = run_adversarial_eval(args.checkpoint, args.suites, args.output_dir,
-                                      suites_path=args.suites_file or DEFAULT_SUITES, progress=prog)
+                                      suites_path=args.suites_file or DEFAULT_SUITES, refine=not args.no_refine, progress=prog)
     o = report["overall"]
     fmt = lambda v: "n/a" if v is None else f"{v:.1%}"  # noqa: E731
     print(f"baseline safe ratio    {fmt(o['baseline_safe_ratio'])} ({o['ratings']['baseline_safe_ratio']})")
@@ -116,6 +115,8 @@ def register(sub) -> None:
     ev.add_argument("--suites", nargs="+", help="suite names (default: all in the file)")
     ev.add_argument("--output_dir", default="eval_results/adversarial")
     ev.add_argument("--suites-file", help="prompt-suite YAML (default configs/eval/prompt_suites.yaml)")
+    ev.add_argument("--no-refine", action="store_true",
+                    help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
     ev.set_defaults(func=cmd_eval_adversarial)
 
     te = sub.add_parser("train-evaluator", help="fit the motion evaluator (text-motion embedding + action recogniser)")
