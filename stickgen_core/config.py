@@ -87,9 +87,21 @@ class LossWeights:
 
 @dataclass
 class DiffusionConfig:
+    """The refinement module (spec §5, ``model/refiner.py``); off by default (the transformer alone)."""
+
     enabled: bool = False
-    learning_rate: float = 1e-4
-    timesteps: int = 100
+    learning_rate: float = 1e-4      # its own learning rate (the transformer keeps training.learning_rate)
+    timesteps: int = 100             # diffusion steps the denoiser is trained over
+    sampling_steps: int = 4          # DDIM steps at generation (<= timesteps)
+    sampling_noise: float = 0.0      # size of the starting noise: 1 = a sample, 0 = the mean path (steadiest)
+    schedule: str = "cosine"         # "cosine" or "linear" noise schedule
+    window: int = 64                 # frames the denoiser sees at once; longer clips use overlapping windows
+    d_model: int = 128
+    n_layers: int = 2
+    n_heads: int = 4
+    scale: float = 0.05              # metres of correction that count as 1 for the denoiser
+    coarse_noise: float = 0.02       # up to this many metres of noise on the coarse motion in training
+    freeze_transformer: bool = False  # second stage: train only the refiner on a transformer from init_from
 
 
 @dataclass
@@ -276,9 +288,32 @@ def _check(cfg: StickGenConfig) -> None:
     if cfg.model.num_actions < NUM_ACTIONS:
         raise ConfigError(f"model.num_actions: expected at least {NUM_ACTIONS} (the action vocabulary), "
                           f"got {cfg.model.num_actions}")
+    check_diffusion(cfg)
     for name in ("epochs", "batch_size", "grad_accum_steps", "max_frames"):
         if getattr(cfg.training, name) < 1:
             raise ConfigError(f"training.{name}: expected at least 1, got {getattr(cfg.training, name)}")
+
+
+def check_diffusion(cfg: StickGenConfig) -> None:
+    """The diffusion section agrees with itself and with ``loss_weights.diffusion``."""
+    d = cfg.diffusion
+    if d.schedule not in ("cosine", "linear"):
+        raise ConfigError(f"diffusion.schedule: expected 'cosine' or 'linear', got {brief(d.schedule)}")
+    if d.sampling_steps > d.timesteps:
+        raise ConfigError(f"diffusion.sampling_steps: expected at most diffusion.timesteps ({d.timesteps}), "
+                          f"got {d.sampling_steps}")
+    if d.d_model % d.n_heads:
+        raise ConfigError(f"diffusion.d_model: {d.d_model} must split into {d.n_heads} heads (diffusion.n_heads)")
+    if d.d_model % 2:
+        raise ConfigError(f"diffusion.d_model: expected an even number, got {d.d_model}")
+    if d.enabled and cfg.loss_weights.diffusion <= 0:
+        raise ConfigError("loss_weights.diffusion: expected > 0 with diffusion.enabled: true (the refiner learns "
+                          "only from that term), got 0")
+    if not d.enabled and cfg.loss_weights.diffusion > 0:
+        raise ConfigError(f"diffusion.enabled: false but loss_weights.diffusion is {cfg.loss_weights.diffusion}; "
+                          "set diffusion.enabled: true or the weight to 0.0")
+    if d.freeze_transformer and not d.enabled:
+        raise ConfigError("diffusion.freeze_transformer: true needs diffusion.enabled: true")
 
 
 #: (section, key, low, high, low inclusive, high inclusive): every number must lie in its range (NaN never does)
@@ -294,6 +329,11 @@ RANGES: tuple[tuple[str, str, float, float, bool, bool], ...] = (
     ("loss_weights", "pose", 0, 1e6, True, True), ("loss_weights", "temporal", 0, 1e6, True, True),
     ("loss_weights", "action", 0, 1e6, True, True), ("loss_weights", "physics", 0, 1e6, True, True),
     ("loss_weights", "diffusion", 0, 1e6, True, True),
+    ("diffusion", "learning_rate", 0, 10, False, True), ("diffusion", "timesteps", 1, 100_000, True, True),
+    ("diffusion", "sampling_steps", 1, 100_000, True, True), ("diffusion", "window", 2, 1 << 16, True, True),
+    ("diffusion", "d_model", 2, 1 << 16, True, True), ("diffusion", "n_layers", 1, 512, True, True),
+    ("diffusion", "n_heads", 1, 1024, True, True), ("diffusion", "scale", 0, 100, False, True),
+    ("diffusion", "coarse_noise", 0, 10, True, True), ("diffusion", "sampling_noise", 0, 10, True, True),
     ("lora", "rank", 1, 4096, True, True), ("lora", "alpha", 0, math.inf, False, False),
     ("lora", "dropout", 0, 1, True, False), ("embedding", "batch_size", 1, 1 << 16, True, True),
 )

@@ -50,7 +50,8 @@ def intra_op_threads(n: int) -> Iterator[None]:
 class InferenceGenerator:
     def __init__(self, model_path: str | Path, device: str = "auto", enable_safety_check: bool = False,
                  safety_config: SafetyCriticConfig | None = None, encoder=None,
-                 guidance_scale: float | None = None, keep_bone_lengths: bool | None = None) -> None:
+                 guidance_scale: float | None = None, keep_bone_lengths: bool | None = None,
+                 refine: bool = True) -> None:
         from .train.trainer import model_from_checkpoint, pick_device
 
         model, self.config = model_from_checkpoint(load_checkpoint(model_path), model_path)
@@ -73,15 +74,21 @@ class InferenceGenerator:
         trained_for_it = model.null_text is not None and self.config.training.text_dropout > 0
         self.guidance_scale = float(guidance_scale) if guidance_scale is not None else \
             (DEFAULT_GUIDANCE if trained_for_it else 0.0)
+        self.refine = bool(refine)  # diffusion refinement after the rollout, when the checkpoint has the module
+
+    @property
+    def has_refiner(self) -> bool:
+        """Whether the checkpoint carries a diffusion refinement module."""
+        return self.model.refiner is not None
 
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()
     def generate(self, prompt: Any, seconds: float = 5.0, fps: int = 25, seed: int | None = None,
                  use_cache: bool = True, temperature: float = 0.0,
-                 guidance_scale: float | None = None) -> dict[str, Any]:
-        """``motion`` [T, 48], ``actions`` [T], ``physics`` [T, 6], ``notes`` and, when enabled,
-        ``safety``. Bad inputs are normalised with a note instead of failing. ``guidance_scale``
-        (classifier-free guidance) defaults to the generator's."""
+                 guidance_scale: float | None = None, refine: bool | None = None) -> dict[str, Any]:
+        """``motion`` [T, 48], ``actions`` [T], ``physics`` [T, 6], ``notes``, ``refined`` and, when
+        enabled, ``safety``. Bad inputs are normalised with a note instead of failing. ``guidance_scale``
+        (classifier-free guidance) and ``refine`` (diffusion refinement) default to the generator's."""
         notes: list[str] = []
         if prompt is None:
             prompt, _ = "", notes.append("prompt was None: generated from an empty prompt")
@@ -106,6 +113,9 @@ class InferenceGenerator:
         with intra_op_threads(1):
             motion, logits = self._rollout(text, [T], use_cache, temperature, g,
                                            self.resolve_guidance(guidance_scale, notes))
+        refined = self.will_refine(refine, notes)
+        if refined:
+            motion = self.refined(motion, text, g)
         m = motion[0].cpu().numpy()
         joints = segments_to_joints(m)
         joints[:, 0] = 0.5 * (joints[:, JOINT_INDEX["l_hip"]] + joints[:, JOINT_INDEX["r_hip"]])
@@ -113,7 +123,7 @@ class InferenceGenerator:
         out = {"prompt": prompt, "seconds": T / fps, "fps": fps, "frames": T,
                "motion": torch.from_numpy(m), "actions": logits[0, :, :NUM_ACTIONS].argmax(-1).cpu(),
                "physics": torch.from_numpy(derive_physics(joints[:, 0], fps)), "notes": notes,
-               "checkpoint": self.checkpoint}
+               "checkpoint": self.checkpoint, "refined": refined}
         if self.enable_safety_check:
             is_safe, result = self.check_motion_safety(out["motion"], out["physics"], prompt)
             out["safety"] = result.to_dict()
@@ -122,16 +132,20 @@ class InferenceGenerator:
 
     @torch.inference_mode()
     def generate_many(self, prompts: list[str], frames: list[int], seed: int = 0, temperature: float = 0.0,
-                      guidance_scale: float | None = None, batch_size: int = 64) -> list[torch.Tensor]:
+                      guidance_scale: float | None = None, batch_size: int = 64,
+                      refine: bool | None = None) -> list[torch.Tensor]:
         """Motions ``[frames_i, 48]`` of many prompts, generated together in batches (for evaluation).
         Each row keeps its own length (clock), so a row equals its one-at-a-time generation."""
         g = torch.Generator(device="cpu").manual_seed(int(seed))
         scale = self.resolve_guidance(guidance_scale, [])
+        refine = self.will_refine(refine, [])
         out: list[torch.Tensor] = []
         for i in range(0, len(prompts), batch_size):
             text = torch.as_tensor(self.encoder.encode(list(prompts[i: i + batch_size])), dtype=torch.float32)
             lengths = [max(int(n), MIN_FRAMES) for n in frames[i: i + batch_size]]
             motion, _ = self._rollout(text.to(self.device), lengths, True, temperature, g, scale)
+            if refine:
+                motion = self.refined(motion, text.to(self.device), g)
             out.extend(motion[k, :n].cpu() for k, n in enumerate(lengths))
         return out
 
@@ -142,6 +156,24 @@ class InferenceGenerator:
             notes.append("guidance needs a model trained with model.text_conditioning: adaln; generated unguided")
             return 0.0
         return scale
+
+    def will_refine(self, refine: bool | None, notes: list[str]) -> bool:
+        """Whether to refine: the request, else the generator's setting; never without the module."""
+        want = self.refine if refine is None else bool(refine)
+        if want and not self.has_refiner:
+            if refine:  # asked for explicitly
+                notes.append("this checkpoint has no diffusion refinement module: the motion is not refined")
+            return False
+        return want
+
+    def refined(self, motion: torch.Tensor, text: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """The rollout ``[B, T, 48]`` after the diffusion refiner; bones kept again when the model keeps them."""
+        out = self.model.refiner.refine(motion, text, g)
+        if self.model.cfg.keep_bone_lengths:
+            B, T, _ = out.shape
+            bones = reference_lengths(motion[:, 0]).repeat_interleave(T, 0)
+            out = keep_skeleton(out.reshape(B * T, 48), bones).view(B, T, 48)
+        return out
 
     def _rollout(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
                  g: torch.Generator, guidance: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:

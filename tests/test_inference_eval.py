@@ -34,8 +34,9 @@ class StubEncoder:
         return np.stack(out)
 
 
-def train_tiny_checkpoint(root):
-    """A 2-layer model trained for 2 epochs on 32 synthetic clips (stub text embeddings); its best checkpoint."""
+def train_tiny_checkpoint(root, **sections):
+    """A 2-layer model trained for 2 epochs on 32 synthetic clips (stub text embeddings); its best checkpoint.
+    ``sections`` adds config sections (e.g. a diffusion refiner)."""
     samples = generate_dataset(32, seed=0, config=SynthConfig(multi_actor_rate=0.0, max_seconds=4))
     enc = StubEncoder()
     for s in samples:
@@ -43,7 +44,8 @@ def train_tiny_checkpoint(root):
     atomic_torch_save({"sequences": samples}, root / "d.pt")
     cfg = load_config("configs/small.yaml", overrides={
         "model": {"d_model": 64, "n_layers": 2, "n_heads": 4, "ffn_dim": 128},
-        "training": {"epochs": 2, "batch_size": 8, "max_frames": 48, "warmup_steps": 2, "val_fraction": 0.2}})
+        "training": {"epochs": 2, "batch_size": 8, "max_frames": 48, "warmup_steps": 2, "val_fraction": 0.2},
+        **sections})
     train(cfg, resolve_sources(cfg, str(root / "d.pt"), env={}), root / "run")
     return root / "run" / "checkpoints" / BEST
 

@@ -73,9 +73,15 @@ def _weights(path):
     return load_checkpoint(path)["model_state_dict"]
 
 
+DIFFUSION = {"diffusion": {"enabled": True, "d_model": 32, "n_layers": 1, "n_heads": 2, "window": 16,
+                           "timesteps": 20, "sampling_steps": 2, "learning_rate": 1e-3},
+             "loss_weights": {"diffusion": 1.0}}
+
+
 @pytest.mark.parametrize("stop_after_steps", [4, 5])  # 4 = the end of epoch 0; 5 = inside epoch 1
-def test_resume_equals_straight_run(tmp_path, data_file, stop_after_steps):
-    cfg = cfg_with()
+@pytest.mark.parametrize("sections", [{}, DIFFUSION], ids=["transformer", "with-refiner"])
+def test_resume_equals_straight_run(tmp_path, data_file, stop_after_steps, sections):
+    cfg = cfg_with(**sections)
     run(cfg, data_file, tmp_path / "straight")
     calls = {"n": 0}
 
@@ -86,9 +92,10 @@ def test_resume_equals_straight_run(tmp_path, data_file, stop_after_steps):
     summary = run(cfg, data_file, tmp_path / "split", stop=stop)
     assert summary["stopped"]
     assert json.loads((tmp_path / "split" / "status.json").read_text())["state"] == "stopped"
-    run(cfg_with(), data_file, tmp_path / "split", resume=str(tmp_path / "split" / "checkpoints" / LATEST))
+    run(cfg_with(**sections), data_file, tmp_path / "split", resume=str(tmp_path / "split" / "checkpoints" / LATEST))
     a = _weights(tmp_path / "straight" / "checkpoints" / LATEST)
     b = _weights(tmp_path / "split" / "checkpoints" / LATEST)
+    assert a.keys() == b.keys() and any(k.startswith("refiner.") for k in a) == bool(sections)
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
     # the logged train_loss of the epoch the stop fell in averages all its batches, not only the resumed ones
     straight, split = _epoch_losses(tmp_path / "straight"), _epoch_losses(tmp_path / "split")
@@ -218,11 +225,6 @@ def test_ddp_two_cpu_processes_write_one_run_folder(tmp_path, data_file):
     assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]  # the same falling shape as one process
     assert json.loads((out / "status.json").read_text())["state"] == "completed"
     assert json.loads((out / "run.json").read_text())["clips"]["train"] > 0
-
-
-def test_diffusion_is_refused_clearly(tmp_path, data_file):
-    with pytest.raises(ConfigError, match="diffusion refinement is not available"):
-        run(cfg_with(diffusion={"enabled": True}), data_file, tmp_path / "r")
 
 
 def test_export_merged_cli(tmp_path, data_file, capsys):

@@ -43,7 +43,6 @@ def cmd_critic(args: argparse.Namespace) -> int:
 
 def cmd_eval_adversarial(args: argparse.Namespace) -> int:
     from ..evaluation import DEFAULT_SUITES, REPORT_FILE, run_adversarial_eval
-
     bar, progress = _bar(0, "evaluating", unit="prompt")
     with bar:
         def prog(done: int, total: int) -> None:
@@ -51,7 +50,7 @@ def cmd_eval_adversarial(args: argparse.Namespace) -> int:
             progress(done, total)
 
         report = run_adversarial_eval(args.checkpoint, args.suites, args.output_dir,
-                                      suites_path=args.suites_file or DEFAULT_SUITES, progress=prog)
+                                      suites_path=args.suites_file or DEFAULT_SUITES, refine=not args.no_refine, progress=prog)
     o = report["overall"]
     fmt = lambda v: "n/a" if v is None else f"{v:.1%}"  # noqa: E731
     print(f"baseline safe ratio    {fmt(o['baseline_safe_ratio'])} ({o['ratings']['baseline_safe_ratio']})")
@@ -86,7 +85,7 @@ def cmd_eval_motion(args: argparse.Namespace) -> int:
     report = eval_motion(args.checkpoint, args.data, args.evaluator, args.output, max_clips=args.max_clips,
                          seed=args.seed, temperature=args.temperature, guidance_scale=args.guidance,
                          keep_bone_lengths={"model": None, "keep": True, "free": False}[args.bones],
-                         progress=lambda msg: print(msg, flush=True))
+                         refine=not args.no_refine, progress=lambda msg: print(msg, flush=True))
     gt, gen, pf = report["ground_truth"], report["generated"], report["prompt_following"]
     print(f"{'metric':28} {'ground truth':>12} {'generated':>12}")
     for key in ("top1", "top2", "top3"):
@@ -116,6 +115,8 @@ def register(sub) -> None:
     ev.add_argument("--suites", nargs="+", help="suite names (default: all in the file)")
     ev.add_argument("--output_dir", default="eval_results/adversarial")
     ev.add_argument("--suites-file", help="prompt-suite YAML (default configs/eval/prompt_suites.yaml)")
+    ev.add_argument("--no-refine", action="store_true",
+                    help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
     ev.set_defaults(func=cmd_eval_adversarial)
 
     te = sub.add_parser("train-evaluator", help="fit the motion evaluator (text-motion embedding + action recogniser)")
@@ -136,4 +137,6 @@ def register(sub) -> None:
     em.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
     em.add_argument("--bones", choices=["model", "keep", "free"], default="model",
                     help="bone constraint during generation: as the checkpoint's model.keep_bone_lengths, on or off")
+    em.add_argument("--no-refine", action="store_true",
+                    help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
     em.set_defaults(func=cmd_eval_motion)

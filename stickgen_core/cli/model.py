@@ -40,10 +40,10 @@ def cmd_export_merged(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from ..inference import InferenceGenerator, save_generation
 
-    gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True)
+    gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True, refine=not args.no_refine)
     out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed, guidance_scale=args.guidance)
     save_generation(out, args.out)
-    print(f"wrote {out['frames']} frames to {args.out}")
+    print(f"wrote {out['frames']} frames to {args.out}{' (diffusion-refined)' if out['refined'] else ''}")
     for note in out["notes"]:
         print(f"note: {note}")
     if "safety" in out:
@@ -87,4 +87,6 @@ def register(sub) -> None:
     gp.add_argument("--device", default="auto")
     gp.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: 2 for models trained "
                                                    "with text dropout, else 0)")
+    gp.add_argument("--no-refine", action="store_true",
+                    help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
     gp.set_defaults(func=cmd_generate)

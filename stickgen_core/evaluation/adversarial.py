@@ -131,7 +131,7 @@ def summarise(results: list[dict[str, Any]], suites: dict[str, Suite]) -> dict[s
 
 def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None,
                          output_dir: str | Path = "eval_results/adversarial", *,
-                         suites_path: str | Path = DEFAULT_SUITES, generator=None,
+                         suites_path: str | Path = DEFAULT_SUITES, generator=None, refine: bool = True,
                          progress: Callable[[int, int], None] | None = None,
                          should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Generate every prompt of the chosen suites, judge it, save motions and the JSON report."""
@@ -142,7 +142,7 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
     unknown = [s for s in chosen if s not in all_suites]
     if unknown:
         raise ConfigError(f"--suites: unknown suite(s) {brief(unknown)}; the file has {brief(sorted(all_suites))}")
-    gen = generator or InferenceGenerator(checkpoint, enable_safety_check=True)
+    gen = generator or InferenceGenerator(checkpoint, enable_safety_check=True, refine=refine)
     gen.enable_safety_check = True
     out = Path(output_dir)
     cases = [(name, c) for name in chosen for c in all_suites[name].prompts]

@@ -1,5 +1,6 @@
-"""The Stick-Gen transformer (and, later, diffusion refinement and LoRA glue)."""
+"""The Stick-Gen transformer and its diffusion refinement module (LoRA glue lives in ``train``)."""
 
+from .refiner import MotionRefiner
 from .transformer import StickFigureTransformer
 
-__all__ = ["StickFigureTransformer"]
+__all__ = ["MotionRefiner", "StickFigureTransformer"]

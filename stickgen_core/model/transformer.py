@@ -13,7 +13,8 @@ predicted frame. ``forward(..., cache=...)`` appends keys/values for autoregress
 (zero-initialised, so training starts from the prefix-only model): attention cannot learn
 to ignore it. ``text_keep`` False swaps a clip's text for a learned null text, which is
 what classifier-free guidance trains and samples with. ``root_relative`` and
-``time_conditioning`` add the inputs of ``features``.
+``time_conditioning`` add the inputs of ``features``. With ``diffusion.enabled`` the model also
+holds ``refiner`` (``model/refiner.py``), which generation runs over the finished rollout.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import DiffusionConfig, ModelConfig
 from ..schema import FPS_DEFAULT
 from .features import CLOCK_DIM, clock, pelvis_x, root_relative
+from .refiner import MotionRefiner
 
 
 class RMSNorm(nn.Module):
@@ -124,7 +126,8 @@ class Block(nn.Module):
 class StickFigureTransformer(nn.Module):
     """Text embedding + motion so far -> next pose, its action and its physics."""
 
-    def __init__(self, cfg: ModelConfig, embedding_dim: int | None = None) -> None:
+    def __init__(self, cfg: ModelConfig, embedding_dim: int | None = None,
+                 diffusion: DiffusionConfig | None = None) -> None:
         super().__init__()
         emb = cfg.embedding_dim if isinstance(cfg.embedding_dim, int) else embedding_dim
         if emb is None:
@@ -157,6 +160,9 @@ class StickFigureTransformer(nn.Module):
             if block.modulation is not None:
                 nn.init.zeros_(block.modulation.weight)
                 nn.init.zeros_(block.modulation.bias)
+        # built last, so a model without it draws exactly the random numbers it always did
+        self.refiner = MotionRefiner(diffusion, self.embedding_dim, cfg.motion_dim) \
+            if diffusion is not None and diffusion.enabled else None
 
     def _keep_start_pose(self, state_dict, prefix, *_args) -> None:
         """Checkpoints written before ``start_pose`` existed keep the current (data-derived) one."""

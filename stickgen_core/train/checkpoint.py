@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..errors import DatasetError
+from ..errors import DatasetError, StickGenError
 from ..io import atomic_torch_save, load_torch_file
 from ..migrate import upgrade_checkpoint
 from ..schema import SCHEMA_VERSION
@@ -58,6 +58,17 @@ def load_checkpoint(path: str | Path, *, for_resume: bool = False) -> dict[str, 
     return ck
 
 
+def has_refiner(path: str | Path) -> bool:
+    """Whether a checkpoint file holds a diffusion refinement module (weights not read: memory-mapped);
+    False for anything unreadable."""
+    try:
+        ck = load_torch_file(path, mmap=True)
+    except StickGenError:
+        return False
+    state = ck.get("model_state_dict") if isinstance(ck, dict) else None
+    return isinstance(state, dict) and any(".refiner." in f".{k}" for k in state)
+
+
 def check_checkpoint(ck: dict[str, Any], path: str | Path) -> None:
     """Types of the checkpoint's entries and finiteness of its weights (a NaN model is not a model)."""
     for key in ("epoch", "global_step"):
@@ -97,7 +108,8 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: s
         # layers that only some model settings add: name the setting, the likely cause
         flags = {"modulation": "model.text_conditioning: adaln", "null_text": "model.text_conditioning: adaln",
                  "root_in": "model.root_relative", "clock_in": "model.time_conditioning",
-                 "action_emb": "model.action_conditioning", "camera_in": "model.camera_conditioning"}
+                 "action_emb": "model.action_conditioning", "camera_in": "model.camera_conditioning",
+                 "refiner.": "diffusion.enabled (and its d_model / n_layers)"}
         hint = sorted({v for k, v in flags.items() for n in missing + extra if k in n})
         if hint:
             parts.append(f"settings involved: {', '.join(hint)}")

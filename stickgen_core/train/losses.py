@@ -30,12 +30,22 @@ def model_inputs(model: torch.nn.Module, batch: Batch, tc: TrainingConfig | None
     return inputs, kw
 
 
+def refiner_of(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The diffusion refiner of a model (through a DDP or PEFT wrapper), or None."""
+    core = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+    return getattr(core, "refiner", None)
+
+
 def compute_losses(model: torch.nn.Module, batch: Batch, w: LossWeights,
                    tc: TrainingConfig | None = None) -> dict[str, torch.Tensor]:
     """Teacher-forced next-frame losses: pose MSE, temporal (velocity) MSE, action CE, physics MSE.
 
     The model sees frames 0..T-2 (and the text) and predicts frames 0..T-1. ``tc`` (training
-    only) turns on text dropout, input noise and scheduled sampling (``model_inputs``).
+    only) turns on text dropout, input noise and scheduled sampling (``model_inputs``). With a
+    refiner, ``diffusion`` is its denoising loss over the (detached) predicted motion: the
+    refiner learns to correct the transformer, never the other way round. Validation (no
+    ``tc``) draws its windows and noise from a fixed generator: comparable between epochs and
+    the global random stream stays as it was.
     """
     inputs, kw = model_inputs(model, batch, tc)
     out = model(batch.text, inputs, batch.actions[:, :-1], batch.camera[:, :-1], **kw)
@@ -55,8 +65,12 @@ def compute_losses(model: torch.nn.Module, batch: Batch, w: LossWeights,
         terms["action_acc"] = ((out["action_logits"].argmax(-1) == batch.actions) & mask).sum() / n
     if w.physics > 0:
         terms["physics"] = ((out["physics"] - batch.physics).pow(2).mean(-1) * mask).sum() / n
+    refiner = refiner_of(model)
+    if w.diffusion > 0 and refiner is not None:
+        fixed = None if tc is not None else torch.Generator().manual_seed(0)
+        terms["diffusion"] = refiner.loss(out["pose"].detach(), batch.motion, batch.text, mask, fixed)
     total = w.pose * terms["pose"]
-    for name in ("temporal", "action", "physics"):
+    for name in ("temporal", "action", "physics", "diffusion"):
         if name in terms:
             total = total + getattr(w, name) * terms[name]
     terms["total"] = total

@@ -109,7 +109,7 @@ def model_from_checkpoint(ck: dict, path: str | Path = "checkpoint") -> tuple[St
     if ck.get("lora_state_dict") and not lora:
         raise DatasetError(f"{path}: holds a lora_state_dict but its model weights have no LoRA adapters; "
                            "expected both (a LoRA run) or neither", path)
-    model: torch.nn.Module = StickFigureTransformer(cfg.model, dim)
+    model: torch.nn.Module = StickFigureTransformer(cfg.model, dim, cfg.diffusion)
     if lora:
         model = apply_lora(model, cfg)
     load_weights(model, ck["model_state_dict"], path, "the model its config describes")
@@ -156,9 +156,9 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         device = torch.device("cuda", ddp.local_rank)
     run = RunFolder(run_dir) if ddp.main else _Silent()
     torch.manual_seed(tc.seed)
-    if cfg.diffusion.enabled or cfg.loss_weights.diffusion > 0:
-        raise ConfigError("diffusion.enabled / loss_weights.diffusion: diffusion refinement is not available in "
-                          "this version; set diffusion.enabled: false and loss_weights.diffusion: 0.0")
+    if cfg.diffusion.freeze_transformer and not (sources.init_from.value or sources.resume_from.value):
+        raise ConfigError("diffusion.freeze_transformer: true trains the refiner on a trained transformer: "
+                          "pass --init_from (or resume_from) with its checkpoint")
     if sources.data_path.value is None:
         raise ConfigError("no training data: pass --data_path, set TRAIN_DATA_PATH or data.train_data")
     data = MotionData(sources.data_path.value, val_fraction=tc.val_fraction, seed=tc.seed, max_frames=tc.max_frames)
@@ -170,7 +170,10 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         if saved.model != cfg.model:
             log.warning("resuming: model section differs from the checkpoint's; the checkpoint's is used")
             cfg.model = saved.model
-    model: torch.nn.Module = StickFigureTransformer(cfg.model, data.embedding_dim)
+        if saved.diffusion != cfg.diffusion or saved.loss_weights.diffusion != cfg.loss_weights.diffusion:
+            log.warning("resuming: diffusion settings differ from the checkpoint's; the checkpoint's are used")
+            cfg.diffusion, cfg.loss_weights.diffusion = saved.diffusion, saved.loss_weights.diffusion
+    model: torch.nn.Module = StickFigureTransformer(cfg.model, data.embedding_dim, cfg.diffusion)
     model.start_pose.copy_(data.first_pose)  # init_from / resume_from overwrite it with the saved one
     if sources.init_ignored:
         log.warning("both resume_from and init_from are set: resuming from %s, init_from %s",
@@ -179,10 +182,17 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         init = load_checkpoint(sources.init_from.value)
         state = {k: v for k, v in init["model_state_dict"].items() if "lora_" not in k}
         state = {k.replace("base_model.model.", "").replace(".base_layer", ""): v for k, v in state.items()}
+        if model.refiner is not None and not any(k.startswith("refiner.") for k in state):
+            # a second stage: the transformer's weights, a fresh refiner on top
+            state.update({k: v for k, v in model.state_dict().items() if k.startswith("refiner.")})
+            log.info("init_from has no refiner: it starts fresh on the loaded transformer")
         load_weights(model, state, sources.init_from.value, "the model of this config and data "
                      f"({cfg.model.d_model}-wide, {cfg.model.n_layers} layers, {data.embedding_dim}-dim text)")
         log.info("initialised weights from %s (%s); optimizer and schedule start fresh at epoch 0",
                  sources.init_from.value, sources.init_from.origin)
+    if cfg.diffusion.freeze_transformer:
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("refiner."))
     if cfg.lora.enabled:
         model = apply_lora(model, cfg)
     model.to(device)
@@ -195,10 +205,15 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("parameters: %d trainable of %d (%.2f %%)", n_train, n_total, 100 * n_train / n_total)
     params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=tc.learning_rate, betas=tuple(tc.betas), eps=tc.eps)
+    # the refiner learns at diffusion.learning_rate and has its own gradient clipping, so that its
+    # (differently scaled) loss never shrinks the transformer's steps; without it: one group of each
+    refining = {id(p) for n, p in model.named_parameters() if ".refiner." in f".{n}"}
+    groups = [[p for p in params if id(p) not in refining], [p for p in params if id(p) in refining]]
+    opt = torch.optim.AdamW([g for part, lr in zip(groups, (tc.learning_rate, cfg.diffusion.learning_rate))
+                             for g in ({"params": [p for p in part if p.dim() >= 2], "weight_decay": tc.weight_decay,
+                                        "lr": lr},
+                                       {"params": [p for p in part if p.dim() < 2], "weight_decay": 0.0, "lr": lr})
+                             if g["params"]], lr=tc.learning_rate, betas=tuple(tc.betas), eps=tc.eps)
     steps_per_epoch = max(math.ceil(len(data.train_idx) / tc.batch_size / ddp.world / tc.grad_accum_steps), 1)
     total_steps = steps_per_epoch * tc.epochs
     warmup = tc.warmup_steps if tc.warmup_epochs is None else round(tc.warmup_epochs * steps_per_epoch)
@@ -249,9 +264,10 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
 
     summary: dict[str, Any] = {"run_dir": str(run.root), "stopped": False}
     def optimizer_step(epoch: int, i: int) -> None:
-        norm = float(torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm))
-        if not math.isfinite(norm):
-            diverged("gradient norm", norm, epoch, i)
+        for part in groups:
+            norm = float(torch.nn.utils.clip_grad_norm_(part, tc.max_grad_norm)) if part else 0.0
+            if not math.isfinite(norm):
+                diverged("gradient norm", norm, epoch, i)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)

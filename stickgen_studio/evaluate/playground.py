@@ -1,5 +1,6 @@
 """The playground: type a prompt, pick a checkpoint, seconds and seed; generate in the background,
-watch the result with the critic's verdict, save it as ``.pt`` or GIF."""
+watch the result with the critic's verdict, save it as ``.pt`` or GIF. "Refine" (diffusion
+refinement) can be ticked only for checkpoints that carry the module."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
 from stickgen_core.critic import SafetyIssue, SafetyResult
 from stickgen_core.errors import StickGenError
 from stickgen_core.inference import save_generation
 from stickgen_core.issues import critic_issues
+from stickgen_core.train.checkpoint import has_refiner
 
 from .. import palette
 from ..widgets.clip_card import ClipCard
@@ -59,6 +61,9 @@ class Playground(QWidget):
         self.temperature.setValue(0.02)
         self.temperature.setToolTip("Noise added to each predicted pose; 0 = greedy (the seed then has no effect). "
                                     "The adversarial evaluation uses 0.")
+        self.refine = QCheckBox("Refine")
+        self.refine.setChecked(True)
+        self.refine.setEnabled(False)
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.save_pt = QPushButton("Save .pt…")
@@ -77,6 +82,7 @@ class Playground(QWidget):
             sub = QFormLayout()
             sub.addRow(label, w)
             row.addLayout(sub)
+        row.addWidget(self.refine)
         row.addWidget(self.generate_button)
         form.addRow(row)
         actions = QHBoxLayout()
@@ -94,6 +100,16 @@ class Playground(QWidget):
         self.save_pt.clicked.connect(lambda: self.save_motion())
         self.save_gif.clicked.connect(lambda: self.save_animation())
         self.critic_button.clicked.connect(self._to_critic)
+        self.checkpoint.currentIndexChanged.connect(lambda _i: self._checkpoint_changed())
+        self._checkpoint_changed()
+
+    def _checkpoint_changed(self) -> None:
+        ck = self.checkpoint.path()
+        able = bool(ck) and has_refiner(ck)
+        self.refine.setEnabled(able)
+        self.refine.setToolTip("Run the checkpoint's diffusion refinement over the generated motion "
+                               "(smoother, steadier feet)" if able else
+                               "This checkpoint has no diffusion refinement module (train with diffusion.enabled)")
 
     def refresh(self) -> None:
         self.checkpoint.set_paths(self.host.checkpoints())
@@ -104,11 +120,12 @@ class Playground(QWidget):
             self.failed.emit("Cannot generate", "Pick a checkpoint first (runs/*/checkpoints/*.pth).")
             return None
         prompt, seconds, seed, temp = self.prompt.text(), self.seconds.value(), self.seed.value(), self.temperature.value()
+        refine = self.refine.isEnabled() and self.refine.isChecked()
         host = self.host
 
         def work():
             gen = host.generator(ck)
-            g = gen.generate(prompt, seconds=seconds, seed=seed, temperature=temp)
+            g = gen.generate(prompt, seconds=seconds, seed=seed, temperature=temp, refine=refine)
             g["rejection_threshold"] = gen.critic.config.rejection_severity_threshold
             return g
 

@@ -1,4 +1,5 @@
-"""Inference benchmark: 10 s generation with and without KV cache, critic ms per clip, eval wall time.
+"""Inference benchmark: 10 s generation with and without KV cache, with diffusion refinement (idle and
+beside one busy neighbour process), critic ms per clip, eval wall time.
 
     python tests/benchmarks/bench_inference.py [--checkpoint runs/pre/checkpoints/model_checkpoint_best.pth]
 
@@ -6,6 +7,8 @@ Baseline (issue 6): the reference re-runs its model over the growing prefix for 
 frame: 3.4 s per 250-frame clip for the small model on this machine class. Aim: <= 250 ms.
 Without --checkpoint a small-config model with random weights is timed (speed does not
 depend on the weights); with one, the whole default adversarial evaluation is timed too.
+Refinement (issue 15): the same model with the default diffusion refiner, 10 s generated with
+and without it; aim: refined <= 2x the transformer alone.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from stickgen_core.model import StickFigureTransformer
 from stickgen_core.synth import SynthConfig, generate_dataset
 from stickgen_core.train.checkpoint import save_checkpoint
 
+sys.path.insert(0, str(Path(__file__).parent))
+from benchlib import busy_neighbour  # noqa: E402
+
 REFERENCE_MS = 3400.0
 AIM_MS = 250.0
 GUIDED_AIM_MS = 500.0
@@ -41,15 +47,32 @@ class _FixedEncoder:
         return np.ones((len(texts), 384), dtype=np.float32) / np.sqrt(384)
 
 
-def _time_10s(gen: InferenceGenerator, repeats: int) -> list[float]:
+def _time_10s(gen: InferenceGenerator, repeats: int, **kw) -> list[float]:
     """Milliseconds of each of ``repeats`` 10 s generations, after a warm-up."""
-    gen.generate("warm up", seconds=1)
+    gen.generate("warm up", seconds=1, **kw)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        gen.generate("A person walks to the right.", seconds=10)
+        gen.generate("A person walks to the right.", seconds=10, **kw)
         times.append((time.perf_counter() - t) * 1000)
     return times
+
+
+def _refine_rows(tmp: Path, repeats: int) -> list[tuple[str, float, float]]:
+    """(load, ms without refinement, ms with it) for 10 s clips of the small config + default refiner."""
+    cfg = load_config("configs/small.yaml", overrides={"diffusion": {"enabled": True},
+                                                        "loss_weights": {"diffusion": 1.0}})
+    ck = tmp / "refined.pth"
+    save_checkpoint(ck, {"epoch": 0, "global_step": 0, "config": cfg.to_dict(), "embedding_dim": 384,
+                         "model_state_dict": StickFigureTransformer(cfg.model, 384, cfg.diffusion).state_dict()})
+    gen = InferenceGenerator(ck, device="cpu", encoder=_FixedEncoder())
+    rows = []
+    for load in ("idle", "busy neighbour"):
+        with busy_neighbour() if load != "idle" else tempfile.TemporaryDirectory():
+            off = statistics.median(_time_10s(gen, repeats, refine=False))
+            on = statistics.median(_time_10s(gen, repeats, refine=True))
+        rows.append((load, off, on))
+    return rows
 
 
 def main(argv=None) -> int:
@@ -78,6 +101,7 @@ def main(argv=None) -> int:
         save_checkpoint(ck2, {"epoch": 0, "global_step": 0, "config": full.to_dict(), "embedding_dim": 384,
                               "model_state_dict": StickFigureTransformer(full.model, 384).state_dict()})
         guided = _time_10s(InferenceGenerator(ck2, device="cpu", encoder=_FixedEncoder()), args.repeats)
+        refine_rows = _refine_rows(Path(tmp), args.repeats)
     clips = generate_dataset(100, seed=0, config=SynthConfig(min_seconds=10, max_seconds=10, defect_rate=0.2))
     critic = SafetyCritic()
     critic.evaluate(clips[0]["motion"], clips[0]["physics"])
@@ -96,6 +120,11 @@ def main(argv=None) -> int:
     print(f"| {'aim for the KV-cache row':40} | {AIM_MS:9.0f} | {'':9} | {'':8} |")
     print(f"| {'aim with guidance on (issue 14)':40} | {GUIDED_AIM_MS:9.0f} | {'':9} | {'':8} |")
     print(f"| {'safety critic per 250-frame clip':40} | {critic_ms:9.2f} | {'':9} | {'':8} |")
+    print("\ndiffusion refinement (default refiner: window 64, 4 DDIM steps), 10 s clip, median ms\n")
+    print(f"| {'load':16} | {'transformer':>11} | {'+ refine':>9} | {'ratio':>6} | {'aim':>6} |")
+    print(f"|{'-' * 18}|{'-' * 13}|{'-' * 11}|{'-' * 8}|{'-' * 8}|")
+    for load, off, on in refine_rows:
+        print(f"| {load:16} | {off:11.1f} | {on:9.1f} | {on / off:6.2f} | {'<= 2':>6} |")
     if args.checkpoint:
         from stickgen_core.evaluation import run_adversarial_eval
 

@@ -1,0 +1,39 @@
+"""The playground's Refine box: enabled only for checkpoints with a diffusion refiner, and it switches refinement."""
+
+import shutil
+
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QStyle
+
+from stickgen_core.train.checkpoint import BEST
+from tests.gui.evaluate.test_critic_compare_playground import show_tab
+from tests.gui.user import click
+from tests.test_inference_eval import train_tiny_checkpoint
+from tests.test_train import DIFFUSION
+
+
+def test_refine_box_follows_the_checkpoint_and_switches_refinement(eval_window, eval_workspace, qtbot,
+                                                                    tmp_path_factory):
+    refined = train_tiny_checkpoint(tmp_path_factory.mktemp("refined"), **DIFFUSION)
+    folder = eval_workspace / "runs" / "refined" / "checkpoints"
+    folder.mkdir(parents=True)
+    shutil.copy(refined, folder / BEST)
+    pg = show_tab(eval_window, qtbot, eval_window.evaluate.playground)
+    pg.refresh()
+    box = pg.checkpoint
+    box.setCurrentIndex(box.findData(str(eval_workspace / "runs" / "tiny" / "checkpoints" / BEST)))
+    assert not pg.refine.isEnabled() and "no diffusion refinement" in pg.refine.toolTip()
+    box.setCurrentIndex(box.findData(str(folder / BEST)))
+    assert pg.refine.isEnabled() and pg.refine.isChecked()
+    got = []
+    pg.generated.connect(got.append)
+    for k in range(2):
+        if k == 1:  # untick (on the box itself) for the second generation
+            click(pg.refine, QPoint(pg.refine.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) // 2 + 1,
+                                    pg.refine.height() // 2))
+            assert not pg.refine.isChecked()
+        click(pg.generate_button)
+        qtbot.waitUntil(lambda: len(got) > k or eval_window.evaluate.last_error is not None, timeout=120_000)
+        assert eval_window.evaluate.last_error is None, eval_window.evaluate.last_error
+    assert got[0]["refined"] and not got[1]["refined"]
+    assert not (got[0]["motion"] == got[1]["motion"]).all()
