@@ -90,7 +90,7 @@ def _duplicated_ids(table: pd.DataFrame) -> np.ndarray:
     ids = table["clip_id"]
     if "clip_key" not in table:
         return ids.duplicated(keep="first").to_numpy()
-    dup = pd.Series(table["clip_key"].to_numpy()).duplicated(keep=False).to_numpy()
+    dup = pd.Series(table["clip_key"].to_numpy()).duplicated(keep=False).to_numpy().copy()
     if dup.any():
         rows = np.nonzero(dup)[0]
         dup[rows] = ids.iloc[rows].duplicated(keep="first").to_numpy()
