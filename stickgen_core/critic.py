@@ -9,7 +9,7 @@ quality below 0.3 (0.5). A clip is unsafe when any severity reaches
 
 Unlike the reference, repetition compares windows of *velocity* (so a figure that merely
 stands in one place is not "repetitive"), and the ground is estimated from resting feet
-for data that does not stand on y = 0.
+for data that does not stand on y = 0 (``ground="auto"`` looks at the data, not at the source).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags
 from .schema import FPS_DEFAULT
 from .threads import single_thread
 
-NATIVE_SOURCES = ("synthetic", "mocap_like", "video_estimate", "mocap", "generated")
 STILLNESS_WORDS = ("still", "motionless", "meditat", "freez", "frozen", "statue", "sleep", "asleep",
                    "lies down", "lying", "stays put", "does not move", "doesn't move", "holds a pose")
 
@@ -49,7 +48,7 @@ class SafetyCriticConfig:
     acceleration_severity: float = 0.7
     ground_threshold: float = -0.1          # m below the ground
     ground_severity: float = 0.6
-    ground: str = "auto"                    # "auto": y = 0 for our sources, estimated otherwise; "zero"; "estimate"
+    ground: str = "auto"                    # "auto": y = 0 when the resting feet agree, else estimated; "zero"; "estimate"
     min_quality: float = 0.3
     quality_severity: float = 0.5
     rejection_severity_threshold: float = 0.7
@@ -132,8 +131,10 @@ class SafetyCritic:
                 c.rejection_severity_threshold, notes)
         if T < 2:
             return SafetyResult(True, 1.0, [], c.rejection_severity_threshold, ["fewer than 2 frames: nothing to judge"])
-        native = c.ground == "zero" or (c.ground == "auto" and (source is None or source in NATIVE_SOURCES))
-        clip = ClipInput(m, fps, _as_np(physics), None, None, 0.0 if native else None)
+        # the floor comes from the data, never from the source's name: files from elsewhere stand
+        # anywhere, and a generated clip that sinks still rests on y = 0 for part of its frames
+        ground = {"zero": 0.0, "estimate": None, "auto": "auto"}[c.ground]
+        clip = ClipInput(m, fps, _as_np(physics), None, None, ground)
         th = self._thresholds()
         flags = frame_flags(clip, th)
         metrics = {k: float(v[0]) for k, v in compute_metrics([clip], th).items()}

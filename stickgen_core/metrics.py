@@ -145,11 +145,9 @@ def _resting_feet(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.T
     return feet_y, torch.where(has_rest[F.row], resting, torch.ones_like(resting))
 
 
-def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor,
-                    feet: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-    """Ground height per row: the 10th percentile of the lower foot while it rests
-    (``feet``: ``_resting_feet`` when the caller already has it)."""
-    feet_y, use = feet if feet is not None else _resting_feet(J, F, fps)
+def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
+    """Ground height per row: the 10th percentile of the lower foot while it rests."""
+    feet_y, use = _resting_feet(J, F, fps)
     # per-row percentile: sort (row, value) pairs once for all rows
     key = torch.where(use, feet_y, torch.inf)
     order = torch.argsort(F.row.double() * 1e6 + key.double().clamp(-1e5, 1e5))
@@ -160,13 +158,21 @@ def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch
     return torch.where(n_use > 0, g, torch.zeros_like(g))
 
 
-def rests_on_zero(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor,
-                  feet: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-    """Per row: at least ``AUTO_GROUND_SHARE`` of its resting-foot frames stand on y = 0
-    (within ``AUTO_GROUND_TOLERANCE``): the data agrees that the floor is y = 0."""
-    feet_y, use = feet if feet is not None else _resting_feet(J, F, fps)
-    on_zero = use & (feet_y.abs() <= AUTO_GROUND_TOLERANCE)
-    return F.count(on_zero) >= AUTO_GROUND_SHARE * F.count(use).clamp(min=1)
+def rests_on_zero(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
+    """Per row: its first frame, or at least ``AUTO_GROUND_SHARE`` of its supported-foot frames,
+    stand on y = 0 (within ``AUTO_GROUND_TOLERANCE``): the data agrees that the floor is y = 0."""
+    X, Y = J
+    feet_y = Y[:, _FEET].amin(1)
+    # the lower foot is supported when it does not move up or down (it may still slide:
+    # a jog whose stance foot skids stands on its floor all the same)
+    vy = _diff(feet_y).abs() * fps[F.row]
+    supported = (vy < 0.3) & F.valid(1)
+    near = feet_y.abs() <= AUTO_GROUND_TOLERANCE
+    on_zero = supported & near
+    # a clip that starts on y = 0 (a generation from its seed pose) keeps that floor even when
+    # it then sinks for most of its frames
+    starts_on_zero = F.count(near & (F.pos == 0)) > 0
+    return starts_on_zero | (F.count(on_zero) >= AUTO_GROUND_SHARE * F.count(supported).clamp(min=1))
 
 
 def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
@@ -235,11 +241,10 @@ def _resolve_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch
     fixed = torch.isfinite(ground_in)
     if bool(fixed.all()):
         return ground_in
-    feet = _resting_feet(J, F, fps)
-    est = estimate_ground(J, F, fps, feet)
+    est = estimate_ground(J, F, fps)
     auto = torch.isinf(ground_in)
     if bool(auto.any()):
-        est = torch.where(auto & rests_on_zero(J, F, fps, feet), torch.zeros_like(est), est)
+        est = torch.where(auto & rests_on_zero(J, F, fps), torch.zeros_like(est), est)
     return torch.where(fixed, ground_in, est)
 
 

@@ -135,11 +135,20 @@ def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch
 
 
 def rests_on_zero(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
-    """Per row: at least ``AUTO_GROUND_SHARE`` of its resting-foot frames stand on y = 0
-    (within ``AUTO_GROUND_TOLERANCE``): the data agrees that the floor is y = 0."""
-    feet_y, use = _resting_feet(J, F, fps)
-    on_zero = use & (feet_y.abs() <= AUTO_GROUND_TOLERANCE)
-    return F.count(on_zero) >= AUTO_GROUND_SHARE * F.count(use).clamp(min=1)
+    """Per row: its first frame, or at least ``AUTO_GROUND_SHARE`` of its supported-foot frames,
+    stand on y = 0 (within ``AUTO_GROUND_TOLERANCE``): the data agrees that the floor is y = 0."""
+    X, Y = J
+    feet_y = Y[:, _FEET].amin(1)
+    # the lower foot is supported when it does not move up or down (it may still slide:
+    # a jog whose stance foot skids stands on its floor all the same)
+    vy = _diff(feet_y).abs() * fps[F.row]
+    supported = (vy < 0.3) & F.valid(1)
+    near = feet_y.abs() <= AUTO_GROUND_TOLERANCE
+    on_zero = supported & near
+    # a clip that starts on y = 0 (a generation from its seed pose) keeps that floor even when
+    # it then sinks for most of its frames
+    starts_on_zero = F.count(near & (F.pos == 0)) > 0
+    return starts_on_zero | (F.count(on_zero) >= AUTO_GROUND_SHARE * F.count(supported).clamp(min=1))
 
 
 def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor, ground: torch.Tensor,

@@ -77,6 +77,25 @@ def test_every_moving_reference_clip_reaches_pretraining():
     assert (t.padded_frames[~frozen_from_start] > 0).any() and static[frozen_from_start].all()
 
 
+def test_exported_reference_clips_stand_on_y_zero_without_padding(tmp_path):
+    import torch
+
+    from stickgen_core.annotate import annotate
+    from stickgen_core.curation import export_splits
+    from stickgen_core.metrics import ClipInput, compute_metrics
+    t = annotate(DATA / "reference" / "ref_sample_60.pt", use_cache=False)
+    assert (t.ground_y < -0.2).all()  # its floor sits well below y = 0
+    r = apply_thresholds(t, CurationConfig())
+    paths = export_splits(t, r, tmp_path / "out", CurationConfig())
+    out = torch.load(paths["pretrain"], weights_only=True)
+    out = out["samples"] if isinstance(out, dict) else out
+    assert len(out) == int(r.pretrain.sum()) > 0
+    floors = compute_metrics([ClipInput(s["motion"].numpy(), ground=None) for s in out])["ground_y"]
+    assert np.abs(floors).max() < 0.02  # the data contract's floor: y = 0
+    assert all(s["meta"]["floor_moved_to_zero_from"] < -0.2 for s in out)
+    assert all(not bool((s["motion"][-1] == s["motion"][-2]).all()) for s in out)  # padding trimmed
+
+
 def test_reference_v1_scenes_convert_as_its_own_pipeline_does():
     import torch
     v1 = convert_file(DATA / "reference" / "ref_sample_60_v1.pt", "reference")

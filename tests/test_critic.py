@@ -1,5 +1,7 @@
 """The safety critic catches each injected defect where it happens and passes clean motion."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -56,20 +58,43 @@ def test_thresholds_change_verdicts():
     strict = SafetyCritic(SafetyCriticConfig(max_velocity=1.0))
     r = strict.evaluate(s["motion"], s["physics"])
     assert not r.is_safe and "velocity" in r.get_rejection_reasons()[0]
-    lenient = SafetyCritic(SafetyCriticConfig(rejection_severity_threshold=0.95))
-    assert lenient.evaluate(s["motion"], s["physics"]).is_safe or True
+    # the velocity issue's severity (0.8) stays below a 0.95 rejection threshold: flagged, yet safe
+    lenient = SafetyCritic(SafetyCriticConfig(max_velocity=1.0, rejection_severity_threshold=0.95))
+    r = lenient.evaluate(s["motion"], s["physics"])
+    assert r.is_safe and any(i.type == "velocity" for i in r.issues)
     assert SafetyCritic(SafetyCriticConfig(velocity_severity=0.5, max_velocity=1.0)).evaluate(s["motion"], s["physics"]).is_safe
 
 
-def test_foreign_ground_is_estimated_and_multi_actor_works():
+def test_auto_ground_looks_at_the_data_not_at_the_source_name():
     s = generate_sample(0, seed=3, config=SynthConfig(actions=("walk",), multi_actor_rate=0.0, min_seconds=4))
     low = s["motion"].clone()
     low[:, 1::2] -= 0.74  # the reference's converted clips stand at y = -0.74
     critic = SafetyCritic()
-    assert any(i.type == "ground_penetration" for i in critic.evaluate(low, source="synthetic").issues)
-    assert critic.evaluate(low, source="reference_conversion").is_safe
+    for source in ("synthetic", "generated", None, "reference_conversion"):  # the name decides nothing
+        assert critic.evaluate(low, source=source).is_safe, source
+    zero = SafetyCritic(SafetyCriticConfig(ground="zero"))
+    assert any(i.type == "ground_penetration" for i in zero.evaluate(low).issues)
+    # a clip that stands on y = 0 and then sinks keeps y = 0 as its floor: the sinking is caught
+    sinking = s["motion"].clone()
+    T = len(sinking)
+    sinking[T // 2:, 1::2] -= torch.linspace(0.0, 0.6, T - T // 2)[:, None]
+    r = critic.evaluate(sinking, source="synthetic")
+    hits = [i for i in r.issues if i.type == "ground_penetration"]
+    assert hits and hits[0].frame_ranges[0][0] >= T // 2
     two = torch.stack([s["motion"], s["motion"] + torch.tensor([1.0, 0.0] * 24)], dim=1)
     assert critic.evaluate(two).is_safe
+
+
+@pytest.mark.skipif(not (Path(__file__).parents[2] / "shared" / "data" / "reference").is_dir(),
+                    reason="needs ../shared/data")
+def test_reference_clips_are_not_called_penetrating_for_their_floor():
+    raw = torch.load(Path(__file__).parents[2] / "shared" / "data" / "reference" / "ref_sample_60.pt",
+                     weights_only=True)
+    samples = raw["samples"] if isinstance(raw, dict) else raw
+    critic = SafetyCritic()
+    issues = [i.type for s in samples for i in critic.evaluate(s["motion"], s.get("physics"),
+                                                                source=s.get("source")).issues]
+    assert "ground_penetration" not in issues
 
 
 def test_repetition_compares_velocity_not_position():

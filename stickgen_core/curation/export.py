@@ -93,6 +93,14 @@ def _curated_copy(sample: dict, row: pd.Series, quality: float, cfg: CurationCon
             if hasattr(out.get(key), "shape") and len(out[key]) == len(sample["motion"]):
                 out[key] = out[key][:keep].clone()
         out["meta"] = dict(out.get("meta") or {}, trimmed_padding_frames=len(sample["motion"]) - keep)
+    ground = float(row.get("ground_y", 0.0))
+    if np.isfinite(ground) and abs(ground) > 1e-6:  # the data contract puts the floor at y = 0
+        out["motion"] = out["motion"].clone()
+        out["motion"][..., 1::2] -= ground
+        if hasattr(out.get("camera"), "shape"):
+            out["camera"] = out["camera"].clone()
+            out["camera"][..., 1] -= ground
+        out["meta"] = dict(out.get("meta") or {}, floor_moved_to_zero_from=round(ground, 4))
     if cfg.normalize_height or cfg.smooth:
         m = out["motion"].detach().cpu().numpy().astype(np.float32)
         if cfg.normalize_height:
@@ -128,7 +136,8 @@ def _export_locked(table, result, out: Path, config: CurationConfig, progress, s
     _remove_old_generations(out)
     chosen = result.pretrain | result.sft
     rows = table.loc[chosen, ["file", "index", "clip_id", "artifact_score", "realism_score",
-                              "camera_stability", "dominant_action", "n_frames"]].copy()
+                              "camera_stability", "dominant_action", "n_frames"]
+                      + (["ground_y"] if "ground_y" in table else [])].copy()
     rows["q"] = result.quality[chosen]
     rows["in_sft"] = result.sft[chosen]
     rows["in_pretrain"] = result.pretrain[chosen]

@@ -15,6 +15,7 @@ Issue 16: today 14x faster than the reference's ``curate_samples`` (import 2.3 s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
         rows = []
         for label, ctx in (("idle", None), ("one busy neighbour", busy_neighbour)):
             now, base = [], []
-            with (ctx() if ctx else _null()):
+            with (ctx() if ctx else contextlib.nullcontext()):
                 for _ in range(args.repeats):  # interleaved, so both trees see the same load
                     now.append(run_curate(None, data, Path(tmp) / "out"))
                     if args.base_tree:
@@ -81,14 +82,6 @@ def main(argv=None) -> int:
     for label, now, base in rows:
         print(f"| {label:20} | {TODAY_S:8.2f} | {base:7.2f} | {now:7.2f} | {AIM_S:6.2f} | {REFERENCE_S / now:11.1f} | {40:6d} |")
     return 0
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 if __name__ == "__main__":
