@@ -12,6 +12,8 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QListWidget, QMainWindo
 import stickgen_core
 
 from .curate.panel import CuratePanel
+from .evaluate import EvaluatePage
+from .train.page import TrainPage
 from .workspace import Workspace
 
 ORG, APP = "StickGen", "StickGen Studio"
@@ -27,18 +29,14 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("nav")
         self.nav.setFixedWidth(96)
         self.pages = QStackedWidget()
-        self.workspace: Workspace | None = None
         self.curate = CuratePanel(demo_clips)
-        # Train and Evaluate are built when first shown (or used): their imports (plots,
-        # scipy, the job backends) would otherwise delay the window by seconds (issue 16)
-        self._factories = {1: lambda: _train_page(train_poll_ms), 2: _evaluate_page}
-        self._built: dict[int, QWidget] = {0: self.curate}
-        for name in ("Curate", "Train", "Evaluate"):
+        self.train = TrainPage(train_poll_ms)
+        self.evaluate = EvaluatePage()
+        pages = [("Curate", self.curate), ("Train", self.train), ("Evaluate", self.evaluate)]
+        for name, page in pages:
             self.nav.addItem(name)
-        self.pages.addWidget(self.curate)
-        for _ in self._factories:
-            self.pages.addWidget(QWidget())  # stands in until the page is built
-        self.nav.currentRowChanged.connect(self._show_page)
+            self.pages.addWidget(page)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
         central = QWidget()
         lay = QHBoxLayout(central)
@@ -47,7 +45,8 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.nav)
         lay.addWidget(self.pages, 1)
         self.setCentralWidget(central)
-        self.curate.status.connect(self._show_status)
+        for page in (self.curate, self.train, self.evaluate):
+            page.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.curate.openInCritic.connect(self.open_in_critic)
         self._build_menus()
         geometry = self.settings.value("geometry")
@@ -56,40 +55,6 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         self.open_workspace(workspace, generate_if_empty=generate_if_empty)
-
-    # ------------------------------------------------------------------ pages
-    @property
-    def train(self) -> QWidget:
-        """The Train page (built on first use)."""
-        return self._page(1)
-
-    @property
-    def evaluate(self) -> QWidget:
-        """The Evaluate page (built on first use)."""
-        return self._page(2)
-
-    def _page(self, index: int) -> QWidget:
-        if index not in self._built:
-            page = self._factories[index]()
-            stand_in = self.pages.widget(index)
-            self.pages.insertWidget(index, page)
-            self.pages.removeWidget(stand_in)
-            stand_in.deleteLater()
-            page.status.connect(self._show_status)
-            self._built[index] = page
-            if self.workspace is not None:
-                self._set_page_workspace(index, page)
-        return self._built[index]
-
-    def _show_page(self, index: int) -> None:
-        if index >= 0:
-            self.pages.setCurrentWidget(self._page(index))
-
-    def _show_status(self, msg: str) -> None:
-        self.statusBar().showMessage(msg, 8000)
-
-    def _set_page_workspace(self, index: int, page: QWidget) -> None:
-        page.set_workspace(self.workspace.root if index == 1 else self.workspace)
 
     # ------------------------------------------------------------------ menus
     def _action(self, text: str, slot, shortcut=None) -> QAction:
@@ -147,9 +112,8 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.setWindowTitle(f"StickGen Studio — {ws.root}")
         self.curate.set_workspace(ws, generate_if_empty=generate_if_empty)
-        for index, page in self._built.items():
-            if index:
-                self._set_page_workspace(index, page)
+        self.train.set_workspace(ws.root)
+        self.evaluate.set_workspace(ws)
         self.statusBar().showMessage(f"workspace {ws.root}", 5000)
 
     def _show_evaluate(self, view: QWidget) -> bool:
@@ -170,19 +134,8 @@ class MainWindow(QMainWindow):
         box.open()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        for page in self._built.values():
-            page.shutdown()
+        self.curate.shutdown()
+        self.train.shutdown()
+        self.evaluate.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         super().closeEvent(event)
-
-
-def _train_page(poll_ms: int) -> QWidget:
-    from .train.page import TrainPage
-
-    return TrainPage(poll_ms)
-
-
-def _evaluate_page() -> QWidget:
-    from .evaluate import EvaluatePage
-
-    return EvaluatePage()
