@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .clip_prep import clip_figure_height, content_length, metre_scale
+from .clip_prep import batch_content_prep, metre_scales
 from .errors import DatasetError, StickGenError
 from .io import atomic_path, clip_ids, dataset_files, load_torch_file, samples_from_object
 from .metrics import ClipInput, MetricThresholds, compute_metrics
 from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
+from .threads import single_thread
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class AnnotateOptions:
 
     ground: str = "auto"
     thresholds: MetricThresholds = field(default_factory=MetricThresholds)
-    chunk_frames: int = 400_000  # frames per batch: bounds memory (about 60 MB of joints)
+    chunk_frames: int = 50_000  # frames per batch: its arrays stay in cache (measured ~20 % faster than 400k)
 
     def __post_init__(self) -> None:
         if self.ground not in ("auto", "zero", "estimate"):
@@ -109,7 +110,17 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
                      progress: Progress | None = None,
                      should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
     """Metrics table of in-memory samples (never modified). Invalid samples get a row
-    with ``valid`` False and their problems, not an exception."""
+    with ``valid`` False and their problems, not an exception.
+
+    Runs on one thread: its batches are cache-sized (``chunk_frames``), so each op is
+    short and a second thread mostly waits at barriers (measured 2-5x slower with 2
+    threads when another process keeps a core busy)."""
+    with single_thread():
+        return _annotate_samples(samples, file, options, progress, should_stop)
+
+
+def _annotate_samples(samples: Sequence, file: str, options: AnnotateOptions, progress: Progress | None,
+                      should_stop: Callable[[], bool] | None) -> pd.DataFrame:
     n = len(samples)
     ident: dict[str, list] = {k: [] for k in ("index", "source", "description", "fps", "base_quality",
                                               "problems", "injected")}
@@ -146,9 +157,10 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
     table.insert(1, "file", file)
     lengths = np.array([len(motions[i]) for i in valid_idx], dtype=np.int64)
     metric_cols: dict[str, np.ndarray] = {}
-    kept_len = np.array([content_length(motions[i], int(table.at[i, 'fps'])) for i in valid_idx], dtype=np.int64)
-    heights = np.array([clip_figure_height(motions[i]) for i in valid_idx], dtype=np.float64)
-    scale = np.array([metre_scale(h) for h in heights], dtype=np.float64)
+    fps_of = ident["fps"]
+    kept_len, heights = batch_content_prep([motions[i] for i in valid_idx],
+                                           np.array([int(fps_of[i]) for i in valid_idx], dtype=np.int64))
+    scale = metre_scales(heights)
     if valid_idx:
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: little padding
         budget = max(options.chunk_frames, int(lengths.max()))
@@ -169,7 +181,7 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
             for k in chunk:
                 s = samples[valid_idx[k]]
                 keep, sc = int(kept_len[k]), float(scale[k])
-                clips.append(ClipInput(motions[valid_idx[k]][:keep] * sc, table.at[valid_idx[k], "fps"],
+                clips.append(ClipInput(motions[valid_idx[k]][:keep] * sc, fps_of[valid_idx[k]],
                                        _scaled(s.get("physics"), keep, sc), _scaled(s.get("camera"), keep, sc, cols=2),
                                        _np(s.get("actions"))[:keep] if s.get("actions") is not None else None,
                                        ground))

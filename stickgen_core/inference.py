@@ -23,6 +23,7 @@ from .model.constraints import keep_skeleton, reference_lengths
 from .schema import JOINT_INDEX, NUM_ACTIONS
 from .skeleton import joints_to_segments, segments_to_joints
 from .synth import derive_physics
+from .threads import threads_for
 from .train.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,14 @@ class InferenceGenerator:
 
         With guidance the text rows and null-text rows run as one batch; each new pose is
         ``cond + scale * (cond - uncond)`` (scale 0: the conditional model alone)."""
+        cfg = self.model.cfg
+        rows = text.shape[0] * (2 if guidance else 1) * (1 if use_cache else max(lengths))
+        work = rows * cfg.d_model * max(3 * cfg.d_model, cfg.ffn_dim)  # the largest matmul of a step
+        with threads_for(work if self.device.type == "cpu" else float("inf")):
+            return self._rollout_steps(text, lengths, use_cache, temperature, g, guidance)
+
+    def _rollout_steps(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
+                       g: torch.Generator, guidance: float) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
         B, T, dev = text.shape[0], max(lengths), self.device
         rows = 2 * B if guidance else B

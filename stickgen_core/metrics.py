@@ -80,23 +80,37 @@ class _Frames:
         self.B = len(lengths)
         self.row = torch.repeat_interleave(torch.arange(self.B), lengths)
         self.N = len(self.row)
-        starts = torch.cumsum(lengths, 0) - lengths
-        self.pos = torch.arange(self.N) - starts[self.row]           # frame index within its row
+        self.starts = torch.cumsum(lengths, 0) - lengths
+        self.pos = torch.arange(self.N) - self.starts[self.row]      # frame index within its row
+        self._valid: dict[int, torch.Tensor] = {}
 
     def valid(self, order: int) -> torch.Tensor:
-        """Frames t whose t-order .. t frames are all in the same row."""
-        return self.pos >= order
+        """Frames t whose t-order .. t frames are all in the same row (memoised: read many times)."""
+        if order not in self._valid:
+            self._valid[order] = self.pos >= order
+        return self._valid[order]
+
+    def n_valid(self, order: int) -> torch.Tensor:
+        """How many frames of each row are ``valid(order)`` (no pass over the frames)."""
+        return (self.lengths - order).clamp(min=0).float()
 
     def count(self, flag: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(self.B, dtype=torch.float32).index_add_(0, self.row, flag.float())
+        """Set flags per row: a running sum read at the row ends (exact in int64)."""
+        c = torch.cumsum(flag, 0)
+        ends = self.starts + self.lengths - 1
+        total = c[ends.clamp(min=0)] if self.N else torch.zeros(self.B, dtype=torch.long)
+        before = torch.where(self.starts > 0, c[(self.starts - 1).clamp(min=0)], 0) if self.N else total
+        return torch.where(self.lengths > 0, total - before, 0).float()
 
-    def mean(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    def mean(self, x: torch.Tensor, valid: torch.Tensor, order: int | None = None) -> torch.Tensor:
+        """Mean of ``x`` over each row's ``valid`` frames (``order``: valid is ``valid(order)``, counted without a pass)."""
         tot = torch.zeros(self.B, dtype=torch.float32).index_add_(0, self.row, torch.where(valid, x, 0.0))
-        n = self.count(valid)
+        n = self.n_valid(order) if order is not None else self.count(valid)
         return torch.where(n > 0, tot / n.clamp(min=1), torch.full_like(n, float("nan")))
 
-    def ratio(self, flag: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return self.count(flag & valid) / self.count(valid).clamp(min=1)
+    def ratio(self, flag: torch.Tensor, valid: torch.Tensor, order: int | None = None) -> torch.Tensor:
+        n = self.n_valid(order) if order is not None else self.count(valid)
+        return self.count(flag & valid) / n.clamp(min=1)
 
     def max(self, x: torch.Tensor, valid: torch.Tensor, empty: float = 0.0) -> torch.Tensor:
         out = torch.full((self.B,), empty, dtype=torch.float32)
@@ -171,18 +185,21 @@ def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.T
     X, Y = J
     fr = fps[F.row]
     # differences in metres per frame; norms scale linearly, so fps is applied to the
-    # per-frame scalars instead of to every coordinate
-    dx, dy = _diff(X), _diff(Y)                                        # velocity / fps
+    # per-frame scalars instead of to every coordinate. x and y sit side by side in one
+    # [N, 32] array (``_flat_joints``), so each difference is one pass, not two.
+    XY = _xy(J)
+    d1 = _diff(XY)                                                     # velocity / fps
+    dx, dy = d1[:, :16], d1[:, 16:]
     v1 = F.valid(1)
     speed = torch.hypot(dx, dy)                                        # [N, 16]
     mean_speed, max_speed = speed.mean(-1) * fr, speed.amax(-1) * fr
-    ax, ay = _diff(dx), _diff(dy)                                      # acceleration / fps^2
-    jx, jy = _diff(ax), _diff(ay)                                      # jerk / fps^3 (valid(3))
-    jerk = torch.hypot(jx, jy).mean(-1) * fr ** 3                      # m/s^3
+    d3 = _diff(_diff(d1))                                              # jerk / fps^3 (valid(3))
+    jerk = torch.hypot(d3[:, :16], d3[:, 16:]).mean(-1) * fr ** 3      # m/s^3
     # Jitter is acceleration that flips sign from frame to frame: a fast but smooth limb
     # (a sprinter's ankle) has a large acceleration yet almost none of this part.
     # The second difference of an alternating +a, -a, ... acceleration is 4a, hence / 4.
-    hf = torch.hypot(_diff(jx), _diff(jy)).mean(-1) * fr ** 2 / 4.0    # m/s^2 (valid(4))
+    d4 = _diff(d3)
+    hf = torch.hypot(d4[:, :16], d4[:, 16:]).mean(-1) * fr ** 2 / 4.0  # m/s^2 (valid(4))
     y_rel = Y - ground[F.row][:, None]
     feet_y = y_rel[:, _FEET]
     near = (feet_y < th.foot_height) & (_shift(feet_y, 1) < th.foot_height)
@@ -236,11 +253,26 @@ _X_COLS = torch.tensor([int(s) * 4 + int(e) * 2 for s, e in zip(_JOINT_SEG, _JOI
 _Y_COLS = _X_COLS + 1
 
 
+_XY_COLS = torch.cat([_X_COLS, _Y_COLS])
+
+
+def _xy(J: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """``[N, 32]`` x then y of every joint: the array behind ``J`` when it is one, else a copy."""
+    X, Y = J
+    base = X._base
+    if (base is not None and base.dim() == 2 and base.shape[1] == 32 and X.shape[1] == 16 and base.is_contiguous()
+            and X.data_ptr() == base.data_ptr() and Y.data_ptr() == base.data_ptr() + 16 * base.element_size()):
+        return base
+    return torch.cat([X, Y], dim=1)
+
+
 def _flat_joints(motions: Sequence[np.ndarray]) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, _Frames]:
-    """Planar joints ``(X, Y)`` ``[N, 16]`` and ``[N, 48]`` segments of all rows' frames, and their layout."""
+    """Planar joints ``(X, Y)`` ``[N, 16]`` (views of one ``[N, 32]`` array) and ``[N, 48]`` segments
+    of all rows' frames, and their layout."""
     M = torch.from_numpy(np.concatenate(motions) if len(motions) > 1 else np.asarray(motions[0]))
     lengths = torch.tensor([len(m) for m in motions], dtype=torch.long)
-    return (M[:, _X_COLS], M[:, _Y_COLS]), M, _Frames(lengths)
+    XY = M[:, _XY_COLS]
+    return (XY[:, :16], XY[:, 16:]), M, _Frames(lengths)
 
 
 def _per_clip(values: torch.Tensor, owner: torch.Tensor, n: int, how: str) -> torch.Tensor:
@@ -263,16 +295,16 @@ def _row_metrics(J: tuple[torch.Tensor, torch.Tensor], M: torch.Tensor, F: _Fram
     v1, v2 = F.valid(1), F.valid(2)
     everywhere = torch.ones(F.N, dtype=torch.bool)
     row = {
-        "mean_joint_speed": F.mean(s["mean_speed"], v1),
+        "mean_joint_speed": F.mean(s["mean_speed"], v1, 1),
         "max_joint_speed": F.max(s["max_speed"], v1),
-        "frozen_ratio": F.ratio(s["frozen"], v1),
-        "jitter_ratio": F.ratio(s["hf_acc"] > th.jitter_accel, F.valid(4)),
-        "mean_jerk": F.mean(s["jerk"], F.valid(3)),
+        "frozen_ratio": F.ratio(s["frozen"], v1, 1),
+        "jitter_ratio": F.ratio(s["hf_acc"] > th.jitter_accel, F.valid(4), 4),
+        "mean_jerk": F.mean(s["jerk"], F.valid(3), 3),
         "explosion_frames": F.count(s["spike"]),
-        "foot_sliding_ratio": F.ratio(s["skate"], v1),
+        "foot_sliding_ratio": F.ratio(s["skate"], v1, 1),
         "min_y": F.min(s["min_y"], everywhere),
         "penetration_frames": F.count(s["ground_penetration"]),
-        "penetration_ratio": F.ratio(s["ground_penetration"], everywhere),
+        "penetration_ratio": F.ratio(s["ground_penetration"], everywhere, 0),
         "ground_y": ground,
     }
     # limb-length consistency: a 2-D projection foreshortens rigid limbs but never stretches them
@@ -341,7 +373,7 @@ def _camera_stability(clips: Sequence[ClipInput], th: MetricThresholds) -> np.nd
         C = torch.from_numpy(np.concatenate(cams))
         F = _Frames(torch.tensor([len(c) for c in cams]))
         d2 = _diff(_diff(C)).abs().sum(-1)
-        shake = torch.nan_to_num(F.mean(d2, F.valid(2))).double().numpy()
+        shake = torch.nan_to_num(F.mean(d2, F.valid(2), 2)).double().numpy()
         out[idx] = 1.0 / (1.0 + shake / th.camera_shake_ref)
     return out
 

@@ -286,7 +286,9 @@ def batch_motion_problems(flat: np.ndarray, lengths: np.ndarray) -> list[list[Pr
     if n == 0:
         return out
     t = torch.from_numpy(flat)
-    bad_frame = ~torch.isfinite(t).all(dim=1)
+    # one reduction finds the usual all-finite file; only a file with a NaN/inf pays per-frame
+    bad_frame = (~torch.isfinite(t).all(dim=1) if not bool(torch.isfinite(t.sum(dim=1)).all())
+                 else torch.zeros(len(t), dtype=torch.bool))
     # every shared joint's two endpoints, as column pairs of the 48-vector
     cols_a = [c for _, (sa, ea), _ in SHARED_JOINTS for c in (sa * 4 + 2 * ea, sa * 4 + 2 * ea + 1)]
     cols_b = [c for _, _, (sb, eb) in SHARED_JOINTS for c in (sb * 4 + 2 * eb, sb * 4 + 2 * eb + 1)]

@@ -56,10 +56,15 @@ def point_ys(motion: np.ndarray) -> np.ndarray:
 
 def figure_height(motion: np.ndarray) -> np.ndarray:
     """Standing height proxy per frame: neck->head + torso + thigh + shin lengths."""
-    lengths = segment_lengths(motion)
-    left = lengths[..., 7] + lengths[..., 8]
-    right = lengths[..., 9] + lengths[..., 10]
+    # only the 7 segments it adds, with hypot (np.linalg.norm over a length-2 axis is slow)
+    seg = motion.reshape(*motion.shape[:-1], NUM_SEGMENTS, 4)[..., _HEIGHT_SEGMENTS, :]
+    lengths = np.hypot(seg[..., 2] - seg[..., 0], seg[..., 3] - seg[..., 1])
+    left = lengths[..., 3] + lengths[..., 4]
+    right = lengths[..., 5] + lengths[..., 6]
     return lengths[..., 0] + lengths[..., 1] + lengths[..., 2] + 0.5 * (left + right)
+
+
+_HEIGHT_SEGMENTS = [0, 1, 2, 7, 8, 9, 10]  # head, upper and lower torso, thighs and shins
 
 
 def smooth_time(x: np.ndarray, sigma: float) -> np.ndarray:

@@ -227,3 +227,16 @@ def test_config_yaml_round_trip_and_errors(tmp_path):
     with pytest.raises(ConfigError, match="source_weights.mocap"):
         CurationConfig(source_weights={"mocap": "high"})
     assert dataclasses.replace(cfg, seed=3).seed == 3
+
+
+def test_a_repeated_clip_id_is_dropped_once_and_a_shared_key_alone_drops_nothing(corpus):
+    _, table = corpus
+    valid = table[table["valid"]].reset_index(drop=True)
+    t = pd.concat([valid, valid.iloc[:3]], ignore_index=True)  # three clips twice
+    reasons = apply_thresholds(t, CurationConfig()).reason_labels()
+    assert list(reasons[-3:]) == ["duplicate"] * 3
+    assert "duplicate" not in set(reasons[:-3])
+    # two different clips whose 64-bit keys collide are still two clips
+    t = valid.copy()
+    t.loc[1, "clip_key"] = t.loc[0, "clip_key"]
+    assert "duplicate" not in set(apply_thresholds(t, CurationConfig()).reason_labels())

@@ -80,6 +80,23 @@ def _distribution(codes: np.ndarray, names: list[str], mask: np.ndarray) -> dict
     return {n: {"count": int(c), "fraction": round(float(c) / total, 6)} for n, c in zip(names, counts) if c}
 
 
+def _duplicated_ids(table: pd.DataFrame) -> np.ndarray:
+    """Rows whose clip_id appeared on an earlier row.
+
+    Hashing 100,000 strings costs more than the rest of ``apply_thresholds``, so the
+    64-bit ``clip_key`` finds the candidates and only those are compared as strings
+    (a key collision never drops a clip).
+    """
+    ids = table["clip_id"]
+    if "clip_key" not in table:
+        return ids.duplicated(keep="first").to_numpy()
+    dup = pd.Series(table["clip_key"].to_numpy()).duplicated(keep=False).to_numpy().copy()
+    if dup.any():
+        rows = np.nonzero(dup)[0]
+        dup[rows] = ids.iloc[rows].duplicated(keep="first").to_numpy()
+    return dup
+
+
 def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationResult:
     """Pretrain and SFT membership of every clip of ``table`` under ``config`` (pure).
 
@@ -101,7 +118,7 @@ def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationRes
     missing = np.isnan(art) | np.isnan(real) | np.isnan(cam) | np.isnan(frames) | np.isnan(quality)
     with np.errstate(invalid="ignore"):
         # the same clip twice (a folder curated into itself, a file added twice): the first one counts
-        dup = valid & table["clip_id"].duplicated(keep="first").to_numpy()
+        dup = valid & _duplicated_ids(table)
         pre_rules = [~valid, dup, valid & missing, frames < config.min_frames, frames > config.max_frames,
                      art > config.max_artifact_score, real < config.min_realism_pretrain,
                      quality < config.min_quality_pretrain]

@@ -23,3 +23,17 @@ def busy_neighbour() -> Iterator[None]:
     finally:
         proc.kill()
         proc.wait()
+
+
+def goal_table(rows: list[tuple[str, str, float, float, float, bool]]) -> str:
+    """Markdown table of measures against their goals (issue 16): each row is
+    (measure, load, today, aim, now, higher_is_better); ratio = how far ``now`` moved from
+    ``today`` (>1 is better), and whether it meets the aim."""
+    out = [f"| {'measure':58} | {'load':18} | {'today':>9} | {'aim':>9} | {'now':>9} | {'x today':>7} | {'aim met':>7} |",
+           f"|{'-' * 60}|{'-' * 20}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 9}|{'-' * 9}|"]
+    for name, load, today, aim, now, higher in rows:
+        ratio = (now / today if higher else today / now) if today == today and now else float("nan")
+        met = (now >= aim) if higher else (now <= aim)
+        out.append(f"| {name:58} | {load:18} | {today:9.1f} | {aim:9.1f} | {now:9.1f} | {ratio:7.2f} | "
+                   f"{'yes' if met else 'no':>7} |")
+    return "\n".join(out)

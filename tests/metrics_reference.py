@@ -1,0 +1,399 @@
+"""The motion metrics as they were before the fused passes (issue 16), kept verbatim as the
+reference ``test_metrics_fused`` compares the fast code with. Not used by the library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from stickgen_core.schema import FPS_DEFAULT, JOINT_INDEX, NUM_ACTIONS, SEGMENTS
+from stickgen_core.skeleton import _JOINT_END, _JOINT_SEG
+
+_SEG_A = np.array([JOINT_INDEX[a] for _, a, _ in SEGMENTS[:11]])  # rigid segments only
+_SEG_B = np.array([JOINT_INDEX[b] for _, _, b in SEGMENTS[:11]])
+_FEET = np.array([JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]])
+ARTIFACT_KINDS = ("frozen", "jitter", "velocity_explosion", "foot_sliding", "ground_penetration")
+
+
+@dataclass(frozen=True)
+class MetricThresholds:
+    """What counts as an artifact frame. Defaults suit metre-scale 25 fps data."""
+
+    frozen_speed: float = 0.002        # m/s, mean joint speed below this = frozen frame
+    jitter_accel: float = 25.0         # m/s^2 of frame-to-frame alternating acceleration = jittery frame
+    explosion_speed: float = 12.0      # m/s of the mean joint speed = the whole body jumped (a teleport)
+    explosion_joint_speed: float = 50.0  # m/s of any one joint (a pitcher's hand peaks near 40)
+    foot_height: float = 0.05          # m above ground: the 5 cm foot-contact convention
+    foot_speed: float = 0.5            # m/s horizontal: the 0.5 m/s foot-skating convention
+    penetration_y: float = -0.1        # m below ground = penetrating frame
+    human_speed: float = 8.0           # m/s of the pelvis where realism starts to drop
+    human_accel: float = 50.0          # m/s^2 of the pelvis where realism starts to drop (hard landings)
+    camera_shake_ref: float = 0.01     # m/frame^2 of camera shake that halves stability
+
+
+@dataclass
+class ClipInput:
+    """What the metrics need of one sample (arrays, not tensors)."""
+
+    motion: np.ndarray                 # [T, 48] or [T, A, 48]
+    fps: float = FPS_DEFAULT
+    physics: np.ndarray | None = None  # [T, 6]
+    camera: np.ndarray | None = None   # [T, 3]
+    actions: np.ndarray | None = None  # [T] or [T, A]
+    ground: float | str | None = None  # None: estimate from resting feet; "auto": estimate, and take
+                                       # y = 0 when the estimate agrees within AUTO_GROUND_TOLERANCE; else this y
+
+
+#: ``ground="auto"`` takes y = 0 as the floor when this share of the resting-foot frames
+#: stand within this many metres of it (a figure that sinks for part of a clip still has
+#: its floor at 0); otherwise it takes the estimate from the resting feet.
+AUTO_GROUND_TOLERANCE = 0.03
+AUTO_GROUND_SHARE = 0.05
+
+
+def _norm(v: torch.Tensor) -> torch.Tensor:
+    return torch.hypot(v[..., 0], v[..., 1])
+
+
+class _Frames:
+    """All rows' frames back to back (no padding): ``row`` says which row a frame is in.
+
+    A quantity over frame pairs (velocity) lives at the later frame and is valid where
+    both frames share a row; likewise for triples, quadruples and quintuples.
+    """
+
+    def __init__(self, lengths: torch.Tensor) -> None:
+        self.lengths = lengths
+        self.B = len(lengths)
+        self.row = torch.repeat_interleave(torch.arange(self.B), lengths)
+        self.N = len(self.row)
+        starts = torch.cumsum(lengths, 0) - lengths
+        self.pos = torch.arange(self.N) - starts[self.row]           # frame index within its row
+
+    def valid(self, order: int) -> torch.Tensor:
+        """Frames t whose t-order .. t frames are all in the same row."""
+        return self.pos >= order
+
+    def count(self, flag: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(self.B, dtype=torch.float32).index_add_(0, self.row, flag.float())
+
+    def mean(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        tot = torch.zeros(self.B, dtype=torch.float32).index_add_(0, self.row, torch.where(valid, x, 0.0))
+        n = self.count(valid)
+        return torch.where(n > 0, tot / n.clamp(min=1), torch.full_like(n, float("nan")))
+
+    def ratio(self, flag: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        return self.count(flag & valid) / self.count(valid).clamp(min=1)
+
+    def max(self, x: torch.Tensor, valid: torch.Tensor, empty: float = 0.0) -> torch.Tensor:
+        out = torch.full((self.B,), empty, dtype=torch.float32)
+        return out.scatter_reduce(0, self.row, torch.where(valid, x, empty), "amax")
+
+    def min(self, x: torch.Tensor, valid: torch.Tensor, empty: float = float("inf")) -> torch.Tensor:
+        out = torch.full((self.B,), empty, dtype=torch.float32)
+        return out.scatter_reduce(0, self.row, torch.where(valid, x, empty), "amin")
+
+
+def _shift(x: torch.Tensor, k: int) -> torch.Tensor:
+    """x[t - k] at t (first k frames repeat x[0]); only read where ``valid(k)``."""
+    return torch.cat([x[:1].expand(k, *x.shape[1:]), x[:-k]]) if k else x
+
+
+def _diff(x: torch.Tensor) -> torch.Tensor:
+    """x[t] - x[t-1] at t (zero at t = 0), written in place of a concatenation."""
+    out = torch.empty_like(x)
+    out[:1] = 0
+    torch.sub(x[1:], x[:-1], out=out[1:])
+    return out
+
+
+def _resting_feet(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower-foot height per frame, and which frames count for the ground: the feet rest
+    (slower than 0.3 m/s), or every frame of a row that never rests."""
+    X, Y = J
+    feet_y = Y[:, _FEET].amin(1)
+    v = torch.maximum(_diff(X[:, _FEET]).abs().amax(1), _diff(Y[:, _FEET]).abs().amax(1)) * fps[F.row]
+    resting = (v < 0.3) & F.valid(1)
+    has_rest = F.count(resting) > 0
+    return feet_y, torch.where(has_rest[F.row], resting, torch.ones_like(resting))
+
+
+def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
+    """Ground height per row: the 10th percentile of the lower foot while it rests."""
+    feet_y, use = _resting_feet(J, F, fps)
+    # per-row percentile: sort (row, value) pairs once for all rows
+    key = torch.where(use, feet_y, torch.inf)
+    order = torch.argsort(F.row.double() * 1e6 + key.double().clamp(-1e5, 1e5))
+    n_use = F.count(use).long()
+    starts = torch.cumsum(F.lengths, 0) - F.lengths
+    pick = starts + (0.1 * (n_use - 1).clamp(min=0)).long()
+    g = feet_y[order][pick.clamp(max=max(F.N - 1, 0))]
+    return torch.where(n_use > 0, g, torch.zeros_like(g))
+
+
+def rests_on_zero(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
+    """Per row: its first frame, or at least ``AUTO_GROUND_SHARE`` of its supported-foot frames,
+    stand on y = 0 (within ``AUTO_GROUND_TOLERANCE``): the data agrees that the floor is y = 0."""
+    X, Y = J
+    feet_y = Y[:, _FEET].amin(1)
+    # the lower foot is supported when it does not move up or down (it may still slide:
+    # a jog whose stance foot skids stands on its floor all the same)
+    vy = _diff(feet_y).abs() * fps[F.row]
+    supported = (vy < 0.3) & F.valid(1)
+    near = feet_y.abs() <= AUTO_GROUND_TOLERANCE
+    on_zero = supported & near
+    # a clip that starts on y = 0 (a generation from its seed pose) keeps that floor even when
+    # it then sinks for most of its frames
+    starts_on_zero = F.count(near & (F.pos == 0)) > 0
+    return starts_on_zero | (F.count(on_zero) >= AUTO_GROUND_SHARE * F.count(supported).clamp(min=1))
+
+
+def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
+                  th: MetricThresholds) -> dict[str, torch.Tensor]:
+    """Per-frame signals and artifact flags of the frames ``J = (X, Y)``, each ``[N, 16]``.
+
+    Velocity is judged at the later frame of each pair; the flags (``ARTIFACT_KINDS``)
+    mark the frames a person would colour: both frames of a spike, the frame after a skid.
+    """
+    X, Y = J
+    fr = fps[F.row]
+    # differences in metres per frame; norms scale linearly, so fps is applied to the
+    # per-frame scalars instead of to every coordinate
+    dx, dy = _diff(X), _diff(Y)                                        # velocity / fps
+    v1 = F.valid(1)
+    speed = torch.hypot(dx, dy)                                        # [N, 16]
+    mean_speed, max_speed = speed.mean(-1) * fr, speed.amax(-1) * fr
+    ax, ay = _diff(dx), _diff(dy)                                      # acceleration / fps^2
+    jx, jy = _diff(ax), _diff(ay)                                      # jerk / fps^3 (valid(3))
+    jerk = torch.hypot(jx, jy).mean(-1) * fr ** 3                      # m/s^3
+    # Jitter is acceleration that flips sign from frame to frame: a fast but smooth limb
+    # (a sprinter's ankle) has a large acceleration yet almost none of this part.
+    # The second difference of an alternating +a, -a, ... acceleration is 4a, hence / 4.
+    hf = torch.hypot(_diff(jx), _diff(jy)).mean(-1) * fr ** 2 / 4.0    # m/s^2 (valid(4))
+    y_rel = Y - ground[F.row][:, None]
+    feet_y = y_rel[:, _FEET]
+    near = (feet_y < th.foot_height) & (_shift(feet_y, 1) < th.foot_height)
+    skate = (near & (dx[:, _FEET].abs() * fr[:, None] > th.foot_speed)).any(-1) & v1
+    spike = ((mean_speed > th.explosion_speed) | (max_speed > th.explosion_joint_speed)) & v1
+    min_y = y_rel.amin(-1)
+    jitter = (hf > th.jitter_accel) & F.valid(4)
+    return {
+        "mean_speed": mean_speed, "max_speed": max_speed, "jerk": jerk, "hf_acc": hf, "skate": skate,
+        "spike": spike, "min_y": min_y,
+        "frozen": (mean_speed < th.frozen_speed) & v1,
+        "jitter": jitter | torch.roll(jitter, -1) & F.valid(3),      # centre the 5-frame window
+        "velocity_explosion": spike | (torch.roll(spike, -1) & F.valid(1) & (F.pos < F.lengths[F.row] - 1)),
+        "foot_sliding": skate,
+        "ground_penetration": min_y < th.penetration_y,
+    }
+
+
+def _rows(clips: Sequence[ClipInput]):
+    """One row per actor: motion ``[T, 48]`` arrays, owning clip index, fps, ground (nan = estimate)."""
+    motions, owner, fps, ground = [], [], [], []
+    for ci, c in enumerate(clips):
+        m = np.asarray(c.motion, dtype=np.float32)
+        actors = [m] if m.ndim == 2 else [m[:, a] for a in range(m.shape[1])]
+        motions.extend(actors)
+        owner.extend([ci] * len(actors))
+        fps.extend([float(c.fps or FPS_DEFAULT)] * len(actors))
+        # nan: estimate; inf: estimate, snapped to 0 when close ("auto")
+        g = np.nan if c.ground is None else np.inf if c.ground == "auto" else float(c.ground)
+        ground.extend([g] * len(actors))
+    return (motions, torch.tensor(owner), torch.tensor(fps, dtype=torch.float32),
+            torch.tensor(ground, dtype=torch.float32))
+
+
+def _resolve_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor,
+                    ground_in: torch.Tensor) -> torch.Tensor:
+    """Per-row ground: given values as they are; estimated where nan; for "auto" (inf) 0 where
+    the data agrees (``rests_on_zero``), else the estimate."""
+    fixed = torch.isfinite(ground_in)
+    if bool(fixed.all()):
+        return ground_in
+    est = estimate_ground(J, F, fps)
+    auto = torch.isinf(ground_in)
+    if bool(auto.any()):
+        est = torch.where(auto & rests_on_zero(J, F, fps), torch.zeros_like(est), est)
+    return torch.where(fixed, ground_in, est)
+
+
+# columns of the 48-vector holding each joint's x and y, in JOINT_NAMES order
+_X_COLS = torch.tensor([int(s) * 4 + int(e) * 2 for s, e in zip(_JOINT_SEG, _JOINT_END)])
+_Y_COLS = _X_COLS + 1
+
+
+def _flat_joints(motions: Sequence[np.ndarray]) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, _Frames]:
+    """Planar joints ``(X, Y)`` ``[N, 16]`` and ``[N, 48]`` segments of all rows' frames, and their layout."""
+    M = torch.from_numpy(np.concatenate(motions) if len(motions) > 1 else np.asarray(motions[0]))
+    lengths = torch.tensor([len(m) for m in motions], dtype=torch.long)
+    return (M[:, _X_COLS], M[:, _Y_COLS]), M, _Frames(lengths)
+
+
+def _per_clip(values: torch.Tensor, owner: torch.Tensor, n: int, how: str) -> torch.Tensor:
+    values = values.to(torch.float64)
+    if how == "max":
+        return torch.full((n,), -torch.inf, dtype=torch.float64).scatter_reduce(0, owner, values, "amax")
+    if how == "min":
+        return torch.full((n,), torch.inf, dtype=torch.float64).scatter_reduce(0, owner, values, "amin")
+    return torch.zeros(n, dtype=torch.float64).scatter_reduce(0, owner, values, "mean", include_self=False)
+
+
+_WORST = {"frozen_ratio", "jitter_ratio", "mean_jerk", "explosion_frames", "foot_sliding_ratio",
+          "penetration_frames", "penetration_ratio", "limb_length_cv", "max_joint_speed",
+          "derived_max_velocity", "derived_max_accel"}
+
+
+def _row_metrics(J: tuple[torch.Tensor, torch.Tensor], M: torch.Tensor, F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
+                 th: MetricThresholds) -> dict[str, torch.Tensor]:
+    s = frame_signals(J, F, fps, ground, th)
+    v1, v2 = F.valid(1), F.valid(2)
+    everywhere = torch.ones(F.N, dtype=torch.bool)
+    row = {
+        "mean_joint_speed": F.mean(s["mean_speed"], v1),
+        "max_joint_speed": F.max(s["max_speed"], v1),
+        "frozen_ratio": F.ratio(s["frozen"], v1),
+        "jitter_ratio": F.ratio(s["hf_acc"] > th.jitter_accel, F.valid(4)),
+        "mean_jerk": F.mean(s["jerk"], F.valid(3)),
+        "explosion_frames": F.count(s["spike"]),
+        "foot_sliding_ratio": F.ratio(s["skate"], v1),
+        "min_y": F.min(s["min_y"], everywhere),
+        "penetration_frames": F.count(s["ground_penetration"]),
+        "penetration_ratio": F.ratio(s["ground_penetration"], everywhere),
+        "ground_y": ground,
+    }
+    # limb-length consistency: a 2-D projection foreshortens rigid limbs but never stretches them
+    seg = M.view(-1, 12, 4)[:, :11]
+    L = torch.hypot(seg[..., 2] - seg[..., 0], seg[..., 3] - seg[..., 1])   # [N, 11]
+    n = F.lengths.clamp(min=1).float()[:, None]
+    s1 = torch.zeros(F.B, 11).index_add_(0, F.row, L)
+    s2 = torch.zeros(F.B, 11).index_add_(0, F.row, L * L)
+    mean_len = s1 / n
+    std_len = (s2 / n - mean_len ** 2).clamp(min=0).sqrt()
+    row["limb_length_cv"] = (std_len / mean_len.clamp(min=1e-6)).mean(1)
+    fr = fps[F.row]
+    px, py = _diff(J[0][:, 0]), _diff(J[1][:, 0])
+    pv = torch.hypot(px, py) * fr
+    pa = torch.hypot(_diff(px), _diff(py)) * fr ** 2
+    row["derived_max_velocity"] = F.max(pv, v1)
+    row["derived_max_accel"] = F.max(pa, v2)
+    return row
+
+
+def compute_metrics(clips: Sequence[ClipInput], th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """Clip-level metrics and scores, one value per clip in each returned array.
+
+    Ratios are shares of the clip's frame transitions; ``*_frames`` are counts.
+    """
+    n = len(clips)
+    if n == 0:
+        return {}
+    with torch.no_grad():
+        motions, owner, fps, ground_in = _rows(clips)
+        J, M, F = _flat_joints(motions)
+        ground = _resolve_ground(J, F, fps, ground_in)
+        row = _row_metrics(J, M, F, fps, ground, th)
+        out = {k: _per_clip(v, owner, n, "min" if k == "min_y" else "max" if k in _WORST else "mean").numpy()
+               for k, v in row.items()}
+    out["n_frames"] = np.array([len(c.motion) for c in clips], dtype=np.float64)
+    out["actors"] = np.array([1 if np.ndim(c.motion) == 2 else np.shape(c.motion)[1] for c in clips], dtype=np.float64)
+    out.update(_physics_maxima(clips, out))
+    out["camera_stability"] = _camera_stability(clips, th)
+    out.update(_action_stats(clips))
+    out.update(scores(out, th))
+    return out
+
+
+def _physics_maxima(clips: Sequence[ClipInput], m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Max pelvis velocity and acceleration from ``physics`` when present, else derived."""
+    has = np.array([c.physics is not None and len(c.physics) == len(c.motion) for c in clips])
+    v = m["derived_max_velocity"].copy()
+    a = m["derived_max_accel"].copy()
+    if has.any():
+        phys = [np.asarray(c.physics, dtype=np.float32) for c, h in zip(clips, has) if h]
+        P = torch.from_numpy(np.concatenate(phys))
+        F = _Frames(torch.tensor([len(p) for p in phys]))
+        everywhere = torch.ones(F.N, dtype=torch.bool)
+        v[has] = F.max(_norm(P[:, 0:2]), everywhere).double().numpy()
+        a[has] = F.max(_norm(P[:, 2:4]), everywhere).double().numpy()
+    return {"max_velocity": v, "max_acceleration": a, "has_physics": has.astype(np.float64)}
+
+
+def _camera_stability(clips: Sequence[ClipInput], th: MetricThresholds) -> np.ndarray:
+    """1 / (1 + shake / camera_shake_ref); shake = mean |second difference| of x, y and zoom."""
+    out = np.ones(len(clips))
+    idx = [i for i, c in enumerate(clips) if c.camera is not None and len(c.camera) >= 3]
+    if idx:
+        cams = [np.asarray(clips[i].camera, dtype=np.float32) for i in idx]
+        C = torch.from_numpy(np.concatenate(cams))
+        F = _Frames(torch.tensor([len(c) for c in cams]))
+        d2 = _diff(_diff(C)).abs().sum(-1)
+        shake = torch.nan_to_num(F.mean(d2, F.valid(2))).double().numpy()
+        out[idx] = 1.0 / (1.0 + shake / th.camera_shake_ref)
+    return out
+
+
+def _action_stats(clips: Sequence[ClipInput]) -> dict[str, np.ndarray]:
+    """Dominant action, number of distinct actions and normalised label entropy."""
+    labels = [np.asarray(c.actions).reshape(-1) if c.actions is not None else np.zeros(0, np.int64) for c in clips]
+    lengths = np.array([len(x) for x in labels])
+    flat = np.clip(np.concatenate(labels), 0, NUM_ACTIONS - 1).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
+    owner = np.repeat(np.arange(len(clips)), lengths)
+    counts = np.bincount(owner * NUM_ACTIONS + flat, minlength=len(clips) * NUM_ACTIONS).reshape(len(clips), NUM_ACTIONS)
+    p = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -(np.where(p > 0, p * np.log(p), 0)).sum(1) / np.log(NUM_ACTIONS)
+    return {"dominant_action": np.where(lengths > 0, counts.argmax(1), 0).astype(np.float64),
+            "n_actions": (counts > 0).sum(1).astype(np.float64), "action_entropy": np.abs(ent)}
+
+
+def scores(m: dict[str, np.ndarray], th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """Artifact and realism scores (0-1) from clip metrics.
+
+    artifact_score = 1 - (1 - j)(1 - f)(1 - s)(1 - e), each term clipped to [0, 1]:
+        j = (jitter_ratio - 0.25) / 0.3        (fast limbs whip a little; 55 % of frames = full)
+        f = frozen_ratio / 0.5                 (half the clip stopped dead = full)
+        s = (foot_sliding_ratio - 0.35) / 0.3  (toe-off and heel-strike skids are normal)
+        e = explosion_frames / 2               (one teleport = two spike frames = full)
+    so any one artifact alone can fail a clip, and clean motion scores near 0.
+    realism_score = r_pen * r_vel * r_acc * r_limb with
+        r_pen  = 1 - penetration_ratio / 0.1,
+        r_vel  = 1 - (max_velocity - human_speed) / 7,       (8 m/s fine, 15 m/s zero)
+        r_acc  = 1 - (max_acceleration - human_accel) / 40,  (50 m/s^2 fine, 90 zero)
+        r_limb = 1 - (limb_length_cv - 0.15) / 0.25, each clipped to [0, 1].
+    """
+    c = lambda x: np.clip(np.nan_to_num(x, nan=1.0), 0.0, 1.0)  # noqa: E731  (NaN counts as worst)
+    j, f = c((m["jitter_ratio"] - 0.25) / 0.3), c(m["frozen_ratio"] / 0.5)
+    s, e = c((m["foot_sliding_ratio"] - 0.35) / 0.3), c(m["explosion_frames"] / 2.0)
+    artifact = 1 - (1 - j) * (1 - f) * (1 - s) * (1 - e)
+    r_pen = 1 - c(m["penetration_ratio"] / 0.1)
+    r_vel = 1 - c((m["max_velocity"] - th.human_speed) / 7.0)
+    r_acc = 1 - c((m["max_acceleration"] - th.human_accel) / 40.0)
+    r_limb = 1 - c((m["limb_length_cv"] - 0.15) / 0.25)
+    return {"artifact_score": artifact, "realism_score": r_pen * r_vel * r_acc * r_limb}
+
+
+def clip_frame_signals(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """Per-frame ``[T]`` signals of one clip, worst actor: each of ``ARTIFACT_KINDS`` (bool), the
+    magnitudes behind them (``mean_speed``, ``max_speed`` m/s, ``hf_acc`` m/s², ``min_y`` m above
+    the ground) and ``ground_y`` (``[1]``, the ground used: the clip's own, else estimated)."""
+    with torch.no_grad():
+        motions, _, fps, ground_in = _rows([clip])
+        J, _, F = _flat_joints(motions)
+        ground = _resolve_ground(J, F, fps, ground_in)
+        s = frame_signals(J, F, fps, ground, th)
+    T = len(clip.motion)
+    out = {k: s[k].view(-1, T).any(0).numpy() for k in ARTIFACT_KINDS}
+    out.update({k: s[k].view(-1, T).amax(0).numpy() for k in ("mean_speed", "max_speed", "hf_acc")})
+    out["min_y"] = s["min_y"].view(-1, T).amin(0).numpy()
+    out["ground_y"] = ground[:1].numpy()
+    return out
+
+
+def frame_flags(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """Per-frame boolean flags ``[T]`` for each of ``ARTIFACT_KINDS`` (worst actor)."""
+    s = clip_frame_signals(clip, th)
+    return {k: s[k] for k in ARTIFACT_KINDS}
