@@ -18,6 +18,7 @@ import torch
 
 from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
+from .model.action_plan import CHECKPOINT_KEY as PLANNER_KEY, ActionPlanner
 from .model.constraints import keep_skeleton, reference_lengths
 from .schema import JOINT_INDEX, NUM_ACTIONS
 from .skeleton import joints_to_segments, segments_to_joints
@@ -34,10 +35,12 @@ DEFAULT_GUIDANCE = 2.0  # classifier-free guidance scale of models trained with 
 class InferenceGenerator:
     def __init__(self, model_path: str | Path, device: str = "auto", enable_safety_check: bool = False,
                  safety_config: SafetyCriticConfig | None = None, encoder=None,
-                 guidance_scale: float | None = None, keep_bone_lengths: bool | None = None) -> None:
+                 guidance_scale: float | None = None, keep_bone_lengths: bool | None = None,
+                 plan_actions: bool = True) -> None:
         from .train.trainer import model_from_checkpoint, pick_device
 
-        model, self.config = model_from_checkpoint(load_checkpoint(model_path), model_path)
+        ck = load_checkpoint(model_path)
+        model, self.config = model_from_checkpoint(ck, model_path)
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         if encoder is None:
@@ -48,6 +51,13 @@ class InferenceGenerator:
             raise ConfigError(f"{model_path}: the model takes {model.embedding_dim}-dim text embeddings but "
                               f"{encoder.name} gives {encoder.dim}-dim ones")
         self.encoder = encoder
+        # the text's action plan in place of the model's own action guesses (when the checkpoint has one)
+        self.planner = None
+        if plan_actions and model.action_emb is not None and PLANNER_KEY in ck:
+            self.planner = ActionPlanner.from_checkpoint(ck[PLANNER_KEY], str(model_path)).to(self.device)
+            if self.planner.shape.embedding_dim != model.embedding_dim:
+                raise ConfigError(f"{model_path}: its action planner takes {self.planner.shape.embedding_dim}-dim text "
+                                  f"but the model {model.embedding_dim}-dim")
         self.enable_safety_check = enable_safety_check
         self.critic = SafetyCritic(safety_config)
         self.checkpoint = str(model_path)
@@ -87,7 +97,8 @@ class InferenceGenerator:
             T = MIN_FRAMES
         g = torch.Generator(device="cpu").manual_seed(int(seed) if seed is not None else 0)
         text = torch.as_tensor(self.encoder.encode([prompt]), dtype=torch.float32).to(self.device)
-        motion, logits = self._rollout(text, [T], use_cache, temperature, g, self.resolve_guidance(guidance_scale, notes))
+        motion, logits = self._rollout(text, [T], use_cache, temperature, g, self.resolve_guidance(guidance_scale, notes),
+                                       self._plan(text, [T]))
         m = motion[0].cpu().numpy()
         joints = segments_to_joints(m)
         joints[:, 0] = 0.5 * (joints[:, JOINT_INDEX["l_hip"]] + joints[:, JOINT_INDEX["r_hip"]])
@@ -113,7 +124,8 @@ class InferenceGenerator:
         for i in range(0, len(prompts), batch_size):
             text = torch.as_tensor(self.encoder.encode(list(prompts[i: i + batch_size])), dtype=torch.float32)
             lengths = [max(int(n), MIN_FRAMES) for n in frames[i: i + batch_size]]
-            motion, _ = self._rollout(text.to(self.device), lengths, True, temperature, g, scale)
+            text = text.to(self.device)
+            motion, _ = self._rollout(text, lengths, True, temperature, g, scale, self._plan(text, lengths))
             out.extend(motion[k, :n].cpu() for k, n in enumerate(lengths))
         return out
 
@@ -125,8 +137,12 @@ class InferenceGenerator:
             return 0.0
         return scale
 
+    def _plan(self, text: torch.Tensor, lengths: list[int]) -> torch.Tensor | None:
+        return None if self.planner is None else self.planner.plan(text, lengths)
+
     def _rollout(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
-                 g: torch.Generator, guidance: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                 g: torch.Generator, guidance: float = 0.0,
+                 plan: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Autoregressive generation of ``len(lengths)`` clips of up to ``max(lengths)`` frames.
 
         With guidance the text rows and null-text rows run as one batch; each new pose is
@@ -159,7 +175,8 @@ class InferenceGenerator:
                 else:
                     pose = keep_skeleton(pose, bones)
             frames[:, t], logits[:, t] = pose, logit
-            actions[:, t] = logit[:, :NUM_ACTIONS].argmax(-1)  # slots past the vocabulary are unused
+            # slots past the vocabulary are unused; a plan, when there is one, decides the action input
+            actions[:, t] = logit[:, :NUM_ACTIONS].argmax(-1) if plan is None else plan[:, t]
             if t == T - 1:
                 break
             if use_cache:

@@ -86,7 +86,7 @@ def cmd_eval_motion(args: argparse.Namespace) -> int:
     report = eval_motion(args.checkpoint, args.data, args.evaluator, args.output, max_clips=args.max_clips,
                          seed=args.seed, temperature=args.temperature, guidance_scale=args.guidance,
                          keep_bone_lengths={"model": None, "keep": True, "free": False}[args.bones],
-                         progress=lambda msg: print(msg, flush=True))
+                         plan_actions=not args.no_plan, progress=lambda msg: print(msg, flush=True))
     gt, gen, pf = report["ground_truth"], report["generated"], report["prompt_following"]
     print(f"{'metric':28} {'ground truth':>12} {'generated':>12}")
     for key in ("top1", "top2", "top3"):
@@ -136,4 +136,6 @@ def register(sub) -> None:
     em.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
     em.add_argument("--bones", choices=["model", "keep", "free"], default="model",
                     help="bone constraint during generation: as the checkpoint's model.keep_bone_lengths, on or off")
+    em.add_argument("--no-plan", action="store_true",
+                    help="feed the model its own action guesses instead of the checkpoint's text -> action plan")
     em.set_defaults(func=cmd_eval_motion)
