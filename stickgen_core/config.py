@@ -74,6 +74,7 @@ class TrainingConfig:
     text_dropout: float = 0.0           # share of clips trained without text (classifier-free guidance)
     input_noise: float = 0.0            # metres of Gaussian noise on input frames (exposure bias)
     scheduled_sampling: float = 0.0     # share of input frames replaced by the model's own prediction
+    action_plan: bool = True            # fit a text -> action plan with the model (action-conditioned models)
 
 
 @dataclass

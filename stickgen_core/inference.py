@@ -19,6 +19,7 @@ import torch
 
 from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
+from .model.action_plan import CHECKPOINT_KEY as PLANNER_KEY, ActionPlanner
 from .model.constraints import keep_skeleton, reference_lengths
 from .schema import JOINT_INDEX, NUM_ACTIONS
 from .skeleton import joints_to_segments, segments_to_joints
@@ -52,10 +53,11 @@ class InferenceGenerator:
     def __init__(self, model_path: str | Path, device: str = "auto", enable_safety_check: bool = False,
                  safety_config: SafetyCriticConfig | None = None, encoder=None,
                  guidance_scale: float | None = None, keep_bone_lengths: bool | None = None,
-                 refine: bool = True) -> None:
+                 refine: bool = True, plan_actions: bool = True) -> None:
         from .train.trainer import model_from_checkpoint, pick_device
 
-        model, self.config = model_from_checkpoint(load_checkpoint(model_path), model_path)
+        ck = load_checkpoint(model_path)
+        model, self.config = model_from_checkpoint(ck, model_path)
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         if encoder is None:
@@ -66,6 +68,13 @@ class InferenceGenerator:
             raise ConfigError(f"{model_path}: the model takes {model.embedding_dim}-dim text embeddings but "
                               f"{encoder.name} gives {encoder.dim}-dim ones")
         self.encoder = encoder
+        # the text's action plan in place of the model's own action guesses (when the checkpoint has one)
+        self.planner = None
+        if plan_actions and model.action_emb is not None and PLANNER_KEY in ck:
+            self.planner = ActionPlanner.from_checkpoint(ck[PLANNER_KEY], str(model_path)).to(self.device)
+            if self.planner.shape.embedding_dim != model.embedding_dim:
+                raise ConfigError(f"{model_path}: its action planner takes {self.planner.shape.embedding_dim}-dim text "
+                                  f"but the model {model.embedding_dim}-dim")
         self.enable_safety_check = enable_safety_check
         self.critic = SafetyCritic(safety_config)
         self.checkpoint = str(model_path)
@@ -113,7 +122,8 @@ class InferenceGenerator:
         text = torch.as_tensor(self.encoder.encode([prompt]), dtype=torch.float32).to(self.device)
         with intra_op_threads(1):
             motion, logits = self._rollout(text, [T], use_cache, temperature, g,
-                                           self.resolve_guidance(guidance_scale, notes))
+                                           self.resolve_guidance(guidance_scale, notes),
+                                           self._plan(text, [T]))
         refined = self.will_refine(refine, notes)
         if refined:
             motion = self.refined(motion, text, g)
@@ -144,9 +154,10 @@ class InferenceGenerator:
         for i in range(0, len(prompts), batch_size):
             text = torch.as_tensor(self.encoder.encode(list(prompts[i: i + batch_size])), dtype=torch.float32)
             lengths = [max(int(n), MIN_FRAMES) for n in frames[i: i + batch_size]]
-            motion, _ = self._rollout(text.to(self.device), lengths, True, temperature, g, scale)
+            text = text.to(self.device)
+            motion, _ = self._rollout(text, lengths, True, temperature, g, scale, self._plan(text, lengths))
             if refine:
-                motion = self.refined(motion, text.to(self.device), g)
+                motion = self.refined(motion, text, g)
             out.extend(motion[k, :n].cpu() for k, n in enumerate(lengths))
         return out
 
@@ -176,8 +187,12 @@ class InferenceGenerator:
             out = keep_skeleton(out.reshape(B * T, 48), bones).view(B, T, 48)
         return out
 
+    def _plan(self, text: torch.Tensor, lengths: list[int]) -> torch.Tensor | None:
+        return None if self.planner is None else self.planner.plan(text, lengths)
+
     def _rollout(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
-                 g: torch.Generator, guidance: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                 g: torch.Generator, guidance: float = 0.0,
+                 plan: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Autoregressive generation of ``len(lengths)`` clips of up to ``max(lengths)`` frames.
 
         With guidance the text rows and null-text rows run as one batch; each new pose is
@@ -218,7 +233,8 @@ class InferenceGenerator:
                 else:
                     pose = keep_skeleton(pose, bones)
             frames[:, t], logits[:, t] = pose, logit
-            actions[:, t] = logit[:, :NUM_ACTIONS].argmax(-1)  # slots past the vocabulary are unused
+            # slots past the vocabulary are unused; a plan, when there is one, decides the action input
+            actions[:, t] = logit[:, :NUM_ACTIONS].argmax(-1) if plan is None else plan[:, t]
             if t == T - 1:
                 break
             if use_cache:

@@ -85,6 +85,7 @@ def cmd_eval_motion(args: argparse.Namespace) -> int:
     report = eval_motion(args.checkpoint, args.data, args.evaluator, args.output, max_clips=args.max_clips,
                          seed=args.seed, temperature=args.temperature, guidance_scale=args.guidance,
                          keep_bone_lengths={"model": None, "keep": True, "free": False}[args.bones],
+                         plan_actions=not args.no_plan,
                          refine=not args.no_refine, progress=lambda msg: print(msg, flush=True))
     gt, gen, pf = report["ground_truth"], report["generated"], report["prompt_following"]
     print(f"{'metric':28} {'ground truth':>12} {'generated':>12}")
@@ -139,4 +140,6 @@ def register(sub) -> None:
                     help="bone constraint during generation: as the checkpoint's model.keep_bone_lengths, on or off")
     em.add_argument("--no-refine", action="store_true",
                     help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
+    em.add_argument("--no-plan", action="store_true",
+                    help="feed the model its own action guesses instead of the checkpoint's text -> action plan")
     em.set_defaults(func=cmd_eval_motion)

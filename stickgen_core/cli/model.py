@@ -37,10 +37,19 @@ def cmd_export_merged(args: argparse.Namespace) -> int:
     print(f"wrote {out} (LoRA adapters merged into the base weights)")
     return 0
 
+def cmd_fit_planner(args: argparse.Namespace) -> int:
+    from ..train import fit_planner_into
+
+    out, acc, n = fit_planner_into(args.checkpoint, args.data, args.output)
+    print(f"wrote {out} (action planner fitted on {n} clips, training accuracy {acc:.3f})")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from ..inference import InferenceGenerator, save_generation
 
-    gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True, refine=not args.no_refine)
+    gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True, refine=not args.no_refine,
+                             plan_actions=not args.no_plan)
     out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed, guidance_scale=args.guidance)
     save_generation(out, args.out)
     print(f"wrote {out['frames']} frames to {args.out}{' (diffusion-refined)' if out['refined'] else ''}")
@@ -89,4 +98,12 @@ def register(sub) -> None:
                                                    "with text dropout, else 0)")
     gp.add_argument("--no-refine", action="store_true",
                     help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
+    gp.add_argument("--no-plan", action="store_true",
+                    help="feed the model its own action guesses instead of the checkpoint's text -> action plan")
     gp.set_defaults(func=cmd_generate)
+
+    fp = sub.add_parser("fit-planner", help="fit a text -> action plan into a checkpoint (models trained before plans)")
+    fp.add_argument("checkpoint")
+    fp.add_argument("--data", required=True, help="the embedded clips the checkpoint was trained on")
+    fp.add_argument("--output", help="where to write the checkpoint (default: in place, atomically)")
+    fp.set_defaults(func=cmd_fit_planner)

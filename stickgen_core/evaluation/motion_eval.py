@@ -83,7 +83,8 @@ def eval_motion(checkpoint: str | Path, data: str | Path, evaluator: str | Path 
                 output: str | Path | None = None, *, generator=None, max_clips: int = 256, seed: int = 0,
                 temperature: float = 0.0, mm_temperature: float = 0.01, guidance_scale: float | None = None, mm_texts: int = 32,
                 mm_repeats: int = 3, phrasings: int = 3, sweep_seeds: int = 2, sweep_seconds: float = 4.0,
-                keep_bone_lengths: bool | None = None, refine: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                keep_bone_lengths: bool | None = None, refine: bool = True, plan_actions: bool = True,
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Generate from the held-out texts and the prompt sweep, measure, and write the JSON report."""
     from ..inference import InferenceGenerator
 
@@ -96,7 +97,8 @@ def eval_motion(checkpoint: str | Path, data: str | Path, evaluator: str | Path 
     ds = [s for s in load_dataset(data)][:max_clips]
     if not ds:
         raise DatasetError(f"{data}: no clips to evaluate on", data)
-    gen = generator or InferenceGenerator(checkpoint, keep_bone_lengths=keep_bone_lengths, refine=refine)
+    gen = generator or InferenceGenerator(checkpoint, keep_bone_lengths=keep_bone_lengths, refine=refine,
+                                          plan_actions=plan_actions)
     texts = [str(s["description"]) for s in ds]
     if all(s.get("embedding") is not None for s in ds):
         text_vectors = np.stack([s["embedding"].float().numpy() for s in ds])

@@ -10,12 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .planner import fit_planner_into
     from .trainer import RunFolder, apply_lora, export_merged, train
 
-__all__ = ["RunFolder", "apply_lora", "export_merged", "train"]
+__all__ = ["RunFolder", "apply_lora", "export_merged", "fit_planner_into", "train"]
+_HOMES = {"fit_planner_into": ".planner"}
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        return getattr(importlib.import_module(".trainer", __name__), name)
+        return getattr(importlib.import_module(_HOMES.get(name, ".trainer"), __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

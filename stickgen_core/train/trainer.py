@@ -23,6 +23,8 @@ from ..config import RunSources, StickGenConfig, load_config
 from ..errors import ConfigError, DatasetError, StickGenError, TrainingDivergedError
 from ..io import atomic_write_text
 from ..model import StickFigureTransformer
+from ..model.action_plan import CHECKPOINT_KEY as PLANNER_KEY
+from .planner import planner_for_training
 from .checkpoint import BEST, LATEST, load_checkpoint, load_weights, restore_rng, save_checkpoint
 from .data import MotionData
 from .distributed import setup, teardown
@@ -245,6 +247,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                                 "sources": {k: vars(getattr(sources, k)) for k in ("data_path", "resume_from", "init_from")},
                                 "parameters": {"total": n_total, "trainable": n_train},
                                 "clips": {"train": len(data.train_idx), "val": len(data.val_idx)}})
+    planner = planner_for_training(cfg, data.samples, data.train_idx)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
     def checkpoint(epoch: int, train_loss: float, val_loss: float, metrics: dict, **extra: Any) -> dict:
@@ -252,7 +255,8 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 "optimizer_state_dict": opt.state_dict(), "scheduler_state_dict": sched.state_dict(),
                 "best_val_loss": best, "train_loss": train_loss, "val_loss": val_loss, "metrics": metrics,
                 "config": cfg.to_dict(), "stage": tc.stage, "embedding_dim": data.embedding_dim,
-                "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(core)} if cfg.lora.enabled else {})}
+                "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(core)} if cfg.lora.enabled else {}),
+                **({PLANNER_KEY: planner} if planner else {})}
 
     def diverged(what: str, value: float, epoch: int, i: int) -> None:
         """Stop before the optimizer (or a checkpoint) sees a non-finite value; name the step and clips."""
