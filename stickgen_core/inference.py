@@ -201,10 +201,11 @@ class InferenceGenerator:
         rows = text.shape[0] * (2 if guidance else 1) * (1 if use_cache else max(lengths))
         work = rows * cfg.d_model * max(3 * cfg.d_model, cfg.ffn_dim)  # the largest matmul of a step
         with threads_for(work if self.device.type == "cpu" else float("inf")):
-            return self._rollout_steps(text, lengths, use_cache, temperature, g, guidance)
+            return self._rollout_steps(text, lengths, use_cache, temperature, g, guidance, plan)
 
     def _rollout_steps(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
-                       g: torch.Generator, guidance: float) -> tuple[torch.Tensor, torch.Tensor]:
+                       g: torch.Generator, guidance: float,
+                       plan: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
         B, T, dev = text.shape[0], max(lengths), self.device
         rows = 2 * B if guidance else B
