@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from ..errors import DatasetError
 from ..schema import JOINT_NAMES
@@ -130,6 +129,9 @@ def world_positions(bvh: Bvh) -> tuple[np.ndarray, np.ndarray]:
     T, J = len(bvh.motion), len(bvh.joints)
     pos = np.zeros((T, J, 3))
     ends = np.full((T, J, 3), np.nan)
+    # imported here: scipy.spatial costs ~0.7 s at import, and the studio imports this module at start
+    from scipy.spatial.transform import Rotation
+
     rots: list[Rotation] = []
     for k, j in enumerate(bvh.joints):  # parents come before children in a BVH hierarchy
         ch = bvh.motion[:, j.first_channel: j.first_channel + len(j.channels)]

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         table = big_table(args.rows, Path(tmp))
         cur = win.curate
         t = time.perf_counter()
-        cur._on_annotated(table, ["(benchmark table)"])
+        cur._show_table(table, ["(benchmark table)"])
         app.processEvents()
         load_ms = (time.perf_counter() - t) * 1000
 

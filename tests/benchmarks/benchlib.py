@@ -25,10 +25,11 @@ def busy_neighbour() -> Iterator[None]:
         proc.wait()
 
 
-def goal_table(rows: list[tuple[str, str, float, float, float, bool]]) -> str:
+def goal_table(rows: list[tuple[str, str, float, float, float, bool]], why: dict[str, str] | None = None) -> str:
     """Markdown table of measures against their goals (issue 16): each row is
     (measure, load, today, aim, now, higher_is_better); ratio = how far ``now`` moved from
-    ``today`` (>1 is better), and whether it meets the aim."""
+    ``today`` (>1 is better), and whether it meets the aim. ``why`` (measure -> text) says, under
+    the table, why a missed measure misses and what would close it."""
     out = [f"| {'measure':58} | {'load':18} | {'today':>9} | {'aim':>9} | {'now':>9} | {'x today':>7} | {'aim met':>7} |",
            f"|{'-' * 60}|{'-' * 20}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 9}|{'-' * 9}|"]
     for name, load, today, aim, now, higher in rows:
@@ -36,4 +37,8 @@ def goal_table(rows: list[tuple[str, str, float, float, float, bool]]) -> str:
         met = (now >= aim) if higher else (now <= aim)
         out.append(f"| {name:58} | {load:18} | {today:9.1f} | {aim:9.1f} | {now:9.1f} | {ratio:7.2f} | "
                    f"{'yes' if met else 'no':>7} |")
+    missed = dict.fromkeys(name for name, load, today, aim, now, higher in rows
+                           if not ((now >= aim) if higher else (now <= aim)))
+    for name in missed:
+        out.append(f"\nmissed: {name}: {(why or {}).get(name, 'no reason recorded')}")
     return "\n".join(out)
