@@ -4,13 +4,17 @@ Measured on a 2-core machine (issue 16): a generation step or a one-clip critic 
 ~100 small ops; with 2 threads every op ends in an OpenMP barrier, and when another
 CPU-bound process holds one core, each barrier waits for a descheduled thread (2-thread
 generation went 13x slower than 1-thread beside one busy neighbour). Small-op workloads
-therefore run on one thread; large batched ops keep the pool.
+therefore run on one thread; large batched ops keep the pool. A rollout (``StepThreads``)
+instead looks at the CPUs before its steps: on an idle machine a second thread halves a
+one-token step, so it takes the cores no other process wants right now.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -38,6 +42,61 @@ def single_thread() -> Iterator[None]:
             torch.set_num_threads(saved)
 
 
-def threads_for(work: float) -> contextlib.AbstractContextManager:
-    """``single_thread()`` for per-op work under ``SMALL_OP_WORK`` multiply-adds, else the pool as it is."""
-    return single_thread() if work < SMALL_OP_WORK else contextlib.nullcontext()
+def _running_threads_elsewhere() -> int | None:
+    """Threads that want a CPU at this instant besides the caller and its OpenMP workers (Linux);
+    None where unknown. /proc/loadavg's running count is instantaneous (not the 1-minute average);
+    this process's running threads are taken off, except its main thread when a worker thread asks
+    (the studio's GUI thread painting an animation needs its core too)."""
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        own, main = 0, os.getpid()
+        asking_from_main = threading.get_native_id() == main
+        for task in Path("/proc/self/task").iterdir():
+            stat = (task / "stat").read_text()
+            if stat[stat.rindex(")") + 2] == "R" and (asking_from_main or int(task.name) != main):
+                own += 1
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(running - own, 0)
+
+
+def free_cpus(pool: int) -> int:
+    """Intra-op threads worth using now, at most ``pool``: the CPUs this process may run on less the
+    threads other processes keep busy (1 where that cannot be read)."""
+    others = _running_threads_elsewhere()
+    if others is None:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(pool, cpus - others))
+
+
+class StepThreads:
+    """Thread count for a loop of small steps (a rollout): the free CPUs, looked at again every
+    ``every`` steps, so a neighbour that starts mid-rollout drops it to one thread; restores the
+    pool on exit. Use as ``with StepThreads() as st: for t in ...: st.step(t)``."""
+
+    def __init__(self, every: int = 16) -> None:
+        self.every = every
+        self.pool = 1
+        self.current = 1
+        self.counts: list[int] = []   # the count chosen at each check (what a test can look at)
+
+    def __enter__(self) -> "StepThreads":
+        self.pool = self.current = torch.get_num_threads()
+        self.check()
+        return self
+
+    def check(self) -> None:
+        n = free_cpus(self.pool)
+        if n != self.current:
+            torch.set_num_threads(n)
+            self.current = n
+        self.counts.append(n)
+
+    def step(self, t: int) -> None:
+        if t and t % self.every == 0:
+            self.check()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.current != self.pool:
+            torch.set_num_threads(self.pool)

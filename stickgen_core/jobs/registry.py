@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 from pathlib import Path
 
@@ -33,6 +34,27 @@ def _new_run_dir(workspace: str | Path, spec: JobSpec) -> Path:
     raise JobError(f"job.run_name: {base!r} is taken 999 times over in {root}")
 
 
+_SPLIT_FILES = {"pretrain_data.pt": "pretrain", "sft_data.pt": "sft"}
+
+
+def empty_split(data: str | Path) -> str | None:
+    """A message when ``data`` is a curated split whose ``curation_stats.json`` (written beside it by
+    the same export) counts 0 clips for it, else None: such a run would fail only once it starts."""
+    path = Path(data)
+    split = _SPLIT_FILES.get(path.name)
+    stats = path.resolve().parent / "curation_stats.json"
+    if split is None or not stats.is_file():
+        return None
+    try:
+        count = json.loads(stats.read_text(encoding="utf-8"))[split]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if count != 0:
+        return None
+    return (f"job.data: {path} is an empty {split} split (its curation kept 0 clips for {split}, {stats}); "
+            f"loosen the {split} thresholds on the Curate page and export again, or pick another file")
+
+
 def preflight(spec: JobSpec) -> JobSpec:
     """Every check ``launch`` makes before it creates anything: JobError naming the first bad field."""
     spec.validate()
@@ -41,6 +63,9 @@ def preflight(spec: JobSpec) -> JobSpec:
             value = getattr(spec, name)
             if value and not Path(value).is_file():
                 raise JobError(f"job.{name}: no such file {value!r}")
+        problem = empty_split(spec.data)
+        if problem:
+            raise JobError(problem)
     if spec.backend == "runpod":
         from .runpod_backend import RunPodBackend
 

@@ -73,3 +73,22 @@ def test_config_diff_from_its_base():
     diff = dict((k, (a, b)) for k, a, b in config_diff(read_config_dict(base), read_config_dict(sft)))
     assert diff["training.stage"] == ("pretrain", "sft") and "training.epochs" in diff
     assert "model.d_model" not in diff
+
+
+def test_preflight_refuses_an_empty_split_before_anything_runs(tmp_path):
+    """A real export whose SFT bar keeps nothing: launching on its SFT split is refused up front (the job
+    would otherwise fail only after its embed step); the pretrain split of the same export is fine."""
+    from stickgen_core.annotate import annotate
+    from stickgen_core.curation import CurationConfig, apply_thresholds, export_splits
+    from stickgen_core.io import save_dataset
+    from stickgen_core.synth import generate_dataset
+
+    save_dataset(generate_dataset(12, seed=2), tmp_path / "clips.pt")
+    table = annotate(tmp_path / "clips.pt", cache_dir=tmp_path / "cache")
+    # every source counts as synthetic with a 0.5 penalty: no clip reaches the 0.9 SFT bar
+    cfg = CurationConfig(min_quality_pretrain=0.0, min_quality_sft=0.9, synthetic_quality_penalty=0.5,
+                         synthetic_sources=sorted(map(str, table["source"].unique())))
+    paths = export_splits(table, apply_thresholds(table, cfg), tmp_path / "curated", cfg)
+    with pytest.raises(JobError, match=r"job.data: .*sft_data.pt is an empty sft split .*Curate page"):
+        preflight(JobSpec(stage="sft", config="sft_small", data=str(paths["sft"])))
+    preflight(JobSpec(stage="pretrain", config="small", data=str(paths["pretrain"])))
