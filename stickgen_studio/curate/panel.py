@@ -65,6 +65,7 @@ class CuratePanel(QWidget):
         self._wanted: list[str] = []  # dataset files the user asked for, in order
         self._annotation_queued = False
         self._file_cache: dict[str, list] = {}
+        self._preview_task: Task | None = None
         self._problems: list[tuple[str, str]] = []
         self._import_problems: list[tuple[str, str]] = []  # files that could not be converted or read
         self._unreported: list[tuple[str, str]] = []  # import problems the next loading's dialog shows
@@ -333,12 +334,38 @@ class CuratePanel(QWidget):
         self.updated.emit()
 
     # ------------------------------------------------------------------ clip preview
-    def _samples_of(self, file: str) -> list:
-        if file not in self._file_cache:
-            self._file_cache.clear()  # one file at a time is plenty for previews
+    def _read_for_preview(self, file: str) -> None:
+        """Read a dataset file for clip previews in the background (a 10,000-clip file takes seconds);
+        the selected clip is shown when it arrives."""
+        if self._preview_task is not None:
+            return  # one read at a time; when it ends, the clip selected by then is shown
+
+        def read() -> list:
             # not memory-mapped: a file truncated while mapped would kill the studio with SIGBUS
-            self._file_cache[file] = samples_from_object(load_torch_file(file), file)
-        return self._file_cache[file]
+            return samples_from_object(load_torch_file(file), file)
+
+        read_ok = []
+
+        def arrived(samples: list) -> None:
+            self._file_cache = {file: samples}  # one file at a time is plenty for previews
+            read_ok.append(True)
+            self.status.emit(f"{Path(file).name}: {len(samples):,} clips ready to preview")
+
+        def ended() -> None:
+            self._preview_task = None
+            row = self.view.currentIndex().row()
+            # after a failed read only another file's clip is tried (the same one would fail again)
+            if read_ok or (self.table is not None and row >= 0
+                           and self.table.iloc[self.model.table_row(row)]["file"] != file):
+                self.show_clip(row)
+
+        task = Task(read, name="preview")
+        task.finished.connect(arrived)
+        task.failed.connect(lambda msg: self.show_error("Could not show the clip", msg))
+        task.ended.connect(ended)
+        self._preview_task = task
+        self.status.emit(f"Loading {Path(file).name} to preview its clips…")
+        task.start()
 
     def show_clip(self, view_row: int) -> None:
         if self.table is None or view_row < 0:
@@ -350,10 +377,14 @@ class CuratePanel(QWidget):
         if not rec.get("valid", True):
             self.status.emit(f"clip {row} is invalid: {rec['problems']}")
             return
+        if rec["file"] not in self._file_cache:
+            self._read_for_preview(rec["file"])
+            return
         try:
-            s = self._samples_of(rec["file"])[int(rec["index"])]
-        except (StickGenError, IndexError) as exc:
-            self.show_error("Could not show the clip", str(exc))
+            s = self._file_cache[rec["file"]][int(rec["index"])]
+        except IndexError:
+            self.show_error("Could not show the clip", f"{rec['file']}: clip {int(rec['index'])} is not in the file "
+                            "any more (it changed since it was annotated); add it again")
             return
         motion = s["motion"].numpy()
         fps, ground = float(rec["fps"]), float(rec["ground_y"])
@@ -496,6 +527,8 @@ class CuratePanel(QWidget):
     def shutdown(self) -> None:
         """Stop playback and wait for background work (window closing)."""
         self.player.pause()
+        if self._preview_task is not None:
+            self._preview_task.wait()
         if self.tasks.busy():
             self.tasks.cancel_all()
             self.tasks.wait()

@@ -71,9 +71,7 @@ class ClipTableModel(QAbstractTableModel):
         """New split status codes (see ``status_label``) and quality per row."""
         self._status, self._quality = status, quality
         if self._filters.get("status") or (self._sort and COLUMNS[self._sort[0]][1] in ("_status", "_quality")):
-            self.beginResetModel()
-            self._apply_view()
-            self.endResetModel()
+            self._relayout()
         elif self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
 
@@ -81,9 +79,21 @@ class ClipTableModel(QAbstractTableModel):
         """Filter by 'text' (description or clip id), 'source', 'action', 'status' ('' = all)
         or 'range' ((column, lo, hi) or None: a histogram bin)."""
         self._filters[key] = value
-        self.beginResetModel()
+        self._relayout()
+
+    def _relayout(self) -> None:
+        """Filter and sort again in place: the selected clip keeps its selection wherever its row
+        moves (Qt's persistent indexes), instead of a model reset dropping it on every slider move."""
+        self.layoutAboutToBeChanged.emit()
+        old = self._order
+        persistent = self.persistentIndexList()
         self._apply_view()
-        self.endResetModel()
+        where = np.full(len(self._table), -1, dtype=np.int64)
+        where[self._order] = np.arange(len(self._order))
+        moved = [where[old[i.row()]] if 0 <= i.row() < len(old) else -1 for i in persistent]
+        self.changePersistentIndexList(persistent, [self.index(int(r), i.column()) if r >= 0 else QModelIndex()
+                                                    for i, r in zip(persistent, moved)])
+        self.layoutChanged.emit()
 
     # ------------------------------------------------------------------ view
     def _column(self, key: str) -> np.ndarray:
@@ -132,10 +142,8 @@ class ClipTableModel(QAbstractTableModel):
         self._order = rows
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self.layoutAboutToBeChanged.emit()
         self._sort = (column, order)
-        self._apply_view()
-        self.layoutChanged.emit()
+        self._relayout()
 
     # ------------------------------------------------------------------ Qt API
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:

@@ -98,6 +98,44 @@ def test_clicking_a_row_plays_the_clip_and_paints_the_figure(window, qtbot):
     qtbot.waitUntil(lambda: not cur.player.is_playing(), timeout=30_000)
 
 
+def test_a_clip_preview_reads_its_file_off_the_gui_thread(window, qtbot, monkeypatch):
+    """A 10,000-clip file takes seconds to read: clicking its first clip must not freeze the window.
+    The read runs in the background (the window says so and keeps answering), then the clip plays."""
+    import threading
+
+    import stickgen_studio.curate.panel as panel_mod
+
+    cur = window.curate
+    gate, on_main = threading.Event(), []
+    real = panel_mod.load_torch_file
+
+    def slow_read(path, *a, **k):
+        on_main.append(threading.current_thread() is threading.main_thread())
+        if not on_main[-1]:      # on the GUI thread this would freeze the test too: fail fast instead
+            gate.wait(120)
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(panel_mod, "load_torch_file", slow_read)
+    rect = cur.view.visualRect(cur.model.index(0, 1))
+    clicked = cur.table.iloc[cur.model.table_row(0)]["clip_id"]
+    click(cur.view.viewport(), rect.center())
+    qtbot.waitUntil(lambda: bool(on_main), timeout=30_000)
+    assert on_main == [False]
+    qtbot.waitUntil(lambda: "Loading clips.pt" in window.statusBar().currentMessage(), timeout=30_000)
+    control = cur.thresholds.controls["min_quality_pretrain"]
+    control.slider.setFocus()
+    QTest.keyClick(control.slider, Qt.Key.Key_PageUp)   # the window answers while the file is read
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, min_quality_pretrain=0.6),
+                    timeout=30_000)
+    # the slider re-sorted the table (it is sorted by split status): the clicked clip stays selected
+    assert cur.table.iloc[cur.model.table_row(cur.view.currentIndex().row())]["clip_id"] == clicked
+    assert not cur.player.is_playing()
+    gate.set()
+    qtbot.waitUntil(lambda: cur.player.is_playing(), timeout=60_000)
+    qtbot.waitUntil(lambda: cur.player.frame >= 3, timeout=30_000)
+    assert painted_fraction(cur.player.canvas) > 0.002
+
+
 def test_filters_and_sorting(window):
     cur = window.curate
     QTest.keyClicks(cur.search, "walk")
