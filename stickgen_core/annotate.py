@@ -25,7 +25,7 @@ from .errors import DatasetError, StickGenError
 from .io import atomic_path, clip_ids, dataset_files, load_torch_file, samples_from_object
 from .metrics import ClipInput, MetricThresholds, compute_metrics
 from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
-from .threads import single_thread
+from .threads import free_threads
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,10 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
     """Metrics table of in-memory samples (never modified). Invalid samples get a row
     with ``valid`` False and their problems, not an exception.
 
-    Runs on one thread: its batches are cache-sized (``chunk_frames``), so each op is
-    short and a second thread mostly waits at barriers (measured 2-5x slower with 2
-    threads when another process keeps a core busy)."""
-    with single_thread():
+    Runs on the CPUs free when it starts (``threads.free_threads``): its batches are cache-sized
+    (``chunk_frames``), so each op is short, and beside a process that keeps a core busy a second
+    thread mostly waits at barriers (measured 2-5x slower with 2 threads then)."""
+    with free_threads():
         return _annotate_samples(samples, file, options, progress, should_stop)
 
 

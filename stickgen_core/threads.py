@@ -15,7 +15,7 @@ import contextlib
 import os
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
@@ -26,20 +26,32 @@ _local = threading.local()  # OpenMP's thread count is per calling thread, so is
 
 
 @contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run the block with one intra-op thread (in the calling Python thread, as OpenMP counts
-    them) and restore the count after; nested blocks restore it once, when the outer one ends."""
+def _threads(pick: Callable[[int], int]) -> Iterator[None]:
+    """Run the block on ``pick(pool)`` intra-op threads (in the calling Python thread, as OpenMP
+    counts them) and restore the count after; a nested block keeps the outer block's count."""
     depth = getattr(_local, "depth", 0)
     saved = torch.get_num_threads()
-    if depth == 0 and saved != 1:
-        torch.set_num_threads(1)
+    n = pick(saved) if depth == 0 else saved
+    if n != saved:
+        torch.set_num_threads(n)
     _local.depth = depth + 1
     try:
         yield
     finally:
         _local.depth = depth
-        if depth == 0 and saved != 1:
+        if n != saved:
             torch.set_num_threads(saved)
+
+
+def single_thread() -> contextlib.AbstractContextManager:
+    """One intra-op thread for the block (nested blocks restore once, when the outer one ends)."""
+    return _threads(lambda pool: 1)
+
+
+def free_threads() -> contextlib.AbstractContextManager:
+    """The CPUs free when the block starts (``free_cpus``): the whole pool on an idle machine,
+    one thread beside a busy process, where a second thread's barriers stall."""
+    return _threads(free_cpus)
 
 
 def _running_threads_elsewhere() -> int | None:
