@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     splash.finish(win)
     logging.getLogger("stickgen_studio").info("window shown after %.0f ms", (time.perf_counter() - t0) * 1000)
     times["window"] = time.time()
+    # modules kept out of start-up (seconds of import) are loaded now, off the GUI thread, so the first
+    # loss curve or BVH import does not stall the window
+    import threading
+
+    threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
     if args.timings:
         win.curate.updated.connect(lambda: times.setdefault("first_rows", time.time()))
     if args.screenshot or args.timings:
@@ -69,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         poll.timeout.connect(finish)
         poll.start(50)
     return app.exec()
+
+
+def _warm_imports() -> None:
+    import importlib
+
+    for name in ("scipy.signal", "scipy.spatial.transform"):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a failed warm-up only means the first use imports it
+            logging.getLogger("stickgen_studio").debug("warm import of %s failed", name, exc_info=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

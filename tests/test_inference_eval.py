@@ -74,7 +74,7 @@ def test_one_prompt_rolls_out_on_one_thread_beside_a_busy_process_and_restores_t
     import stickgen_core.threads as threads
 
     monkeypatch.setattr(threads, "_running_threads_elsewhere", lambda: 1)
-    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     torch.set_num_threads(2)
     seen, forward = [], gen.model.forward
     monkeypatch.setattr(gen.model, "forward", lambda *a, **k: (seen.append(torch.get_num_threads()), forward(*a, **k))[1])

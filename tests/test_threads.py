@@ -13,7 +13,7 @@ from stickgen_core.critic import SafetyCritic
 from stickgen_core.inference import InferenceGenerator
 from stickgen_core.synth import generate_sample
 import stickgen_core.threads as threads
-from stickgen_core.threads import StepThreads, free_cpus, single_thread
+from stickgen_core.threads import StepThreads, free_cpus, free_threads, single_thread
 from tests.test_inference_eval import StubEncoder, train_tiny_checkpoint
 
 
@@ -48,10 +48,41 @@ def test_a_block_in_another_python_thread_leaves_this_threads_count_alone():
 
 
 def test_free_cpus_leaves_out_what_other_processes_keep_busy(monkeypatch):
-    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     for others, pool, want in ((0, 2, 2), (1, 2, 1), (5, 2, 1), (0, 1, 1), (None, 2, 1)):
         monkeypatch.setattr(threads, "_running_threads_elsewhere", lambda o=others: o)
         assert free_cpus(pool) == want, (others, pool)
+
+
+def test_small_op_work_takes_at_most_two_threads_on_a_big_idle_machine(monkeypatch):
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    monkeypatch.setattr(threads, "_running_threads_elsewhere", lambda: 0)
+    assert free_cpus(16) == threads.SMALL_OP_MAX_THREADS == 2
+
+
+def test_two_blocks_in_one_process_do_not_take_the_same_core(monkeypatch):
+    """Annotation in one thread of the studio and a generation in another: the second sees the
+    first's claim (its threads are this process's own, so /proc does not count them)."""
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(threads, "_running_threads_elsewhere", lambda: 0)
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def annotation():
+        torch.set_num_threads(2)
+        with free_threads():
+            seen.append(torch.get_num_threads())
+            inside.set()
+            release.wait(60)
+
+    t = threading.Thread(target=annotation)
+    t.start()
+    try:
+        assert inside.wait(60)
+        assert seen == [2] and free_cpus(2) == 1
+    finally:
+        release.set()
+        t.join()
+    assert free_cpus(2) == 2     # the claim ends with its block
 
 
 def test_a_busy_neighbour_process_is_seen():
@@ -70,7 +101,7 @@ def test_a_busy_neighbour_process_is_seen():
 
 
 def test_step_threads_follow_the_free_cpus_mid_loop_and_restore_the_pool(monkeypatch):
-    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     others = [0]
     monkeypatch.setattr(threads, "_running_threads_elsewhere", lambda: others[0])
     torch.set_num_threads(2)
@@ -95,7 +126,7 @@ def test_generation_steps_and_critic_calls_take_the_free_cpus(tmp_path, monkeypa
         return forward(*a, **k)
 
     monkeypatch.setattr(gen.model, "forward", spy)
-    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     torch.set_num_threads(2)
     for others, want in ((0, {2}), (1, {1})):
         seen.clear()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from ..curation.export import PRETRAIN_FILE, SFT_FILE, STATS_FILE
 from ..errors import JobError
 from .run import ACTIVE, TERMINAL, Run, now_iso, write_json
 from .spec import JobSpec, sft_config_for
@@ -34,7 +35,7 @@ def _new_run_dir(workspace: str | Path, spec: JobSpec) -> Path:
     raise JobError(f"job.run_name: {base!r} is taken 999 times over in {root}")
 
 
-_SPLIT_FILES = {"pretrain_data.pt": "pretrain", "sft_data.pt": "sft"}
+_SPLIT_FILES = {PRETRAIN_FILE: "pretrain", SFT_FILE: "sft"}
 
 
 def empty_split(data: str | Path) -> str | None:
@@ -42,7 +43,7 @@ def empty_split(data: str | Path) -> str | None:
     the same export) counts 0 clips for it, else None: such a run would fail only once it starts."""
     path = Path(data)
     split = _SPLIT_FILES.get(path.name)
-    stats = path.resolve().parent / "curation_stats.json"
+    stats = path.resolve().parent / STATS_FILE
     if split is None or not stats.is_file():
         return None
     try:

@@ -66,6 +66,7 @@ class CuratePanel(QWidget):
         self._annotation_queued = False
         self._file_cache: dict[str, list] = {}
         self._preview_task: Task | None = None
+        self._data_generation = 0     # bumped whenever the clips on show change (a preview read is then stale)
         self._problems: list[tuple[str, str]] = []
         self._import_problems: list[tuple[str, str]] = []  # files that could not be converted or read
         self._unreported: list[tuple[str, str]] = []  # import problems the next loading's dialog shows
@@ -203,6 +204,7 @@ class CuratePanel(QWidget):
 
     def _on_partial(self, data: tuple[pd.DataFrame, list], path: str) -> None:
         table, samples = data
+        self._data_generation += 1
         self._file_cache = {path: samples}  # the file is written at the end: preview from memory
         self._show_table(table, [path], keep_cache=True)
 
@@ -303,6 +305,7 @@ class CuratePanel(QWidget):
         self.files = files
         self.table = table
         if not keep_cache:
+            self._data_generation += 1
             self._file_cache.clear()
         self.data_box.show_files(table, files, self._import_problems + self._problems)
         self.model.set_table(table)
@@ -344,9 +347,11 @@ class CuratePanel(QWidget):
             # not memory-mapped: a file truncated while mapped would kill the studio with SIGBUS
             return samples_from_object(load_torch_file(file), file)
 
-        read_ok = []
+        read_ok, data_then = [], self._data_generation
 
         def arrived(samples: list) -> None:
+            if self._data_generation != data_then:
+                return  # the data changed while the file was read: this copy may be stale
             self._file_cache = {file: samples}  # one file at a time is plenty for previews
             read_ok.append(True)
             self.status.emit(f"{Path(file).name}: {len(samples):,} clips ready to preview")
@@ -527,11 +532,11 @@ class CuratePanel(QWidget):
     def shutdown(self) -> None:
         """Stop playback and wait for background work (window closing)."""
         self.player.pause()
-        if self._preview_task is not None:
-            self._preview_task.wait()
         if self.tasks.busy():
             self.tasks.cancel_all()
-            self.tasks.wait()
+        if self._preview_task is not None:
+            self._preview_task.wait()
+        self.tasks.wait()
 
     def show_error(self, title: str, message: str, icon=QMessageBox.Icon.Critical) -> None:
         self.last_error = message

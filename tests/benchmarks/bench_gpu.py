@@ -4,8 +4,8 @@
 
 Full training steps (forward, backward, AdamW) under bf16 autocast, as the trainer runs on CUDA.
 A token is one frame. MFU = achieved model FLOP/s over the card's dense bf16 peak; model FLOPs per
-token = 6 x parameters (weights, forward + backward) + 12 x layers x d_model x frames / 2 (causal
-attention scores and values, forward + backward), the nanoGPT / PaLM convention. Without a GPU the same
+token = 6 x parameters (weights, forward + backward) + 6 x layers x d_model x frames: nanoGPT's
+12 L d T attention term, halved because causal attention computes half the score matrix. Without a GPU the same
 code runs a few float32 CPU steps so the script stays tested, and the table says no GPU was measured.
 """
 

@@ -116,6 +116,17 @@ def test_a_clip_preview_reads_its_file_off_the_gui_thread(window, qtbot, monkeyp
         return real(path, *a, **k)
 
     monkeypatch.setattr(panel_mod, "load_torch_file", slow_read)
+    try:
+        _click_and_use_the_window_while_the_file_is_read(window, qtbot, on_main)
+    finally:
+        gate.set()      # never leave the reader blocked, whatever failed
+    qtbot.waitUntil(lambda: cur.player.is_playing(), timeout=60_000)
+    qtbot.waitUntil(lambda: cur.player.frame >= 3, timeout=30_000)
+    assert painted_fraction(cur.player.canvas) > 0.002
+
+
+def _click_and_use_the_window_while_the_file_is_read(window, qtbot, on_main):
+    cur = window.curate
     rect = cur.view.visualRect(cur.model.index(0, 1))
     clicked = cur.table.iloc[cur.model.table_row(0)]["clip_id"]
     click(cur.view.viewport(), rect.center())
@@ -130,10 +141,6 @@ def test_a_clip_preview_reads_its_file_off_the_gui_thread(window, qtbot, monkeyp
     # the slider re-sorted the table (it is sorted by split status): the clicked clip stays selected
     assert cur.table.iloc[cur.model.table_row(cur.view.currentIndex().row())]["clip_id"] == clicked
     assert not cur.player.is_playing()
-    gate.set()
-    qtbot.waitUntil(lambda: cur.player.is_playing(), timeout=60_000)
-    qtbot.waitUntil(lambda: cur.player.frame >= 3, timeout=30_000)
-    assert painted_fraction(cur.player.canvas) > 0.002
 
 
 def test_filters_and_sorting(window):
