@@ -66,6 +66,7 @@ class CuratePanel(QWidget):
         self._annotation_queued = False
         self._file_cache: dict[str, list] = {}
         self._preview_task: Task | None = None
+        self._closing = False
         self._data_generation = 0     # bumped whenever the clips on show change (a preview read is then stale)
         self._problems: list[tuple[str, str]] = []
         self._import_problems: list[tuple[str, str]] = []  # files that could not be converted or read
@@ -358,6 +359,8 @@ class CuratePanel(QWidget):
 
         def ended() -> None:
             self._preview_task = None
+            if self._closing:
+                return
             row = self.view.currentIndex().row()
             # after a failed read only another file's clip is tried (the same one would fail again)
             if read_ok or (self.table is not None and row >= 0
@@ -532,6 +535,7 @@ class CuratePanel(QWidget):
     def shutdown(self) -> None:
         """Stop playback and wait for background work (window closing)."""
         self.player.pause()
+        self._closing = True
         if self.tasks.busy():
             self.tasks.cancel_all()
         if self._preview_task is not None:

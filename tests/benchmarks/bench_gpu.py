@@ -54,11 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if cuda else "cpu")
     steps, B, T = (args.steps, args.batch, args.frames) if cuda else (2, 2, 32)
     cfg = load_config(args.config)
-    model = StickFigureTransformer(cfg.model, 384).to(device)
+    emb = cfg.model.embedding_dim if isinstance(cfg.model.embedding_dim, int) else 384  # all-MiniLM-L6-v2
+    model = StickFigureTransformer(cfg.model, emb).to(device)
     params = model.num_parameters()
     run = torch.compile(model) if args.compile else model
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=cuda)
-    batch = make_batch(B, T, 384, device)
+    batch = make_batch(B, T, emb, device)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
     times = []
     for i in range(steps + 3):  # three warm-up steps (kernel selection, compile)
