@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         poll = QTimer(win)
 
         def finish() -> None:
-            if win.curate.tasks.busy() or win.curate.table is None:
+            cur = win.curate
+            # ready: no work running, and the clips on show unless the workspace has none to show
+            waiting = cur.table is None and cur.workspace is not None and bool(cur.workspace.datasets())
+            if cur.tasks.busy() or waiting:
                 return
             poll.stop()
             times["all_data"] = time.time()

@@ -174,3 +174,21 @@ def test_every_config_field_has_a_control_with_its_help(window):
         assert FIELD_HELP[field] in c.slider.toolTip()
     t.source_lists["mocap_sources"].setText("mocap, mocap_like, video_estimate")
     assert t.config().mocap_sources == ("mocap", "mocap_like", "video_estimate")
+
+
+def test_screenshot_of_an_empty_workspace_is_written_and_the_app_exits(tmp_path):
+    """`stickgen-studio WS --screenshot F` on a workspace with no data (and no demo asked for) has
+    nothing to wait for: it saves the window and quits instead of waiting forever."""
+    import os
+    import subprocess
+    import sys
+
+    from PySide6.QtGui import QImage
+
+    shot_path = tmp_path / "empty.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-m", "stickgen_studio", str(tmp_path / "ws"), "--screenshot", str(shot_path)],
+                          env=env, capture_output=True, text=True, timeout=600)  # a hang guard, not a speed limit
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    image = QImage(str(shot_path))
+    assert not image.isNull() and image.width() > 600
