@@ -25,7 +25,7 @@ from .errors import DatasetError, StickGenError
 from .io import atomic_path, clip_ids, dataset_files, load_torch_file, samples_from_object
 from .metrics import ClipInput, MetricThresholds, compute_metrics
 from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
-from .threads import StepThreads
+from .threads import single_thread
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,15 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
     """Metrics table of in-memory samples (never modified). Invalid samples get a row
     with ``valid`` False and their problems, not an exception.
 
-    Runs on the CPUs free before each batch (``threads.StepThreads``): its batches are cache-sized
-    (``chunk_frames``), so each op is short, and beside a process that keeps a core busy a second
-    thread mostly waits at barriers (measured 2-5x slower with 2 threads then)."""
-    with StepThreads(every=1) as threads:   # looked at again before every batch
-        return _annotate_samples(samples, file, options, progress, should_stop, threads)
+    Runs on one thread: its batches are cache-sized (``chunk_frames``), so each op is
+    short and a second thread mostly waits at barriers (measured 2-5x slower with 2
+    threads when another process keeps a core busy)."""
+    with single_thread():
+        return _annotate_samples(samples, file, options, progress, should_stop)
 
 
 def _annotate_samples(samples: Sequence, file: str, options: AnnotateOptions, progress: Progress | None,
-                      should_stop: Callable[[], bool] | None, threads: StepThreads) -> pd.DataFrame:
+                      should_stop: Callable[[], bool] | None) -> pd.DataFrame:
     n = len(samples)
     ident: dict[str, list] = {k: [] for k in ("index", "source", "description", "fps", "base_quality",
                                               "problems", "injected")}
@@ -173,8 +173,7 @@ def _annotate_samples(samples: Sequence, file: str, options: AnnotateOptions, pr
             cur_frames += int(lengths[k])
         chunks.append(cur)
         done = 0
-        for i, chunk in enumerate(chunks):
-            threads.step(i)
+        for chunk in chunks:
             if should_stop and should_stop():
                 raise InterruptedError("annotation cancelled")
             clips = []

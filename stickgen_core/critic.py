@@ -24,7 +24,7 @@ from .errors import ConfigError
 from .issues import runs
 from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags
 from .schema import FPS_DEFAULT
-from .threads import free_threads
+from .threads import single_thread
 
 STILLNESS_WORDS = ("still", "motionless", "meditat", "freez", "frozen", "statue", "sleep", "asleep",
                    "lies down", "lying", "stays put", "does not move", "doesn't move", "holds a pose")
@@ -122,7 +122,7 @@ class SafetyCritic:
     def evaluate(self, motion, physics=None, prompt: str | None = None, fps: float = FPS_DEFAULT,
                  source: str | None = None, quality: float | None = None) -> SafetyResult:
         """Judge one clip (``[T, 48]`` or ``[T, A, 48]``; physics optional, derived when absent)."""
-        with free_threads():  # ~100 small ops: a second thread helps only while no other process wants it
+        with single_thread():  # one clip is ~100 small ops: a second thread only adds barriers
             return self._evaluate(motion, physics, prompt, fps, source, quality)
 
     def _evaluate(self, motion, physics, prompt: str | None, fps: float, source: str | None,

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from .model.constraints import keep_skeleton, reference_lengths
 from .schema import JOINT_INDEX, NUM_ACTIONS
 from .skeleton import joints_to_segments, segments_to_joints
 from .synth import derive_physics
-from .threads import SMALL_OP_WORK, StepThreads
+from .threads import threads_for
 from .train.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,21 @@ log = logging.getLogger(__name__)
 MAX_SECONDS = 60.0  # longer requests are clamped (and the result says so)
 MIN_FRAMES = 1
 DEFAULT_GUIDANCE = 2.0  # classifier-free guidance scale of models trained with text dropout
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int) -> Iterator[None]:
+    """Run torch ops on ``n`` intra-op threads inside the block, then restore the previous count.
+
+    One prompt's rollout is hundreds of tiny steps (one token through the model each): more
+    threads only add hand-offs, and on a shared CPU their spin-waits collapse (a 2 s clip took
+    4.7 s on 2 threads and 0.27 s on 1 beside busy neighbours), enough to stall a GUI generation."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class InferenceGenerator:
@@ -105,8 +120,10 @@ class InferenceGenerator:
             T = MIN_FRAMES
         g = torch.Generator(device="cpu").manual_seed(int(seed) if seed is not None else 0)
         text = torch.as_tensor(self.encoder.encode([prompt]), dtype=torch.float32).to(self.device)
-        motion, logits = self._rollout(text, [T], use_cache, temperature, g,
-                                       self.resolve_guidance(guidance_scale, notes), self._plan(text, [T]))
+        with intra_op_threads(1):
+            motion, logits = self._rollout(text, [T], use_cache, temperature, g,
+                                           self.resolve_guidance(guidance_scale, notes),
+                                           self._plan(text, [T]))
         refined = self.will_refine(refine, notes)
         if refined:
             motion = self.refined(motion, text, g)
@@ -183,15 +200,12 @@ class InferenceGenerator:
         cfg = self.model.cfg
         rows = text.shape[0] * (2 if guidance else 1) * (1 if use_cache else max(lengths))
         work = rows * cfg.d_model * max(3 * cfg.d_model, cfg.ffn_dim)  # the largest matmul of a step
-        # one-token steps: the CPUs free right now (two on an idle laptop, one beside a busy
-        # process, where a second thread's barriers stall); big batched steps keep the pool
-        small = self.device.type == "cpu" and work < SMALL_OP_WORK
-        with StepThreads() if small else contextlib.nullcontext() as threads:
-            return self._rollout_steps(text, lengths, use_cache, temperature, g, guidance, plan, threads)
+        with threads_for(work if self.device.type == "cpu" else float("inf")):
+            return self._rollout_steps(text, lengths, use_cache, temperature, g, guidance, plan)
 
     def _rollout_steps(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
-                       g: torch.Generator, guidance: float, plan: torch.Tensor | None = None,
-                       threads: StepThreads | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                       g: torch.Generator, guidance: float,
+                       plan: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
         B, T, dev = text.shape[0], max(lengths), self.device
         rows = 2 * B if guidance else B
@@ -207,8 +221,6 @@ class InferenceGenerator:
         kw = {"text_keep": keep, "total": total}
         out = model(text_rows, torch.zeros(rows, 0, 48, device=dev), cache=cache, start=0, **kw)
         for t in range(T):
-            if threads is not None:
-                threads.step(t)
             pose, logit = out["pose"][:, -1], out["action_logits"][:, -1]
             if guidance:
                 pose = pose[:B] + guidance * (pose[:B] - pose[B:])

@@ -151,8 +151,8 @@ def main(argv=None) -> int:
         "generate 10 s, KV cache, ms (aim: <= 2x idle)":
             "beside a busy process only one core is free, so the floor is the one-thread time; when two idle "
             "threads are ~2x faster than one, 2x idle is the best a 2-core machine can give.",
-        "safety critic ms per 250-frame clip": "the critic's metric passes run on the thread count chosen at the call; "
-            "the remaining time is per-issue Python (frame ranges, descriptions)."}))
+        "safety critic ms per 250-frame clip": "one thread per call (a 2-thread pool stalls beside a busy process and "
+            "would make verdicts depend on the load); the rest is per-issue Python (frame ranges, descriptions)."}))
     if args.checkpoint:
         from stickgen_core.evaluation import run_adversarial_eval
 
