@@ -1,61 +1,18 @@
-"""The motion metrics as they were before the fused passes (issue 16), kept verbatim as the
-reference ``test_metrics_fused`` compares the fast code with. Not used by the library."""
+"""The motion metrics' per-frame passes as they were before they were fused (issue 16), kept verbatim
+as the reference ``test_metrics_fused`` compares the fast code with; the parts the fusion left
+unchanged are imported from the library. Not used by the library."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from stickgen_core.schema import FPS_DEFAULT, JOINT_INDEX, NUM_ACTIONS, SEGMENTS
+# unchanged by the fusion: the reference uses the library's own
+from stickgen_core.metrics import (_FEET, ARTIFACT_KINDS, ClipInput, MetricThresholds, _action_stats, _diff, _per_clip,
+                                   _physics_maxima, _resolve_ground, _rows, _shift, scores)
 from stickgen_core.skeleton import _JOINT_END, _JOINT_SEG
-
-_SEG_A = np.array([JOINT_INDEX[a] for _, a, _ in SEGMENTS[:11]])  # rigid segments only
-_SEG_B = np.array([JOINT_INDEX[b] for _, _, b in SEGMENTS[:11]])
-_FEET = np.array([JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]])
-ARTIFACT_KINDS = ("frozen", "jitter", "velocity_explosion", "foot_sliding", "ground_penetration")
-
-
-@dataclass(frozen=True)
-class MetricThresholds:
-    """What counts as an artifact frame. Defaults suit metre-scale 25 fps data."""
-
-    frozen_speed: float = 0.002        # m/s, mean joint speed below this = frozen frame
-    jitter_accel: float = 25.0         # m/s^2 of frame-to-frame alternating acceleration = jittery frame
-    explosion_speed: float = 12.0      # m/s of the mean joint speed = the whole body jumped (a teleport)
-    explosion_joint_speed: float = 50.0  # m/s of any one joint (a pitcher's hand peaks near 40)
-    foot_height: float = 0.05          # m above ground: the 5 cm foot-contact convention
-    foot_speed: float = 0.5            # m/s horizontal: the 0.5 m/s foot-skating convention
-    penetration_y: float = -0.1        # m below ground = penetrating frame
-    human_speed: float = 8.0           # m/s of the pelvis where realism starts to drop
-    human_accel: float = 50.0          # m/s^2 of the pelvis where realism starts to drop (hard landings)
-    camera_shake_ref: float = 0.01     # m/frame^2 of camera shake that halves stability
-
-
-@dataclass
-class ClipInput:
-    """What the metrics need of one sample (arrays, not tensors)."""
-
-    motion: np.ndarray                 # [T, 48] or [T, A, 48]
-    fps: float = FPS_DEFAULT
-    physics: np.ndarray | None = None  # [T, 6]
-    camera: np.ndarray | None = None   # [T, 3]
-    actions: np.ndarray | None = None  # [T] or [T, A]
-    ground: float | str | None = None  # None: estimate from resting feet; "auto": estimate, and take
-                                       # y = 0 when the estimate agrees within AUTO_GROUND_TOLERANCE; else this y
-
-
-#: ``ground="auto"`` takes y = 0 as the floor when this share of the resting-foot frames
-#: stand within this many metres of it (a figure that sinks for part of a clip still has
-#: its floor at 0); otherwise it takes the estimate from the resting feet.
-AUTO_GROUND_TOLERANCE = 0.03
-AUTO_GROUND_SHARE = 0.05
-
-
-def _norm(v: torch.Tensor) -> torch.Tensor:
-    return torch.hypot(v[..., 0], v[..., 1])
 
 
 class _Frames:
@@ -95,60 +52,6 @@ class _Frames:
     def min(self, x: torch.Tensor, valid: torch.Tensor, empty: float = float("inf")) -> torch.Tensor:
         out = torch.full((self.B,), empty, dtype=torch.float32)
         return out.scatter_reduce(0, self.row, torch.where(valid, x, empty), "amin")
-
-
-def _shift(x: torch.Tensor, k: int) -> torch.Tensor:
-    """x[t - k] at t (first k frames repeat x[0]); only read where ``valid(k)``."""
-    return torch.cat([x[:1].expand(k, *x.shape[1:]), x[:-k]]) if k else x
-
-
-def _diff(x: torch.Tensor) -> torch.Tensor:
-    """x[t] - x[t-1] at t (zero at t = 0), written in place of a concatenation."""
-    out = torch.empty_like(x)
-    out[:1] = 0
-    torch.sub(x[1:], x[:-1], out=out[1:])
-    return out
-
-
-def _resting_feet(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lower-foot height per frame, and which frames count for the ground: the feet rest
-    (slower than 0.3 m/s), or every frame of a row that never rests."""
-    X, Y = J
-    feet_y = Y[:, _FEET].amin(1)
-    v = torch.maximum(_diff(X[:, _FEET]).abs().amax(1), _diff(Y[:, _FEET]).abs().amax(1)) * fps[F.row]
-    resting = (v < 0.3) & F.valid(1)
-    has_rest = F.count(resting) > 0
-    return feet_y, torch.where(has_rest[F.row], resting, torch.ones_like(resting))
-
-
-def estimate_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
-    """Ground height per row: the 10th percentile of the lower foot while it rests."""
-    feet_y, use = _resting_feet(J, F, fps)
-    # per-row percentile: sort (row, value) pairs once for all rows
-    key = torch.where(use, feet_y, torch.inf)
-    order = torch.argsort(F.row.double() * 1e6 + key.double().clamp(-1e5, 1e5))
-    n_use = F.count(use).long()
-    starts = torch.cumsum(F.lengths, 0) - F.lengths
-    pick = starts + (0.1 * (n_use - 1).clamp(min=0)).long()
-    g = feet_y[order][pick.clamp(max=max(F.N - 1, 0))]
-    return torch.where(n_use > 0, g, torch.zeros_like(g))
-
-
-def rests_on_zero(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor) -> torch.Tensor:
-    """Per row: its first frame, or at least ``AUTO_GROUND_SHARE`` of its supported-foot frames,
-    stand on y = 0 (within ``AUTO_GROUND_TOLERANCE``): the data agrees that the floor is y = 0."""
-    X, Y = J
-    feet_y = Y[:, _FEET].amin(1)
-    # the lower foot is supported when it does not move up or down (it may still slide:
-    # a jog whose stance foot skids stands on its floor all the same)
-    vy = _diff(feet_y).abs() * fps[F.row]
-    supported = (vy < 0.3) & F.valid(1)
-    near = feet_y.abs() <= AUTO_GROUND_TOLERANCE
-    on_zero = supported & near
-    # a clip that starts on y = 0 (a generation from its seed pose) keeps that floor even when
-    # it then sinks for most of its frames
-    starts_on_zero = F.count(near & (F.pos == 0)) > 0
-    return starts_on_zero | (F.count(on_zero) >= AUTO_GROUND_SHARE * F.count(supported).clamp(min=1))
 
 
 def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor, ground: torch.Tensor,
@@ -191,36 +94,6 @@ def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.T
     }
 
 
-def _rows(clips: Sequence[ClipInput]):
-    """One row per actor: motion ``[T, 48]`` arrays, owning clip index, fps, ground (nan = estimate)."""
-    motions, owner, fps, ground = [], [], [], []
-    for ci, c in enumerate(clips):
-        m = np.asarray(c.motion, dtype=np.float32)
-        actors = [m] if m.ndim == 2 else [m[:, a] for a in range(m.shape[1])]
-        motions.extend(actors)
-        owner.extend([ci] * len(actors))
-        fps.extend([float(c.fps or FPS_DEFAULT)] * len(actors))
-        # nan: estimate; inf: estimate, snapped to 0 when close ("auto")
-        g = np.nan if c.ground is None else np.inf if c.ground == "auto" else float(c.ground)
-        ground.extend([g] * len(actors))
-    return (motions, torch.tensor(owner), torch.tensor(fps, dtype=torch.float32),
-            torch.tensor(ground, dtype=torch.float32))
-
-
-def _resolve_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor,
-                    ground_in: torch.Tensor) -> torch.Tensor:
-    """Per-row ground: given values as they are; estimated where nan; for "auto" (inf) 0 where
-    the data agrees (``rests_on_zero``), else the estimate."""
-    fixed = torch.isfinite(ground_in)
-    if bool(fixed.all()):
-        return ground_in
-    est = estimate_ground(J, F, fps)
-    auto = torch.isinf(ground_in)
-    if bool(auto.any()):
-        est = torch.where(auto & rests_on_zero(J, F, fps), torch.zeros_like(est), est)
-    return torch.where(fixed, ground_in, est)
-
-
 # columns of the 48-vector holding each joint's x and y, in JOINT_NAMES order
 _X_COLS = torch.tensor([int(s) * 4 + int(e) * 2 for s, e in zip(_JOINT_SEG, _JOINT_END)])
 _Y_COLS = _X_COLS + 1
@@ -231,15 +104,6 @@ def _flat_joints(motions: Sequence[np.ndarray]) -> tuple[tuple[torch.Tensor, tor
     M = torch.from_numpy(np.concatenate(motions) if len(motions) > 1 else np.asarray(motions[0]))
     lengths = torch.tensor([len(m) for m in motions], dtype=torch.long)
     return (M[:, _X_COLS], M[:, _Y_COLS]), M, _Frames(lengths)
-
-
-def _per_clip(values: torch.Tensor, owner: torch.Tensor, n: int, how: str) -> torch.Tensor:
-    values = values.to(torch.float64)
-    if how == "max":
-        return torch.full((n,), -torch.inf, dtype=torch.float64).scatter_reduce(0, owner, values, "amax")
-    if how == "min":
-        return torch.full((n,), torch.inf, dtype=torch.float64).scatter_reduce(0, owner, values, "amin")
-    return torch.zeros(n, dtype=torch.float64).scatter_reduce(0, owner, values, "mean", include_self=False)
 
 
 _WORST = {"frozen_ratio", "jitter_ratio", "mean_jerk", "explosion_frames", "foot_sliding_ratio",
@@ -307,21 +171,6 @@ def compute_metrics(clips: Sequence[ClipInput], th: MetricThresholds = MetricThr
     return out
 
 
-def _physics_maxima(clips: Sequence[ClipInput], m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Max pelvis velocity and acceleration from ``physics`` when present, else derived."""
-    has = np.array([c.physics is not None and len(c.physics) == len(c.motion) for c in clips])
-    v = m["derived_max_velocity"].copy()
-    a = m["derived_max_accel"].copy()
-    if has.any():
-        phys = [np.asarray(c.physics, dtype=np.float32) for c, h in zip(clips, has) if h]
-        P = torch.from_numpy(np.concatenate(phys))
-        F = _Frames(torch.tensor([len(p) for p in phys]))
-        everywhere = torch.ones(F.N, dtype=torch.bool)
-        v[has] = F.max(_norm(P[:, 0:2]), everywhere).double().numpy()
-        a[has] = F.max(_norm(P[:, 2:4]), everywhere).double().numpy()
-    return {"max_velocity": v, "max_acceleration": a, "has_physics": has.astype(np.float64)}
-
-
 def _camera_stability(clips: Sequence[ClipInput], th: MetricThresholds) -> np.ndarray:
     """1 / (1 + shake / camera_shake_ref); shake = mean |second difference| of x, y and zoom."""
     out = np.ones(len(clips))
@@ -334,46 +183,6 @@ def _camera_stability(clips: Sequence[ClipInput], th: MetricThresholds) -> np.nd
         shake = torch.nan_to_num(F.mean(d2, F.valid(2))).double().numpy()
         out[idx] = 1.0 / (1.0 + shake / th.camera_shake_ref)
     return out
-
-
-def _action_stats(clips: Sequence[ClipInput]) -> dict[str, np.ndarray]:
-    """Dominant action, number of distinct actions and normalised label entropy."""
-    labels = [np.asarray(c.actions).reshape(-1) if c.actions is not None else np.zeros(0, np.int64) for c in clips]
-    lengths = np.array([len(x) for x in labels])
-    flat = np.clip(np.concatenate(labels), 0, NUM_ACTIONS - 1).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
-    owner = np.repeat(np.arange(len(clips)), lengths)
-    counts = np.bincount(owner * NUM_ACTIONS + flat, minlength=len(clips) * NUM_ACTIONS).reshape(len(clips), NUM_ACTIONS)
-    p = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ent = -(np.where(p > 0, p * np.log(p), 0)).sum(1) / np.log(NUM_ACTIONS)
-    return {"dominant_action": np.where(lengths > 0, counts.argmax(1), 0).astype(np.float64),
-            "n_actions": (counts > 0).sum(1).astype(np.float64), "action_entropy": np.abs(ent)}
-
-
-def scores(m: dict[str, np.ndarray], th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
-    """Artifact and realism scores (0-1) from clip metrics.
-
-    artifact_score = 1 - (1 - j)(1 - f)(1 - s)(1 - e), each term clipped to [0, 1]:
-        j = (jitter_ratio - 0.25) / 0.3        (fast limbs whip a little; 55 % of frames = full)
-        f = frozen_ratio / 0.5                 (half the clip stopped dead = full)
-        s = (foot_sliding_ratio - 0.35) / 0.3  (toe-off and heel-strike skids are normal)
-        e = explosion_frames / 2               (one teleport = two spike frames = full)
-    so any one artifact alone can fail a clip, and clean motion scores near 0.
-    realism_score = r_pen * r_vel * r_acc * r_limb with
-        r_pen  = 1 - penetration_ratio / 0.1,
-        r_vel  = 1 - (max_velocity - human_speed) / 7,       (8 m/s fine, 15 m/s zero)
-        r_acc  = 1 - (max_acceleration - human_accel) / 40,  (50 m/s^2 fine, 90 zero)
-        r_limb = 1 - (limb_length_cv - 0.15) / 0.25, each clipped to [0, 1].
-    """
-    c = lambda x: np.clip(np.nan_to_num(x, nan=1.0), 0.0, 1.0)  # noqa: E731  (NaN counts as worst)
-    j, f = c((m["jitter_ratio"] - 0.25) / 0.3), c(m["frozen_ratio"] / 0.5)
-    s, e = c((m["foot_sliding_ratio"] - 0.35) / 0.3), c(m["explosion_frames"] / 2.0)
-    artifact = 1 - (1 - j) * (1 - f) * (1 - s) * (1 - e)
-    r_pen = 1 - c(m["penetration_ratio"] / 0.1)
-    r_vel = 1 - c((m["max_velocity"] - th.human_speed) / 7.0)
-    r_acc = 1 - c((m["max_acceleration"] - th.human_accel) / 40.0)
-    r_limb = 1 - c((m["limb_length_cv"] - 0.15) / 0.25)
-    return {"artifact_score": artifact, "realism_score": r_pen * r_vel * r_acc * r_limb}
 
 
 def clip_frame_signals(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
