@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -20,22 +21,15 @@ import torch
 
 from stickgen_core.config import LossWeights, load_config
 from stickgen_core.model import StickFigureTransformer
-from stickgen_core.train.data import Batch
 from stickgen_core.train.losses import compute_losses
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import synthetic_batch  # noqa: E402
+
 #: dense bf16 tensor-core peaks (TFLOP/s, no sparsity) by a substring of the device name
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0}
 MFU_AIM = 0.30  # a small model (short sequences, 48-dim output) rarely gets near the large-LM figures
-
-
-def make_batch(B: int, T: int, emb: int, device: torch.device) -> Batch:
-    g = torch.Generator().manual_seed(0)
-    b = Batch(torch.randn(B, emb, generator=g), torch.randn(B, T, 48, generator=g),
-              torch.randint(0, 16, (B, T), generator=g), torch.randn(B, T, 6, generator=g),
-              torch.randn(B, T, 3, generator=g), torch.ones(B, T, dtype=torch.bool),
-              torch.zeros(B, dtype=torch.long), torch.full((B,), T, dtype=torch.long))
-    return b.to(device)
 
 
 def peak_tflops(name: str) -> float | None:
@@ -59,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     params = model.num_parameters()
     run = torch.compile(model) if args.compile else model
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=cuda)
-    batch = make_batch(B, T, emb, device)
+    batch = synthetic_batch(B, T, emb).to(device)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
     times = []
     for i in range(steps + 3):  # three warm-up steps (kernel selection, compile)

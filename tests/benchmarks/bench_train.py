@@ -18,23 +18,15 @@ import time
 
 import torch
 from benchlib import peak_rss_mb as rss_mb
+from benchlib import synthetic_batch
 
 from stickgen_core.config import LossWeights, load_config
 from stickgen_core.model import StickFigureTransformer
-from stickgen_core.train.data import Batch
 from stickgen_core.train.losses import compute_losses
 
 REFERENCE_STEP_S = 0.8
 
 
-
-
-def batch(B: int, T: int, emb: int) -> Batch:
-    g = torch.Generator().manual_seed(0)
-    return Batch(torch.randn(B, emb, generator=g), torch.randn(B, T, 48, generator=g),
-                 torch.randint(0, 16, (B, T), generator=g), torch.randn(B, T, 6, generator=g),
-                 torch.randn(B, T, 3, generator=g), torch.ones(B, T, dtype=torch.bool),
-                 torch.zeros(B, dtype=torch.long), torch.full((B,), T, dtype=torch.long))
 
 
 def main(argv=None) -> int:
@@ -47,7 +39,7 @@ def main(argv=None) -> int:
     cfg = load_config("configs/small.yaml")
     model = StickFigureTransformer(cfg.model, 384)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    b = batch(8, 250, 384)
+    b = synthetic_batch(8, 250, 384)
     times = []
     for i in range(args.steps + 2):  # two warm-up steps
         t = time.perf_counter()

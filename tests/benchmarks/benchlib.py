@@ -25,6 +25,19 @@ def busy_neighbour() -> Iterator[None]:
         proc.wait()
 
 
+def synthetic_batch(B: int, T: int, emb: int):
+    """A training ``Batch`` of random data (B clips x T frames, ``emb``-dim text), the same every call."""
+    import torch
+
+    from stickgen_core.train.data import Batch
+
+    g = torch.Generator().manual_seed(0)
+    return Batch(torch.randn(B, emb, generator=g), torch.randn(B, T, 48, generator=g),
+                 torch.randint(0, 16, (B, T), generator=g), torch.randn(B, T, 6, generator=g),
+                 torch.randn(B, T, 3, generator=g), torch.ones(B, T, dtype=torch.bool),
+                 torch.zeros(B, dtype=torch.long), torch.full((B,), T, dtype=torch.long))
+
+
 def goal_table(rows: list[tuple[str, str, float, float, float, bool]], why: dict[str, str] | None = None) -> str:
     """Markdown table of measures against their goals (issue 16): each row is
     (measure, load, today, aim, now, higher_is_better); ratio = how far ``now`` moved from
