@@ -75,6 +75,10 @@ class LaunchForm(QWidget):
         self.checkpoint.setLineEdit(ElidedPathEdit())
         for box in (self.data, self.checkpoint):    # the list elides long paths in the middle too
             box.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        for box in (self.config, self.stage, self.data, self.start_mode, self.checkpoint):
+            # sized by a short minimum, not by the longest entry: the form fits its pane at 1024 px
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(12)
         self.checkpoint.setToolTip("Checkpoints of the workspace's runs (best and latest), or any path")
         self.start_help = QLabel()
         self.start_help.setWordWrap(True)

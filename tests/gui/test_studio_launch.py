@@ -72,6 +72,23 @@ def test_laptop_screens_show_every_control_whole_and_the_key_columns(window, qtb
         assert right <= view.viewport().width() + 1, f"{name} column off-screen at {size}"
 
 
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
+def test_the_train_form_fits_its_pane_on_laptop_screens(window, qtbot, size):
+    """The launch form's scroll pane has no horizontal bar: a form wider than the pane had its
+    right edge (Launch, the help texts, the inline error) cut off at 1024 px."""
+    window.resize(*size)
+    window.nav.setCurrentRow(1)
+    form = window.train.form
+    qtbot.waitUntil(lambda: window.width() == size[0] and form.isVisible(), timeout=30_000)
+    form.data.setEditText("/no/such/folder/pretrain_data.pt")    # an inline error, shown in full
+    qtbot.waitUntil(lambda: form.problem.isVisible(), timeout=30_000)
+    QApplication.processEvents()
+    pane = form.parentWidget()          # the scroll area's viewport
+    for w in (form.launch_button, form.config, form.data, form.problem):
+        right = w.mapTo(pane, w.rect().topRight()).x()
+        assert right <= pane.width(), f"{w.objectName() or type(w).__name__} cut at {size}: {right} > {pane.width()}"
+
+
 def test_minimum_window_fits_a_small_laptop(window):
     hint = window.minimumSizeHint()
     assert hint.width() <= 1024 and hint.height() <= 640
