@@ -134,7 +134,13 @@ class Block(nn.Module):
     def forward(self, x, cos, sin, cache=None, cond=None):
         h1, h2 = self.norm1(x), None
         if self.modulation is not None:
-            s1, b1, s2, b2 = self.modulation(F.silu(cond)).unsqueeze(1).chunk(4, dim=-1)
+            # the text is the same for every step of a generation: its scales and shifts are cached
+            mod = None if cache is None else cache.get("modulation")
+            if mod is None:
+                mod = self.modulation(F.silu(cond)).unsqueeze(1).chunk(4, dim=-1)
+                if cache is not None:
+                    cache["modulation"] = mod
+            s1, b1, s2, b2 = mod
             h1 = h1 * (1 + s1) + b1
         a = self.attn(h1, cos, sin, cache)
         x = x + (self.drop(a) if self.training else a)
@@ -248,7 +254,12 @@ class StickFigureTransformer(nn.Module):
         velocity); ``total``: [B] frames of the whole clip and ``frame0`` [B] the clip frame of
         the first prefix-free token (a training crop's start) for the clock.
         """
-        cond = None if text is None else self.text_condition(text, text_keep)
+        if cache is not None and start > 0 and "cond" in cache[0]:
+            cond = cache[0]["cond"]  # the text's projection, made on the first call of this generation
+        else:
+            cond = None if text is None else self.text_condition(text, text_keep)
+            if cache is not None and cond is not None:
+                cache[0]["cond"] = cond
         if self.null_text is not None and cond is None:
             raise ValueError("model.text_conditioning: adaln needs the text on every call")
         prefix = start == 0 and cond is not None
@@ -262,9 +273,12 @@ class StickFigureTransformer(nn.Module):
         T = x.shape[1]
         cos, sin = self._rope(start + T, x.device)
         cos, sin = cos[start: start + T], sin[start: start + T]
+        # the blocks may hold bfloat16 weights (CPU inference, ``blocks_in``): the stream enters in theirs
+        dtype = self.blocks[0].norm1.weight.dtype if len(self.blocks) else x.dtype
+        x, block_cond = x.to(dtype), None if cond is None else cond.to(dtype)
         for i, block in enumerate(self.blocks):
-            x = block(x, cos, sin, None if cache is None else cache[i], cond)
-        h = self.norm(x)
+            x = block(x, cos, sin, None if cache is None else cache[i], block_cond)
+        h = self.norm(x.to(self.norm.weight.dtype))
         # the pose head predicts a change from the latest pose (``start_pose`` before the first frame)
         if prev_pose is None:
             start_pose = self.start_pose.to(motion.dtype).expand(motion.shape[0], 1, -1)
