@@ -48,6 +48,9 @@ class ModelConfig:
     root_relative: bool = False         # inputs see poses relative to the pelvis x plus its velocity
     time_conditioning: bool = False     # tokens carry the elapsed share of the requested clip
     keep_bone_lengths: bool = False     # generation rebuilds each pose with the model's bone lengths, on the ground
+    # with keep_bone_lengths, the least share of its length a bone may show (a 2-D view foreshortens a limb
+    # turned towards the camera): 0 keeps the per-bone floors of model/constraints.py, 1 makes every bone rigid
+    min_bone_share: float = 0.0
 
 
 @dataclass
@@ -322,7 +325,7 @@ RANGES: tuple[tuple[str, str, float, float, bool, bool], ...] = (
     ("model", "d_model", 1, 1 << 16, True, True), ("model", "n_layers", 1, 512, True, True),
     ("model", "n_heads", 1, 1024, True, True), ("model", "ffn_dim", 1, 1 << 18, True, True),
     ("model", "dropout", 0, 1, True, False), ("model", "max_frames", 1, 1 << 20, True, True),
-    ("model", "num_actions", 1, 1 << 16, True, True), ("model", "rope_base", 0, math.inf, False, False),
+    ("model", "num_actions", 1, 1 << 16, True, True), ("model", "min_bone_share", 0, 1, True, True), ("model", "rope_base", 0, math.inf, False, False),
     ("training", "learning_rate", 0, 10, False, True), ("training", "weight_decay", 0, 10, True, True),
     ("training", "eps", 0, 1, False, True), ("training", "warmup_steps", 0, math.inf, True, False),
     ("training", "min_lr_ratio", 0, 1, True, True), ("training", "max_grad_norm", 0, math.inf, False, False),

@@ -53,7 +53,7 @@ class InferenceGenerator:
     def __init__(self, model_path: str | Path, device: str = "auto", enable_safety_check: bool = False,
                  safety_config: SafetyCriticConfig | None = None, encoder=None,
                  guidance_scale: float | None = None, keep_bone_lengths: bool | None = None,
-                 refine: bool = True, plan_actions: bool = True) -> None:
+                 refine: bool = True, plan_actions: bool = True, min_bone_share: float | None = None) -> None:
         from .train.trainer import model_from_checkpoint, pick_device
 
         ck = load_checkpoint(model_path)
@@ -80,6 +80,10 @@ class InferenceGenerator:
         self.checkpoint = str(model_path)
         if keep_bone_lengths is not None:  # an inference-time choice: any checkpoint can have it on or off
             model.cfg.keep_bone_lengths = bool(keep_bone_lengths)
+        if min_bone_share is not None:
+            if not 0.0 <= float(min_bone_share) <= 1.0:
+                raise ConfigError(f"min_bone_share {min_bone_share!r}: expected a share between 0 and 1")
+            model.cfg.min_bone_share = float(min_bone_share)
         # guidance by default only for models trained for it (text dropout); 0 = the conditional model alone
         trained_for_it = model.null_text is not None and self.config.training.text_dropout > 0
         self.guidance_scale = float(guidance_scale) if guidance_scale is not None else \
@@ -184,7 +188,7 @@ class InferenceGenerator:
         if self.model.cfg.keep_bone_lengths:
             B, T, _ = out.shape
             bones = reference_lengths(motion[:, 0]).repeat_interleave(T, 0)
-            out = keep_skeleton(out.reshape(B * T, 48), bones).view(B, T, 48)
+            out = keep_skeleton(out.reshape(B * T, 48), bones, self.model.cfg.min_bone_share).view(B, T, 48)
         return out
 
     def _plan(self, text: torch.Tensor, lengths: list[int]) -> torch.Tensor | None:
@@ -229,10 +233,10 @@ class InferenceGenerator:
                 pose = pose + temperature * torch.randn(pose.shape, generator=g).to(pose.device)
             if model.cfg.keep_bone_lengths:
                 if bones is None:  # the first frame, once connected (raw endpoints need not meet), sets them
-                    pose = keep_skeleton(pose, reference_lengths(pose))
+                    pose = keep_skeleton(pose, reference_lengths(pose), model.cfg.min_bone_share)
                     bones = reference_lengths(pose)
                 else:
-                    pose = keep_skeleton(pose, bones)
+                    pose = keep_skeleton(pose, bones, model.cfg.min_bone_share)
             frames[:, t], logits[:, t] = pose, logit
             # slots past the vocabulary are unused; a plan, when there is one, decides the action input
             actions[:, t] = logit[:, :NUM_ACTIONS].argmax(-1) if plan is None else plan[:, t]

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stickgen_core.config import load_config, resolve_sources
+from stickgen_core.errors import ConfigError
 from stickgen_core.evaluation import physical_metrics
 from stickgen_core.evaluation.evaluator import embed_clips, embed_texts, train_evaluator
 from stickgen_core.evaluation.motion_eval import eval_motion, ground_truth_sweep, prompt_following
@@ -182,6 +183,19 @@ def test_bones_never_stretch_and_the_figure_stays_on_the_ground(two_action_check
     assert physical_metrics(kept)["bone_length_variation"].mean() < physical_metrics(free)["bone_length_variation"].mean()
 
 
+def test_rigid_bones_keep_every_bone_its_first_frame_length(two_action_checkpoint):
+    from stickgen_core.evaluation import physical_metrics
+    from stickgen_core.model.constraints import bone_lengths, reference_lengths
+
+    gen = InferenceGenerator(two_action_checkpoint, encoder=WordsEncoder(), min_bone_share=1.0)
+    prompts = ["A person jumps.", "A person sits down."]
+    for m in gen.generate_many(prompts, [100] * 2, temperature=0.02):
+        assert torch.allclose(bone_lengths(m)[:, :11], reference_lengths(m[:1])[:, :11].expand(100, -1), atol=1e-5)
+        assert physical_metrics([m])["bone_length_variation"][0] < 1e-3
+    with pytest.raises(ConfigError, match="min_bone_share"):
+        InferenceGenerator(two_action_checkpoint, encoder=WordsEncoder(), min_bone_share=1.5)
+
+
 def _file(samples, tmp_path):
     path = tmp_path / "held.pt"
     atomic_torch_save({"sequences": samples}, path)
@@ -217,3 +231,24 @@ def test_eval_motion_without_an_evaluator_says_how_to_make_one(tmp_path, capsys,
     assert main(["eval-motion", "--checkpoint", str(tmp_path / "none.pth"), "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert "motion_evaluator.pt" in err and "stickgen train-evaluator" in err
+
+
+def test_eval_adversarial_takes_a_guidance_scale_and_records_it(two_action_checkpoint, tmp_path, monkeypatch):
+    import stickgen_core.embedding as embedding
+    from stickgen_core.cli import main
+    from stickgen_core.io import load_dataset
+
+    monkeypatch.setattr(embedding, "TextEncoder", lambda *a, **k: WordsEncoder())  # no MiniLM: the words encoder
+    suites = tmp_path / "suites.yaml"
+    suites.write_text("version: 1\nsuites:\n  two:\n    description: jump and sit\n    prompts:\n"
+                      "      - {id: jump, text: A person jumps., seconds: 3}\n"
+                      "      - {id: sit, text: A person sits down., seconds: 3}\n")
+    motions = {}
+    for scale in ("0", "3"):
+        out = tmp_path / f"g{scale}"
+        assert main(["eval-adversarial", "--checkpoint", str(two_action_checkpoint), "--suites-file", str(suites),
+                     "--output_dir", str(out), "--guidance", scale]) == 0
+        report = json.loads((out / "adversarial_report.json").read_text())
+        assert report["guidance_scale"] == float(scale)
+        motions[scale] = torch.as_tensor(load_dataset(report["results"][0]["motion_path"])[0]["motion"])
+    assert not torch.allclose(motions["0"], motions["3"])  # the scale reached the generator

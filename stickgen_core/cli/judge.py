@@ -50,7 +50,8 @@ def cmd_eval_adversarial(args: argparse.Namespace) -> int:
             progress(done, total)
 
         report = run_adversarial_eval(args.checkpoint, args.suites, args.output_dir,
-                                      suites_path=args.suites_file or DEFAULT_SUITES, refine=not args.no_refine, progress=prog)
+                                      suites_path=args.suites_file or DEFAULT_SUITES, refine=not args.no_refine,
+                                      guidance_scale=args.guidance, progress=prog)
     o = report["overall"]
     fmt = lambda v: "n/a" if v is None else f"{v:.1%}"  # noqa: E731
     print(f"baseline safe ratio    {fmt(o['baseline_safe_ratio'])} ({o['ratings']['baseline_safe_ratio']})")
@@ -85,6 +86,7 @@ def cmd_eval_motion(args: argparse.Namespace) -> int:
     report = eval_motion(args.checkpoint, args.data, args.evaluator, args.output, max_clips=args.max_clips,
                          seed=args.seed, temperature=args.temperature, guidance_scale=args.guidance,
                          keep_bone_lengths={"model": None, "keep": True, "free": False}[args.bones],
+                         min_bone_share=args.min_bone_share,
                          plan_actions=not args.no_plan,
                          refine=not args.no_refine, progress=lambda msg: print(msg, flush=True))
     gt, gen, pf = report["ground_truth"], report["generated"], report["prompt_following"]
@@ -116,6 +118,7 @@ def register(sub) -> None:
     ev.add_argument("--suites", nargs="+", help="suite names (default: all in the file)")
     ev.add_argument("--output_dir", default="eval_results/adversarial")
     ev.add_argument("--suites-file", help="prompt-suite YAML (default configs/eval/prompt_suites.yaml)")
+    ev.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
     ev.add_argument("--no-refine", action="store_true",
                     help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
     ev.set_defaults(func=cmd_eval_adversarial)
@@ -138,6 +141,9 @@ def register(sub) -> None:
     em.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
     em.add_argument("--bones", choices=["model", "keep", "free"], default="model",
                     help="bone constraint during generation: as the checkpoint's model.keep_bone_lengths, on or off")
+    em.add_argument("--min-bone-share", type=float, metavar="S",
+                    help="with bones kept, the least share of its length a bone may show (0-1; 1: rigid bones; "
+                         "default: the checkpoint's model.min_bone_share)")
     em.add_argument("--no-refine", action="store_true",
                     help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
     em.add_argument("--no-plan", action="store_true",

@@ -132,6 +132,7 @@ def summarise(results: list[dict[str, Any]], suites: dict[str, Suite]) -> dict[s
 def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None,
                          output_dir: str | Path = "eval_results/adversarial", *,
                          suites_path: str | Path = DEFAULT_SUITES, generator=None, refine: bool = True,
+                         guidance_scale: float | None = None,
                          progress: Callable[[int, int], None] | None = None,
                          should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Generate every prompt of the chosen suites, judge it, save motions and the JSON report."""
@@ -142,7 +143,8 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
     unknown = [s for s in chosen if s not in all_suites]
     if unknown:
         raise ConfigError(f"--suites: unknown suite(s) {brief(unknown)}; the file has {brief(sorted(all_suites))}")
-    gen = generator or InferenceGenerator(checkpoint, enable_safety_check=True, refine=refine)
+    gen = generator or InferenceGenerator(checkpoint, enable_safety_check=True, refine=refine,
+                                          guidance_scale=guidance_scale)
     gen.enable_safety_check = True
     out = Path(output_dir)
     cases = [(name, c) for name in chosen for c in all_suites[name].prompts]
@@ -162,6 +164,6 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
             progress(k + 1, len(cases))
     report = {"checkpoint": str(checkpoint), "suites_file": str(suites_path), "suites_run": chosen,
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "critic": dict(vars(gen.critic.config)), "results": results, **summarise(results, all_suites)}
+              "guidance_scale": float(gen.guidance_scale), "critic": dict(vars(gen.critic.config)), "results": results, **summarise(results, all_suites)}
     atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2, default=list))
     return report

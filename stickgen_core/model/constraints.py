@@ -53,9 +53,9 @@ def reference_lengths(pose: torch.Tensor) -> torch.Tensor:
     return L
 
 
-def keep_skeleton(pose: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def keep_skeleton(pose: torch.Tensor, lengths: torch.Tensor, min_share: float = 0.0) -> torch.Tensor:
     """``[B, 48]`` poses rebuilt with each bone between ``MIN_SHARE`` of ``lengths`` ``[12]`` or ``[B, 12]``
-    and all of it, lifted onto y >= 0."""
+    (at least ``min_share``; 1.0: exactly its length) and all of it, lifted onto y >= 0."""
     B = pose.shape[0]
     joints = pose.reshape(B, 12, 2, 2)[:, _JOINT_SEG, _JOINT_END]            # [B, 16, 2]
     joints[:, J["pelvis_center"]] = 0.5 * (joints[:, J["l_hip"]] + joints[:, J["r_hip"]])
@@ -67,6 +67,7 @@ def keep_skeleton(pose: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         v = joints[:, child] - joints[:, parent]  # the predicted bone, parent -> child
         n = v.norm(dim=-1, keepdim=True)
         r = ref[:, seg, None]
+        share = share.clamp(min=min_share)
         placed[:, child] = placed[:, parent] + v / n.clamp(min=1e-6) * torch.minimum(torch.maximum(n, share * r), r)
     out = torch.stack([placed[:, _SEG_START], placed[:, _SEG_END]], 2).reshape(B, 48)
     lift = (-out[:, 1::2].amin(-1)).clamp(min=0)
