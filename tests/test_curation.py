@@ -240,3 +240,24 @@ def test_a_repeated_clip_id_is_dropped_once_and_a_shared_key_alone_drops_nothing
     t = valid.copy()
     t.loc[1, "clip_key"] = t.loc[0, "clip_key"]
     assert "duplicate" not in set(apply_thresholds(t, CurationConfig()).reason_labels())
+
+
+def test_a_prepared_table_gives_the_same_splits_for_every_setting(corpus):
+    """The Curate page reads its table once (prepare_table); every slider or source setting must
+    then give exactly what the plain table gives, also after settings it has seen before."""
+    from stickgen_core.curation import prepare_table
+
+    _, table = corpus
+    table = pd.concat([table, table.head(20)], ignore_index=True)  # a file added twice: duplicates
+    prepared = prepare_table(table)
+    sources = sorted(table["source"].astype(str).unique())
+    settings_ = [CurationConfig(), CurationConfig(min_quality_pretrain=0.6, min_quality_sft=0.9),
+                 CurationConfig(source_weights={sources[0]: 0.0}, balance_max_fraction=0.1),
+                 CurationConfig(synthetic_quality_penalty=0.5, seed=3, prefer_mocap=False),
+                 CurationConfig(max_source_fraction=0.3), CurationConfig()]
+    for cfg in settings_:
+        want, got = apply_thresholds(table, cfg), apply_thresholds(prepared, cfg)
+        for field in ("pretrain", "sft", "quality", "pretrain_reason", "sft_reason"):
+            assert np.array_equal(getattr(want, field), getattr(got, field), equal_nan=True), (field, cfg)
+        assert want.stats == got.stats
+    assert apply_thresholds(prepared, settings_[2]).stats != apply_thresholds(prepared, settings_[0]).stats

@@ -14,7 +14,6 @@ whole and the cap still holds for every other group; the report names that group
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -45,37 +44,38 @@ def water_fill(counts: np.ndarray, fraction: float, fixed: int = 0) -> np.ndarra
     return np.minimum(counts, best)
 
 
-def _ranks(groups: np.ndarray) -> np.ndarray:
-    """Rank of each item within its group, in the order given (0 = first)."""
-    order = np.argsort(groups.astype(np.int16), kind="stable")  # radix sort for small ints
-    g = groups[order]
-    starts = np.r_[0, np.nonzero(np.diff(g))[0] + 1]
-    first = np.repeat(starts, np.diff(np.r_[starts, len(g)]))
-    ranks = np.empty(len(groups), dtype=np.int64)
-    ranks[order] = np.arange(len(g)) - first
-    return ranks
+class _Grouping:
+    """Items laid out group by group (priority order kept inside a group), sorted once per
+    ``balance`` call so every cut ranks its live items with a cumulative sum instead of a sort."""
 
+    def __init__(self, groups: np.ndarray) -> None:
+        self.groups = groups
+        self.perm = np.argsort(groups.astype(np.int16), kind="stable")  # radix sort for small ints
+        self.sorted_groups = groups[self.perm]
+        self.size = int(groups.max()) + 1 if len(groups) else 0
 
-def _cut(alive: np.ndarray, groups: np.ndarray, fraction: float, whole: int | None) -> np.ndarray:
-    """Items (in priority order) to drop so no group but ``whole`` exceeds ``fraction`` of what is left."""
-    live = np.nonzero(alive)[0]
-    if len(live) == 0:
-        return np.zeros_like(alive)
-    g = groups[live]
-    counts = np.bincount(g)
-    fixed = 0
-    if whole is not None and whole < len(counts):
-        fixed = int(counts[whole])
-        counts[whole] = 0
-    keep = water_fill(counts, fraction, fixed)
-    if whole is not None and whole < len(keep):
-        keep[whole] = fixed
-        counts[whole] = fixed
-    drop = np.zeros_like(alive)
-    if (keep >= counts).all():
+    def cut(self, alive: np.ndarray, fraction: float, whole: int | None) -> np.ndarray:
+        """Items to drop so no group but ``whole`` exceeds ``fraction`` of what is left; each group
+        loses its lowest-priority live items."""
+        counts = np.bincount(self.groups, weights=alive, minlength=self.size).astype(np.int64)
+        drop = np.zeros_like(alive)
+        if counts.sum() == 0:
+            return drop
+        fixed = 0
+        if whole is not None and whole < len(counts):
+            fixed = int(counts[whole])
+            counts[whole] = 0
+        keep = water_fill(counts, fraction, fixed)
+        if whole is not None and whole < len(keep):
+            keep[whole] = fixed
+            counts[whole] = fixed
+        if (keep >= counts).all():
+            return drop
+        live = alive[self.perm]
+        before = np.concatenate([[0], np.cumsum(counts)[:-1]])  # live items of the groups sorted before
+        rank = np.cumsum(live) - 1 - before[self.sorted_groups]
+        drop[self.perm] = live & (rank >= keep[self.sorted_groups])
         return drop
-    drop[live[_ranks(g) >= keep[g]]] = True
-    return drop
 
 
 def _plan(groups: np.ndarray, names: list[str], wanted: float, kind: str) -> tuple[int | None, dict[str, Any]]:
@@ -110,23 +110,12 @@ def _seeded(keys: np.ndarray, seed: int) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-_RANK_CACHE: dict[tuple, np.ndarray] = {}  # digest -> every row, best first
-
-
-def _priority_order(quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray, clip_ids: pd.Series,
-                    clip_keys: np.ndarray | None, cfg: CurationConfig) -> np.ndarray:
-    """Every row in the cutting order, best (kept longest) first.
+def priority_order(quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray, keys: np.ndarray,
+                   cfg: CurationConfig) -> np.ndarray:
+    """Every row in the cutting order, best (kept longest) first; ``keys``: 64-bit clip-id keys.
 
     The order does not depend on the thresholds a slider moves, only on quality, source
-    and seed, so it is memoised on a digest of those inputs (the function stays pure).
-    """
-    keys = clip_keys if clip_keys is not None else _keys_of(clip_ids)
-    digest = hashlib.sha256()
-    for part in (quality, is_mocap, is_syn, keys):
-        digest.update(np.ascontiguousarray(part).tobytes())
-    cache_key = (digest.hexdigest(), cfg.prefer_mocap, cfg.seed)
-    if cache_key in _RANK_CACHE:
-        return _RANK_CACHE[cache_key]
+    and seed, so ``PreparedTable`` keeps it between moves."""
     n = len(quality)
     pref = ~is_mocap if cfg.prefer_mocap else np.zeros(n, bool)
     syn = is_syn if cfg.prefer_mocap else np.zeros(n, bool)
@@ -136,17 +125,14 @@ def _priority_order(quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarra
            | (np.round((1.0 - q) * ((1 << 20) - 1)).astype(np.int64) << 41)
            | (_seeded(keys, cfg.seed) >> np.uint64(23)).astype(np.int64))
     order = np.argsort(key)
-    if len(_RANK_CACHE) >= 4:
-        _RANK_CACHE.pop(next(iter(_RANK_CACHE)))
-    _RANK_CACHE[cache_key] = order
     return order
 
 
 def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str], src_codes: np.ndarray,
-            src_names: list[str], quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray,
-            clip_ids: pd.Series, cfg: CurationConfig,
-            clip_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """SFT membership after balancing, the rule that cut each clip (1 action, 2 source), a report."""
+            src_names: list[str], order: np.ndarray,
+            cfg: CurationConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """SFT membership after balancing, the rule that cut each clip (1 action, 2 source), a report.
+    ``order``: every row, best first (``priority_order``)."""
     n = len(candidates)
     keep = candidates.copy()
     cut_by = np.zeros(n, dtype=np.int8)
@@ -154,7 +140,6 @@ def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str],
     report: dict[str, Any] = {}
     if len(idx) == 0:
         return keep, cut_by, {"actions": {"note": "no SFT candidates"}, "sources": {"note": "no SFT candidates"}}
-    order = _priority_order(quality, is_mocap, is_syn, clip_ids, clip_keys, cfg)
     items = order[candidates[order]]                                 # candidates, best first
     acts = act_codes[items].astype(np.int64) + 1                     # -1 (missing) becomes its own group
     srcs = src_codes[items].astype(np.int64) + 1
@@ -166,11 +151,12 @@ def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str],
         f_src, whole_src = 1.0, None
     alive = np.ones(len(items), dtype=bool)
     local_cut = np.zeros(len(items), dtype=np.int8)
+    by_act, by_src = _Grouping(acts), _Grouping(srcs)
     for _ in range(64):  # each pass only removes; a few passes settle both partitions
-        drop_a = _cut(alive, acts, f_act, whole_act)
+        drop_a = by_act.cut(alive, f_act, whole_act)
         alive &= ~drop_a
         local_cut[drop_a] = 1
-        drop_s = _cut(alive, srcs, f_src, whole_src)
+        drop_s = by_src.cut(alive, f_src, whole_src)
         alive &= ~drop_s
         local_cut[drop_s] = 2
         if not drop_a.any() and not drop_s.any():

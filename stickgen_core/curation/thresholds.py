@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .balance import balance
+from .balance import _keys_of, balance, priority_order
 from .config import CurationConfig
 
 #: Reasons a clip leaves pretraining, in the order the rules are tried.
@@ -50,20 +50,18 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
     return col.cat.codes.to_numpy(), [str(c) for c in col.cat.categories]
 
 
-def combined_quality(table: pd.DataFrame, cfg: CurationConfig, src_codes: np.ndarray, src_names: list[str]) -> np.ndarray:
+def combined_quality(table: PreparedTable, cfg: CurationConfig) -> np.ndarray:
     """quality = base * (1 - artifact) * (1 - w_source * (1 - realism)) * (1 - penalty if synthetic).
 
     base is the sample's own quality_score (1 when it has none); w_source is
     ``source_weights[source]`` (how much that source's realism counts); the synthetic
     penalty applies to ``synthetic_sources``.
     """
-    base = table["base_quality"].to_numpy(dtype=np.float64) if "base_quality" in table else np.ones(len(table))
-    base = np.where(np.isnan(base), 1.0, base)
-    w = np.array([cfg.source_weights.get(s, cfg.default_source_weight) for s in src_names] + [cfg.default_source_weight])
-    syn = np.array([s in cfg.synthetic_sources for s in src_names] + [False])
-    art = table["artifact_score"].to_numpy(dtype=np.float64)
-    real = table["realism_score"].to_numpy(dtype=np.float64)
-    return base * (1 - art) * (1 - w[src_codes] * (1 - real)) * (1 - cfg.synthetic_quality_penalty * syn[src_codes])
+    names, codes = table.src_names, table.src_codes
+    w = np.array([cfg.source_weights.get(s, cfg.default_source_weight) for s in names] + [cfg.default_source_weight])
+    syn = np.array([s in cfg.synthetic_sources for s in names] + [False])
+    return (table.base * (1 - table.art) * (1 - w[codes] * (1 - table.real))
+            * (1 - cfg.synthetic_quality_penalty * syn[codes]))
 
 
 def _first_failed(rules: list[np.ndarray]) -> np.ndarray:
@@ -74,8 +72,9 @@ def _first_failed(rules: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _distribution(codes: np.ndarray, names: list[str], mask: np.ndarray) -> dict[str, dict[str, float]]:
-    counts = np.bincount(codes + 1, weights=mask, minlength=len(names) + 1)[1:].astype(np.int64)
+def _distribution(slots: np.ndarray, names: list[str], mask: np.ndarray) -> dict[str, dict[str, float]]:
+    """Count and share of each name among the ``mask`` rows; ``slots``: category code + 1 (intp)."""
+    counts = np.bincount(slots, weights=mask, minlength=len(names) + 1)[1:].astype(np.int64)
     total = max(int(counts.sum()), 1)
     return {n: {"count": int(c), "fraction": round(float(c) / total, 6)} for n, c in zip(names, counts) if c}
 
@@ -97,7 +96,58 @@ def _duplicated_ids(table: pd.DataFrame) -> np.ndarray:
     return dup
 
 
-def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationResult:
+class PreparedTable:
+    """The parts of a metrics table that no threshold moves, read once (``prepare_table``).
+
+    A slider move re-runs ``apply_thresholds`` on 100,000 rows; reading columns out of the
+    DataFrame, finding duplicate ids and ordering clips for SFT balancing do not depend on
+    the thresholds, so a prepared table does them once. Treat the table as frozen after.
+    """
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self.n = n = len(table)
+        self.src_codes, self.src_names = _codes(table["source"])
+        self.act_codes, self.act_names = _codes(table["dominant_action"])
+        # code + 1 as the index type: bincount then counts without a conversion per call
+        self.src_slots, self.act_slots = self.src_codes.astype(np.intp) + 1, self.act_codes.astype(np.intp) + 1
+        base = table["base_quality"].to_numpy(dtype=np.float64) if "base_quality" in table else np.ones(n)
+        self.base = np.where(np.isnan(base), 1.0, base)
+        self.valid = table["valid"].to_numpy(dtype=bool) if "valid" in table else np.ones(n, bool)
+        self.frames = table["n_frames"].to_numpy(dtype=np.float64)
+        self.art = table["artifact_score"].to_numpy(dtype=np.float64)
+        self.real = table["realism_score"].to_numpy(dtype=np.float64)
+        self.cam = table["camera_stability"].to_numpy(dtype=np.float64)
+        self.missing = np.isnan(self.art) | np.isnan(self.real) | np.isnan(self.cam) | np.isnan(self.frames)
+        # the same clip twice (a folder curated into itself, a file added twice): the first one counts
+        self.dup = self.valid & _duplicated_ids(table)
+        self.keys = table["clip_key"].to_numpy() if "clip_key" in table else _keys_of(table["clip_id"])
+        self._by_config: dict[tuple, tuple] = {}
+
+    def per_config(self, cfg: CurationConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(quality, is_mocap, is_syn, SFT priority order) for the source settings of ``cfg``: the
+        sliders never change these, so they are kept for the last few settings seen."""
+        key = (tuple(sorted(cfg.source_weights.items())), cfg.default_source_weight,
+               tuple(sorted(cfg.synthetic_sources)), cfg.synthetic_quality_penalty,
+               tuple(sorted(cfg.mocap_sources)), cfg.prefer_mocap, cfg.seed)
+        hit = self._by_config.get(key)
+        if hit is None:
+            quality = combined_quality(self, cfg)
+            is_mocap = np.array([s in cfg.mocap_sources for s in self.src_names] + [False])[self.src_codes]
+            is_syn = np.array([s in cfg.synthetic_sources for s in self.src_names] + [False])[self.src_codes]
+            order = priority_order(quality, is_mocap, is_syn, self.keys, cfg)
+            if len(self._by_config) >= 4:
+                self._by_config.pop(next(iter(self._by_config)))
+            hit = self._by_config[key] = (quality, is_mocap, is_syn, order)
+        return hit
+
+
+def prepare_table(table: pd.DataFrame) -> PreparedTable:
+    """Read ``table`` once for many ``apply_thresholds`` calls (the studio's sliders)."""
+    return PreparedTable(table)
+
+
+def apply_thresholds(table: pd.DataFrame | PreparedTable, config: CurationConfig) -> CurationResult:
     """Pretrain and SFT membership of every clip of ``table`` under ``config`` (pure).
 
     Pretrain keeps valid clips with metrics, min_frames <= n_frames <= max_frames,
@@ -105,22 +155,15 @@ def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationRes
     quality >= min_quality_pretrain. SFT takes pretrain clips with quality >=
     min_quality_sft, realism >= min_realism_sft and camera_stability >=
     min_camera_stability_sft, then balances actions and sources (see ``balance``).
+    ``table`` may be a ``prepare_table`` result, which gives the same answer faster.
     """
-    n = len(table)
-    src_codes, src_names = _codes(table["source"])
-    act_codes, act_names = _codes(table["dominant_action"])
-    quality = combined_quality(table, config, src_codes, src_names)
-    valid = table["valid"].to_numpy(dtype=bool) if "valid" in table else np.ones(n, bool)
-    frames = table["n_frames"].to_numpy(dtype=np.float64)
-    art = table["artifact_score"].to_numpy(dtype=np.float64)
-    real = table["realism_score"].to_numpy(dtype=np.float64)
-    cam = table["camera_stability"].to_numpy(dtype=np.float64)
-    missing = np.isnan(art) | np.isnan(real) | np.isnan(cam) | np.isnan(frames) | np.isnan(quality)
+    t = table if isinstance(table, PreparedTable) else PreparedTable(table)
+    n = t.n
+    quality, _, _, order = t.per_config(config)
+    frames, art, real, cam = t.frames, t.art, t.real, t.cam
     with np.errstate(invalid="ignore"):
-        # the same clip twice (a folder curated into itself, a file added twice): the first one counts
-        dup = valid & _duplicated_ids(table)
-        pre_rules = [~valid, dup, valid & missing, frames < config.min_frames, frames > config.max_frames,
-                     art > config.max_artifact_score, real < config.min_realism_pretrain,
+        pre_rules = [~t.valid, t.dup, t.valid & (t.missing | np.isnan(quality)), frames < config.min_frames,
+                     frames > config.max_frames, art > config.max_artifact_score, real < config.min_realism_pretrain,
                      quality < config.min_quality_pretrain]
     pre_reason = _first_failed(pre_rules)
     pretrain = pre_reason == KEPT
@@ -129,17 +172,14 @@ def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationRes
                      cam < config.min_camera_stability_sft]
     sft_reason = _first_failed(sft_rules)
     candidates = sft_reason == KEPT
-    is_mocap = np.array([s in config.mocap_sources for s in src_names] + [False])[src_codes]
-    is_syn = np.array([s in config.synthetic_sources for s in src_names] + [False])[src_codes]
-    keys = table["clip_key"].to_numpy() if "clip_key" in table else None
-    keep, cut_by, report = balance(candidates, act_codes, act_names, src_codes, src_names, quality,
-                                   is_mocap, is_syn, table["clip_id"], config, keys)
+    src_codes, src_names, act_codes, act_names = t.src_codes, t.src_names, t.act_codes, t.act_names
+    keep, cut_by, report = balance(candidates, act_codes, act_names, src_codes, src_names, order, config)
     sft_reason[cut_by == 1] = SFT_RULES.index("sft_action_balance")
     sft_reason[cut_by == 2] = SFT_RULES.index("sft_source_balance")
     sft = keep
 
     def counts(reason: np.ndarray, rules: tuple[str, ...]) -> dict[str, int]:
-        c = np.bincount(reason[reason >= 0].astype(np.int64), minlength=len(rules))
+        c = np.bincount(reason.astype(np.intp) + 1, minlength=len(rules) + 1)[1:]  # -1 (kept) lands in slot 0
         return {r: int(x) for r, x in zip(rules, c)}
 
     stats = {
@@ -149,10 +189,10 @@ def apply_thresholds(table: pd.DataFrame, config: CurationConfig) -> CurationRes
         "dropped": int(n - pretrain.sum()),
         "dropped_by_reason": counts(pre_reason, PRETRAIN_RULES),
         "not_in_sft_by_reason": {k: v for k, v in counts(sft_reason, SFT_RULES).items() if k != "not_in_pretrain"},
-        "pretrain_actions": _distribution(act_codes, act_names, pretrain),
-        "sft_actions": _distribution(act_codes, act_names, sft),
-        "pretrain_sources": _distribution(src_codes, src_names, pretrain),
-        "sft_sources": _distribution(src_codes, src_names, sft),
+        "pretrain_actions": _distribution(t.act_slots, act_names, pretrain),
+        "sft_actions": _distribution(t.act_slots, act_names, sft),
+        "pretrain_sources": _distribution(t.src_slots, src_names, pretrain),
+        "sft_sources": _distribution(t.src_slots, src_names, sft),
         "mean_quality_pretrain": float(quality[pretrain].mean()) if pretrain.any() else None,
         "mean_quality_sft": float(quality[sft].mean()) if sft.any() else None,
         "balance": report,

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QFileDialog, QMenu, QMessageBox,
                                QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from stickgen_core.annotate import annotate
-from stickgen_core.curation import PRETRAIN_RULES, CurationConfig, apply_thresholds, export_splits
+from stickgen_core.curation import PRETRAIN_RULES, CurationConfig, apply_thresholds, export_splits, prepare_table
 from stickgen_core.demo import generate_demo_dataset
 from stickgen_core.errors import StickGenError
 from stickgen_core.io import load_torch_file, samples_from_object
@@ -54,6 +54,7 @@ class CuratePanel(QWidget):
         self.demo_clips = demo_clips or DEMO_CLIPS
         self.workspace: Workspace | None = None
         self.table: pd.DataFrame | None = None
+        self.prepared = None  # the table read once for the sliders (stickgen_core.curation.prepare_table)
         self.files: list[str] = []
         self.result = None
         self.tasks = TaskQueue(self)
@@ -250,7 +251,7 @@ class CuratePanel(QWidget):
         if self._wanted:
             self._annotate(announce=False)
         else:
-            self.files, self.table, self.result = [], None, None
+            self.files, self.table, self.prepared, self.result = [], None, None, None
             self.model.set_table(pd.DataFrame(columns=[c for _, c, _ in COLUMNS if not c.startswith("_")]))
             self.data_box.show_files(None, [], self._import_problems + self._problems)
             self._set_enabled(False)
@@ -304,7 +305,7 @@ class CuratePanel(QWidget):
         if self.first_data_s is None:
             self.first_data_s = time.perf_counter()
         self.files = files
-        self.table = table
+        self.table, self.prepared = table, prepare_table(table)
         if not keep_cache:
             self._data_generation += 1
             self._file_cache.clear()
@@ -326,7 +327,7 @@ class CuratePanel(QWidget):
         except StickGenError as exc:  # shown inline next to its control; the last good counts stay
             self.status.emit(str(exc))
             return
-        r = apply_thresholds(self.table, cfg)
+        r = apply_thresholds(self.prepared, cfg)
         self.result = r
         codes = np.where(r.sft, SFT, np.where(r.pretrain, PRETRAIN_ONLY, r.pretrain_reason)).astype(np.int8)
         self.model.set_status(codes, r.quality)
