@@ -51,6 +51,7 @@ class HistogramPlot(pg.PlotWidget):
         for b in self.bars:
             self.addItem(b)
         self.counts = np.zeros((BINS, 3), dtype=np.int64)
+        self._scale: tuple[float, bool] | None = None  # (top of the y axis, log) last drawn
         self.lines: dict[str, pg.InfiniteLine] = {}
         self.rules: dict[str, str] = {}
         self.selected = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.SELECTED, width=2,
@@ -123,6 +124,9 @@ class HistogramPlot(pg.PlotWidget):
         for k, bar in enumerate(self.bars):
             bar.setOpts(height=top[:, k] - bottom[:, k], y0=bottom[:, k])
         ymax = max(float(top[:, -1].max()) if len(top) else 0.0, 1.0 if not self.log_y else np.log10(2))
+        if (ymax, self.log_y) == self._scale:
+            return  # a threshold move only restacks the bars: the axis keeps its ticks and layout
+        self._scale = (ymax, self.log_y)
         ax = self.getAxis("left")
         if self.log_y:
             decades = range(int(np.ceil(ymax)) + 1)

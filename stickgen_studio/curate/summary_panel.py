@@ -43,6 +43,8 @@ class DistributionChart(pg.PlotWidget):
         self.getAxis("bottom").enableAutoSIPrefix(False)
         self.setTitle(title, size="9pt", color=palette.TEXT)
         self.getViewBox().invertY(True)
+        self._names: list[str] | None = None
+        self._right: float | None = None
 
     def set_data(self, pre: dict[str, Any], sft: dict[str, Any]) -> None:
         names = sorted(set(pre) | set(sft))
@@ -51,10 +53,16 @@ class DistributionChart(pg.PlotWidget):
                           width=[pre.get(n, {}).get("fraction", 0) for n in names])
         self._sft.setOpts(x0=np.zeros(len(names)), y=y + 0.2, height=0.4,
                           width=[sft.get(n, {}).get("fraction", 0) for n in names])
-        self.getAxis("left").setTicks([[(i, n) for i, n in enumerate(names)]])
-        self.setYRange(-0.6, max(len(names) - 0.4, 0.6), padding=0)
+        # axes are re-laid out only when their range changes, not on every threshold move
+        if names != self._names:
+            self._names = names
+            self.getAxis("left").setTicks([[(i, n) for i, n in enumerate(names)]])
+            self.setYRange(-0.6, max(len(names) - 0.4, 0.6), padding=0)
         top = max([1e-3] + [v.get("fraction", 0) for v in list(pre.values()) + list(sft.values())])
-        self.setXRange(0, top * 1.1, padding=0)
+        right = min(np.ceil(top * 1.1 / 0.05) * 0.05, 1.0) if top > 0.05 else top * 1.1
+        if right != self._right:
+            self._right = right
+            self.setXRange(0, right, padding=0)
 
 
 class CountsStrip(QLabel):
@@ -90,7 +98,8 @@ class SummaryPanel(QWidget):
         self.reasons.setWordWrap(True)
         self.reasons.setToolTip("Click a reason to show its clips in the table")
         self.reasons.linkActivated.connect(lambda href: self.reasonClicked.emit(href.partition(":")[2]))
-        reasons_box = QGroupBox("Why clips are left out")
+        self._total: int | None = None
+        reasons_box = self.reasons_box = QGroupBox("Why clips are left out")
         QVBoxLayout(reasons_box).addWidget(self.reasons)
         self.actions = DistributionChart("Actions")
         self.sources = DistributionChart("Sources")
@@ -116,5 +125,17 @@ class SummaryPanel(QWidget):
             if note:
                 rows.append(f"<i style='color:#8a5a00'>{note}</i>")
         self.reasons.setText("<br>".join(rows))
+        # a reason appearing or going while a slider moves must not make the charts below jump:
+        # the box only grows during one dataset
+        if stats["total"] != self._total:
+            self._total = stats["total"]
+            self.reasons.setMinimumHeight(0)
+            self.reasons_box.setMinimumHeight(0)
+        width = self.reasons.width() if self.reasons.isVisible() else 0
+        need = self.reasons.heightForWidth(width) if width > 0 else self.reasons.sizeHint().height()
+        self.reasons.setMinimumHeight(max(self.reasons.minimumHeight(), need))
+        # the layout shares height by width-for-height hints that undercount the box's title: without
+        # this the last reason was cut off at 1280 x 800
+        self.reasons_box.setMinimumHeight(self.reasons_box.minimumSizeHint().height())
         self.actions.set_data(stats["pretrain_actions"], stats["sft_actions"])
         self.sources.set_data(stats["pretrain_sources"], stats["sft_sources"])

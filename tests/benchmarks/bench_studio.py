@@ -127,10 +127,11 @@ def main(argv=None) -> int:
                       ("slider change -> repainted, median ms", "one busy neighbour", TODAY_SLIDER_MS,
                        FRAME_BUDGET_MS, statistics.median(busy_lat), False)], why={
         "slider change -> repainted, median ms":
-            f"the core work (apply_thresholds, table status, histogram bars) is {statistics.median(core):.0f} ms of it, "
-            "most of that apply_thresholds (see bench_curation.py); the rest is Qt repainting the table, every "
-            "histogram and the summary. To close: a prepared table so a move only compares columns, and repainting "
-            "only the bars and status cells that changed."}))
+            f"the core work (apply_thresholds on the prepared table, table status, histogram bars, summary) is "
+            f"{statistics.median(core):.0f} ms of it; axes are no longer re-laid out on a move, but Qt still "
+            "repaints the whole window about twice per move (a label's new text invalidates the layout up to the "
+            "main window) and every histogram redraws all its bars. To close: labels with fixed widths so a move "
+            "posts no layout request, and repainting only the bars and status cells that changed."}))
     return 0
 
 
