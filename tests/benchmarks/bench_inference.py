@@ -144,10 +144,13 @@ def main(argv=None) -> int:
         ("safety critic ms per 250-frame clip (aim: <= 2x idle)", "one busy neighbour", TODAY_CRITIC_BUSY_MS,
          2 * critic_ms, critic_busy_ms, False)], why={
         "generate 10 s, KV cache, ms (median)":
-            "a one-token step is ~100 op dispatches (attention, SwiGLU, norms, heads over 6 blocks) at ~10-20 us "
-            "each, so 250 steps cost ~0.5 s on 2 threads whatever the arithmetic. To close: torch.compile of the "
-            "one-token step (needs a C++ toolchain and a warm-up per process), or bf16 / int8 weights (change the "
-            "numbers: a switch and a tolerance test).",
+            "today's 458 ms was 2 threads; rollouts now run on 1 (2 threads were 13x slower beside a busy "
+            "process). A one-token step is ~4 ms: ~60 % streaming the 19 MB of block weights per token (the matrix-"
+            "vector products run at ~5-8 GB/s on one core; the weights do not stay in this CPU's shared 32 MB L3), the "
+            "rest ~1,000 small op dispatches (rope, cache writes, norms, bones). Tried: int8 dynamic quantisation "
+            "(2.7 ms/step, deprecated torch.ao API, other numbers), bf16 blocks (-15 %), weight @ x.T (no gain). "
+            "To close: torch.compile of the one-token step (a C++ toolchain and a warm-up per process) plus int8 "
+            "weights behind a switch with a tolerance test.",
         "generate 10 s, KV cache, ms (aim: <= 2x idle)":
             "beside a busy process only one core is free, so the floor is the one-thread time; when two idle "
             "threads are ~2x faster than one, 2x idle is the best a 2-core machine can give.",
