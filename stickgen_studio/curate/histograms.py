@@ -84,11 +84,13 @@ class HistogramPlot(pg.PlotWidget):
             control.setValue(float(line.value()))
 
         def from_control(v: float) -> None:
-            line.label.setFormat(rule.format(v))
             if abs(line.value() - v) > 1e-9:
                 line.blockSignals(True)
                 line.setValue(v)
                 line.blockSignals(False)
+            # after the move: the label picks its side of the line for the new position (past the middle of the
+            # plot it sits left of the line, else its end was cut off at the plot's right edge)
+            line.label.setFormat(rule.format(v))
 
         line.sigPositionChanged.connect(from_line)
         control.valueChanged.connect(from_control)

@@ -225,3 +225,19 @@ def test_gui_counts_equal_the_cli_on_a_config_beyond_the_slider_range(window, qt
                     "--config", str(path), "--output-dir", str(out)], check=True, capture_output=True)
     stats = json.loads((out / "curation_stats.json").read_text())
     qtbot.waitUntil(lambda: visible_counts(window) == (stats["total"], stats["pretrain"], stats["sft"], stats["dropped"]), timeout=30_000)
+
+
+def test_a_threshold_label_stays_whole_inside_its_plot_on_either_side(window, qtbot):
+    """Past the middle of the plot the label moves to the left of its line; its end is never cut off."""
+    cur = window.curate
+    control = cur.thresholds.controls["min_quality_pretrain"]
+    hist = cur.thresholds.histograms["quality"]
+    label, box = hist.lines["min_quality_pretrain"].label, hist.getViewBox()
+    control.slider.setFocus()
+    for key in (Qt.Key.Key_PageUp, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_PageDown, Qt.Key.Key_PageDown):
+        with qtbot.waitSignal(cur.updated, timeout=30_000):
+            QTest.keyClick(control.slider, key)  # 0.5 -> 0.6 -> 0.7 -> 0.6 -> 0.5 -> 0.4
+        text = label.mapRectToScene(label.boundingRect())
+        plot = box.sceneBoundingRect()
+        assert plot.left() <= text.left() and text.right() <= plot.right(), (control.value(), text, plot)
+        assert label.toPlainText() == f"pretrain ≥ {control.value():.2f}"
