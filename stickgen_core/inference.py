@@ -81,9 +81,13 @@ class InferenceGenerator:
         if keep_bone_lengths is not None:  # an inference-time choice: any checkpoint can have it on or off
             model.cfg.keep_bone_lengths = bool(keep_bone_lengths)
         if min_bone_share is not None:
-            if not 0.0 <= float(min_bone_share) <= 1.0:
+            if isinstance(min_bone_share, bool) or not isinstance(min_bone_share, (int, float)) \
+                    or not 0.0 <= float(min_bone_share) <= 1.0:
                 raise ConfigError(f"min_bone_share {min_bone_share!r}: expected a share between 0 and 1")
             model.cfg.min_bone_share = float(min_bone_share)
+            if not model.cfg.keep_bone_lengths:
+                log.warning("min_bone_share %.2f has no effect: this generation does not keep bone lengths "
+                            "(model.keep_bone_lengths false; --bones keep turns it on)", min_bone_share)
         # guidance by default only for models trained for it (text dropout); 0 = the conditional model alone
         trained_for_it = model.null_text is not None and self.config.training.text_dropout > 0
         self.guidance_scale = float(guidance_scale) if guidance_scale is not None else \

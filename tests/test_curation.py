@@ -254,10 +254,15 @@ def test_a_prepared_table_gives_the_same_splits_for_every_setting(corpus):
     settings_ = [CurationConfig(), CurationConfig(min_quality_pretrain=0.6, min_quality_sft=0.9),
                  CurationConfig(source_weights={sources[0]: 0.0}, balance_max_fraction=0.1),
                  CurationConfig(synthetic_quality_penalty=0.5, seed=3, prefer_mocap=False),
-                 CurationConfig(max_source_fraction=0.3), CurationConfig()]
+                 CurationConfig(mocap_sources=(sources[-1],), balance_max_fraction=0.07, max_source_fraction=1.0),
+                 CurationConfig(synthetic_sources=(sources[-1],)),
+                 CurationConfig(default_source_weight=0.2, source_weights={}),
+                 CurationConfig(max_source_fraction=0.3), CurationConfig()]  # the last after the memo's 4 were replaced
     for cfg in settings_:
         want, got = apply_thresholds(table, cfg), apply_thresholds(prepared, cfg)
         for field in ("pretrain", "sft", "quality", "pretrain_reason", "sft_reason"):
             assert np.array_equal(getattr(want, field), getattr(got, field), equal_nan=True), (field, cfg)
         assert want.stats == got.stats
     assert apply_thresholds(prepared, settings_[2]).stats != apply_thresholds(prepared, settings_[0]).stats
+    with pytest.raises(ValueError):  # what every later result shares cannot be edited through one of them
+        apply_thresholds(prepared, settings_[0]).quality *= 0

@@ -192,8 +192,9 @@ def test_rigid_bones_keep_every_bone_its_first_frame_length(two_action_checkpoin
     for m in gen.generate_many(prompts, [100] * 2, temperature=0.02):
         assert torch.allclose(bone_lengths(m)[:, :11], reference_lengths(m[:1])[:, :11].expand(100, -1), atol=1e-5)
         assert physical_metrics([m])["bone_length_variation"][0] < 1e-3
-    with pytest.raises(ConfigError, match="min_bone_share"):
-        InferenceGenerator(two_action_checkpoint, encoder=WordsEncoder(), min_bone_share=1.5)
+    for bad in (1.5, "x", True):
+        with pytest.raises(ConfigError, match="min_bone_share"):
+            InferenceGenerator(two_action_checkpoint, encoder=WordsEncoder(), min_bone_share=bad)
 
 
 def _file(samples, tmp_path):

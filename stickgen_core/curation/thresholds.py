@@ -136,6 +136,8 @@ class PreparedTable:
             is_mocap = np.array([s in cfg.mocap_sources for s in self.src_names] + [False])[self.src_codes]
             is_syn = np.array([s in cfg.synthetic_sources for s in self.src_names] + [False])[self.src_codes]
             order = priority_order(quality, is_mocap, is_syn, self.keys, cfg)
+            for shared in (quality, is_mocap, is_syn, order):  # handed to every result: nobody may edit them
+                shared.setflags(write=False)
             if len(self._by_config) >= 4:
                 self._by_config.pop(next(iter(self._by_config)))
             hit = self._by_config[key] = (quality, is_mocap, is_syn, order)

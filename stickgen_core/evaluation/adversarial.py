@@ -146,6 +146,8 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
     gen = generator or InferenceGenerator(checkpoint, enable_safety_check=True, refine=refine,
                                           guidance_scale=guidance_scale)
     gen.enable_safety_check = True
+    if generator is not None and guidance_scale is not None:
+        gen.guidance_scale = float(guidance_scale)
     out = Path(output_dir)
     cases = [(name, c) for name in chosen for c in all_suites[name].prompts]
     results = []
@@ -164,6 +166,6 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
             progress(k + 1, len(cases))
     report = {"checkpoint": str(checkpoint), "suites_file": str(suites_path), "suites_run": chosen,
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "guidance_scale": float(gen.guidance_scale), "critic": dict(vars(gen.critic.config)), "results": results, **summarise(results, all_suites)}
+              "guidance_scale": gen.resolve_guidance(None, []), "critic": dict(vars(gen.critic.config)), "results": results, **summarise(results, all_suites)}
     atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2, default=list))
     return report

@@ -254,6 +254,9 @@ class StickFigureTransformer(nn.Module):
         velocity); ``total``: [B] frames of the whole clip and ``frame0`` [B] the clip frame of
         the first prefix-free token (a training crop's start) for the clock.
         """
+        if cache is not None and start == 0:  # a new generation: nothing of an earlier text is reused
+            for c in cache:
+                c.pop("modulation", None)
         if cache is not None and start > 0 and "cond" in cache[0]:
             cond = cache[0]["cond"]  # the text's projection, made on the first call of this generation
         else:
@@ -273,7 +276,7 @@ class StickFigureTransformer(nn.Module):
         T = x.shape[1]
         cos, sin = self._rope(start + T, x.device)
         cos, sin = cos[start: start + T], sin[start: start + T]
-        # the blocks may hold bfloat16 weights (CPU inference, ``blocks_in``): the stream enters in theirs
+        # the blocks may hold other weights than float32 (e.g. bfloat16): the stream enters in theirs
         dtype = self.blocks[0].norm1.weight.dtype if len(self.blocks) else x.dtype
         x, block_cond = x.to(dtype), None if cond is None else cond.to(dtype)
         for i, block in enumerate(self.blocks):

@@ -306,6 +306,7 @@ class CuratePanel(QWidget):
             self.first_data_s = time.perf_counter()
         self.files = files
         self.table, self.prepared = table, prepare_table(table)
+        self.summary.new_data()
         if not keep_cache:
             self._data_generation += 1
             self._file_cache.clear()

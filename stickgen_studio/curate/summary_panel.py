@@ -59,7 +59,7 @@ class DistributionChart(pg.PlotWidget):
             self.getAxis("left").setTicks([[(i, n) for i, n in enumerate(names)]])
             self.setYRange(-0.6, max(len(names) - 0.4, 0.6), padding=0)
         top = max([1e-3] + [v.get("fraction", 0) for v in list(pre.values()) + list(sft.values())])
-        right = min(np.ceil(top * 1.1 / 0.05) * 0.05, 1.0) if top > 0.05 else top * 1.1
+        right = np.ceil(top * 1.1 / 0.05) * 0.05 if top > 0.05 else top * 1.1
         if right != self._right:
             self._right = right
             self.setXRange(0, right, padding=0)
@@ -98,7 +98,7 @@ class SummaryPanel(QWidget):
         self.reasons.setWordWrap(True)
         self.reasons.setToolTip("Click a reason to show its clips in the table")
         self.reasons.linkActivated.connect(lambda href: self.reasonClicked.emit(href.partition(":")[2]))
-        self._total: int | None = None
+        self._total: tuple[int, int] | None = None  # (clips, label width) the minimum height was measured at
         reasons_box = self.reasons_box = QGroupBox("Why clips are left out")
         QVBoxLayout(reasons_box).addWidget(self.reasons)
         self.actions = DistributionChart("Actions")
@@ -112,6 +112,10 @@ class SummaryPanel(QWidget):
         lay.addWidget(self.legend)
         lay.addWidget(self.actions, 3)
         lay.addWidget(self.sources, 1)
+
+    def new_data(self) -> None:
+        """Another table was loaded: the reasons box measures its height afresh."""
+        self._total = None
 
     def show_stats(self, stats: dict[str, Any]) -> None:
         link = "<a href='reason:{r}' style='color:{c}'>{text}</a>: {n:,}"
@@ -127,11 +131,11 @@ class SummaryPanel(QWidget):
         self.reasons.setText("<br>".join(rows))
         # a reason appearing or going while a slider moves must not make the charts below jump:
         # the box only grows during one dataset
-        if stats["total"] != self._total:
-            self._total = stats["total"]
+        width = self.reasons.width() if self.reasons.isVisible() else 0
+        if (stats["total"], width) != self._total:  # another dataset or column width: measure afresh
+            self._total = (stats["total"], width)
             self.reasons.setMinimumHeight(0)
             self.reasons_box.setMinimumHeight(0)
-        width = self.reasons.width() if self.reasons.isVisible() else 0
         need = self.reasons.heightForWidth(width) if width > 0 else self.reasons.sizeHint().height()
         self.reasons.setMinimumHeight(max(self.reasons.minimumHeight(), need))
         # the layout shares height by width-for-height hints that undercount the box's title: without
