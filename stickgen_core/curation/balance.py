@@ -44,14 +44,22 @@ def water_fill(counts: np.ndarray, fraction: float, fixed: int = 0) -> np.ndarra
     return np.minimum(counts, best)
 
 
-class _Grouping:
-    """Items laid out group by group (priority order kept inside a group), sorted once per
-    ``balance`` call so every cut ranks its live items with a cumulative sum instead of a sort."""
+def group_layout(slots: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Every row, group by group (``slots``: small group ids), best first inside a group (``order``)."""
+    return order[np.argsort(slots[order].astype(np.int16), kind="stable")]  # radix sort for small ints
 
-    def __init__(self, groups: np.ndarray) -> None:
+
+class Grouping:
+    """Rows laid out group by group in priority order, made once per source setting (``PreparedTable``),
+    so every cut ranks its live rows with a cumulative sum instead of a sort.
+
+    ``groups``: small group ids per row (category code + 1; 0: missing); ``order``: ``priority_order``."""
+
+    def __init__(self, groups: np.ndarray, order: np.ndarray) -> None:
+        layout = group_layout(groups, order)
         self.groups = groups
-        self.perm = np.argsort(groups.astype(np.int16), kind="stable")  # radix sort for small ints
-        self.sorted_groups = groups[self.perm]
+        self.perm = layout
+        self.sorted_groups = groups[layout]
         self.size = int(groups.max()) + 1 if len(groups) else 0
 
     def cut(self, alive: np.ndarray, fraction: float, whole: int | None) -> np.ndarray:
@@ -128,30 +136,25 @@ def priority_order(quality: np.ndarray, is_mocap: np.ndarray, is_syn: np.ndarray
     return order
 
 
-def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str], src_codes: np.ndarray,
-            src_names: list[str], order: np.ndarray,
+def balance(candidates: np.ndarray, by_act: Grouping, act_names: list[str], by_src: Grouping, src_names: list[str],
             cfg: CurationConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """SFT membership after balancing, the rule that cut each clip (1 action, 2 source), a report.
-    ``order``: every row, best first (``priority_order``)."""
+    ``by_act`` / ``by_src``: the rows grouped by action / source, best first in a group."""
     n = len(candidates)
-    keep = candidates.copy()
     cut_by = np.zeros(n, dtype=np.int8)
-    idx = np.nonzero(candidates)[0]
     report: dict[str, Any] = {}
-    if len(idx) == 0:
-        return keep, cut_by, {"actions": {"note": "no SFT candidates"}, "sources": {"note": "no SFT candidates"}}
-    items = order[candidates[order]]                                 # candidates, best first
-    acts = act_codes[items].astype(np.int64) + 1                     # -1 (missing) becomes its own group
-    srcs = src_codes[items].astype(np.int64) + 1
-    whole_act, report["actions"] = _plan(acts, act_names, cfg.balance_max_fraction, "action")
-    whole_src, report["sources"] = _plan(srcs, src_names, cfg.max_source_fraction, "source")
+    if not candidates.any():
+        return candidates.copy(), cut_by, {"actions": {"note": "no SFT candidates"},
+                                           "sources": {"note": "no SFT candidates"}}
+    acts, srcs = by_act.groups, by_src.groups
+    whole_act, report["actions"] = _plan(acts[candidates], act_names, cfg.balance_max_fraction, "action")
+    whole_src, report["sources"] = _plan(srcs[candidates], src_names, cfg.max_source_fraction, "source")
     f_act, f_src = cfg.balance_max_fraction, cfg.max_source_fraction
     if not cfg.balance_by_source:
         report["sources"].update(note="balance_by_source is off", feasible=True, kept_whole=None)
         f_src, whole_src = 1.0, None
-    alive = np.ones(len(items), dtype=bool)
-    local_cut = np.zeros(len(items), dtype=np.int8)
-    by_act, by_src = _Grouping(acts), _Grouping(srcs)
+    alive = candidates.copy()
+    local_cut = np.zeros(n, dtype=np.int8)
     for _ in range(64):  # each pass only removes; a few passes settle both partitions
         drop_a = by_act.cut(alive, f_act, whole_act)
         alive &= ~drop_a
@@ -161,8 +164,8 @@ def balance(candidates: np.ndarray, act_codes: np.ndarray, act_names: list[str],
         local_cut[drop_s] = 2
         if not drop_a.any() and not drop_s.any():
             break
-    keep[items[~alive]] = False
-    cut_by[items] = np.where(alive, 0, local_cut)
+    keep = alive
+    cut_by = np.where(candidates & ~alive, local_cut, 0).astype(np.int8)
     total = max(int(alive.sum()), 1)
     for key, groups, names in (("actions", acts, act_names), ("sources", srcs, src_names)):
         c = np.bincount(groups[alive], minlength=len(names) + 1)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .balance import _keys_of, balance, priority_order
+from .balance import Grouping, _keys_of, balance, priority_order
 from .config import CurationConfig
 
 #: Reasons a clip leaves pretraining, in the order the rules are tried.
@@ -124,8 +124,8 @@ class PreparedTable:
         self.keys = table["clip_key"].to_numpy() if "clip_key" in table else _keys_of(table["clip_id"])
         self._by_config: dict[tuple, tuple] = {}
 
-    def per_config(self, cfg: CurationConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(quality, is_mocap, is_syn, SFT priority order) for the source settings of ``cfg``: the
+    def per_config(self, cfg: CurationConfig) -> tuple:
+        """(quality, is_mocap, is_syn, SFT priority order, (action, source) ``Grouping``) for the source settings of ``cfg``: the
         sliders never change these, so they are kept for the last few settings seen."""
         key = (tuple(sorted(cfg.source_weights.items())), cfg.default_source_weight,
                tuple(sorted(cfg.synthetic_sources)), cfg.synthetic_quality_penalty,
@@ -136,11 +136,12 @@ class PreparedTable:
             is_mocap = np.array([s in cfg.mocap_sources for s in self.src_names] + [False])[self.src_codes]
             is_syn = np.array([s in cfg.synthetic_sources for s in self.src_names] + [False])[self.src_codes]
             order = priority_order(quality, is_mocap, is_syn, self.keys, cfg)
-            for shared in (quality, is_mocap, is_syn, order):  # handed to every result: nobody may edit them
+            groupings = Grouping(self.act_slots, order), Grouping(self.src_slots, order)
+            for shared in (quality, is_mocap, is_syn, order):  # shared by every result: never edited
                 shared.setflags(write=False)
             if len(self._by_config) >= 4:
                 self._by_config.pop(next(iter(self._by_config)))
-            hit = self._by_config[key] = (quality, is_mocap, is_syn, order)
+            hit = self._by_config[key] = (quality, is_mocap, is_syn, order, groupings)
         return hit
 
 
@@ -161,7 +162,7 @@ def apply_thresholds(table: pd.DataFrame | PreparedTable, config: CurationConfig
     """
     t = table if isinstance(table, PreparedTable) else PreparedTable(table)
     n = t.n
-    quality, _, _, order = t.per_config(config)
+    quality, _, _, _, (by_act, by_src) = t.per_config(config)
     frames, art, real, cam = t.frames, t.art, t.real, t.cam
     with np.errstate(invalid="ignore"):
         pre_rules = [~t.valid, t.dup, t.valid & (t.missing | np.isnan(quality)), frames < config.min_frames,
@@ -174,8 +175,8 @@ def apply_thresholds(table: pd.DataFrame | PreparedTable, config: CurationConfig
                      cam < config.min_camera_stability_sft]
     sft_reason = _first_failed(sft_rules)
     candidates = sft_reason == KEPT
-    src_codes, src_names, act_codes, act_names = t.src_codes, t.src_names, t.act_codes, t.act_names
-    keep, cut_by, report = balance(candidates, act_codes, act_names, src_codes, src_names, order, config)
+    src_names, act_names = t.src_names, t.act_names
+    keep, cut_by, report = balance(candidates, by_act, act_names, by_src, src_names, config)
     sft_reason[cut_by == 1] = SFT_RULES.index("sft_action_balance")
     sft_reason[cut_by == 2] = SFT_RULES.index("sft_source_balance")
     sft = keep
