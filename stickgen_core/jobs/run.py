@@ -200,10 +200,13 @@ class Run:
     def summary(self) -> dict[str, Any]:
         """One row for a runs list: id, stage, backend, state, epoch, step, error, created."""
         info, status = self.info(), self.status()
-        job = info.get("job", {})
-        return {"run_id": self.run_id, "stage": job.get("stage"), "backend": job.get("backend"),
+        job = info.get("job") if isinstance(info.get("job"), dict) else {}
+        # a folder `stickgen train --run-dir` wrote has no job: the trainer's own stage and backend stand in
+        return {"run_id": self.run_id, "stage": job.get("stage") or info.get("stage"),
+                "backend": job.get("backend") or info.get("backend"),
                 "state": status.get("state"), "epoch": status.get("epoch"), "global_step": status.get("global_step"),
-                "error": status.get("error"), "created": info.get("run_created"), "attempt": self.job_state().get("attempt", 1),
+                "error": status.get("error"), "created": info.get("run_created") or info.get("created"),
+                "attempt": self.job_state().get("attempt", 1),
                 "path": str(self.root)}
 
     def __repr__(self) -> str:

@@ -98,6 +98,8 @@ class RunsPoller(QObject):
             if epochs is None:
                 cfg = read_yaml(run.root / "config.yaml") if (run.root / "config.yaml").is_file() else {}
                 epochs = (cfg.get("training") or {}).get("epochs")
+            if epochs is None:  # no job config (`stickgen train --run-dir`): the trainer's resolved one
+                epochs = ((run.info().get("config") or {}).get("training") or {}).get("epochs")
             summary = run.summary()
             rows, offset = run.read_metrics(offset)
             self._runs[run.run_id] = (run, offset, epochs)

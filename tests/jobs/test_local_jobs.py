@@ -146,10 +146,16 @@ def test_a_folder_from_stickgen_train_is_listed_beside_the_jobs(tmp_path):
     with it the Train page) shows it as its files say, instead of failing for every run."""
     root = tmp_path / "runs" / "by-hand"
     (root / "checkpoints").mkdir(parents=True)
-    (root / "run.json").write_text(json.dumps({"run_id": "by-hand", "stage": "pretrain"}))
+    # what the trainer writes (trainer.py): its stage, backend and resolved config, no job entry
+    (root / "run.json").write_text(json.dumps({"run_id": "by-hand", "stage": "pretrain", "backend": "local",
+                                               "config": {"training": {"epochs": 9}},
+                                               "created": "2026-11-26T02:36:35+00:00"}))
     (root / "status.json").write_text(json.dumps({"state": "completed", "epoch": 7, "error": None}))
     (root / "checkpoints" / "model_checkpoint_best.pth").write_bytes(b"")
     [run] = list_runs(tmp_path)
     assert run.status()["state"] == "completed" and run.checkpoint("best") is not None
+    summary = run.summary()
+    assert (summary["stage"], summary["backend"]) == ("pretrain", "local")  # the Train page's Stage / Backend cells
+    assert summary["created"] == "2026-11-26T02:36:35+00:00"  # its Started cell
     with pytest.raises(JobError, match="not made by stickgen jobs"):
         run.spec  # resuming such a run through jobs is refused with a clear reason
