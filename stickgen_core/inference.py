@@ -8,11 +8,10 @@ connected v3 skeleton and physics is derived from the generated pelvis path.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,21 +31,6 @@ log = logging.getLogger(__name__)
 MAX_SECONDS = 60.0  # longer requests are clamped (and the result says so)
 MIN_FRAMES = 1
 DEFAULT_GUIDANCE = 2.0  # classifier-free guidance scale of models trained with text dropout
-
-
-@contextlib.contextmanager
-def intra_op_threads(n: int) -> Iterator[None]:
-    """Run torch ops on ``n`` intra-op threads inside the block, then restore the previous count.
-
-    One prompt's rollout is hundreds of tiny steps (one token through the model each): more
-    threads only add hand-offs, and on a shared CPU their spin-waits collapse (a 2 s clip took
-    4.7 s on 2 threads and 0.27 s on 1 beside busy neighbours), enough to stall a GUI generation."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class InferenceGenerator:
@@ -128,10 +112,8 @@ class InferenceGenerator:
             T = MIN_FRAMES
         g = torch.Generator(device="cpu").manual_seed(int(seed) if seed is not None else 0)
         text = torch.as_tensor(self.encoder.encode([prompt]), dtype=torch.float32).to(self.device)
-        with intra_op_threads(1):
-            motion, logits = self._rollout(text, [T], use_cache, temperature, g,
-                                           self.resolve_guidance(guidance_scale, notes),
-                                           self._plan(text, [T]))
+        motion, logits = self._rollout(text, [T], use_cache, temperature, g,
+                                       self.resolve_guidance(guidance_scale, notes), self._plan(text, [T]))
         refined = self.will_refine(refine, notes)
         if refined:
             motion = self.refined(motion, text, g)

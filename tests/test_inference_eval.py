@@ -71,8 +71,8 @@ def test_one_prompt_rolls_out_on_one_thread_and_restores_the_count(gen, monkeypa
     """A single prompt's per-frame steps are too small for intra-op threads (they spin on a shared
     CPU and stalled a studio generation): the rollout runs on one, the caller's count comes back."""
     torch.set_num_threads(2)
-    seen, rollout = [], gen._rollout
-    monkeypatch.setattr(gen, "_rollout", lambda *a: (seen.append(torch.get_num_threads()), rollout(*a))[1])
+    seen, steps = [], gen._rollout_steps  # where the per-frame steps run
+    monkeypatch.setattr(gen, "_rollout_steps", lambda *a: (seen.append(torch.get_num_threads()), steps(*a))[1])
     gen.generate("A person walks.", seconds=0.4, seed=1)
     assert seen == [1] and torch.get_num_threads() == 2
 

@@ -44,11 +44,6 @@ def water_fill(counts: np.ndarray, fraction: float, fixed: int = 0) -> np.ndarra
     return np.minimum(counts, best)
 
 
-def group_layout(slots: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Every row, group by group (``slots``: small group ids), best first inside a group (``order``)."""
-    return order[np.argsort(slots[order].astype(np.int16), kind="stable")]  # radix sort for small ints
-
-
 class Grouping:
     """Rows laid out group by group in priority order, made once per source setting (``PreparedTable``),
     so every cut ranks its live rows with a cumulative sum instead of a sort.
@@ -56,10 +51,9 @@ class Grouping:
     ``groups``: small group ids per row (category code + 1; 0: missing); ``order``: ``priority_order``."""
 
     def __init__(self, groups: np.ndarray, order: np.ndarray) -> None:
-        layout = group_layout(groups, order)
         self.groups = groups
-        self.perm = layout
-        self.sorted_groups = groups[layout]
+        self.perm = order[np.argsort(groups[order].astype(np.int16), kind="stable")]  # radix sort: small ints
+        self.sorted_groups = groups[self.perm]
         self.size = int(groups.max()) + 1 if len(groups) else 0
 
     def cut(self, alive: np.ndarray, fraction: float, whole: int | None) -> np.ndarray:

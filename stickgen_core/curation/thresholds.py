@@ -122,11 +122,11 @@ class PreparedTable:
         # the same clip twice (a folder curated into itself, a file added twice): the first one counts
         self.dup = self.valid & _duplicated_ids(table)
         self.keys = table["clip_key"].to_numpy() if "clip_key" in table else _keys_of(table["clip_id"])
-        self._by_config: dict[tuple, tuple] = {}
+        self._by_config: dict[tuple, tuple[np.ndarray, Grouping, Grouping]] = {}
 
-    def per_config(self, cfg: CurationConfig) -> tuple:
-        """(quality, is_mocap, is_syn, SFT priority order, (action, source) ``Grouping``) for the source settings of ``cfg``: the
-        sliders never change these, so they are kept for the last few settings seen."""
+    def per_config(self, cfg: CurationConfig) -> tuple[np.ndarray, Grouping, Grouping]:
+        """(quality, rows by action, rows by source in SFT priority order) for the source settings of
+        ``cfg``: the sliders never change these, so they are kept for the last few settings seen."""
         key = (tuple(sorted(cfg.source_weights.items())), cfg.default_source_weight,
                tuple(sorted(cfg.synthetic_sources)), cfg.synthetic_quality_penalty,
                tuple(sorted(cfg.mocap_sources)), cfg.prefer_mocap, cfg.seed)
@@ -136,12 +136,10 @@ class PreparedTable:
             is_mocap = np.array([s in cfg.mocap_sources for s in self.src_names] + [False])[self.src_codes]
             is_syn = np.array([s in cfg.synthetic_sources for s in self.src_names] + [False])[self.src_codes]
             order = priority_order(quality, is_mocap, is_syn, self.keys, cfg)
-            groupings = Grouping(self.act_slots, order), Grouping(self.src_slots, order)
-            for shared in (quality, is_mocap, is_syn, order):  # shared by every result: never edited
-                shared.setflags(write=False)
+            quality.setflags(write=False)  # every result of this setting shares it: nobody may edit it
             if len(self._by_config) >= 4:
                 self._by_config.pop(next(iter(self._by_config)))
-            hit = self._by_config[key] = (quality, is_mocap, is_syn, order, groupings)
+            hit = self._by_config[key] = (quality, Grouping(self.act_slots, order), Grouping(self.src_slots, order))
         return hit
 
 
@@ -162,7 +160,7 @@ def apply_thresholds(table: pd.DataFrame | PreparedTable, config: CurationConfig
     """
     t = table if isinstance(table, PreparedTable) else PreparedTable(table)
     n = t.n
-    quality, _, _, _, (by_act, by_src) = t.per_config(config)
+    quality, by_act, by_src = t.per_config(config)
     frames, art, real, cam = t.frames, t.art, t.real, t.cam
     with np.errstate(invalid="ignore"):
         pre_rules = [~t.valid, t.dup, t.valid & (t.missing | np.isnan(quality)), frames < config.min_frames,

@@ -143,10 +143,9 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
     unknown = [s for s in chosen if s not in all_suites]
     if unknown:
         raise ConfigError(f"--suites: unknown suite(s) {brief(unknown)}; the file has {brief(sorted(all_suites))}")
-    gen = generator or InferenceGenerator(checkpoint, enable_safety_check=True, refine=refine,
-                                          guidance_scale=guidance_scale)
+    gen = generator or InferenceGenerator(checkpoint, enable_safety_check=True, refine=refine)
     gen.enable_safety_check = True
-    if generator is not None and guidance_scale is not None:
+    if guidance_scale is not None:
         gen.guidance_scale = float(guidance_scale)
     out = Path(output_dir)
     cases = [(name, c) for name in chosen for c in all_suites[name].prompts]
@@ -166,6 +165,7 @@ def run_adversarial_eval(checkpoint: str | Path, suites: list[str] | None = None
             progress(k + 1, len(cases))
     report = {"checkpoint": str(checkpoint), "suites_file": str(suites_path), "suites_run": chosen,
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "guidance_scale": gen.resolve_guidance(None, []), "critic": dict(vars(gen.critic.config)), "results": results, **summarise(results, all_suites)}
+              "guidance_scale": gen.resolve_guidance(None, []), "critic": dict(vars(gen.critic.config)),
+              "results": results, **summarise(results, all_suites)}
     atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2, default=list))
     return report

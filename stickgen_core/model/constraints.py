@@ -67,7 +67,8 @@ def keep_skeleton(pose: torch.Tensor, lengths: torch.Tensor, min_share: float = 
         v = joints[:, child] - joints[:, parent]  # the predicted bone, parent -> child
         n = v.norm(dim=-1, keepdim=True)
         r = ref[:, seg, None]
-        share = share.clamp(min=min_share)
+        if min_share > 0:
+            share = share.clamp(min=min_share)
         placed[:, child] = placed[:, parent] + v / n.clamp(min=1e-6) * torch.minimum(torch.maximum(n, share * r), r)
     out = torch.stack([placed[:, _SEG_START], placed[:, _SEG_END]], 2).reshape(B, 48)
     lift = (-out[:, 1::2].amin(-1)).clamp(min=0)

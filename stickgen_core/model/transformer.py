@@ -254,15 +254,14 @@ class StickFigureTransformer(nn.Module):
         velocity); ``total``: [B] frames of the whole clip and ``frame0`` [B] the clip frame of
         the first prefix-free token (a training crop's start) for the clock.
         """
-        if cache is not None and start == 0:  # a new generation: nothing of an earlier text is reused
-            for c in cache:
-                c.pop("modulation", None)
         if cache is not None and start > 0 and "cond" in cache[0]:
             cond = cache[0]["cond"]  # the text's projection, made on the first call of this generation
         else:
             cond = None if text is None else self.text_condition(text, text_keep)
-            if cache is not None and cond is not None:
+            if cache is not None:  # a (new) text: the blocks' cached scales and shifts are made again
                 cache[0]["cond"] = cond
+                for c in cache:
+                    c.pop("modulation", None)
         if self.null_text is not None and cond is None:
             raise ValueError("model.text_conditioning: adaln needs the text on every call")
         prefix = start == 0 and cond is not None
@@ -276,12 +275,9 @@ class StickFigureTransformer(nn.Module):
         T = x.shape[1]
         cos, sin = self._rope(start + T, x.device)
         cos, sin = cos[start: start + T], sin[start: start + T]
-        # the blocks may hold other weights than float32 (e.g. bfloat16): the stream enters in theirs
-        dtype = self.blocks[0].norm1.weight.dtype if len(self.blocks) else x.dtype
-        x, block_cond = x.to(dtype), None if cond is None else cond.to(dtype)
         for i, block in enumerate(self.blocks):
-            x = block(x, cos, sin, None if cache is None else cache[i], block_cond)
-        h = self.norm(x.to(self.norm.weight.dtype))
+            x = block(x, cos, sin, None if cache is None else cache[i], cond)
+        h = self.norm(x)
         # the pose head predicts a change from the latest pose (``start_pose`` before the first frame)
         if prev_pose is None:
             start_pose = self.start_pose.to(motion.dtype).expand(motion.shape[0], 1, -1)
