@@ -17,6 +17,27 @@ from .. import palette
 BINS = 40
 
 
+class InsideLineLabel(pg.InfLineLabel):
+    """A threshold line's label that slides along its line's side to stay whole inside the plot.
+
+    pyqtgraph only flips the label to the other side of the line past the middle; in a narrow plot a
+    label longer than half the width was still cut off at the edge.
+    """
+
+    def updatePosition(self) -> None:  # noqa: N802
+        super().updatePosition()
+        vb = self.line.getViewBox()
+        if vb is None or not self.isVisible():
+            return
+        width, text = vb.boundingRect().width(), self.textItem.boundingRect().width()
+        if width <= 0 or text <= 0:
+            return
+        x = vb.mapFromView(pg.Point(self.line.value(), 0)).x()
+        prefer = 0.0 if x < width / 2 else 1.0   # right of the line in the left half, left of it past the middle
+        lo, hi = (x + text - width) / text, x / text   # anchors that keep both ends inside
+        self.setAnchor((float(np.clip(prefer, lo, hi)) if lo <= hi else hi, 0.5))
+
+
 class HistogramPlot(pg.PlotWidget):
     """Stacked bars and one draggable, labelled line per bound control."""
 
@@ -71,10 +92,9 @@ class HistogramPlot(pg.PlotWidget):
         field = control.knob.field
         n = len(self.lines)
         line = pg.InfiniteLine(pos=control.value(), angle=90, movable=True,
-                               pen=pg.mkPen("#222", width=2), hoverPen=pg.mkPen("#e91e63", width=3),
-                               label=rule.format(control.value()),
-                               labelOpts={"position": 0.92 - 0.16 * n, "color": palette.TEXT,
-                                          "fill": (255, 255, 255, 210), "movable": False})
+                               pen=pg.mkPen("#222", width=2), hoverPen=pg.mkPen("#e91e63", width=3))
+        line.label = InsideLineLabel(line, text=rule.format(control.value()), position=0.92 - 0.16 * n,
+                                     color=palette.TEXT, fill=(255, 255, 255, 210), movable=False)
         line.setToolTip(f"{control.knob.label}: drag to change")
         self.addItem(line)
         self.lines[field] = line

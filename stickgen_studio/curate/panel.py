@@ -121,7 +121,14 @@ class CuratePanel(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.summary, 1)
+        # on a short screen the reasons and charts need more height than there is: they scroll rather
+        # than being squeezed on top of each other
+        summary_scroll = self.summary_scroll = QScrollArea()
+        summary_scroll.setWidgetResizable(True)
+        summary_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        summary_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        summary_scroll.setWidget(self.summary)
+        rl.addWidget(summary_scroll, 1)
         for b in (self.load_button, self.save_button, self.export_button):
             rl.addWidget(b)
 
@@ -134,7 +141,7 @@ class CuratePanel(QWidget):
         self.splitter.setChildrenCollapsible(False)
         left.setMinimumWidth(220)
         centre.setMinimumWidth(360)
-        right.setMinimumWidth(180)
+        right.setMinimumWidth(200)
         self.splitter.setSizes([320, 640, 280])
         self._user_split = False
         self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_split", True))
@@ -170,8 +177,8 @@ class CuratePanel(QWidget):
         super().resizeEvent(event)
         if not self._user_split:
             w = self.splitter.width()
-            left = int(min(max(0.26 * w, 220), 340))
-            right = int(min(max(0.2 * w, 180), 300))
+            left = int(min(max(0.24 * w, 220), 340))
+            right = int(min(max(0.2 * w, 200), 300))
             self.splitter.setSizes([left, max(w - left - right, 360), right])
 
     # ------------------------------------------------------------------ workspace and data

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from stickgen_core.curation import PRETRAIN_RULES, SFT_RULES
@@ -46,6 +46,11 @@ class DistributionChart(pg.PlotWidget):
         self._names: list[str] | None = None
         self._right: float | None = None
 
+    def sizeHint(self) -> QSize:  # noqa: N802
+        # pyqtgraph asks for 640 x 480; the summary column scrolls by its hints, so ask for the minimum
+        # and let the layout's stretch hand out the height there is
+        return self.minimumSize()
+
     def set_data(self, pre: dict[str, Any], sft: dict[str, Any]) -> None:
         names = sorted(set(pre) | set(sft))
         y = np.arange(len(names), dtype=float)
@@ -58,6 +63,9 @@ class DistributionChart(pg.PlotWidget):
             self._names = names
             self.getAxis("left").setTicks([[(i, n) for i, n in enumerate(names)]])
             self.setYRange(-0.6, max(len(names) - 0.4, 0.6), padding=0)
+            # a row per name, each a line of text high, so fifteen actions do not print over each other
+            row = self.fontMetrics().height()
+            self.setMinimumHeight(max(120, row * len(names) + 3 * row + 20))
         top = max([1e-3] + [v.get("fraction", 0) for v in list(pre.values()) + list(sft.values())])
         right = np.ceil(top * 1.1 / 0.05) * 0.05 if top > 0.05 else top * 1.1
         if right != self._right:

@@ -307,9 +307,10 @@ class LivePlots(QWidget):
             x = float(s.x("epochs", self.mode)[i])
             colour = RUN_COLOURS[self.shown.index(run_id) % len(RUN_COLOURS)]
             stars.append({"pos": (x, np.log10(value) if log and value > 0 else value), "brush": pg.mkBrush(colour)})
+            # the label at the top: the star sits low, where the loss is lowest
             line = pg.InfiniteLine(x, angle=90, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
                                    label=f"best {run_id} e{int(s.epochs['epoch'][i])}",
-                                   labelOpts={"position": 0.08, "color": TEXT, "fill": (255, 255, 255, 200)})
+                                   labelOpts={"position": 0.92, "color": TEXT, "fill": (255, 255, 255, 200)})
             self._marks.append(line)
         if stars:
             self._marks.append(pg.ScatterPlotItem(stars, symbol="star", size=16, pen="k"))

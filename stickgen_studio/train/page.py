@@ -58,7 +58,9 @@ class TrainPage(QWidget):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("Progress"), QHeaderView.ResizeMode.Stretch)
+        # every cell keeps its whole text (a narrow window scrolls the table sideways instead of squeezing
+        # the progress bar to an unreadable sliver); the last column takes what room is left over
+        header.setStretchLastSection(True)
         self.buttons = {name: QPushButton(name) for name in ACTIONS}
         bar = QHBoxLayout()   # under the title, so the page fits a 1024 px screen
         for b in self.buttons.values():

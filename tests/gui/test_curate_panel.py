@@ -227,8 +227,39 @@ def test_gui_counts_equal_the_cli_on_a_config_beyond_the_slider_range(window, qt
     qtbot.waitUntil(lambda: visible_counts(window) == (stats["total"], stats["pretrain"], stats["sft"], stats["dropped"]), timeout=30_000)
 
 
-def test_a_threshold_label_stays_whole_inside_its_plot_on_either_side(window, qtbot):
+def global_rect(widget):
+    from PySide6.QtCore import QPoint, QRect
+    return QRect(widget.mapToGlobal(QPoint(0, 0)), widget.size())
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1016, 587)])
+def test_the_reasons_and_share_charts_never_print_over_each_other(window, qtbot, size):
+    """On a short screen the summary column scrolls; its parts are stacked, whole, never on top of each other."""
+    window.resize(*size)
+    cur, summary = window.curate, window.curate.summary
+    control = cur.thresholds.controls["min_quality_pretrain"]
+    control.slider.setFocus()
+    with qtbot.waitSignal(cur.updated, timeout=30_000):
+        QTest.keyClick(control.slider, Qt.Key.Key_PageUp)
+    qtbot.waitUntil(lambda: global_rect(summary.reasons_box).height() >= summary.reasons_box.minimumSizeHint().height())
+    box, legend = global_rect(summary.reasons_box), global_rect(summary.legend)
+    actions, sources = global_rect(summary.actions), global_rect(summary.sources)
+    assert box.bottom() < legend.top() and legend.bottom() < actions.top() and actions.bottom() < sources.top()
+    # every reason line fits in its box, and every action name has a text line's height in its chart
+    reasons = summary.reasons
+    assert reasons.height() >= reasons.heightForWidth(reasons.width())
+    assert global_rect(reasons).bottom() <= box.bottom()
+    names = cur.action_filter.count() - 1   # "All actions" and one entry per action
+    assert names >= 10 and actions.height() >= names * summary.actions.fontMetrics().height()
+    # the buttons under the column stay on screen, whatever scrolls
+    assert cur.export_button.isVisible() and global_rect(cur.export_button).bottom() <= global_rect(window).bottom()
+    shot(window, f"summary_{size[0]}x{size[1]}")
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1016, 587)])
+def test_a_threshold_label_stays_whole_inside_its_plot_on_either_side(window, qtbot, size):
     """Past the middle of the plot the label moves to the left of its line; its end is never cut off."""
+    window.resize(*size)
     cur = window.curate
     control = cur.thresholds.controls["min_quality_pretrain"]
     hist = cur.thresholds.histograms["quality"]

@@ -208,3 +208,17 @@ def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, mon
         for f in (train_ws / "runs" / "pod").rglob("*"):
             assert not f.is_file() or KEY not in f.read_text(errors="replace")
         win.close()
+
+
+def test_every_cell_of_the_runs_table_keeps_its_whole_text_in_a_1024_window(qtbot, two_runs):
+    """On a small screen the table scrolls sideways; the progress bar's text is never squeezed or cut."""
+    win = two_runs
+    win.resize(1024, 700)
+    table, model = win.train.table, win.train.model
+    qtbot.waitUntil(lambda: model.rowCount() == 2 and "epoch" in (model.index(0, 4).data() or ""), timeout=LONG)
+    qtbot.waitUntil(lambda: table.viewport().width() < 620)
+    fm = table.fontMetrics()
+    for c in range(model.columnCount()):
+        for r in range(model.rowCount()):
+            text = model.index(r, c).data() or ""
+            assert table.columnWidth(c) >= fm.horizontalAdvance(str(text)) + 6, (model.headerData(c, Qt.Orientation.Horizontal), text)
