@@ -37,13 +37,18 @@ class InferenceGenerator:
     def __init__(self, model_path: str | Path, device: str = "auto", enable_safety_check: bool = False,
                  safety_config: SafetyCriticConfig | None = None, encoder=None,
                  guidance_scale: float | None = None, keep_bone_lengths: bool | None = None,
-                 refine: bool = True, plan_actions: bool = True, min_bone_share: float | None = None) -> None:
+                 refine: bool = True, plan_actions: bool = True, min_bone_share: float | None = None,
+                 weights: str = "float32") -> None:
+        from .model.int8_weights import check_weight_format, quantize_linears
         from .train.trainer import model_from_checkpoint, pick_device
 
         ck = load_checkpoint(model_path)
         model, self.config = model_from_checkpoint(ck, model_path)
         self.device = pick_device(device)
+        self.weights = check_weight_format(weights, self.device)
         self.model = model.to(self.device).eval()
+        if self.weights == "int8":  # a CPU step is bound by streaming the weights: a quarter of the bytes
+            quantize_linears(self.model)
         if encoder is None:
             from .embedding import TextEncoder
 

@@ -49,7 +49,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ..inference import InferenceGenerator, save_generation
 
     gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True, refine=not args.no_refine,
-                             plan_actions=not args.no_plan)
+                             plan_actions=not args.no_plan, weights=args.weights)
     out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed, guidance_scale=args.guidance)
     save_generation(out, args.out)
     print(f"wrote {out['frames']} frames to {args.out}{' (diffusion-refined)' if out['refined'] else ''}")
@@ -100,6 +100,8 @@ def register(sub) -> None:
                     help="skip the diffusion refinement of checkpoints that have it (the transformer's motion alone)")
     gp.add_argument("--no-plan", action="store_true",
                     help="feed the model its own action guesses instead of the checkpoint's text -> action plan")
+    gp.add_argument("--weights", choices=["float32", "int8"], default="float32",
+                    help="int8: CPU generation with int8 weights (about 2x faster; outputs within ~1%% of float32)")
     gp.set_defaults(func=cmd_generate)
 
     fp = sub.add_parser("fit-planner", help="fit a text -> action plan into a checkpoint (models trained before plans)")

@@ -40,6 +40,8 @@ def status_label(code: int) -> str:
     return f"✗ {PRETRAIN_RULES[code].replace('_', ' ')}" if 0 <= code < len(PRETRAIN_RULES) else ""
 
 
+_ROLES = frozenset((Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole))
+
 class ClipTableModel(QAbstractTableModel):
     """Rows of a metrics table; call ``set_status`` after every threshold change."""
 
@@ -101,7 +103,8 @@ class ClipTableModel(QAbstractTableModel):
             return self._status
         if key == "_quality":
             return self._quality
-        return self._cols.get(key, np.zeros(len(self._table)))
+        col = self._cols.get(key)
+        return col if col is not None else np.zeros(len(self._table))
 
     def _apply_view(self) -> None:
         n = len(self._table)
@@ -158,7 +161,8 @@ class ClipTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        # the view asks each visible cell for about ten roles on every repaint: answer the unused ones first
+        if role not in _ROLES or not index.isValid():
             return None
         row = int(self._order[index.row()])
         _, key, fmt = COLUMNS[index.column()]
