@@ -120,9 +120,10 @@ class NumberControl(QWidget):
                 w.setValue(val)
                 w.blockSignals(False)
         changed = not self.is_default()
-        self.title.setText(self.knob.label + (" ●" if changed else ""))
-        self.title.setStyleSheet("font-weight: bold;" if changed else "")
-        self.reset.setEnabled(changed)
+        if changed != self.reset.isEnabled():  # a new style sheet re-polishes and re-lays out: only on a flip
+            self.title.setText(self.knob.label + (" ●" if changed else ""))
+            self.title.setStyleSheet("font-weight: bold;" if changed else "")
+            self.reset.setEnabled(changed)
         if emit:
             self.valueChanged.emit(v)
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QTextDocument
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from stickgen_core.curation import PRETRAIN_RULES, SFT_RULES
@@ -73,22 +74,62 @@ class DistributionChart(pg.PlotWidget):
             self.setXRange(0, right, padding=0)
 
 
-class CountsStrip(QLabel):
-    """The split counts in one line above the table, in the split colours: read at a glance."""
+class CountsStrip(QWidget):
+    """The split counts in one line above the table, in the split colours: read at a glance.
+
+    Drawn from a text document rather than a QLabel: a label's new text posts a layout request that
+    re-lays out the whole main window (measured: half the layout passes of a slider move); this strip
+    asks for a new layout only when its text needs another number of lines.
+    """
 
     def __init__(self) -> None:
-        super().__init__("No clips loaded")
+        super().__init__()
         self.setObjectName("counts")
-        self.setTextFormat(Qt.TextFormat.RichText)
-        self.setStyleSheet("font-size: 12pt; padding: 2px 4px;")
-        self.setWordWrap(True)
+        self._doc = QTextDocument(self)
+        self._doc.setDocumentMargin(2)
+        font = self.font()
+        font.setPointSizeF(12)
+        self._doc.setDefaultFont(font)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self._html = ""
+        self.setText("No clips loaded")
+
+    def text(self) -> str:
+        return self._html
+
+    def setText(self, html: str) -> None:  # noqa: N802 (as QLabel)
+        before = self.heightForWidth(self.width())
+        self._html = html
+        self._doc.setHtml(html)
+        if self.heightForWidth(self.width()) != before or self.height() != before:
+            self.updateGeometry()
+        self.update()
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        self._doc.setTextWidth(max(width, 1))
+        return int(np.ceil(self._doc.size().height()))
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        self._doc.setTextWidth(-1)
+        return QSize(int(np.ceil(self._doc.idealWidth())), self.heightForWidth(max(self.width(), 1)))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(100, self.heightForWidth(max(self.width(), 100)))
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        self._doc.setTextWidth(self.width())
+        self._doc.drawContents(painter)
 
     def show_stats(self, stats: dict[str, Any]) -> None:
         chip = "{name} <span style='color:{c}; font-weight:bold'>{n:,}</span>"
-        self.setText(f"<b>{stats['total']:,}</b> clips · "
+        self.setText(f"<span style='color:{palette.TEXT}'><b>{stats['total']:,}</b> clips · "
                      + " · ".join([chip.format(c=palette.PRETRAIN_SPLIT, n=stats["pretrain"], name="pretrain"),
                                    chip.format(c=palette.SFT, n=stats["sft"], name="SFT"),
-                                   chip.format(c=palette.DROPPED, n=stats["dropped"], name="dropped")]))
+                                   chip.format(c=palette.DROPPED, n=stats["dropped"], name="dropped")]) + "</span>")
         self.setToolTip(f"Pretrain split: {stats['pretrain']:,} clips, of which {stats['sft']:,} are also in "
                         f"the SFT split; {stats['dropped']:,} clips are in neither")
 
