@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from stickgen_core.curation import CurationConfig, apply_thresholds
 from tests.gui.conftest import shot
@@ -272,3 +273,39 @@ def test_a_threshold_label_stays_whole_inside_its_plot_on_either_side(window, qt
         plot = box.sceneBoundingRect()
         assert plot.left() <= text.left() and text.right() <= plot.right(), (control.value(), text, plot)
         assert label.toPlainText() == f"pretrain ≥ {control.value():.2f}"
+
+
+def test_a_slider_move_lays_out_only_what_changed(window, qtbot):
+    """A move's new numbers repaint their widgets but post no layout request to the main window or the
+    column of sliders (the counts label's new text re-laid out the whole window on every move, and the
+    moved control's title was restyled each time: both fail this)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Count(QObject):
+        def __init__(self):
+            super().__init__()
+            self.layouts = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.LayoutRequest and obj in watched:
+                self.layouts += 1
+            return False
+
+    cur = window.curate
+    watched = (window, cur, cur.splitter, cur.thresholds)   # the window, and the column of sliders
+    control = cur.thresholds.controls["min_quality_pretrain"]
+    control.slider.setFocus()
+    with qtbot.waitSignal(cur.updated, timeout=30_000):
+        QTest.keyClick(control.slider, Qt.Key.Key_PageUp)   # leaves its default: the title restyles once
+    for _ in range(5):   # that restyle's layout passes (posted level by level) are done before counting starts
+        QApplication.processEvents()
+    count = Count()
+    QApplication.instance().installEventFilter(count)
+    before = visible_counts(window)
+    for key in (Qt.Key.Key_PageUp, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+        with qtbot.waitSignal(cur.updated, timeout=30_000):
+            QTest.keyClick(control.slider, key)
+        QApplication.processEvents()
+    QApplication.instance().removeEventFilter(count)
+    assert visible_counts(window) != before   # the numbers did change on screen
+    assert count.layouts == 0
