@@ -129,7 +129,7 @@ class InferenceGenerator:
         out = {"prompt": prompt, "seconds": T / fps, "fps": fps, "frames": T,
                "motion": torch.from_numpy(m), "actions": logits[0, :, :NUM_ACTIONS].argmax(-1).cpu(),
                "physics": torch.from_numpy(derive_physics(joints[:, 0], fps)), "notes": notes,
-               "checkpoint": self.checkpoint, "refined": refined}
+               "checkpoint": self.checkpoint, "refined": refined, "weights": self.weights}
         if self.enable_safety_check:
             is_safe, result = self.check_motion_safety(out["motion"], out["physics"], prompt)
             out["safety"] = result.to_dict()

@@ -39,7 +39,7 @@ class EvaluatePage(QWidget):
         self.tasks = TaskQueue(self)
         self.last_dialog: QMessageBox | None = None
         self.last_error: str | None = None
-        self._generators: dict[str, Any] = {}
+        self._generators: dict[tuple[str, str], Any] = {}
         self._gen_lock = threading.Lock()
         self.critic = CriticView()
         self.reports = ReportBrowser(self)
@@ -81,14 +81,16 @@ class EvaluatePage(QWidget):
         return self.workspace.root / "reports" if self.workspace else Path("reports")
 
     # ------------------------------------------------------------------ shared work
-    def generator(self, checkpoint: str | Path):
-        """The InferenceGenerator of a checkpoint, loaded once (called from worker threads)."""
+    def generator(self, checkpoint: str | Path, weights: str = "float32"):
+        """The InferenceGenerator of a checkpoint with these weights, loaded once (called from worker threads)."""
         from stickgen_core.inference import InferenceGenerator
 
-        key = str(Path(checkpoint).resolve())
+        key = (str(Path(checkpoint).resolve()), weights)
         with self._gen_lock:
             if key not in self._generators:
-                self._generators[key] = InferenceGenerator(key, encoder=self.encoder, enable_safety_check=True)
+                self._generators[key] = InferenceGenerator(key[0], encoder=self.encoder, enable_safety_check=True,
+                                                           weights=weights,
+                                                           device="cpu" if weights == "int8" else "auto")
             return self._generators[key]
 
     def run(self, task: Task, failure_title: str) -> None:

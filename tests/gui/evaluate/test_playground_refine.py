@@ -37,3 +37,24 @@ def test_refine_box_follows_the_checkpoint_and_switches_refinement(eval_window, 
         assert eval_window.evaluate.last_error is None, eval_window.evaluate.last_error
     assert got[0]["refined"] and not got[1]["refined"]
     assert not (got[0]["motion"] == got[1]["motion"]).all()
+
+
+def test_the_int8_box_generates_with_int8_weights_and_says_so(eval_window, eval_workspace, qtbot):
+    pg = show_tab(eval_window, qtbot, eval_window.evaluate.playground)
+    pg.refresh()
+    box = pg.checkpoint
+    box.setCurrentIndex(box.findData(str(eval_workspace / "runs" / "tiny" / "checkpoints" / BEST)))
+    got = []
+    pg.generated.connect(got.append)
+    for k in range(2):
+        if k == 1:  # tick int8 (on the box itself) for the second generation
+            click(pg.int8, QPoint(pg.int8.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) // 2 + 1,
+                                  pg.int8.height() // 2))
+            assert pg.int8.isChecked()
+        click(pg.generate_button)
+        qtbot.waitUntil(lambda: len(got) > k or eval_window.evaluate.last_error is not None, timeout=120_000)
+        assert eval_window.evaluate.last_error is None, eval_window.evaluate.last_error
+    assert got[0]["weights"] == "float32" and got[1]["weights"] == "int8"
+    assert "with int8 weights" in eval_window.statusBar().currentMessage()
+    a, b = got[0]["motion"], got[1]["motion"]
+    assert not (a == b).all() and (a - b).abs().mean() <= 0.05 * a.std()   # close, not the same numbers
