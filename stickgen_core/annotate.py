@@ -22,7 +22,7 @@ import torch
 
 from .clip_prep import batch_content_prep, metre_scales
 from .errors import DatasetError, StickGenError
-from .io import atomic_path, clip_ids, dataset_files, load_torch_file, samples_from_object
+from .io import atomic_path, clip_ids, dataset_files, file_stamp, load_torch_file, samples_from_object
 from .metrics import ClipInput, MetricThresholds, compute_metrics
 from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
 from .threads import single_thread
@@ -238,7 +238,8 @@ def write_cache(table: pd.DataFrame, file: str | Path, options: AnnotateOptions 
 def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptions = AnnotateOptions(),
              cache_dir: str | Path | None = None, use_cache: bool = True,
              progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-             errors: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+             errors: list[tuple[str, str]] | None = None,
+             loaded: dict[str, tuple[tuple[int, int, int], list]] | None = None) -> pd.DataFrame:
     """One row per clip of every dataset file under ``paths`` (files or folders).
 
     ``should_stop`` is polled between files and batches; when it returns True the call
@@ -247,6 +248,9 @@ def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptio
     other files are still annotated; without one, the first such file raises.
 
     Cached per file as ``<cache_dir or file's folder/.stickgen-cache>/<name>.<content>.<settings>.parquet``.
+    With a ``loaded`` dict, each file read here (not a cache hit) is kept in it as ``str(file) ->
+    (file_stamp, samples)``: ``export_splits`` then writes those samples without reading and checking
+    the file again.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -261,7 +265,8 @@ def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptio
     tables = []
     for fi, f in enumerate(files):
         try:
-            tables.append(_annotate_file(f, options, cache_dir, use_cache, progress, should_stop, fi, len(files)))
+            tables.append(_annotate_file(f, options, cache_dir, use_cache, progress, should_stop, fi, len(files),
+                                         loaded))
         except StickGenError as exc:
             if errors is None:
                 raise
@@ -287,7 +292,7 @@ def require_valid(table: pd.DataFrame, inputs) -> pd.DataFrame:
 
 
 def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool, progress, should_stop,
-                   fi: int, n_files: int) -> pd.DataFrame:
+                   fi: int, n_files: int, loaded: dict | None = None) -> pd.DataFrame:
     cache = cache_path(f, options, cache_dir)
     if use_cache and cache.exists():
         try:
@@ -297,6 +302,7 @@ def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool
             return t
         except Exception as exc:  # a damaged cache is only a cache: recompute
             log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
+    stamp = file_stamp(f)  # before reading: a rewrite during the read makes the kept copy stale
     samples = samples_from_object(load_torch_file(f), f)  # not mapped: truncation under a map is SIGBUS
     if len(samples) == 0:
         raise DatasetError(f"{f}: the file holds no clips (expected a list of samples)", f)
@@ -305,4 +311,6 @@ def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool
         sub = lambda done, total: progress(fi + done / max(total, 1), n_files)  # noqa: E731
     t = annotate_samples(samples, file=str(f), options=options, progress=sub, should_stop=should_stop)
     write_cache(t, f, options, cache_dir)
+    if loaded is not None:
+        loaded[str(f)] = (stamp, samples)
     return t

@@ -44,11 +44,12 @@ class InferenceGenerator:
 
         ck = load_checkpoint(model_path)
         model, self.config = model_from_checkpoint(ck, model_path)
-        self.device = pick_device(device)
+        # int8 weights run on the CPU only: "auto" means the CPU then, even where a GPU is free
+        self.device = pick_device("cpu" if weights == "int8" and device == "auto" else device)
         self.weights = check_weight_format(weights, self.device)
         self.model = model.to(self.device).eval()
         if self.weights == "int8":  # a CPU step is bound by streaming the weights: a quarter of the bytes
-            quantize_linears(self.model)
+            quantize_linears(self.model.blocks)  # not the refiner: it runs ~500-row matmuls, where int8 is slower
         if encoder is None:
             from .embedding import TextEncoder
 

@@ -173,6 +173,12 @@ def dataset_files(path: str | os.PathLike) -> list[Path]:
     return [p]
 
 
+def file_stamp(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(size, modification time in ns, inode) of a file: changes whenever the file is rewritten."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
 def load_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     """``torch.load(weights_only=True)`` with every failure turned into a clear DatasetError."""
     p = Path(path)

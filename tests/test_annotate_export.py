@@ -103,6 +103,33 @@ def test_export_refuses_a_file_changed_since_annotation(tmp_path, samples):
     assert not (tmp_path / "out" / "pretrain_data.pt").exists()
 
 
+def test_export_of_samples_annotated_in_this_process_equals_a_fresh_read(tmp_path, samples, monkeypatch):
+    """The CLI hands export the samples annotate read: the splits are the same as from reading the file again,
+    the file is not read a second time, and a file rewritten in between is read and checked as before."""
+    import stickgen_core.curation.export as export_mod
+
+    src = tmp_path / "src.pt"
+    save_dataset(samples, src)
+    loaded = {}
+    table = annotate(src, use_cache=False, loaded=loaded)
+    assert list(loaded) == [str(src)] and len(loaded[str(src)][1]) == len(samples)
+    r = apply_thresholds(table, CurationConfig())
+    export_splits(table, r, tmp_path / "fresh", CurationConfig())
+    reads = []
+    monkeypatch.setattr(export_mod, "load_torch_file", lambda f: reads.append(f))
+    export_splits(table, r, tmp_path / "kept", CurationConfig(), loaded=loaded)
+    assert reads == []
+    for name in ("pretrain_data.pt", "sft_data.pt"):
+        a, b = load_dataset(tmp_path / "fresh" / name), load_dataset(tmp_path / "kept" / name)
+        assert len(a) == len(b) > 0
+        assert all(x["description"] == y["description"] and torch.equal(x["motion"], y["motion"])
+                   and x["annotations"] == y["annotations"] for x, y in zip(a, b))
+    monkeypatch.undo()
+    save_dataset(samples[::-1], src)   # rewritten after annotation: the kept copy is stale
+    with pytest.raises(DatasetError, match="changed since it was annotated"):
+        export_splits(table, r, tmp_path / "stale", CurationConfig(), loaded=loaded)
+
+
 def test_curate_command(tmp_path, samples, capsys):
     src = tmp_path / "a.pt"
     save_dataset(samples, src)

@@ -63,14 +63,15 @@ def cmd_curate(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(cfg, **changes)
     inputs = curation_inputs(args.inputs, args.output_dir)  # never the folder's own earlier outputs
     bar, progress = _bar(len(inputs), "annotating", unit="file")
+    loaded: dict = {}  # the samples annotated here: export writes them without reading the files again
     with bar:
         table = annotate(inputs, options=AnnotateOptions(ground=args.ground),
-                         progress=lambda d, t: progress(int(d), t))
+                         progress=lambda d, t: progress(int(d), t), loaded=loaded)
     require_valid(table, args.inputs)
     result = apply_thresholds(table, cfg)
     bar, progress = _bar(table["file"].nunique(), "exporting", unit="file")
     with bar:
-        paths = export_splits(table, result, args.output_dir, cfg, progress=progress)
+        paths = export_splits(table, result, args.output_dir, cfg, progress=progress, loaded=loaded)
     st = result.stats
     print(f"\n{st['total']} clips -> pretrain {st['pretrain']}, SFT {st['sft']}, dropped {st['dropped']}")
     print("dropped (first rule failed):")

@@ -27,7 +27,8 @@ import torch
 import yaml
 
 from ..errors import DatasetError
-from ..io import atomic_torch_save, atomic_write_text, clip_id, dataset_files, load_torch_file, samples_from_object
+from ..io import (atomic_torch_save, atomic_write_text, clip_id, dataset_files, file_stamp, load_torch_file,
+                  samples_from_object)
 from ..paths import OutputLock, clean_stale_temps
 from ..schema import validate_sample
 from ..skeleton import normalize_height, smooth_time
@@ -117,21 +118,36 @@ def _curated_copy(sample: dict, row: pd.Series, quality: float, cfg: CurationCon
     return out
 
 
+def _check_as_annotated(raw: list, i: int, annotated_id: str, f: str) -> None:
+    """A DatasetError unless sample ``i`` of the file read again is the valid clip it was annotated as."""
+    if not 0 <= i < len(raw) or clip_id(raw[i]) != annotated_id:
+        raise DatasetError(f"{f}: sample {i} changed since it was annotated; annotate the file again", f)
+    problems = validate_sample(raw[i])
+    if problems:
+        raise DatasetError(f"{f}: sample {i} is invalid ({'; '.join(map(str, problems))}) though its "
+                           "annotation said valid; the annotation cache does not match the file: run "
+                           "`stickgen annotate --no-cache` on it", f)
+
+
 def export_splits(table: pd.DataFrame, result: CurationResult, output_dir: str | Path, config: CurationConfig,
                   progress: Callable[[int, int], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> dict[str, Path]:
+                  should_stop: Callable[[], bool] | None = None,
+                  loaded: dict[str, tuple[tuple[int, int, int], list]] | None = None) -> dict[str, Path]:
     """Write pretrain_data.pt, sft_data.pt, curation_stats.json and curation_thresholds.yaml.
 
     Raises DatasetError when a source file changed since it was annotated (clip ids differ) or
     a chosen sample breaks the contract, or when another process is writing ``output_dir``.
-    ``should_stop`` lets a caller cancel between files; nothing is written then.
+    ``should_stop`` lets a caller cancel between files; nothing is written then. ``loaded`` (filled
+    by ``annotate(..., loaded=)`` in this process) supplies the samples the table was computed from,
+    for files not rewritten since: they are neither read nor checked again.
     """
     out = Path(output_dir)
     with OutputLock(out):
-        return _export_locked(table, result, out, config, progress, should_stop)
+        return _export_locked(table, result, out, config, progress, should_stop, loaded or {})
 
 
-def _export_locked(table, result, out: Path, config: CurationConfig, progress, should_stop) -> dict[str, Path]:
+def _export_locked(table, result, out: Path, config: CurationConfig, progress, should_stop,
+                   loaded: dict) -> dict[str, Path]:
     clean_stale_temps(out)
     _remove_old_generations(out)
     chosen = result.pretrain | result.sft
@@ -146,16 +162,14 @@ def _export_locked(table, result, out: Path, config: CurationConfig, progress, s
     for fi, f in enumerate(files):
         if should_stop and should_stop():
             raise InterruptedError("export cancelled; no files were written")
-        raw = samples_from_object(load_torch_file(f), f)  # not mapped: truncation under a map is SIGBUS
+        kept = loaded.get(f)
+        annotated_here = kept is not None and kept[0] == file_stamp(f)
+        # the very objects the table's ids and checks were computed from, or the file read and checked again
+        raw = kept[1] if annotated_here else samples_from_object(load_torch_file(f), f)  # not mapped: SIGBUS
         for _, row in rows[rows["file"] == f].sort_values("index").iterrows():
             i = int(row["index"])
-            if not 0 <= i < len(raw) or clip_id(raw[i]) != row["clip_id"]:
-                raise DatasetError(f"{f}: sample {i} changed since it was annotated; annotate the file again", f)
-            problems = validate_sample(raw[i])
-            if problems:
-                raise DatasetError(f"{f}: sample {i} is invalid ({'; '.join(map(str, problems))}) though its "
-                                   "annotation said valid; the annotation cache does not match the file: run "
-                                   "`stickgen annotate --no-cache` on it", f)
+            if not annotated_here:
+                _check_as_annotated(raw, i, row["clip_id"], f)
             s = _curated_copy(raw[i], row, row["q"], config)
             if row["in_pretrain"]:
                 pretrain.append(s)

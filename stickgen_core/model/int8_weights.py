@@ -37,19 +37,22 @@ class Int8Linear(nn.Module):
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.pad = -self.in_features % K_BLOCK
         w = nn.functional.pad(linear.weight.detach().float(), (0, self.pad))
-        scale = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0
-        self.register_buffer("weight", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous())
-        self.register_buffer("scales", scale.to(torch.bfloat16))
+        # rounded with the scale as it is stored (bf16), so the stored pair multiplies back to the weight
+        scale = (w.abs().amax(dim=1).clamp(min=1e-12) / 127.0).to(torch.bfloat16)
+        q = torch.round(w / scale.float()[:, None]).clamp(-127, 127)
+        self.register_buffer("weight", q.to(torch.int8).contiguous())
+        self.register_buffer("scales", scale)
         self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features)
         if self.pad:
             flat = nn.functional.pad(flat, (0, self.pad))
-        flat = flat.to(torch.bfloat16, copy=True)  # a fresh, aligned buffer, as the kernel's loads need
+        # a fresh, aligned, row-major buffer, as the kernel's loads need
+        flat = flat.to(torch.bfloat16, memory_format=torch.contiguous_format, copy=True)
         y = torch._weight_int8pack_mm(flat, self.weight, self.scales)
         y = y.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
-        return y if self.bias is None else y + self.bias
+        return y if self.bias is None else y + self.bias.to(y.dtype)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, weight=int8"
@@ -80,4 +83,6 @@ def check_weight_format(weights: str, device: torch.device | str) -> str:
         raise ConfigError(f"weights {weights!r}: expected one of {', '.join(WEIGHT_FORMATS)}")
     if weights == "int8" and torch.device(device).type != "cpu":
         raise ConfigError(f"weights 'int8' runs on the CPU only (the device is {device}); use float32 there")
+    if weights == "int8" and not hasattr(torch, "_weight_int8pack_mm"):
+        raise ConfigError(f"weights 'int8' needs torch 2.3 or newer (this is {torch.__version__}); use float32")
     return weights

@@ -78,6 +78,7 @@ class NumberControl(QWidget):
         self.spin.valueChanged.connect(lambda v: self._set(float(v), source="spin"))
         self.reset.clicked.connect(lambda: self.setValue(self.default))
         self._value = float(knob.lo)
+        self._marked = True  # so the first value styles the title either way
         self._set(self.default, source="api", emit=False)
 
     def _fmt(self, v: float) -> str:
@@ -120,7 +121,8 @@ class NumberControl(QWidget):
                 w.setValue(val)
                 w.blockSignals(False)
         changed = not self.is_default()
-        if changed != self.reset.isEnabled():  # a new style sheet re-polishes and re-lays out: only on a flip
+        if changed != self._marked:  # a new style sheet re-polishes and re-lays out: only on a flip
+            self._marked = changed
             self.title.setText(self.knob.label + (" ●" if changed else ""))
             self.title.setStyleSheet("font-weight: bold;" if changed else "")
             self.reset.setEnabled(changed)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QPainter, QTextDocument
+from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QTextDocument
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from stickgen_core.curation import PRETRAIN_RULES, SFT_RULES
@@ -101,6 +101,7 @@ class CountsStrip(QWidget):
         before = self.heightForWidth(self.width())
         self._html = html
         self._doc.setHtml(html)
+        self.setAccessibleName(self._doc.toPlainText())  # what a label would tell a screen reader
         if self.heightForWidth(self.width()) != before or self.height() != before:
             self.updateGeometry()
         self.update()
@@ -122,14 +123,16 @@ class CountsStrip(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
         self._doc.setTextWidth(self.width())
-        self._doc.drawContents(painter)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        ctx.palette = self.palette()  # the theme's text colour, light on a dark palette
+        self._doc.documentLayout().draw(painter, ctx)
 
     def show_stats(self, stats: dict[str, Any]) -> None:
         chip = "{name} <span style='color:{c}; font-weight:bold'>{n:,}</span>"
-        self.setText(f"<span style='color:{palette.TEXT}'><b>{stats['total']:,}</b> clips · "
+        self.setText(f"<b>{stats['total']:,}</b> clips · "
                      + " · ".join([chip.format(c=palette.PRETRAIN_SPLIT, n=stats["pretrain"], name="pretrain"),
                                    chip.format(c=palette.SFT, n=stats["sft"], name="SFT"),
-                                   chip.format(c=palette.DROPPED, n=stats["dropped"], name="dropped")]) + "</span>")
+                                   chip.format(c=palette.DROPPED, n=stats["dropped"], name="dropped")]))
         self.setToolTip(f"Pretrain split: {stats['pretrain']:,} clips, of which {stats['sft']:,} are also in "
                         f"the SFT split; {stats['dropped']:,} clips are in neither")
 

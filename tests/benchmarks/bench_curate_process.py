@@ -50,8 +50,10 @@ def run_curate(tree: Path | None, data: Path, out: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(data.parent / ".stickgen-cache", ignore_errors=True)  # cold: no annotation cache
     t = time.perf_counter()
+    # run outside the checkout: `python -m` puts the working folder first on sys.path, which made a
+    # --base-tree run import this tree's code
     subprocess.run([sys.executable, "-m", "stickgen_core.cli", "curate", "--inputs", str(data), "--output-dir",
-                    str(out)], env=env, check=True, capture_output=True)
+                    str(out)], env=env, check=True, capture_output=True, cwd=data.parent)
     return time.perf_counter() - t
 
 

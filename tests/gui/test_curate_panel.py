@@ -309,3 +309,32 @@ def test_a_slider_move_lays_out_only_what_changed(window, qtbot):
     QApplication.instance().removeEventFilter(count)
     assert visible_counts(window) != before   # the numbers did change on screen
     assert count.layouts == 0
+
+
+def test_a_value_back_at_its_default_loses_its_mark_even_while_the_panel_is_disabled(window):
+    """Thresholds loaded while no data is open (the panel is disabled then) mark exactly the changed values."""
+    cur = window.curate
+    control = cur.thresholds.controls["min_quality_pretrain"]
+    cur.thresholds.setEnabled(False)
+    control.setValue(control.default + 0.1)
+    control.setValue(control.default)
+    cur.thresholds.setEnabled(True)
+    assert "●" not in control.title.text() and not control.reset.isEnabled()
+    control.setValue(control.default + 0.1)
+    assert "●" in control.title.text() and control.reset.isEnabled()
+
+
+def test_the_counts_are_drawn_in_the_theme_s_text_colour(window, qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    strip = window.curate.counts
+    dark = QPalette(strip.palette())
+    dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#f0f0f0"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#f0f0f0"))
+    strip.setPalette(dark)
+    strip.setAutoFillBackground(True)
+    img = strip.grab().toImage()
+    light = sum(QColor(img.pixel(x, y)).lightness() > 200 for x in range(0, img.width(), 2) for y in range(img.height()))
+    assert light > 20, "the counts' words are not drawn in the palette's light text colour"
+    assert "pretrain" in strip.accessibleName() and str(visible_counts(window)[0]) in strip.accessibleName()
