@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
-import torch
 
 from .errors import ConfigError, DatasetError, SampleValidationError, UnsafeFileError
 from .limits import check_torch_expansion, check_yaml_size, parse_yaml
@@ -76,6 +75,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path`` atomically."""
+    import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     with atomic_path(path) as tmp:
         try:
             torch.save(obj, tmp)
@@ -108,6 +108,7 @@ def read_yaml(path: str | os.PathLike) -> dict:
 # --------------------------------------------------------------------------- clip ids
 def clip_id(sample: dict) -> str:
     """Stable 16-hex-digit content hash (SHA-256) of a sample's motion (float32) and description."""
+    import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     motion = sample.get("motion")
     if isinstance(motion, torch.Tensor):
         data = motion.detach().to(torch.float32).contiguous().cpu().numpy()
@@ -181,6 +182,7 @@ def file_stamp(path: str | os.PathLike) -> tuple[int, int, int]:
 
 def load_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     """``torch.load(weights_only=True)`` with every failure turned into a clear DatasetError."""
+    import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     p = Path(path)
     if not p.is_file():
         raise DatasetError(f"{p}: no such file", p)

@@ -8,11 +8,12 @@ injected (the ground truth a synthetic clip carries in its ``meta``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .metrics import ARTIFACT_KINDS, ClipInput, MetricThresholds, clip_frame_signals
+if TYPE_CHECKING:  # the metrics (torch) load on first use: the studio shows issues without them at start-up
+    from .metrics import ClipInput, MetricThresholds
 
 #: Human names of the issue kinds of every source; other kinds read as their name.
 ISSUE_LABELS: dict[str, str] = {
@@ -92,8 +93,11 @@ def spans_from_flags(flags: Mapping[str, np.ndarray], severity: Mapping[str, np.
     return out
 
 
-def curation_issues(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> list[IssueSpan]:
+def curation_issues(clip: ClipInput, th: MetricThresholds | None = None) -> list[IssueSpan]:
     """The curation metrics' flagged frames of one clip as spans, worst first within a kind."""
+    from .metrics import ARTIFACT_KINDS, MetricThresholds, clip_frame_signals
+
+    th = th if th is not None else MetricThresholds()
     s = clip_frame_signals(clip, th)
     fps = float(clip.fps or 25.0)
     out: list[IssueSpan] = []

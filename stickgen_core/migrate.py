@@ -17,7 +17,6 @@ import logging
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from .errors import DatasetError, SampleValidationError
 from .schema import (ACTIONS, LEGACY_ACTIONS_V1, LEGACY_V1_TO_CURRENT, NUM_ACTIONS, SCHEMA_VERSION,
@@ -42,6 +41,7 @@ def action_names_of(sample: Mapping) -> set[str] | None:
 
 
 def _indices(actions: Any) -> np.ndarray:
+    import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     return actions.detach().cpu().numpy() if isinstance(actions, torch.Tensor) else np.asarray(actions)
 
 
@@ -69,6 +69,7 @@ def _vocabulary_of(sample: Mapping, used: np.ndarray, where: str) -> int:
 
 def upgrade_sample(sample: Any, where: str) -> Any:
     """The sample in the current schema (a copy when anything changed). ValueError naming ``where``."""
+    import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     if not isinstance(sample, Mapping):
         return sample
     version = sample.get("schema_version")
@@ -113,6 +114,7 @@ def upgrade_checkpoint(ck: dict, path: object) -> dict:
     """A checkpoint in the current schema: an unversioned (16-action) one gets its action
     embedding and head rows moved to the current indices, ``model.num_actions`` =
     ``MODEL_NUM_ACTIONS``, and loses its optimizer state (its moments no longer fit)."""
+    import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     version = ck.get("schema_version")
     if version == SCHEMA_VERSION:
         return ck

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-import torch
 
 FPS_DEFAULT = 25
 MOTION_DIM = 48
@@ -129,6 +128,7 @@ class Problem:
 
 
 def _as_array(value: Any) -> np.ndarray | None:
+    import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
@@ -281,6 +281,7 @@ def side_field_problems(sample: Mapping) -> list[Problem]:
 def batch_motion_problems(flat: np.ndarray, lengths: np.ndarray) -> list[list[Problem]]:
     """``motion_content_problems`` of many ``[T_i, 48]`` motions laid back to back in ``flat``,
     in a few whole-array passes (what annotation uses instead of one check per clip)."""
+    import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     n = len(lengths)
     out: list[list[Problem]] = [[] for _ in range(n)]
     if n == 0:

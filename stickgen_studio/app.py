@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
 def _warm_imports() -> None:
     import importlib
 
-    for name in ("scipy.signal", "scipy.spatial.transform"):
+    # torch comes in with the annotation of the first dataset (its worker imports it); the Train and
+    # Evaluate pages are built on first use, so their modules are loaded here before a click needs them
+    for name in ("stickgen_core.annotate", "stickgen_studio.train.page", "stickgen_studio.evaluate",
+                 "scipy.signal", "scipy.spatial.transform"):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a failed warm-up only means the first use imports it

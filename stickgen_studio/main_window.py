@@ -12,8 +12,6 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QListWidget, QMainWindo
 import stickgen_core
 
 from .curate.panel import CuratePanel
-from .evaluate import EvaluatePage
-from .train.page import TrainPage
 from .workspace import Workspace
 
 ORG, APP = "StickGen", "StickGen Studio"
@@ -30,13 +28,16 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(96)
         self.pages = QStackedWidget()
         self.curate = CuratePanel(demo_clips)
-        self.train = TrainPage(train_poll_ms)
-        self.evaluate = EvaluatePage()
-        pages = [("Curate", self.curate), ("Train", self.train), ("Evaluate", self.evaluate)]
-        for name, page in pages:
+        # Train and Evaluate are built when first shown (or asked for): their modules import torch, which
+        # takes longer than everything else at start-up, and the Curate page needs none of it to appear
+        self._train_poll_ms = train_poll_ms
+        self._built: dict[int, QWidget] = {0: self.curate}
+        self._latest_export: dict | None = None
+        self.workspace: Workspace | None = None
+        for name in ("Curate", "Train", "Evaluate"):
             self.nav.addItem(name)
-            self.pages.addWidget(page)
-        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+            self.pages.addWidget(self.curate if name == "Curate" else QWidget())
+        self.nav.currentRowChanged.connect(self._show_page)
         self.nav.setCurrentRow(0)
         central = QWidget()
         lay = QHBoxLayout(central)
@@ -45,10 +46,9 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.nav)
         lay.addWidget(self.pages, 1)
         self.setCentralWidget(central)
-        for page in (self.curate, self.train, self.evaluate):
-            page.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.curate.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.curate.openInCritic.connect(self.open_in_critic)
-        self.curate.exported.connect(self.train.form.set_latest_export)   # Train offers the new splits first
+        self.curate.exported.connect(self._exported)
         self._build_menus()
         geometry = self.settings.value("geometry")
         if geometry is not None:
@@ -56,6 +56,50 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         self.open_workspace(workspace, generate_if_empty=generate_if_empty)
+
+    # ------------------------------------------------------------------ pages
+    @property
+    def train(self):
+        """The Train page (built on first use)."""
+        return self._page(1)
+
+    @property
+    def evaluate(self):
+        """The Evaluate page (built on first use)."""
+        return self._page(2)
+
+    def _page(self, index: int):
+        page = self._built.get(index)
+        if page is None:
+            if index == 1:
+                from .train.page import TrainPage
+
+                page = TrainPage(self._train_poll_ms)
+            else:
+                from .evaluate import EvaluatePage
+
+                page = EvaluatePage()
+            self._built[index] = page
+            placeholder = self.pages.widget(index)
+            self.pages.insertWidget(index, page)
+            self.pages.removeWidget(placeholder)
+            placeholder.deleteLater()
+            page.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+            if self.workspace is not None:
+                page.set_workspace(self.workspace.root if index == 1 else self.workspace)
+            if index == 1 and self._latest_export is not None:
+                page.form.set_latest_export(self._latest_export)
+        return page
+
+    def _show_page(self, index: int) -> None:
+        self._page(index)
+        self.pages.setCurrentIndex(index)
+
+    def _exported(self, paths: dict) -> None:
+        """Train offers the Curate page's new splits first (now, or when it is built)."""
+        self._latest_export = paths
+        if 1 in self._built:
+            self.train.form.set_latest_export(paths)
 
     # ------------------------------------------------------------------ menus
     def _action(self, text: str, slot, shortcut=None) -> QAction:
@@ -113,8 +157,10 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.setWindowTitle(f"StickGen Studio — {ws.root}")
         self.curate.set_workspace(ws, generate_if_empty=generate_if_empty)
-        self.train.set_workspace(ws.root)
-        self.evaluate.set_workspace(ws)
+        if 1 in self._built:
+            self.train.set_workspace(ws.root)
+        if 2 in self._built:
+            self.evaluate.set_workspace(ws)
         self.statusBar().showMessage(f"workspace {ws.root}", 5000)
 
     def _show_evaluate(self, view: QWidget) -> bool:
@@ -135,8 +181,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.curate.shutdown()
-        self.train.shutdown()
-        self.evaluate.shutdown()
+        for page in self._built.values():
+            page.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         super().closeEvent(event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 FONT_FAMILY = "DejaVu Sans"
@@ -35,11 +35,21 @@ def register_fonts(app: QApplication) -> str:
     return family
 
 
-def startup_splash(workspace: str):
-    """A small window shown while the studio's libraries load (the first second of a launch)."""
+class _Splash(QLabel):
+    def finish(self, _window) -> None:
+        """As ``QSplashScreen.finish``: gone once the main window is up."""
+        self.close()
+
+
+def startup_splash(workspace: str) -> QLabel:
+    """A small window shown while the studio's libraries load (the first second of a launch).
+
+    A frameless splash-type label, not ``QSplashScreen``: that class waits up to a second for the
+    window system to report the splash exposed before it returns (the whole second on platforms that
+    never do, such as offscreen), which delayed the main window by as much.
+    """
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QPainter, QPixmap
-    from PySide6.QtWidgets import QSplashScreen
 
     pix = QPixmap(460, 150)
     pix.fill(QColor("#23272e"))
@@ -51,9 +61,16 @@ def startup_splash(workspace: str):
     p.drawText(24, 56, "StickGen Studio")
     p.setFont(QFont(FONT_FAMILY, 10))
     p.drawText(24, 84, f"Opening {workspace}")
+    p.setPen(QColor("#9aa3b2"))
+    p.drawText(24, 130, "Loading the curation engine…")
     p.end()
-    splash = QSplashScreen(pix)
-    splash.showMessage("Loading torch, pandas and the curation engine…",
-                       Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, QColor("#9aa3b2"))
+    splash = _Splash()
+    splash.setWindowFlags(Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint
+                          | Qt.WindowType.WindowStaysOnTopHint)
+    splash.setPixmap(pix)
+    splash.setFixedSize(pix.size())
+    screen = QApplication.primaryScreen()
+    if screen is not None:
+        splash.move(screen.availableGeometry().center() - splash.rect().center())
     splash.show()
     return splash

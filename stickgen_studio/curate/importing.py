@@ -4,13 +4,16 @@ dialogs, and the background task that runs ``stickgen_core.convert.import_paths`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from stickgen_core.convert import ImportResult, import_paths
 from stickgen_core.io import DATASET_SUFFIXES
 
 from ..workers import Task
+
+if TYPE_CHECKING:  # the converters import torch: loaded by the task, off the GUI thread
+    from stickgen_core.convert import ImportResult
 
 FOREIGN_SUFFIXES = (".bvh", ".npy")
 FILE_FILTERS = ";;".join((
@@ -57,6 +60,8 @@ def import_task(paths: list[str], cache: Path) -> Task:
     """A background task converting ``paths`` (cached by content); it finishes with an ImportResult."""
 
     def work(progress=None, should_stop=None) -> ImportResult:
+        from stickgen_core.convert import import_paths
+
         return import_paths(paths, cache, progress=progress, cancel=should_stop)
 
     return Task(work, name="import")

@@ -18,13 +18,9 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QFileDialog, QMenu, QMessageBox,
                                QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from stickgen_core.annotate import annotate
 from stickgen_core.curation import PRETRAIN_RULES, CurationConfig, apply_thresholds, export_splits, prepare_table
-from stickgen_core.demo import generate_demo_dataset
 from stickgen_core.errors import StickGenError
 from stickgen_core.io import load_torch_file, samples_from_object
-from stickgen_core.issues import curation_issues
-from stickgen_core.metrics import ClipInput
 
 from .. import palette
 from ..widgets.clip_card import ClipCard
@@ -187,10 +183,16 @@ class CuratePanel(QWidget):
         self._wanted = []
         files = ws.datasets()
         self.data_box.show_files(None, [], [])
-        if files:
-            self.load_datasets([str(f) for f in files])
-        elif generate_if_empty:
-            self.generate_demo()
+
+        def start() -> None:  # once the event loop runs: the window paints before the worker imports torch
+            if self.workspace is not ws or self._closing:
+                return
+            if files:
+                self.load_datasets([str(f) for f in files])
+            elif generate_if_empty:
+                self.generate_demo()
+
+        QTimer.singleShot(0, self, start)
 
     def generate_demo(self, num_samples: int | None = None) -> None:
         if self.workspace is None:
@@ -203,6 +205,8 @@ class CuratePanel(QWidget):
             return
 
         def make(progress=None, should_stop=None, on_partial=None):
+            from stickgen_core.demo import generate_demo_dataset  # torch: imported off the GUI thread
+
             generate_demo_dataset(ws.root, num_samples=num_samples, progress=progress, should_stop=should_stop,
                                   on_partial=on_partial)
             return [path]
@@ -278,6 +282,8 @@ class CuratePanel(QWidget):
             files[:] = self._wanted
 
         def work(progress=None, should_stop=None):
+            from stickgen_core.annotate import annotate  # torch: imported here, off the GUI thread, not at start-up
+
             return annotate(files, progress=progress, should_stop=should_stop, errors=problems)
 
         t0 = time.perf_counter()
@@ -406,6 +412,9 @@ class CuratePanel(QWidget):
         motion = s["motion"].numpy()
         fps, ground = float(rec["fps"]), float(rec["ground_y"])
         # the ground annotation settled on for this clip (0 for our sources, else estimated)
+        from stickgen_core.issues import curation_issues  # loaded by the first annotation already
+        from stickgen_core.metrics import ClipInput
+
         issues = curation_issues(ClipInput(motion, fps, ground=ground))
         code = int(self.model.status_code(view_row))
         reason = "" if code < 0 else PRETRAIN_RULES[code].replace("_", " ")

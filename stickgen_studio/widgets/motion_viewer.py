@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QSlider, QStyl
                                QWidget)
 
 from stickgen_core.issues import IssueSpan
-from stickgen_core.metrics import ClipInput, clip_frame_signals
 
 from .clip_card import ClipCard, ClipCardView
 from .figure_canvas import FigureCanvas
@@ -92,6 +91,8 @@ class MotionViewer(QWidget):
         self._issues = [s for s in issues if s.end > s.start]
         self._range = None
         if ground is None and self._T:
+            from stickgen_core.metrics import ClipInput, clip_frame_signals  # torch: not at start-up
+
             ground = float(clip_frame_signals(ClipInput(m, self._fps))["ground_y"][0])
         self.canvas.set_motion(m, ground, self._fps)
         self.timeline.set_issues(self._issues, self._T)

@@ -171,7 +171,8 @@ def test_annotation_can_be_cancelled(qtbot, tmp_path, settings, dataset_template
         shutil.copy(dataset_template, ws / "datasets" / f"c{i}.pt")
     win = open_window(qtbot, ws, settings)
     cur = win.curate
-    assert cur.tasks.busy() and cur.data_box.cancel_button.isVisible()
+    # the work starts once the window is up (the first event-loop pass)
+    qtbot.waitUntil(lambda: cur.tasks.busy() and cur.data_box.cancel_button.isVisible(), timeout=30_000)
     click(cur.data_box.cancel_button)
     qtbot.waitUntil(lambda: not cur.tasks.busy(), timeout=60_000)
     assert cur.table is None and cur.last_error is None
@@ -209,3 +210,38 @@ def test_screenshot_of_an_empty_workspace_is_written_and_the_app_exits(tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     image = QImage(str(shot_path))
     assert not image.isNull() and image.width() > 600
+
+
+def test_the_window_is_up_before_torch_is_imported_and_train_is_built_on_first_click(tmp_path):
+    """Importing torch takes longer than the rest of start-up: the Curate page appears without it (the
+    annotation worker brings it in), and the Train and Evaluate pages are built when first shown."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import sys
+        from PySide6.QtCore import QSettings, Qt
+        from PySide6.QtTest import QTest
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from stickgen_studio.main_window import MainWindow
+        win = MainWindow({str(tmp_path / "ws")!r}, settings=QSettings({str(tmp_path / "s.ini")!r}, QSettings.Format.IniFormat))
+        win.show()
+        app.processEvents()
+        print("window", win.isVisible(), "torch" in sys.modules, win.pages.currentWidget() is win.curate)
+        nav = win.nav
+        rect = nav.visualItemRect(nav.item(1))
+        QTest.mouseClick(nav.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        app.processEvents()
+        page = win.pages.currentWidget()
+        print("train", type(page).__name__, page is win.train, page.table.isVisible())
+        win.close()
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+    assert lines["window"] == "True False True", proc.stdout       # shown, no torch, the Curate page
+    assert lines["train"] == "TrainPage True True", proc.stdout   # one click builds and shows Train
