@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QFileDialog, QMenu, QMessageBox,
-                               QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from stickgen_core.curation import PRETRAIN_RULES, CurationConfig, apply_thresholds, export_splits, prepare_table
 from stickgen_core.errors import StickGenError
@@ -24,15 +23,10 @@ from stickgen_core.io import load_torch_file, samples_from_object
 
 from .. import palette
 from ..widgets.clip_card import ClipCard
-from ..widgets.motion_viewer import MotionViewer
 from ..workers import Task, TaskQueue, progress_text
 from ..workspace import Workspace
-from . import importing
-from .datasets_box import DatasetsBox
-from .summary_panel import CountsStrip, SummaryPanel
-from .clip_browser import ClipBrowser
+from . import importing, panel_layout
 from .table_model import COLUMNS, PRETRAIN_ONLY, SFT, status_label
-from .thresholds_panel import ThresholdPanel
 
 log = logging.getLogger(__name__)
 DEMO_CLIPS = 3000
@@ -69,81 +63,10 @@ class CuratePanel(QWidget):
         self._import_problems: list[tuple[str, str]] = []  # files that could not be converted or read
         self._unreported: list[tuple[str, str]] = []  # import problems the next loading's dialog shows
 
-        # -- left: datasets and thresholds
-        self.data_box = DatasetsBox(self.demo_clips)
-        self.banner = self.data_box.banner
-        self.thresholds = ThresholdPanel()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self.thresholds)
-        left = QWidget()
-        ll = QVBoxLayout(left)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.data_box)
-        ll.addWidget(scroll, 1)
-
-        # -- centre: counts, filters, table, player
-        self.counts = CountsStrip()
-        self.browser = ClipBrowser()
-        b = self.browser
-        # the panel's names for what a user touches (tests and menus use them)
-        self.search, self.source_filter, self.action_filter = b.search, b.source_filter, b.action_filter
-        self.split_filter, self.columns_button, self.shown = b.split_filter, b.columns_button, b.shown
-        self.clear_filters, self.model, self.view = b.clear_filters, b.model, b.view
-        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        panel_layout.build(self)
         self.view.customContextMenuRequested.connect(self._clip_menu)
-        self.player = MotionViewer()
-        top = QWidget()
-        tl = QVBoxLayout(top)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.browser)
-        vsplit = QSplitter(Qt.Orientation.Vertical)
-        vsplit.addWidget(top)
-        vsplit.addWidget(self.player)
-        vsplit.setSizes([380, 340])
-        centre = QWidget()
-        cl = QVBoxLayout(centre)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.addWidget(self.counts)
-        cl.addWidget(vsplit, 1)
-
-        # -- right: why clips are left out, share charts, actions
-        self.summary = SummaryPanel()
-        self.load_button = QPushButton("Load thresholds…")
-        self.save_button = QPushButton("Save thresholds…")
-        self.export_button = QPushButton("Export splits…")
-        self.export_button.setDefault(True)
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        # on a short screen the reasons and charts need more height than there is: they scroll rather
-        # than being squeezed on top of each other
-        summary_scroll = self.summary_scroll = QScrollArea()
-        summary_scroll.setWidgetResizable(True)
-        summary_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        summary_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        summary_scroll.setWidget(self.summary)
-        rl.addWidget(summary_scroll, 1)
-        for b in (self.load_button, self.save_button, self.export_button):
-            rl.addWidget(b)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for w in (left, centre, right):
-            self.splitter.addWidget(w)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
-        self.splitter.setChildrenCollapsible(False)
-        left.setMinimumWidth(220)
-        centre.setMinimumWidth(360)
-        right.setMinimumWidth(200)
-        self.splitter.setSizes([320, 640, 280])
         self._user_split = False
         self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_split", True))
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.splitter)
 
         # a dragged slider fires many changes per frame: recompute once per event-loop pass
         self._pending = QTimer(self)
@@ -172,10 +95,7 @@ class CuratePanel(QWidget):
         """Share the width so the table keeps the most room, until the user drags a splitter."""
         super().resizeEvent(event)
         if not self._user_split:
-            w = self.splitter.width()
-            left = int(min(max(0.24 * w, 220), 340))
-            right = int(min(max(0.2 * w, 200), 300))
-            self.splitter.setSizes([left, max(w - left - right, 360), right])
+            self.splitter.setSizes(panel_layout.column_widths(self.splitter.width()))
 
     # ------------------------------------------------------------------ workspace and data
     def set_workspace(self, ws: Workspace, generate_if_empty: bool = False) -> None:

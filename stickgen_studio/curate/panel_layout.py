@@ -1,0 +1,99 @@
+"""The Curate page's widget tree: datasets and thresholds on the left; counts, clip table and
+player in the centre; why clips are left out, the share charts and the file buttons on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget
+
+from ..widgets.motion_viewer import MotionViewer
+from .clip_browser import ClipBrowser
+from .datasets_box import DatasetsBox
+from .summary_panel import CountsStrip, SummaryPanel
+from .thresholds_panel import ThresholdPanel
+
+LEFT_MIN, CENTRE_MIN, RIGHT_MIN = 220, 360, 200
+
+
+def build(panel) -> None:
+    """Create the page's widgets as attributes of ``panel`` (the names tests and menus use) and lay
+    them out in three columns under ``panel.splitter``."""
+    # -- left: datasets and thresholds
+    panel.data_box = DatasetsBox(panel.demo_clips)
+    panel.banner = panel.data_box.banner
+    panel.thresholds = ThresholdPanel()
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(panel.thresholds)
+    left = QWidget()
+    ll = QVBoxLayout(left)
+    ll.setContentsMargins(0, 0, 0, 0)
+    ll.addWidget(panel.data_box)
+    ll.addWidget(scroll, 1)
+
+    # -- centre: counts, filters, table, player
+    panel.counts = CountsStrip()
+    panel.browser = ClipBrowser()
+    b = panel.browser
+    # the panel's names for what a user touches (tests and menus use them)
+    panel.search, panel.source_filter, panel.action_filter = b.search, b.source_filter, b.action_filter
+    panel.split_filter, panel.columns_button, panel.shown = b.split_filter, b.columns_button, b.shown
+    panel.clear_filters, panel.model, panel.view = b.clear_filters, b.model, b.view
+    panel.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    panel.player = MotionViewer()
+    top = QWidget()
+    tl = QVBoxLayout(top)
+    tl.setContentsMargins(0, 0, 0, 0)
+    tl.addWidget(panel.browser)
+    vsplit = QSplitter(Qt.Orientation.Vertical)
+    vsplit.addWidget(top)
+    vsplit.addWidget(panel.player)
+    vsplit.setSizes([380, 340])
+    centre = QWidget()
+    cl = QVBoxLayout(centre)
+    cl.setContentsMargins(0, 0, 0, 0)
+    cl.addWidget(panel.counts)
+    cl.addWidget(vsplit, 1)
+
+    # -- right: why clips are left out, share charts, actions
+    panel.summary = SummaryPanel()
+    panel.load_button = QPushButton("Load thresholds…")
+    panel.save_button = QPushButton("Save thresholds…")
+    panel.export_button = QPushButton("Export splits…")
+    panel.export_button.setDefault(True)
+    right = QWidget()
+    rl = QVBoxLayout(right)
+    rl.setContentsMargins(0, 0, 0, 0)
+    # on a short screen the reasons and charts need more height than there is: they scroll rather
+    # than being squeezed on top of each other
+    summary_scroll = panel.summary_scroll = QScrollArea()
+    summary_scroll.setWidgetResizable(True)
+    summary_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    summary_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    summary_scroll.setWidget(panel.summary)
+    rl.addWidget(summary_scroll, 1)
+    for b in (panel.load_button, panel.save_button, panel.export_button):
+        rl.addWidget(b)
+
+    panel.splitter = QSplitter(Qt.Orientation.Horizontal)
+    for w in (left, centre, right):
+        panel.splitter.addWidget(w)
+    panel.splitter.setStretchFactor(0, 0)
+    panel.splitter.setStretchFactor(1, 1)
+    panel.splitter.setStretchFactor(2, 0)
+    panel.splitter.setChildrenCollapsible(False)
+    left.setMinimumWidth(LEFT_MIN)
+    centre.setMinimumWidth(CENTRE_MIN)
+    right.setMinimumWidth(RIGHT_MIN)
+    panel.splitter.setSizes([320, 640, 280])
+    lay = QVBoxLayout(panel)
+    lay.setContentsMargins(4, 4, 4, 4)
+    lay.addWidget(panel.splitter)
+
+
+def column_widths(width: int) -> list[int]:
+    """The columns' share of ``width``: the table keeps the most room."""
+    left = int(min(max(0.24 * width, LEFT_MIN), 340))
+    right = int(min(max(0.2 * width, RIGHT_MIN), 300))
+    return [left, max(width - left - right, CENTRE_MIN), right]
