@@ -15,6 +15,25 @@ from .thresholds_panel import ThresholdPanel
 LEFT_MIN, CENTRE_MIN, RIGHT_MIN = 220, 360, 200
 
 
+def _column(*widgets: QWidget, stretch: int | None = None) -> QWidget:
+    """``widgets`` stacked without margins; the one at index ``stretch`` takes the spare height."""
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for i, w in enumerate(widgets):
+        lay.addWidget(w, 1 if i == stretch else 0)
+    return box
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a scroll area that scrolls up and down only, at the area's width."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    return area
+
+
 def build(panel) -> None:
     """Create the page's widgets as attributes of ``panel`` (the names tests and menus use) and lay
     them out in three columns under ``panel.splitter``."""
@@ -22,15 +41,7 @@ def build(panel) -> None:
     panel.data_box = DatasetsBox(panel.demo_clips)
     panel.banner = panel.data_box.banner
     panel.thresholds = ThresholdPanel()
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setWidget(panel.thresholds)
-    left = QWidget()
-    ll = QVBoxLayout(left)
-    ll.setContentsMargins(0, 0, 0, 0)
-    ll.addWidget(panel.data_box)
-    ll.addWidget(scroll, 1)
+    left = _column(panel.data_box, _scrolling(panel.thresholds), stretch=1)
 
     # -- centre: counts, filters, table, player
     panel.counts = CountsStrip()
@@ -42,19 +53,11 @@ def build(panel) -> None:
     panel.clear_filters, panel.model, panel.view = b.clear_filters, b.model, b.view
     panel.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     panel.player = MotionViewer()
-    top = QWidget()
-    tl = QVBoxLayout(top)
-    tl.setContentsMargins(0, 0, 0, 0)
-    tl.addWidget(panel.browser)
     vsplit = QSplitter(Qt.Orientation.Vertical)
-    vsplit.addWidget(top)
+    vsplit.addWidget(_column(panel.browser))
     vsplit.addWidget(panel.player)
     vsplit.setSizes([380, 340])
-    centre = QWidget()
-    cl = QVBoxLayout(centre)
-    cl.setContentsMargins(0, 0, 0, 0)
-    cl.addWidget(panel.counts)
-    cl.addWidget(vsplit, 1)
+    centre = _column(panel.counts, vsplit, stretch=1)
 
     # -- right: why clips are left out, share charts, actions
     panel.summary = SummaryPanel()
@@ -62,19 +65,11 @@ def build(panel) -> None:
     panel.save_button = QPushButton("Save thresholds…")
     panel.export_button = QPushButton("Export splits…")
     panel.export_button.setDefault(True)
-    right = QWidget()
-    rl = QVBoxLayout(right)
-    rl.setContentsMargins(0, 0, 0, 0)
     # on a short screen the reasons and charts need more height than there is: they scroll rather
     # than being squeezed on top of each other
-    summary_scroll = panel.summary_scroll = QScrollArea()
-    summary_scroll.setWidgetResizable(True)
-    summary_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    summary_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    summary_scroll.setWidget(panel.summary)
-    rl.addWidget(summary_scroll, 1)
-    for b in (panel.load_button, panel.save_button, panel.export_button):
-        rl.addWidget(b)
+    panel.summary_scroll = _scrolling(panel.summary)
+    panel.summary_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    right = _column(panel.summary_scroll, panel.load_button, panel.save_button, panel.export_button, stretch=0)
 
     panel.splitter = QSplitter(Qt.Orientation.Horizontal)
     for w in (left, centre, right):
