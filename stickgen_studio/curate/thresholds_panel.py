@@ -45,10 +45,10 @@ BALANCE_SWITCHES = [("prefer_mocap", "Prefer mocap"), ("balance_by_source", "Bal
 EXPORT_SWITCHES = [("normalize_height", "Normalise height"), ("smooth", "Smooth motion")]
 EXPORT_KNOBS = ("target_height", "smooth_sigma")
 # histogram key: (group title, x axis title, table column or None for the config-dependent quality, lo, hi)
-HISTOGRAMS = {"quality": ("Quality", "quality (0 = worst, 1 = best)", None, 0, 1),
-              "realism": ("Realism", "realism score (1 = plausible)", "realism_score", 0, 1),
-              "artifact": ("Artifact score", "artifact score (0 = clean)", "artifact_score", 0, 1),
-              "camera": ("Camera stability", "camera stability (1 = still)", "camera_stability", 0, 1),
+HISTOGRAMS = {"quality": ("Quality", "quality (1 = best)", None, 0, 1),
+              "realism": ("Realism", "realism (1 = plausible)", "realism_score", 0, 1),
+              "artifact": ("Artifact score", "artifacts (0 = clean)", "artifact_score", 0, 1),
+              "camera": ("Camera stability", "camera (1 = still)", "camera_stability", 0, 1),
               "length": ("Length", "frames (25 per second)", "n_frames", 1, 1000)}
 PAIRS = [("min_frames", "max_frames")]
 

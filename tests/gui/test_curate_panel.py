@@ -338,3 +338,13 @@ def test_the_counts_are_drawn_in_the_theme_s_text_colour(window, qtbot):
     light = sum(QColor(img.pixel(x, y)).lightness() > 200 for x in range(0, img.width(), 2) for y in range(img.height()))
     assert light > 20, "the counts' words are not drawn in the palette's light text colour"
     assert "pretrain" in strip.accessibleName() and str(visible_counts(window)[0]) in strip.accessibleName()
+
+
+def test_histogram_axis_titles_are_whole_on_a_small_screen(window, qtbot):
+    window.resize(1016, 587)
+    qtbot.waitUntil(lambda: window.width() == 1016)
+    QApplication.processEvents()
+    for key, hist in window.curate.thresholds.histograms.items():
+        title = hist.getAxis("bottom").label           # the axis title under the bars
+        shown = title.mapRectToScene(title.boundingRect())
+        assert 0 <= shown.left() and shown.right() <= hist.viewport().width(), (key, title.toPlainText(), shown)
