@@ -341,7 +341,9 @@ class CuratePanel(QWidget):
         metrics = {"quality": float(self.result.quality[row]) if self.result is not None else float("nan"),
                    **{k: float(rec[k]) for k in ("artifact_score", "realism_score", "camera_stability") if k in rec},
                    "frames": int(rec["n_frames"])}
-        card = ClipCard.from_sample(s, status=status_label(code), drop_reason=reason, source=str(rec["source"]),
+        # a dropped clip reads "✗ dropped — low realism" (its table label is the reason itself)
+        card = ClipCard.from_sample(s, status="✗ dropped" if code >= 0 else status_label(code), drop_reason=reason,
+                                    source=str(rec["source"]),
                                     action=str(rec["dominant_action"]), metrics=metrics,
                                     status_colour=palette.DROPPED if code >= 0 else
                                     (palette.SFT if code == SFT else palette.PRETRAIN_ONLY))

@@ -309,7 +309,7 @@ class LivePlots(QWidget):
             stars.append({"pos": (x, np.log10(value) if log and value > 0 else value), "brush": pg.mkBrush(colour)})
             # the label at the top: the star sits low, where the loss is lowest
             line = pg.InfiniteLine(x, angle=90, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
-                                   label=f"best {run_id} e{int(s.epochs['epoch'][i])}",
+                                   label=f"best {run_id} e{int(s.epochs['epoch'][i]) + 1}",  # 1-based, as the table
                                    labelOpts={"position": 0.92, "color": TEXT, "fill": (255, 255, 255, 200)})
             self._marks.append(line)
         if stars:

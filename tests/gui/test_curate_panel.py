@@ -7,6 +7,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from stickgen_core.curation import CurationConfig, apply_thresholds
+from stickgen_studio.curate.table_model import status_label
 from tests.gui.conftest import shot
 from tests.gui.user import click, drag, painted_fraction, plot_point, visible_counts, visible_dialogs
 
@@ -348,3 +349,15 @@ def test_histogram_axis_titles_are_whole_on_a_small_screen(window, qtbot):
         title = hist.getAxis("bottom").label           # the axis title under the bars
         shown = title.mapRectToScene(title.boundingRect())
         assert 0 <= shown.left() and shown.right() <= hist.viewport().width(), (key, title.toPlainText(), shown)
+
+
+def test_a_dropped_clip_s_card_names_its_reason_once(window, qtbot):
+    cur = window.curate
+    cur.split_filter.setCurrentIndex(cur.split_filter.findData("dropped"))
+    qtbot.waitUntil(lambda: cur.model.rowCount() > 0)
+    code = cur.model.status_code(0)
+    reason = status_label(code)[2:]          # the table shows "✗ <reason>"
+    click(cur.view.viewport(), cur.view.visualRect(cur.model.index(0, 1)).center())
+    status = cur.player.card_view.status
+    qtbot.waitUntil(lambda: reason in status.text(), timeout=30_000)
+    assert status.text() == f"✗ dropped — {reason}" and status.isVisible()

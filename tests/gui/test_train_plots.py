@@ -75,7 +75,8 @@ def test_two_runs_overlaid_with_a_legend_and_best_marks(qtbot, two_runs):
     assert plots.legend.isVisible() and area.width() > 200 and not legend.intersects(area)
     assert len(plots.curves()["a · total"].xData) == 40 and len(plots.curves()["b · total"].xData) == 40
     best_lines = [m for m in plots._marks if hasattr(m, "label") and m.label is not None]
-    assert sorted(m.label.toPlainText() for m in best_lines) == ["best a e2", "best b e1"]
+    # counted from 1 like the runs table's "epoch 4/4" (the fixture's best epochs are 0-based 2 and 1)
+    assert sorted(m.label.toPlainText() for m in best_lines) == ["best a e3", "best b e2"]
     assert sorted(m.value() for m in best_lines) == [20, 30]      # end of the best epoch, in steps
 
 
