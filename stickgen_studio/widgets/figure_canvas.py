@@ -84,8 +84,8 @@ class FigureCanvas(QWidget):
             seg = self._m[t, a].reshape(12, 4)
             if np.isfinite(seg).all():
                 self._paint_figure(p, seg, px, width, scale)
-        self._paint_key(p)
-        self._paint_caption(p, t)
+        key_left = self._paint_key(p)
+        self._paint_caption(p, t, key_left - 12)
 
     def _paint_ground(self, p: QPainter, px, cx: float, half_width: float) -> None:
         gy = px(cx, float(self._ground)).y()
@@ -122,7 +122,8 @@ class FigureCanvas(QWidget):
         p.drawEllipse(head, r, r)
         p.setBrush(Qt.BrushStyle.NoBrush)
 
-    def _paint_key(self, p: QPainter) -> None:
+    def _paint_key(self, p: QPainter) -> float:
+        """The left/right limb colours at the top right; returns where the key starts."""
         font = QFont(p.font())
         font.setPointSizeF(max(font.pointSizeF() * 0.9, 7.0))
         p.setFont(font)
@@ -137,12 +138,18 @@ class FigureCanvas(QWidget):
             p.setPen(QPen(colour, 3, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             p.drawLine(QPointF(x, 8 + fm.ascent() / 2 + 1), QPointF(x + 11, 8 + fm.ascent() / 2 + 1))
             x -= 10
+        return x + 10
 
-    def _paint_caption(self, p: QPainter, t: int) -> None:
+    def _paint_caption(self, p: QPainter, t: int, right: float) -> None:
+        """Frame, time and the issues shown now, at the top left; the first line ends before ``right``
+        (the key), shortened in a narrow viewer rather than printed over it."""
         fm = p.fontMetrics()
         y = 8 + fm.ascent()
         p.setPen(QColor("#333"))
-        p.drawText(QPointF(8, y), f"frame {t + 1} / {len(self._m)}  ·  {t / self._fps:.2f} s")
+        n, secs = len(self._m), f"{t / self._fps:.2f} s"
+        options = (f"frame {t + 1} / {n}  ·  {secs}", f"{t + 1} / {n} · {secs}", f"{t + 1} / {n}")
+        caption = next((c for c in options if 8 + fm.horizontalAdvance(c) <= right), options[-1])
+        p.drawText(QPointF(8, y), caption)
         for span in reversed(self._active):  # worst first
             y += fm.height()
             colour = issue_colour(span.kind)

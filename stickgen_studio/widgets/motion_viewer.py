@@ -52,8 +52,9 @@ class MotionViewer(QWidget):
         self.loop = QCheckBox("Loop")
         self.loop.setChecked(True)
         controls = QHBoxLayout()
+        self.slider.setMinimumWidth(40)  # a frame slider a user can still aim at in a narrow viewer
         for w in (self.play_button, self.slider, self.speed, self.loop):
-            controls.addWidget(w)
+            controls.addWidget(w, 1 if w is self.slider else 0)
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.canvas, 1)
