@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QScrollArea, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from stickgen_core.errors import StickGenError
 from stickgen_core.eval_reports import compare_reports, load_report
@@ -93,13 +93,20 @@ class CompareView(QWidget):
             motions.addWidget(box)
         motion_box = QWidget()
         motion_box.setLayout(motions)
+        # on a short screen the two players (and a long prompt above them) scroll instead of making the
+        # window taller than the screen
+        motion_scroll = QScrollArea()
+        motion_scroll.setWidgetResizable(True)
+        motion_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        motion_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        motion_scroll.setWidget(motion_box)
         tables = QSplitter(Qt.Orientation.Horizontal)
         tables.addWidget(self.suite_view)
         tables.addWidget(self.prompt_view)
         tables.setSizes([420, 760])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(tables)
-        split.addWidget(motion_box)
+        split.addWidget(motion_scroll)
         split.setSizes([330, 380])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)

@@ -138,6 +138,12 @@ def test_compare_lists_a_known_regression_first_and_plays_both_in_sync(eval_wind
     qtbot.waitUntil(lambda: cmp.viewer_a.frame > 12, timeout=60_000)  # timer-driven: slow on a loaded CPU
     assert cmp.viewer_b.frame == cmp.viewer_a.frame
     shot(eval_window, "evaluate_compare_1280x800")
+    # a comparison on show never makes the window taller than a small laptop's screen
+    eval_window.resize(1016, 587)
+    qtbot.waitUntil(lambda: eval_window.width() == 1016)
+    QApplication.processEvents()
+    assert eval_window.height() == 587 and eval_window.minimumSizeHint().height() <= 587
+    shot(eval_window, "evaluate_compare_1016x587")
 
 
 def test_playground_same_seed_same_motion(eval_window, qtbot, tmp_path):
