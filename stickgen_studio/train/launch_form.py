@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout,
@@ -114,6 +114,9 @@ class LaunchForm(QWidget):
                          ("Run name", self.run_name)):
             jf.addRow(label, w)
         self.data_note.setWordWrap(True)
+        self._wrapped = (self.data_note, self.start_help)
+        for label in self._wrapped:
+            label.installEventFilter(self)
         model = QWidget()
         ml = QVBoxLayout(model)
         ml.addWidget(self.lora)
@@ -243,6 +246,20 @@ class LaunchForm(QWidget):
     def config_path(self) -> Path:
         return JobSpec(stage="pretrain", config=self.config.currentData() or "", data="-").config_path()
 
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj in self._wrapped and event.type() == QEvent.Type.Resize:
+            self._fit_wrapped()
+        return super().eventFilter(obj, event)
+
+    def _fit_wrapped(self) -> None:
+        """Give each wrapped help text the height of all its lines at its width: the tab widget does not
+        pass height-for-width on, so on a short screen they were squeezed to their middle lines
+        (the scroll area around the form scrolls instead)."""
+        for label in self._wrapped:
+            need = label.heightForWidth(label.width()) if label.width() > 0 else -1
+            if need > 0 and need != label.minimumHeight():
+                label.setMinimumHeight(need)
+
     def _config_changed(self) -> None:
         if self._loading or self.config.currentIndex() < 0:
             return
@@ -277,6 +294,7 @@ class LaunchForm(QWidget):
         mode = self.start_mode.currentData()
         self.checkpoint.setEnabled(mode != "scratch")
         self.start_help.setText(START_HELP[mode])
+        self._fit_wrapped()
         self.changed()
 
     def changed(self, *_: object) -> None:

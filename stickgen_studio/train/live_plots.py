@@ -82,8 +82,11 @@ class LivePlots(QWidget):
         terms.addStretch(1)
         self.loss = make_plot("Loss (train lines, val points, ★ best epoch)", "loss")
         self.legend = RunLegend()
-        self.lr = make_plot("Learning rate", "lr")
-        self.speed = make_plot("Throughput", "samples / s")
+        # the small plots name themselves on their y axis: a title took a third of their height on a
+        # short screen, and their tick labels printed over each other
+        self.lr = make_plot(None, "lr")
+        self.lr.getAxis("left").enableAutoSIPrefix(False)  # "lr (x1e-06)" did not fit beside a short plot
+        self.speed = make_plot(None, "samples/s")
         small = QHBoxLayout()
         small.addWidget(self.lr)
         small.addWidget(self.speed)
@@ -154,8 +157,8 @@ class LivePlots(QWidget):
     def _settings_changed(self, *_: object) -> None:
         self.smoothing_label.setText(f"{self.weight:.2f}")
         label, unit = X_LABELS[self.mode]
-        for p in (self.loss, self.lr, self.speed):
-            p.setLabel("bottom", label, units=None if unit == label else unit, color=TEXT)
+        # only the loss plot names the x axis: the small plots share it, and need the height for their own
+        self.loss.setLabel("bottom", label, units=None if unit == label else unit, color=TEXT)
         self._rebuild()
 
     def _rebuild(self) -> None:

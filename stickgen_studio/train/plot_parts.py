@@ -40,11 +40,12 @@ class HeadroomViewBox(pg.ViewBox):
         return bounds
 
 
-def make_plot(title: str, y_label: str) -> pg.PlotWidget:
+def make_plot(title: str | None, y_label: str) -> pg.PlotWidget:
     """A white plot with a faint grid; its axes are cached as pixmaps, since a curve update repaints
     the grid they draw under the curves (re-rendering the tick text was most of a tick's cost)."""
     w = pg.PlotWidget(background="w", viewBox=HeadroomViewBox())
-    w.setTitle(title, color=TEXT, size="10pt")
+    if title:
+        w.setTitle(title, color=TEXT, size="10pt")
     w.setLabel("left", y_label, color=TEXT)
     w.showGrid(x=True, y=True, alpha=0.15)
     for axis in ("left", "bottom"):

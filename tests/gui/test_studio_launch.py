@@ -245,3 +245,4 @@ def test_the_window_is_up_before_torch_is_imported_and_train_is_built_on_first_c
     lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
     assert lines["window"] == "True False True", proc.stdout       # shown, no torch, the Curate page
     assert lines["train"] == "TrainPage True True", proc.stdout   # one click builds and shows Train
+
