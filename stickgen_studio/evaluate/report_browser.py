@@ -59,6 +59,9 @@ class ReportBrowser(QWidget):
         # -- left: reports and the run box
         self.list = QListWidget()
         self.list.setToolTip("Reports of this workspace (reports/), newest first")
+        # a narrow column: long names end in "…" with the whole name in their tooltip, not cut mid-letter
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.open_button = QPushButton("Open report…")
         self.refresh_button = QPushButton("Refresh")
         self.run_box = RunEvalBox(host)
@@ -175,7 +178,9 @@ class ReportBrowser(QWidget):
             if current and str(p) == current:
                 item.setSelected(True)
         if not self.list.count():
-            self.list.addItem("No reports yet: run an evaluation below")
+            empty = QListWidgetItem("No reports yet")
+            empty.setToolTip("Run an evaluation below: its report appears here")
+            self.list.addItem(empty)
         self.run_box.checkpoint.set_paths(self.host.checkpoints())
 
     def open(self, path: str | None = None) -> bool:

@@ -68,9 +68,12 @@ class RunEvalBox(QGroupBox):
         self.suites = QListWidget()
         self.suites.setToolTip("The prompt suites to run (configs/eval/prompt_suites.yaml)")
         self.suites.setMaximumHeight(130)
+        self.suites.setTextElideMode(Qt.TextElideMode.ElideMiddle)   # "multi_act…ctions (3)", whole in the tooltip
+        self.suites.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         try:
             for name, s in load_suites(DEFAULT_SUITES).items():
                 item = QListWidgetItem(f"{name} ({len(s.prompts)})")
+                item.setToolTip(f"{name}: {len(s.prompts)} prompts")
                 item.setData(Qt.ItemDataRole.UserRole, name)
                 item.setCheckState(Qt.CheckState.Checked)
                 self.suites.addItem(item)
