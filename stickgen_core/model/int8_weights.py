@@ -1,4 +1,4 @@
-"""Int8 weights for CPU generation: every linear layer's weight stored as int8 with one scale per output.
+"""Int8 weights for CPU generation: the transformer blocks' per-frame layers stored as int8, one scale per output.
 
 One generated frame is a row vector through each linear layer: the step streams every weight from
 memory once, so on a CPU it is bound by memory bandwidth, not arithmetic (fp32: ~7 GB/s on one

@@ -98,11 +98,10 @@ class CountsStrip(QWidget):
         return self._html
 
     def setText(self, html: str) -> None:  # noqa: N802 (as QLabel)
-        before = self.heightForWidth(self.width())
         self._html = html
         self._doc.setHtml(html)
         self.setAccessibleName(self._doc.toPlainText())  # what a label would tell a screen reader
-        if self.heightForWidth(self.width()) != before or self.height() != before:
+        if self.heightForWidth(self.width()) != self.height():  # one text layout per move, not two
             self.updateGeometry()
         self.update()
 
