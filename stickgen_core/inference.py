@@ -20,6 +20,8 @@ from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
 from .model.action_plan import CHECKPOINT_KEY as PLANNER_KEY, ActionPlanner
 from .model.constraints import keep_skeleton, reference_lengths
+from .model.features import steady_camera
+from .model.static_rollout import CompiledRollout, frame_from_outputs
 from .schema import JOINT_INDEX, NUM_ACTIONS
 from .skeleton import joints_to_segments, segments_to_joints
 from .synth import derive_physics
@@ -38,7 +40,7 @@ class InferenceGenerator:
                  safety_config: SafetyCriticConfig | None = None, encoder=None,
                  guidance_scale: float | None = None, keep_bone_lengths: bool | None = None,
                  refine: bool = True, plan_actions: bool = True, min_bone_share: float | None = None,
-                 weights: str = "float32") -> None:
+                 weights: str = "float32", compile_step: bool = False) -> None:
         from .model.int8_weights import check_weight_format, quantize_linears
         from .train.trainer import model_from_checkpoint, pick_device
 
@@ -83,6 +85,14 @@ class InferenceGenerator:
         self.guidance_scale = float(guidance_scale) if guidance_scale is not None else \
             (DEFAULT_GUIDANCE if trained_for_it else 0.0)
         self.refine = bool(refine)  # diffusion refinement after the rollout, when the checkpoint has the module
+        # a compiled frame step (model/static_rollout.py): several times fewer op dispatches per frame on a CPU
+        self.compiled: CompiledRollout | None = CompiledRollout(self.model) if compile_step else None
+        self.compile_error: str | None = None
+
+    @property
+    def step(self) -> str:
+        """How frames are generated: "compiled" or "eager" (the default, or after a failed compile)."""
+        return "compiled" if self.compiled is not None else "eager"
 
     @property
     def has_refiner(self) -> bool:
@@ -118,8 +128,11 @@ class InferenceGenerator:
             T = MIN_FRAMES
         g = torch.Generator(device="cpu").manual_seed(int(seed) if seed is not None else 0)
         text = torch.as_tensor(self.encoder.encode([prompt]), dtype=torch.float32).to(self.device)
+        compiled = self.compiled is not None
         motion, logits = self._rollout(text, [T], use_cache, temperature, g,
                                        self.resolve_guidance(guidance_scale, notes), self._plan(text, [T]))
+        if compiled and self.compiled is None:
+            notes.append(f"the compiled step failed ({self.compile_error}): generated with the eager step")
         refined = self.will_refine(refine, notes)
         if refined:
             motion = self.refined(motion, text, g)
@@ -130,7 +143,7 @@ class InferenceGenerator:
         out = {"prompt": prompt, "seconds": T / fps, "fps": fps, "frames": T,
                "motion": torch.from_numpy(m), "actions": logits[0, :, :NUM_ACTIONS].argmax(-1).cpu(),
                "physics": torch.from_numpy(derive_physics(joints[:, 0], fps)), "notes": notes,
-               "checkpoint": self.checkpoint, "refined": refined, "weights": self.weights}
+               "checkpoint": self.checkpoint, "refined": refined, "weights": self.weights, "step": self.step}
         if self.enable_safety_check:
             is_safe, result = self.check_motion_safety(out["motion"], out["physics"], prompt)
             out["safety"] = result.to_dict()
@@ -208,6 +221,15 @@ class InferenceGenerator:
         keep = torch.arange(rows, device=dev) < B if guidance else None
         text_rows = text.repeat(rows // B, 1)
         total = torch.tensor(lengths, device=dev).repeat(rows // B)
+        if self.compiled is not None and use_cache and T > 1:
+            state = g.get_state()
+            try:
+                return self.compiled.rollout(text_rows, keep, total, B, T, guidance, temperature, g, plan,
+                                             model.cfg.keep_bone_lengths, model.cfg.min_bone_share)
+            except Exception as e:  # noqa: BLE001 - no compiler, an unsupported op: the eager loop still works
+                self.compiled, self.compile_error = None, f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+                log.warning("the compiled step failed (%s): generating with the eager step", self.compile_error)
+                g.set_state(state)  # the eager loop draws the same noise the compiled one would have
         bones = None  # the clip's longest bone lengths, from its first frame
         frames = torch.zeros(B, T, 48, device=dev)
         actions = torch.zeros(B, T, dtype=torch.long, device=dev)
@@ -217,39 +239,29 @@ class InferenceGenerator:
         kw = {"text_keep": keep, "total": total}
         out = model(text_rows, torch.zeros(rows, 0, 48, device=dev), cache=cache, start=0, **kw)
         for t in range(T):
-            pose, logit = out["pose"][:, -1], out["action_logits"][:, -1]
-            if guidance:
-                pose = pose[:B] + guidance * (pose[:B] - pose[B:])
-                logit = logit[:B] + guidance * (logit[:B] - logit[B:])
-            if temperature > 0:
-                pose = pose + temperature * torch.randn(pose.shape, generator=g).to(pose.device)
-            if model.cfg.keep_bone_lengths:
-                if bones is None:  # the first frame, once connected (raw endpoints need not meet), sets them
-                    pose = keep_skeleton(pose, reference_lengths(pose), model.cfg.min_bone_share)
-                    bones = reference_lengths(pose)
-                else:
-                    pose = keep_skeleton(pose, bones, model.cfg.min_bone_share)
-            frames[:, t], logits[:, t] = pose, logit
-            # slots past the vocabulary are unused; a plan, when there is one, decides the action input
-            actions[:, t] = logit[:, :NUM_ACTIONS].argmax(-1) if plan is None else plan[:, t]
+            noise = temperature * torch.randn((B, 48), generator=g).to(dev) if temperature > 0 else None
+            if model.cfg.keep_bone_lengths and bones is None:  # the first frame, once connected, sets them
+                pose, logit, action = frame_from_outputs(out["pose"][:, -1], out["action_logits"][:, -1], B,
+                                                         guidance, noise, None, 0.0,
+                                                         None if plan is None else plan[:, t])
+                pose = keep_skeleton(pose, reference_lengths(pose), model.cfg.min_bone_share)
+                bones = reference_lengths(pose)
+            else:
+                pose, logit, action = frame_from_outputs(out["pose"][:, -1], out["action_logits"][:, -1], B,
+                                                         guidance, noise, bones, model.cfg.min_bone_share,
+                                                         None if plan is None else plan[:, t])
+            frames[:, t], logits[:, t], actions[:, t] = pose, logit, action
             if t == T - 1:
                 break
             if use_cache:
                 new = dup(frames[:, t: t + 1])
                 before = dup(frames[:, t - 1: t]) if t > 0 else None
-                out = model(text_rows, new, dup(actions[:, t: t + 1]), self._camera(new), cache=cache, start=t + 1,
+                out = model(text_rows, new, dup(actions[:, t: t + 1]), steady_camera(new), cache=cache, start=t + 1,
                             prev_pose=new, before=before, **kw)
             else:  # the reference's way: the whole prefix again for every frame
                 seen = dup(frames[:, : t + 1])
-                out = model(text_rows, seen, dup(actions[:, : t + 1]), self._camera(seen), **kw)
+                out = model(text_rows, seen, dup(actions[:, : t + 1]), steady_camera(seen), **kw)
         return frames, logits
-
-    @staticmethod
-    def _camera(frames: torch.Tensor) -> torch.Tensor:
-        """A steady camera on the figure (x of the pelvis, height 1, zoom 1), as in training data."""
-        cam = torch.ones(*frames.shape[:2], 3, device=frames.device)
-        cam[..., 0] = 0.5 * (frames[..., 44] + frames[..., 46])
-        return cam
 
     # ------------------------------------------------------------------ safety
     def check_motion_safety(self, motion, physics=None, prompt: str | None = None) -> tuple[bool, SafetyResult]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import StickGenError
 from .common import bar as _bar
+from .model import COMPILE_HELP
 
 
 def cmd_critic(args: argparse.Namespace) -> int:
@@ -88,7 +89,8 @@ def cmd_eval_motion(args: argparse.Namespace) -> int:
                          keep_bone_lengths={"model": None, "keep": True, "free": False}[args.bones],
                          min_bone_share=args.min_bone_share,
                          plan_actions=not args.no_plan,
-                         refine=not args.no_refine, weights=args.weights, progress=lambda msg: print(msg, flush=True))
+                         refine=not args.no_refine, weights=args.weights, compile_step=args.compile,
+                         progress=lambda msg: print(msg, flush=True))
     gt, gen, pf = report["ground_truth"], report["generated"], report["prompt_following"]
     print(f"{'metric':28} {'ground truth':>12} {'generated':>12}")
     for key in ("top1", "top2", "top3"):
@@ -150,4 +152,5 @@ def register(sub) -> None:
                     help="int8: CPU generation with int8 weights (about 2x faster; outputs within ~1%% of float32)")
     em.add_argument("--no-plan", action="store_true",
                     help="feed the model its own action guesses instead of the checkpoint's text -> action plan")
+    em.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     em.set_defaults(func=cmd_eval_motion)

@@ -37,6 +37,11 @@ def cmd_export_merged(args: argparse.Namespace) -> int:
     print(f"wrote {out} (LoRA adapters merged into the base weights)")
     return 0
 
+COMPILE_HELP = ("compile the frame step with torch.compile: about 2x faster CPU generation after a one-time compile "
+                "(~15 s in a new process, less once inductor's disk cache has it); needs a C++ compiler and falls "
+                "back to the eager step with a note when it cannot compile")
+
+
 def cmd_fit_planner(args: argparse.Namespace) -> int:
     from ..train import fit_planner_into
 
@@ -49,7 +54,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ..inference import InferenceGenerator, save_generation
 
     gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True, refine=not args.no_refine,
-                             plan_actions=not args.no_plan, weights=args.weights)
+                             plan_actions=not args.no_plan, weights=args.weights,
+                             compile_step=args.compile)
     out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed, guidance_scale=args.guidance)
     save_generation(out, args.out)
     print(f"wrote {out['frames']} frames to {args.out}{' (diffusion-refined)' if out['refined'] else ''}")
@@ -102,6 +108,7 @@ def register(sub) -> None:
                     help="feed the model its own action guesses instead of the checkpoint's text -> action plan")
     gp.add_argument("--weights", choices=["float32", "int8"], default="float32",
                     help="int8: CPU generation with int8 weights (about 2x faster; outputs within ~1%% of float32)")
+    gp.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     gp.set_defaults(func=cmd_generate)
 
     fp = sub.add_parser("fit-planner", help="fit a text -> action plan into a checkpoint (models trained before plans)")

@@ -84,7 +84,7 @@ def eval_motion(checkpoint: str | Path, data: str | Path, evaluator: str | Path 
                 temperature: float = 0.0, mm_temperature: float = 0.01, guidance_scale: float | None = None, mm_texts: int = 32,
                 mm_repeats: int = 3, phrasings: int = 3, sweep_seeds: int = 2, sweep_seconds: float = 4.0,
                 keep_bone_lengths: bool | None = None, refine: bool = True, plan_actions: bool = True,
-                min_bone_share: float | None = None, weights: str = "float32",
+                min_bone_share: float | None = None, weights: str = "float32", compile_step: bool = False,
                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Generate from the held-out texts and the prompt sweep, measure, and write the JSON report."""
     from ..inference import InferenceGenerator
@@ -100,7 +100,8 @@ def eval_motion(checkpoint: str | Path, data: str | Path, evaluator: str | Path 
         raise DatasetError(f"{data}: no clips to evaluate on", data)
     gen = generator or InferenceGenerator(checkpoint, keep_bone_lengths=keep_bone_lengths, refine=refine,
                                           min_bone_share=min_bone_share,
-                                          plan_actions=plan_actions, weights=weights)
+                                          plan_actions=plan_actions, weights=weights,
+                                          compile_step=compile_step)
     texts = [str(s["description"]) for s in ds]
     if all(s.get("embedding") is not None for s in ds):
         text_vectors = np.stack([s["embedding"].float().numpy() for s in ds])
@@ -147,7 +148,7 @@ def eval_motion(checkpoint: str | Path, data: str | Path, evaluator: str | Path 
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"clips": len(ds), "max_seconds": MAX_SECONDS, "seed": seed, "temperature": temperature, "mm_temperature": mm_temperature,
                      "guidance_scale": gen.resolve_guidance(guidance_scale, []),
-                     "weights": getattr(gen, "weights", "float32"), "mm_texts": k, "mm_repeats": mm_repeats,
+                     "weights": getattr(gen, "weights", "float32"), "step": getattr(gen, "step", "eager"), "mm_texts": k, "mm_repeats": mm_repeats,
                      "keep_bone_lengths": bool(gen.model.cfg.keep_bone_lengths),
                      "min_bone_share": float(gen.model.cfg.min_bone_share),
                      "refined": gen.will_refine(None, []),

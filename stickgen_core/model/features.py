@@ -37,6 +37,14 @@ def root_relative(motion: torch.Tensor, before: torch.Tensor | None = None) -> t
     return rel, vel
 
 
+def steady_camera(frames: torch.Tensor) -> torch.Tensor:
+    """``[B, T, 48]`` -> ``[B, T, 3]``: a steady camera on the figure (x of the pelvis, height 1, zoom 1),
+    as in training data."""
+    cam = torch.ones(*frames.shape[:2], 3, device=frames.device, dtype=frames.dtype)
+    cam[..., 0] = pelvis_x(frames)
+    return cam
+
+
 def clock(frame: torch.Tensor, total: torch.Tensor, fps: float = FPS_DEFAULT) -> torch.Tensor:
     """``[B, T]`` frame index and ``[B]`` clip length (frames) -> ``[B, T, CLOCK_DIM]`` features:
     sines and cosines of the elapsed share, the share itself and the clip's log-length."""
