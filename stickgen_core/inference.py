@@ -18,7 +18,8 @@ import torch
 
 from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
-from .model.action_plan import CHECKPOINT_KEY as PLANNER_KEY, ActionPlanner
+from .model.action_plan import CHECKPOINT_KEY as PLANNER_KEY
+from .model.action_plan import ActionPlanner
 from .model.constraints import keep_skeleton, reference_lengths
 from .model.features import steady_camera
 from .model.static_rollout import CompiledRollout, frame_from_outputs

@@ -76,8 +76,8 @@ def test_where_it_cannot_compile_the_eager_step_generates_and_says_why(tmp_path,
     gen = InferenceGenerator(ck, encoder=StubEncoder(), compile_step=True)
     got = gen.generate("A person waves.", seconds=1.6, seed=4, temperature=0.1)
     assert got["step"] == "eager"
-    assert got["notes"] == ["the compiled step failed (RuntimeError: Failed to find C++ compiler. Please specify via "
-                            "CXX environment variable.): generated with the eager step"]
+    assert got["notes"] == [("the compiled step failed (RuntimeError: Failed to find C++ compiler. Please specify via "
+                             "CXX environment variable.): generated with the eager step")]
     assert torch.equal(got["motion"], want["motion"])    # the same noise drawn: the same clip
     assert gen.generate("A person waves.", seconds=1)["notes"] == []   # said once, then eager quietly
 
