@@ -82,6 +82,7 @@ class HistogramPlot(pg.PlotWidget):
         self.empty = pg.TextItem("no clips loaded", color=palette.AXIS, anchor=(0.5, 0.5))
         self.addItem(self.empty)
         self.empty.setPos((lo + hi) / 2, 0.5)
+        self.showAxis("left", False)  # a "clips" axis of 0.2 clips means nothing before there are clips
         self.setXRange(lo, hi, padding=0.02)
         self.setYRange(0, 1, padding=0)
         self.scene().sigMouseClicked.connect(self._clicked)
@@ -97,6 +98,7 @@ class HistogramPlot(pg.PlotWidget):
                                      color=palette.TEXT, fill=(255, 255, 255, 210), movable=False)
         line.setToolTip(f"{control.knob.label}: drag to change")
         self.addItem(line)
+        line.setVisible(not self.empty.isVisible())
         self.lines[field] = line
         self.rules[field] = rule
 
@@ -131,7 +133,12 @@ class HistogramPlot(pg.PlotWidget):
     def set_counts(self, bins: np.ndarray, split: np.ndarray) -> None:
         """``split`` per row: 0 SFT, 1 pretrain only, 2 dropped."""
         self.counts = np.bincount(bins * 3 + split, minlength=BINS * 3).reshape(BINS, 3)
-        self.empty.setVisible(len(bins) == 0)
+        empty = len(bins) == 0
+        if self.empty.isVisible() != empty:
+            self.empty.setVisible(empty)
+            self.showAxis("left", not empty)
+            for line in self.lines.values():  # nothing to split: the lines would only cross the message
+                line.setVisible(not empty)
         self._draw()
 
     def set_log_y(self, on: bool) -> None:

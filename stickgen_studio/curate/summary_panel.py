@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidg
 from stickgen_core.curation import PRETRAIN_RULES, SFT_RULES
 
 from .. import palette
+from ..widgets.empty_message import EmptyMessage, show_plot_message
 
 REASON_TEXT = {
     "invalid_sample": "invalid sample", "duplicate": "duplicate clip", "missing_metrics": "missing metrics", "too_short": "too short",
@@ -46,6 +47,8 @@ class DistributionChart(pg.PlotWidget):
         self.getViewBox().invertY(True)
         self._names: list[str] | None = None
         self._right: float | None = None
+        self.message = EmptyMessage(self)
+        show_plot_message(self, self.message, "no clips loaded")
 
     def sizeHint(self) -> QSize:  # noqa: N802
         # pyqtgraph asks for 640 x 480; the summary column scrolls by its hints, so ask for the minimum
@@ -54,6 +57,7 @@ class DistributionChart(pg.PlotWidget):
 
     def set_data(self, pre: dict[str, Any], sft: dict[str, Any]) -> None:
         names = sorted(set(pre) | set(sft))
+        show_plot_message(self, self.message, None if names else "no clip in either split")
         y = np.arange(len(names), dtype=float)
         self._pre.setOpts(x0=np.zeros(len(names)), y=y - 0.2, height=0.4,
                           width=[pre.get(n, {}).get("fraction", 0) for n in names])
@@ -148,6 +152,7 @@ class SummaryPanel(QWidget):
         self.reasons.setTextFormat(Qt.TextFormat.RichText)
         self.reasons.setWordWrap(True)
         self.reasons.setToolTip("Click a reason to show its clips in the table")
+        self.reasons.setText("<i>no clips loaded</i>")
         self.reasons.linkActivated.connect(lambda href: self.reasonClicked.emit(href.partition(":")[2]))
         self._total: tuple[int, int] | None = None  # (clips, label width) the minimum height was measured at
         reasons_box = self.reasons_box = QGroupBox("Why clips are left out")

@@ -381,7 +381,11 @@ class LaunchForm(QWidget):
             spec = preflight(self.spec())
             self.preview.show_config(spec.config_path(), spec.resolved_config())
         except StickGenError as exc:
-            self.problem.setText(str(exc))
+            # nothing chosen yet is a step still to take, not a mistake: said in plain grey words
+            unchosen = not self.data.currentText().strip()
+            self.problem.setText("Choose the data to train on (Data, above): Launch needs it." if unchosen
+                                 else str(exc))
+            self.problem.setStyleSheet(f"QLabel#formProblem {{ color: {'#5f6368' if unchosen else '#b00020'}; }}")
             self.problem.show()
             self.preview.show_problem(str(exc))
             self.launch_button.setEnabled(False)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 from stickgen_core.io import atomic_write_text
 
 from ..palette import TEXT
+from ..widgets.empty_message import EmptyMessage, show_plot_message
 from .peaks import PeakPyramid
 from .plot_parts import RunLegend, make_plot
 from .series import LOSS_TERMS, RunSeries
@@ -92,6 +93,9 @@ class LivePlots(QWidget):
         small.addWidget(self.speed)
         self.readout = QLabel("Hover over the loss plot to read every curve's value")
         self.readout.setWordWrap(True)
+        # an empty plot says why it is empty instead of drawing bare 0-1 axes
+        self.messages = {p: EmptyMessage(p) for p in (self.loss, self.lr, self.speed)}
+        self._message: str | None = ""
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888888", width=1))
         self.cursor.setVisible(False)
         self.loss.addItem(self.cursor, ignoreBounds=True)
@@ -153,6 +157,7 @@ class LivePlots(QWidget):
                 changed = True
         if changed:
             self._draw_marks()
+        self._say_why_empty()
 
     def _settings_changed(self, *_: object) -> None:
         self.smoothing_label.setText(f"{self.weight:.2f}")
@@ -176,6 +181,20 @@ class LivePlots(QWidget):
                 self._draw_run(run_id)
         self._draw_marks()
         self._fill_legend()
+        self._say_why_empty()
+
+    def _say_why_empty(self) -> None:
+        if not self.shown:
+            text = "No run selected: select one or more runs above to plot them"
+        elif not any(s is not None and (s.steps.n or s.epochs.n) for s in map(self.series.get, self.shown)):
+            text = "No logged step yet: the first points appear after the run's first logging interval"
+        else:
+            text = None
+        if text != self._message:
+            self._message = text
+            show_plot_message(self.loss, self.messages[self.loss], text)
+            show_plot_message(self.lr, self.messages[self.lr], text and "learning rate")
+            show_plot_message(self.speed, self.messages[self.speed], text and "throughput (samples/s)")
 
     def _fill_legend(self) -> None:
         terms = [t for t, box in self.terms.items() if box.isChecked()]

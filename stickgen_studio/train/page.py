@@ -17,6 +17,7 @@ from stickgen_core.jobs import ACTIVE, TERMINAL, delete_run, find_run, launch, s
 
 from ..workers import Task, TaskQueue
 from .launch_form import LaunchForm
+from ..widgets.empty_message import EmptyMessage
 from .live_plots import LivePlots
 from .log_view import LogView
 from .poller import RunsPoller, RunState
@@ -72,6 +73,9 @@ class TrainPage(QWidget):
         rl.addWidget(QLabel("<b>Runs</b> (select several to overlay them)"))
         rl.addLayout(bar)
         rl.addWidget(self.table)
+        self.table_message_text = ("No runs yet: set up a job on the left and press Launch. "
+                                   "Runs started from the command line show here too.")
+        self.table_message = EmptyMessage(self.table, self.table_message_text)
         self.plots = LivePlots()
         self.log_view = LogView()
         self.tabs = QTabWidget()
@@ -137,6 +141,8 @@ class TrainPage(QWidget):
         self.states = {s.run_id: s for s in states}
         selected = self.selected_ids()
         self.model.set_rows([build_row(s, self.series.get(s.run_id)) for s in states])
+        if self.table_message.isHidden() != bool(states):
+            self.table_message.say(None if states else self.table_message_text)
         self._restore_selection(selected, ids)
         self.plots.update_series(self.series)
         self.form.set_checkpoints([(f"{s.run_id} · {which}", str(Path(s.path) / "checkpoints" / f"model_checkpoint_{which}.pth"))
