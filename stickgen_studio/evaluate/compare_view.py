@@ -16,6 +16,7 @@ from stickgen_core.eval_reports import compare_reports, load_report
 from stickgen_core.issues import critic_issues
 
 from ..widgets.motion_viewer import MotionViewer
+from ..widgets.table_columns import keep_columns_fitted
 from .critic_view import sample_fps
 from .frame_model import FrameModel, fmt_bool, fmt_num
 from .report_browser import load_prompt_motion
@@ -68,10 +69,9 @@ class CompareView(QWidget):
         self.suites = FrameModel(SUITE_COLUMNS)
         self.prompts = FrameModel(PROMPT_COLUMNS, alert_column="change", alert_values=("turned unsafe",))
         self.suite_view, self.prompt_view = _table(self.suites), _table(self.prompts)
-        for col, w in enumerate((0, 150, 60, 56, 56, 60, 120)):
-            self.prompt_view.setColumnWidth(col, w)
         # "turned unsafe" whole: the change is what this table is read for
         self.prompt_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        keep_columns_fitted(self.prompt_view)
         self.suites.header_tips = SUITE_HEADER_TIPS
         head = self.suite_view.horizontalHeader()
         head.setStretchLastSection(False)

@@ -130,7 +130,7 @@ class CriticView(QWidget):
         self.prompt = QLineEdit(placeholderText="Prompt (the critic is prompt-aware: 'stands still' is not frozen)")
         self.prompt.setToolTip("The text the motion should follow; stillness words excuse a still figure")
         self.banner = VerdictBanner()
-        self.viewer = MotionViewer()
+        self.viewer = MotionViewer(empty_text="Press Open motion… (or send a clip here from Curate or a report) to judge it")
         self.issues = IssueList()
         self.editor = CriticConfigEditor()
         top = QHBoxLayout()

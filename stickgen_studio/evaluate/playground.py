@@ -76,7 +76,7 @@ class Playground(QWidget):
             b.setEnabled(False)
         self.banner = VerdictBanner()
         self.banner.setText("Type a prompt and press Generate")
-        self.viewer = MotionViewer()
+        self.viewer = MotionViewer(empty_text="Type a prompt and press Generate to see its motion here")
         form = QFormLayout()
         form.addRow("Prompt", self.prompt)
         form.addRow("Checkpoint", self.checkpoint)

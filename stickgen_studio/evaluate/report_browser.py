@@ -25,6 +25,7 @@ from stickgen_core.issues import critic_issues
 from .. import palette
 from ..widgets.clip_card import ClipCard
 from ..widgets.motion_viewer import MotionViewer
+from ..widgets.table_columns import keep_columns_fitted
 from .critic_view import physical_card, sample_fps
 from .export import ExportButtons
 from .frame_model import FrameModel, fmt_bool, fmt_num
@@ -107,9 +108,8 @@ class ReportBrowser(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setWordWrap(False)
-        for col, w in enumerate((150, 70, 64, 48, 130, 58)):
-            self.view.setColumnWidth(col, w)
-        self.viewer = MotionViewer()
+        keep_columns_fitted(self.view, cap=170)  # narrow here: a long suite name elides (whole in its tooltip)
+        self.viewer = MotionViewer(empty_text="Select a prompt in the table to play its motion")
         self.critic_button = QPushButton("Open in critic")
         self.critic_button.setToolTip("Judge this prompt's motion again with other critic settings")
         self.export = ExportButtons(self)

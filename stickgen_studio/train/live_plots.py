@@ -72,7 +72,7 @@ class LivePlots(QWidget):
         top.addWidget(QLabel("Smoothing"))
         top.addWidget(self.smoothing, 1)
         top.addWidget(self.smoothing_label)
-        top.addWidget(QLabel("x"))
+        top.addWidget(QLabel("x axis"))
         top.addWidget(self.x_mode)
         for w in (self.log_y, self.outliers):
             top.addWidget(w)

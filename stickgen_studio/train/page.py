@@ -60,8 +60,9 @@ class TrainPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         # every cell keeps its whole text (a narrow window scrolls the table sideways instead of squeezing
-        # the progress bar to an unreadable sliver); the last column takes what room is left over
-        header.setStretchLastSection(True)
+        # the progress bar to an unreadable sliver); no column stretches, so on a wide screen a run's
+        # duration stays beside the rest of its row instead of a thousand pixels away
+        header.setStretchLastSection(False)
         self.buttons = {name: QPushButton(name) for name in ACTIONS}
         bar = QHBoxLayout()   # under the title, so the page fits a 1024 px screen
         for b in self.buttons.values():

@@ -35,6 +35,7 @@ class FigureCanvas(QWidget):
         self._m = np.zeros((0, 1, 48), dtype=np.float32)
         self._ground: float | None = 0.0
         self._fps = 25.0
+        self.empty_text = "Select a clip to play it"  # what to do to see a figure here (each page says its own)
         self._framing: Framing | None = None
         self._t = 0
         self._active: list[IssueSpan] = []
@@ -66,7 +67,8 @@ class FigureCanvas(QWidget):
         p.fillRect(self.rect(), BACKGROUND)
         if self._framing is None:
             p.setPen(QColor("#666"))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Select a clip to play it")
+            p.drawText(self.rect().adjusted(8, 0, -8, 0), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                       self.empty_text)
             return
         t = min(self._t, len(self._m) - 1)
         W, H = self.width(), self.height()

@@ -27,10 +27,12 @@ class MotionViewer(QWidget):
 
     frameChanged = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, show_card: bool = True) -> None:
+    def __init__(self, parent: QWidget | None = None, show_card: bool = True,
+                 empty_text: str = "Select a clip to play it") -> None:
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.canvas = FigureCanvas()
+        self.canvas.empty_text = empty_text
         self.timeline = IssueTimeline()
         self.card_view = ClipCardView()
         self.card_view.setVisible(show_card)

@@ -200,3 +200,28 @@ def test_every_evaluate_view_fits_a_laptop_screen(eval_window, qtbot, size):
         page.tabs.setCurrentWidget(view)
         qtbot.waitUntil(view.isVisible)
         assert truncated_texts(view) == [], (type(view).__name__, truncated_texts(view))
+
+
+def elided_cells(view, columns) -> list[str]:
+    """Cells of ``columns`` (by header text) whose text is wider than the column shows."""
+    model, fm, out = view.model(), view.fontMetrics(), []
+    heads = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    for name in columns:
+        col = heads.index(name)
+        for r in range(model.rowCount()):
+            text = str(model.data(model.index(r, col)))
+            if fm.horizontalAdvance(text) + 6 > view.columnWidth(col):  # the cell's text margins
+                out.append(f"{name}: {text}")
+    return out
+
+
+def test_a_prompt_s_id_and_verdict_are_whole_while_the_text_column_takes_the_rest(eval_window, qtbot):
+    """Fixed widths cut ids and verdicts ('walk_st…', 'UNS…') while the free text took the spare room."""
+    page = report_open_at(eval_window, qtbot, (1280, 800))
+    view = page.reports.view
+    qtbot.waitUntil(lambda: page.reports.model.rowCount() > 0)
+    assert elided_cells(view, ["Id", "Verdict", "Score"]) == []
+    page.compare.compare()
+    page.tabs.setCurrentWidget(page.compare)
+    qtbot.waitUntil(lambda: page.compare.prompts.rowCount() > 0)
+    assert elided_cells(page.compare.prompt_view, ["Change", "Id", "A", "B", "Score Δ"]) == []
