@@ -18,11 +18,20 @@ BINS = 40
 
 
 class InsideLineLabel(pg.InfLineLabel):
-    """A threshold line's label that slides along its line's side to stay whole inside the plot.
+    """A threshold line's label that stays whole inside the plot and off the plot's other lines.
 
     pyqtgraph only flips the label to the other side of the line past the middle; in a narrow plot a
-    label longer than half the width was still cut off at the edge.
+    label longer than half the width was cut off at the edge, and a label could lie across the other
+    threshold's line (reading as that line's label). ``others`` gives the x values of the lines to keep
+    clear of; the label takes the first side, right then left (left then right past the middle), where
+    none crosses it, else it slides to stay inside.
     """
+
+    MARGIN = 3.0  # px between the label and a line or the plot's edge
+
+    def __init__(self, line, others=lambda: [], **kwargs) -> None:
+        super().__init__(line, **kwargs)
+        self.others = others
 
     def updatePosition(self) -> None:  # noqa: N802
         super().updatePosition()
@@ -33,9 +42,20 @@ class InsideLineLabel(pg.InfLineLabel):
         if width <= 0 or text <= 0:
             return
         x = vb.mapFromView(pg.Point(self.line.value(), 0)).x()
-        prefer = 0.0 if x < width / 2 else 1.0   # right of the line in the left half, left of it past the middle
-        lo, hi = (x + text - width) / text, x / text   # anchors that keep both ends inside
-        self.setAnchor((float(np.clip(prefer, lo, hi)) if lo <= hi else hi, 0.5))
+        m = self.MARGIN
+        # anchor a puts the text on [x - a * text, x + (1 - a) * text]: these keep both ends inside
+        lo, hi = (x + text + m - width) / text, (x - m) / text
+        sides = (0.0, 1.0) if x < width / 2 else (1.0, 0.0)
+        crossing = [vb.mapFromView(pg.Point(v, 0)).x() for v in self.others()]
+
+        def clear(a: float) -> bool:
+            left = x - a * text
+            return lo <= a <= hi and not any(left - m <= c <= left + text + m for c in crossing)
+
+        anchor = next((a for a in sides if clear(a)), None)
+        if anchor is None:
+            anchor = float(np.clip(sides[0], lo, hi)) if lo <= hi else hi
+        self.setAnchor((anchor, 0.5))
 
 
 class HistogramPlot(pg.PlotWidget):
@@ -94,7 +114,8 @@ class HistogramPlot(pg.PlotWidget):
         n = len(self.lines)
         line = pg.InfiniteLine(pos=control.value(), angle=90, movable=True,
                                pen=pg.mkPen("#222", width=2), hoverPen=pg.mkPen("#e91e63", width=3))
-        line.label = InsideLineLabel(line, text=rule.format(control.value()), position=0.92 - 0.16 * n,
+        line.label = InsideLineLabel(line, others=lambda: self._crossing(line), text=rule.format(control.value()),
+                                     position=0.92 - 0.16 * n,
                                      color=palette.TEXT, fill=(255, 255, 255, 210), movable=False)
         line.setToolTip(f"{control.knob.label}: drag to change")
         self.addItem(line)
@@ -111,12 +132,24 @@ class HistogramPlot(pg.PlotWidget):
                 line.setValue(v)
                 line.blockSignals(False)
             # after the move: the label picks its side of the line for the new position (past the middle of the
-            # plot it sits left of the line, else its end was cut off at the plot's right edge)
+            # plot it sits left of the line, else its end was cut off at the plot's right edge), and the
+            # other labels move off this line where it now crosses them
             line.label.setFormat(rule.format(v))
+            self._relabel(but=line)
 
         line.sigPositionChanged.connect(from_line)
         control.valueChanged.connect(from_control)
         return line
+
+    def _crossing(self, line: pg.InfiniteLine) -> list[float]:
+        """x of the lines a label of ``line`` must not lie across: the other thresholds, the selected clip."""
+        xs = [other.value() for other in self.lines.values() if other is not line and other.isVisible()]
+        return xs + ([self.selected.value()] if self.selected.isVisible() else [])
+
+    def _relabel(self, but: pg.InfiniteLine | None = None) -> None:
+        for line in self.lines.values():
+            if line is not but:
+                line.label.updatePosition()
 
     def show_value(self, field: str, v: float) -> None:
         line = self.lines[field]
@@ -124,6 +157,7 @@ class HistogramPlot(pg.PlotWidget):
         line.setValue(v)
         line.blockSignals(False)
         line.label.setFormat(self.rules[field].format(v))
+        self._relabel(but=line)
 
     # ------------------------------------------------------------------ bars
     def bin_index(self, values: np.ndarray) -> np.ndarray:
@@ -171,6 +205,7 @@ class HistogramPlot(pg.PlotWidget):
         self.selected.setVisible(bool(ok))
         if ok:
             self.selected.setValue(float(np.clip(value, self.lo, self.hi)))
+        self._relabel()
 
     def _clicked(self, ev) -> None:
         if ev.button() != Qt.MouseButton.LeftButton or ev.double():

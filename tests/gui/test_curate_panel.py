@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -274,6 +275,35 @@ def test_a_threshold_label_stays_whole_inside_its_plot_on_either_side(window, qt
         plot = box.sceneBoundingRect()
         assert plot.left() <= text.left() and text.right() <= plot.right(), (control.value(), text, plot)
         assert label.toPlainText() == f"pretrain ≥ {control.value():.2f}"
+
+
+def test_a_threshold_label_never_lies_across_the_other_line_where_it_has_room(window, qtbot):
+    """Realism 0.30 / 0.36 with the threshold column dragged wider: 'pretrain ≥ 0.30' lay right of its line,
+    across the 0.36 line (reading as that line's label), where the left side had room."""
+    from tests.gui.user import drag
+
+    window.resize(1920, 1080)
+    cur = window.curate
+    hist = cur.thresholds.histograms["realism"]
+    box = hist.getViewBox()
+    handle = cur.splitter.handle(1)                  # the user widens the threshold column by 300 px
+    drag(handle, handle.rect().center(), handle.rect().center() + QPoint(300, 0))
+    qtbot.waitUntil(lambda: box.sceneBoundingRect().width() > 450, timeout=30_000)
+    for field, value in (("min_realism_pretrain", 0.30), ("min_realism_sft", 0.36)):
+        spin = cur.thresholds.controls[field].spin
+        spin.selectAll()
+        with qtbot.waitSignal(cur.updated, timeout=30_000):
+            QTest.keyClicks(spin, f"{value:.2f}")
+            QTest.keyClick(spin, Qt.Key.Key_Return)
+    lines = hist.lines
+    for field, line in lines.items():
+        text = line.label.mapRectToScene(line.label.boundingRect())
+        for other in lines.values():
+            if other is not line:
+                x = box.mapViewToScene(pg.Point(other.value(), 0)).x()
+                assert not text.left() <= x <= text.right(), (line.label.toPlainText(), text, x)
+        plot = box.sceneBoundingRect()
+        assert plot.left() <= text.left() and text.right() <= plot.right()
 
 
 def test_a_slider_move_lays_out_only_what_changed(window, qtbot):
