@@ -89,6 +89,7 @@ class InferenceGenerator:
         # a compiled frame step (model/static_rollout.py): several times fewer op dispatches per frame on a CPU
         self.compiled: CompiledRollout | None = CompiledRollout(self.model) if compile_step else None
         self.compile_error: str | None = None
+        self.last_step = "eager"  # how the latest rollout ran (short clips and no-cache runs are eager)
 
     @property
     def step(self) -> str:
@@ -144,7 +145,7 @@ class InferenceGenerator:
         out = {"prompt": prompt, "seconds": T / fps, "fps": fps, "frames": T,
                "motion": torch.from_numpy(m), "actions": logits[0, :, :NUM_ACTIONS].argmax(-1).cpu(),
                "physics": torch.from_numpy(derive_physics(joints[:, 0], fps)), "notes": notes,
-               "checkpoint": self.checkpoint, "refined": refined, "weights": self.weights, "step": self.step}
+               "checkpoint": self.checkpoint, "refined": refined, "weights": self.weights, "step": self.last_step}
         if self.enable_safety_check:
             is_safe, result = self.check_motion_safety(out["motion"], out["physics"], prompt)
             out["safety"] = result.to_dict()
@@ -222,11 +223,14 @@ class InferenceGenerator:
         keep = torch.arange(rows, device=dev) < B if guidance else None
         text_rows = text.repeat(rows // B, 1)
         total = torch.tensor(lengths, device=dev).repeat(rows // B)
+        self.last_step = "eager"
         if self.compiled is not None and use_cache and T > 1:
             state = g.get_state()
             try:
-                return self.compiled.rollout(text_rows, keep, total, B, T, guidance, temperature, g, plan,
-                                             model.cfg.keep_bone_lengths, model.cfg.min_bone_share)
+                out = self.compiled.rollout(text_rows, keep, total, B, T, guidance, temperature, g, plan,
+                                            model.cfg.keep_bone_lengths, model.cfg.min_bone_share)
+                self.last_step = "compiled"
+                return out
             except Exception as e:  # noqa: BLE001 - no compiler, an unsupported op: the eager loop still works
                 self.compiled, self.compile_error = None, f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
                 log.warning("the compiled step failed (%s): generating with the eager step", self.compile_error)

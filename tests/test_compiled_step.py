@@ -10,6 +10,8 @@ from stickgen_core.config import load_config
 from stickgen_core.inference import InferenceGenerator
 from stickgen_core.io import load_dataset
 from stickgen_core.model import StickFigureTransformer
+from stickgen_core.model.action_plan import CHECKPOINT_KEY as PLANNER_KEY
+from stickgen_core.model.action_plan import ActionPlanner, PlannerShape
 from stickgen_core.model.static_rollout import CompiledRollout
 from stickgen_core.train.checkpoint import save_checkpoint
 from tests.test_inference_eval import DIM, StubEncoder
@@ -20,16 +22,23 @@ FULL = {**TINY, "text_conditioning": "adaln", "root_relative": True, "time_condi
         "keep_bone_lengths": True}
 
 
-def random_checkpoint(root: Path, model: dict, name: str) -> Path:
-    """A model with random weights large enough to move every output (an untrained pose head is zero)."""
+def random_checkpoint(root: Path, model: dict, name: str, planner: bool = False) -> Path:
+    """A model with random weights large enough to move every output (an untrained pose head is zero);
+    ``planner``: with a random text -> action plan, which then decides the action inputs."""
     cfg = load_config("configs/small.yaml", overrides={"model": model, "training": {"text_dropout": 0.1}})
     torch.manual_seed(0)
     net = StickFigureTransformer(cfg.model, DIM)
     for p in net.parameters():
         p.data.normal_(0.0, 0.05)
+    ck = {"epoch": 0, "global_step": 0, "config": cfg.to_dict(), "embedding_dim": DIM,
+          "model_state_dict": net.state_dict()}
+    if planner:
+        plan = ActionPlanner(PlannerShape(DIM, cfg.model.num_actions, bins=8, hidden=32))
+        for p in plan.parameters():
+            p.data.normal_(0.0, 1.0)
+        ck[PLANNER_KEY] = plan.to_checkpoint()
     path = root / f"{name}.pth"
-    save_checkpoint(path, {"epoch": 0, "global_step": 0, "config": cfg.to_dict(), "embedding_dim": DIM,
-                           "model_state_dict": net.state_dict()})
+    save_checkpoint(path, ck)
     return path
 
 
@@ -53,15 +62,68 @@ def test_the_compiled_step_generates_the_eager_step_s_clip(tmp_path, model, weig
     assert max((x - y).abs().max().item() for x, y in zip(many_a, many_b)) <= 1e-4
 
 
-def test_one_compilation_serves_every_clip_length(tmp_path):
+@pytest.mark.parametrize("planner", [False, True], ids=["own-actions", "planned-actions"])
+def test_one_compilation_serves_every_clip_length(tmp_path, planner):
     from torch._dynamo.utils import counters
 
-    gen = InferenceGenerator(random_checkpoint(tmp_path, TINY, "m"), encoder=StubEncoder(), compile_step=True)
+    ck = random_checkpoint(tmp_path, TINY, "m", planner=planner)
+    gen = InferenceGenerator(ck, encoder=StubEncoder(), compile_step=True)
+    assert (gen.planner is not None) == planner
     gen.generate("A person waves.", seconds=1.2)
     graphs = counters["stats"]["unique_graphs"]
     for seconds in (2.0, 3.6, 0.4):
         assert gen.generate("A person waves.", seconds=seconds)["step"] == "compiled"
     assert counters["stats"]["unique_graphs"] == graphs
+    # a one-frame clip never reaches the frame step: it says so
+    assert gen.generate("A person waves.", seconds=0.04)["step"] == "eager"
+
+
+def test_generations_on_two_threads_both_stay_compiled_and_right(tmp_path):
+    """torch's guard-skipping stance is process-wide: a rollout on one thread made another thread's first,
+    checked frames skip their guards too, and its new graph became an error (and the eager step for good)."""
+    import threading
+
+    full = random_checkpoint(tmp_path, FULL, "full")
+    eager = {k: InferenceGenerator(full, encoder=StubEncoder(), **kw)
+             for k, kw in (("a", {}), ("b", {"guidance_scale": 0.0, "keep_bone_lengths": False}))}
+    fast = {k: InferenceGenerator(full, encoder=StubEncoder(), compile_step=True,
+                                  **({} if k == "a" else {"guidance_scale": 0.0, "keep_bone_lengths": False}))
+            for k in eager}
+    want = {k: g.generate("A person waves.", seconds=4, seed=1)["motion"] for k, g in eager.items()}
+    fast["a"].generate("A person waves.", seconds=1)   # a's graph compiled; b's is compiled while a rolls out
+    got: dict[str, list] = {"a": [], "b": []}
+    a_inside, b_done = threading.Event(), threading.Event()
+    step, calls = fast["a"].compiled._step, []
+
+    def a_pauses_mid_clip(*args):   # a's fifth frame (guards skipped) waits while b starts (at most 5 s)
+        calls.append(1)
+        if len(calls) == 5:
+            a_inside.set()
+            b_done.wait(timeout=5)
+        return step(*args)
+
+    fast["a"].compiled._step = a_pauses_mid_clip
+
+    def work_a() -> None:
+        got["a"].append(fast["a"].generate("A person waves.", seconds=4, seed=1))
+
+    def work_b() -> None:
+        try:
+            a_inside.wait(timeout=60)
+            for _ in range(2):
+                got["b"].append(fast["b"].generate("A person waves.", seconds=4, seed=1))
+        finally:
+            b_done.set()
+
+    threads = [threading.Thread(target=work_a), threading.Thread(target=work_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert a_inside.is_set() and len(got["a"]) == 1 and len(got["b"]) == 2
+    for k, outs in got.items():
+        assert [(o["step"], o["notes"]) for o in outs] == [("compiled", [])] * len(outs), k
+        assert max((o["motion"] - want[k]).abs().max().item() for o in outs) <= 1e-4
 
 
 def test_where_it_cannot_compile_the_eager_step_generates_and_says_why(tmp_path, monkeypatch):

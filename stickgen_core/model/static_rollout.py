@@ -11,13 +11,17 @@ Attention is written out (scores, masked softmax, values) rather than SDPA: over
 fused form is ~3x faster than SDPA with a mask.
 
 ``frame_from_outputs`` (guidance, noise, bone lengths, the action choice) is shared with the eager
-loop of ``inference``, so the two agree by construction; a test compares whole rollouts.
+loop of ``inference``, so the two agree by construction; a test compares whole rollouts. With float32
+weights they agree to float rounding; with int8 weights the fused code's float rounding can flip an
+activation's bf16 rounding before the int8 matmul, which compounds over a clip (measured: ~0.2x int8's
+own difference from float32 on the small config).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 
 import torch
 
@@ -27,6 +31,14 @@ from .features import steady_camera
 from .transformer import StickFigureTransformer, apply_rope
 
 log = logging.getLogger(__name__)
+
+# torch's guard-skipping stance is process-wide, not per thread: while one rollout skips guards, another
+# thread's first (checked) frames would skip them too, and a graph that thread needed would be an error.
+# Compiled rollouts therefore take turns (a 2-core CPU gains nothing from running two at once).
+_ROLLOUT_LOCK = threading.Lock()
+# graphs this process may keep for the frame step: one per batch size, guidance on/off, bones, plan and
+# model shape. torch's default of 8 per function was reached by one evaluation session of a planner model.
+RECOMPILE_LIMIT = 64
 
 
 def frame_from_outputs(pose_rows: torch.Tensor, logit_rows: torch.Tensor, batch: int, guidance: float | torch.Tensor,
@@ -114,6 +126,12 @@ def _frame_step(model: StickFigureTransformer, prev, before, action, pos, total,
     return frame_from_outputs(pose_rows, logit_rows, prev.shape[0], guidance, noise, bones, min_share, plan_t)
 
 
+def _fresh(x: torch.Tensor) -> torch.Tensor:
+    """A copy with the default strides (``contiguous()`` keeps a size-1 dimension's odd stride, and
+    dynamo checks strides: another stride would be another graph)."""
+    return x.clone(memory_format=torch.contiguous_format)
+
+
 class CompiledRollout:
     """The rollout of ``inference`` as one compiled function per frame (``torch.compile``, inductor).
 
@@ -125,15 +143,25 @@ class CompiledRollout:
     """
 
     def __init__(self, model: StickFigureTransformer) -> None:
+        import torch._dynamo
+
         self.model = model
+        cfg = torch._dynamo.config
+        name = "recompile_limit" if hasattr(cfg, "recompile_limit") else "cache_size_limit"  # renamed in torch 2.6
+        setattr(cfg, name, max(getattr(cfg, name), RECOMPILE_LIMIT))
         self._step = torch.compile(_frame_step, fullgraph=True)
 
-    @torch.inference_mode()
     def rollout(self, text_rows: torch.Tensor, keep: torch.Tensor | None, total: torch.Tensor, batch: int, length: int,
                 guidance: float, temperature: float, g: torch.Generator, plan: torch.Tensor | None,
                 keep_bones: bool, min_share: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames ``[B, length, 48]`` and action logits of ``batch`` clips (rows: text rows, then the
-        null-text rows when ``guidance``); the same answer as the eager loop within float rounding."""
+        null-text rows when ``guidance``); the same answer as the eager loop within float rounding
+        (float32 weights; with int8 ones see the README)."""
+        with _ROLLOUT_LOCK, torch.inference_mode():
+            return self._rollout(text_rows, keep, total, batch, length, guidance, temperature, g, plan, keep_bones,
+                                 min_share)
+
+    def _rollout(self, text_rows, keep, total, batch, length, guidance, temperature, g, plan, keep_bones, min_share):
         model = self.model
         dev = text_rows.device
         rows = text_rows.shape[0]
@@ -163,13 +191,13 @@ class CompiledRollout:
             pose = keep_skeleton(pose, reference_lengths(pose), min_share)
             bones = reference_lengths(pose)
         frames[:, 0], logits[:, 0], actions[:, 0] = pose, logit, action
-        # the step's inputs are the last results themselves, not slices of ``frames``: a slice's strides
-        # depend on the clip length, and a new stride would mean a new compilation
-        prev, before = pose.contiguous(), pose.clone()  # two tensors: aliased inputs would be another graph
+        # the step's inputs are the last results themselves, not slices of ``frames`` or the plan (their
+        # strides follow the clip length) nor one tensor twice (aliased inputs): either would be a new graph
+        prev, before, action = _fresh(pose), _fresh(pose), _fresh(action)
         for t in range(1, length):
             args = (model, prev, before, action, torch.tensor([t], device=dev), total, cache.keys, cache.values,
                     cache.modulation, cos, sin, scale, noise(), bones, float(min_share),
-                    None if plan is None else plan[:, t].contiguous())
+                    None if plan is None else _fresh(plan[:, t]))
             if t <= 2:  # checked (and compiled when new): the first step's inputs come from the eager prefix
                 pose, logit, action = self._step(*args)
             else:
@@ -178,15 +206,4 @@ class CompiledRollout:
             frames[:, t], logits[:, t], actions[:, t] = pose, logit, action
             prev, before = pose, prev
         return frames, logits
-
-
-def compile_available() -> str | None:
-    """None when this machine can compile a step (a C++ compiler inductor can find), else why not."""
-    try:
-        from torch._inductor.cpp_builder import get_cpp_compiler
-
-        get_cpp_compiler()
-    except Exception as e:  # noqa: BLE001 - any failure means "no compiler here", with its reason
-        return f"{type(e).__name__}: {e}"
-    return None
 
