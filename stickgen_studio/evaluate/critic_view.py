@@ -124,8 +124,8 @@ class CriticView(QWidget):
         self.file_label = QLabel("No motion open")
         self.file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.index = QSpinBox()
-        self.index.setPrefix("clip ")
-        self.index.setToolTip("Which clip of the file")
+        self.index.setPrefix("index ")
+        self.index.setToolTip("Which clip of the file, counted from 0 as in `stickgen critic FILE --index N`")
         self.index.setEnabled(False)
         self.prompt = QLineEdit(placeholderText="Prompt (the critic is prompt-aware: 'stands still' is not frozen)")
         self.prompt.setToolTip("The text the motion should follow; stillness words excuse a still figure")
@@ -203,7 +203,8 @@ class CriticView(QWidget):
             self.failed.emit("Could not open the motion", f"{self.path}: clip {index} has no usable motion ({exc})")
             return
         physics = s.get("physics")
-        self.file_label.setText(f"{Path(self.path).name} · clip {index} of {len(self._samples)}")
+        n = len(self._samples)  # indices from 0, as the CLI's --index and the Curate table's "index" column
+        self.file_label.setText(f"{Path(self.path).name} · clip index {index}" + (f" (0–{n - 1})" if n > 1 else ""))
         self.open_motion(motion, np.asarray(physics) if physics is not None else None, str(s.get("description", "")),
                          sample_fps(s), str(s.get("source", "")) or None, sample=s)
 

@@ -64,9 +64,13 @@ class Playground(QWidget):
         self.refine = QCheckBox("Refine")
         self.refine.setChecked(True)
         self.refine.setEnabled(False)
+        self._refine_wanted = True  # the user's choice, kept while a checkpoint without a refiner shows it unticked
+        self.refine.toggled.connect(lambda on: setattr(self, "_refine_wanted", on) if self.refine.isEnabled() else None)
         self.int8 = QCheckBox("Fast (int8)")
-        self.int8.setToolTip("Generate on the CPU with int8 weights in the transformer blocks: about twice as fast, "
-                             "motion slightly different from float32 (the checkpoint is not changed)")
+        self.int8.setToolTip("Generate on the CPU with int8 weights in the transformer blocks and a compiled frame "
+                             "step: about three times as fast, motion slightly different from float32 (the checkpoint "
+                             "is not changed). The first generation compiles the step (up to ~20 s); without a C++ "
+                             "compiler it generates uncompiled and says so")
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.save_pt = QPushButton("Save .pt…")
@@ -111,6 +115,7 @@ class Playground(QWidget):
         ck = self.checkpoint.path()
         able = bool(ck) and has_refiner(ck)
         self.refine.setEnabled(able)
+        self.refine.setChecked(able and self._refine_wanted)  # greyed and ticked read as "refinement is on"
         self.refine.setToolTip("Run the checkpoint's diffusion refinement over the generated motion "
                                "(smoother, steadier feet)" if able else
                                "This checkpoint has no diffusion refinement module (train with diffusion.enabled)")
@@ -164,7 +169,8 @@ class Playground(QWidget):
             self.banner.setText(self.banner.text() + "<br>" + "; ".join(g["notes"]))
         for b in (self.save_pt, self.save_gif, self.critic_button):
             b.setEnabled(True)
-        how = " with int8 weights" if g.get("weights") == "int8" else ""
+        how = (" with int8 weights" if g.get("weights") == "int8" else "") + \
+            (" (compiled step)" if g.get("step") == "compiled" else "")
         self.status.emit(f"generated {g['frames']} frames{how}: {'safe' if verdict.is_safe else 'unsafe'}")
         self.generated.emit(g)
 

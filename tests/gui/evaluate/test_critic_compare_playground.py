@@ -93,7 +93,7 @@ def test_open_in_critic_from_the_curate_table(window, qtbot):
     qtbot.waitUntil(critic.isVisible)
     rec = cur.table.iloc[cur.model.table_row(3)]
     assert window.nav.currentRow() == 2
-    assert critic.file_label.text().startswith(f"clips.pt · clip {int(rec['index'])} of")
+    assert critic.file_label.text() == f"clips.pt · clip index {int(rec['index'])} (0–149)"
     assert critic.viewer._T == int(rec["n_frames"]) and critic.prompt.text() == rec["description"]
     assert critic.banner.text().startswith(("<b>SAFE</b>", "<b>UNSAFE</b>"))
 

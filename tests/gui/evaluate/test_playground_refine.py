@@ -22,7 +22,8 @@ def test_refine_box_follows_the_checkpoint_and_switches_refinement(eval_window, 
     pg.refresh()
     box = pg.checkpoint
     box.setCurrentIndex(box.findData(str(eval_workspace / "runs" / "tiny" / "checkpoints" / BEST)))
-    assert not pg.refine.isEnabled() and "no diffusion refinement" in pg.refine.toolTip()
+    # greyed and ticked read as "refinement is on": a checkpoint without a refiner shows the box unticked
+    assert not pg.refine.isEnabled() and not pg.refine.isChecked() and "no diffusion refinement" in pg.refine.toolTip()
     box.setCurrentIndex(box.findData(str(folder / BEST)))
     assert pg.refine.isEnabled() and pg.refine.isChecked()
     got = []
@@ -37,6 +38,10 @@ def test_refine_box_follows_the_checkpoint_and_switches_refinement(eval_window, 
         assert eval_window.evaluate.last_error is None, eval_window.evaluate.last_error
     assert got[0]["refined"] and not got[1]["refined"]
     assert not (got[0]["motion"] == got[1]["motion"]).all()
+    # the user's untick survives a look at a checkpoint without a refiner
+    box.setCurrentIndex(box.findData(str(eval_workspace / "runs" / "tiny" / "checkpoints" / BEST)))
+    box.setCurrentIndex(box.findData(str(folder / BEST)))
+    assert pg.refine.isEnabled() and not pg.refine.isChecked()
 
 
 def test_the_int8_box_generates_with_int8_weights_and_says_so(eval_window, eval_workspace, qtbot):
@@ -54,7 +59,8 @@ def test_the_int8_box_generates_with_int8_weights_and_says_so(eval_window, eval_
         click(pg.generate_button)
         qtbot.waitUntil(lambda: len(got) > k or eval_window.evaluate.last_error is not None, timeout=120_000)
         assert eval_window.evaluate.last_error is None, eval_window.evaluate.last_error
-    assert got[0]["weights"] == "float32" and got[1]["weights"] == "int8"
-    assert "with int8 weights" in eval_window.statusBar().currentMessage()
+    assert (got[0]["weights"], got[0]["step"]) == ("float32", "eager")
+    assert (got[1]["weights"], got[1]["step"]) == ("int8", "compiled")   # the fast path compiles its frame step
+    assert "with int8 weights (compiled step)" in eval_window.statusBar().currentMessage()
     a, b = got[0]["motion"], got[1]["motion"]
     assert not (a == b).all() and (a - b).abs().mean() <= 0.05 * a.std()   # close, not the same numbers
