@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QListWidgetItem, QPushButton, QScrollArea, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from stickgen_core.errors import StickGenError
 from stickgen_core.eval_reports import filter_results, issue_types, load_report, motion_file, results_table, suite_table
@@ -142,7 +142,14 @@ class ReportBrowser(QWidget):
         sl.addWidget(self.title)
         sl.addWidget(self.tiles)
         sl.addWidget(self.chart, 1)
-        upper.addWidget(summary)
+        # on a short screen the tiles and the suite chart scroll: with a prompt's issue lanes in the player
+        # below, their minimum heights together made the window 621 px tall on a 587 px screen
+        summary_scroll = QScrollArea()
+        summary_scroll.setWidgetResizable(True)
+        summary_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        summary_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        summary_scroll.setWidget(summary)
+        upper.addWidget(summary_scroll)
         upper.addWidget(lower)
         upper.setSizes([260, 480])
         split = QSplitter(Qt.Orientation.Horizontal)

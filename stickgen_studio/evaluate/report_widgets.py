@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from stickgen_core.eval_reports import rating
@@ -97,6 +98,10 @@ class SuiteChart(pg.PlotWidget):
         self.labels: list[str] = []
         self.message = EmptyMessage(self)
         show_plot_message(self, self.message, "no report open")
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        # pyqtgraph asks for 640 x 480: in the scrolling summary that hid all suites but the first
+        return self.minimumSize()
 
     def set_suites(self, suites: pd.DataFrame) -> None:
         n = len(suites)

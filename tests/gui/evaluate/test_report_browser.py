@@ -225,3 +225,23 @@ def test_a_prompt_s_id_and_verdict_are_whole_while_the_text_column_takes_the_res
     page.tabs.setCurrentWidget(page.compare)
     qtbot.waitUntil(lambda: page.compare.prompts.rowCount() > 0)
     assert elided_cells(page.compare.prompt_view, ["Change", "Id", "A", "B", "Score Δ"]) == []
+
+
+def test_a_prompt_with_issue_lanes_keeps_the_window_on_a_short_screen(eval_window, qtbot):
+    """The tiles, the suite chart and a player with issue lanes asked for their heights together: with a
+    long checkpoint path and four suites the window grew to 1016 x 621 on a 587 px screen (this report,
+    shorter, still needed 533). The tiles and chart now scroll, so the window fits 510 px."""
+    page = report_open_at(eval_window, qtbot, (1016, 587))
+    browser = page.reports
+    m = browser.model
+    issues = [str(m.data(m.index(r, 4)) or "") for r in range(m.rowCount())]   # the Issues column
+    most = max(range(m.rowCount()), key=lambda r: len([i for i in issues[r].split(",") if i.strip()]))
+    browser.view.scrollTo(m.index(most, 0))
+    click(browser.view.viewport(), browser.view.visualRect(m.index(most, 2)).center())
+    qtbot.waitUntil(lambda: browser.selected is not None and len(browser.viewer.timeline.row_labels) > 0)
+    for tab in (page.compare, page.reports):      # every tab: a tab widget's minimum is its largest page's
+        page.tabs.setCurrentWidget(tab)
+        qtbot.waitUntil(tab.isVisible)
+    eval_window.resize(1016, 510)
+    qtbot.waitUntil(lambda: eval_window.height() <= 510, timeout=5_000)
+    assert browser.tiles.isVisible() and browser.view.isVisible()
