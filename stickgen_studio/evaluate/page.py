@@ -94,6 +94,12 @@ class EvaluatePage(QWidget):
                                                            device="cpu" if weights == "int8" else "auto")
             return self._generators[key]
 
+    def fast_step_ready(self, checkpoint: str | Path) -> bool:
+        """Whether this checkpoint's fast (int8, compiled) generator has compiled its step already."""
+        with self._gen_lock:
+            gen = self._generators.get((str(Path(checkpoint).resolve()), "int8"))
+        return gen is not None and gen.last_step == "compiled"
+
     def run(self, task: Task, failure_title: str) -> None:
         task.failed.connect(lambda msg: self.show_error(failure_title, msg))
         self.tasks.submit(task)

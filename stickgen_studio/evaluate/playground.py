@@ -35,6 +35,12 @@ def result_of(safety: dict[str, Any], threshold: float) -> SafetyResult:
                         list(safety.get("notes", [])))
 
 
+READY = "Type a prompt and press Generate"
+NO_CHECKPOINT = "No checkpoint to generate with yet: train a model on the Train page first"
+COMPILING = ("Compiling the fast step for this checkpoint: the first Fast generation takes up to half a minute, "
+             "the next ones a fraction of a second…")
+
+
 class Playground(QWidget):
     status = Signal(str)
     failed = Signal(str, str)
@@ -79,7 +85,7 @@ class Playground(QWidget):
         for b in (self.save_pt, self.save_gif, self.critic_button):
             b.setEnabled(False)
         self.banner = VerdictBanner()
-        self.banner.setText("Type a prompt and press Generate")
+        self.banner.setText(READY)
         self.viewer = MotionViewer(empty_text="Type a prompt and press Generate to see its motion here")
         form = QFormLayout()
         form.addRow("Prompt", self.prompt)
@@ -113,6 +119,10 @@ class Playground(QWidget):
 
     def _checkpoint_changed(self) -> None:
         ck = self.checkpoint.path()
+        self.generate_button.setEnabled(bool(ck))
+        self.generate_button.setToolTip("" if ck else "No checkpoint to generate with: train a model on the Train page")
+        if self.result is None and self.banner.text() in (READY, NO_CHECKPOINT):
+            self.banner.setText(READY if ck else NO_CHECKPOINT)
         able = bool(ck) and has_refiner(ck)
         self.refine.setEnabled(able)
         self.refine.setChecked(able and self._refine_wanted)  # greyed and ticked read as "refinement is on"
@@ -132,6 +142,10 @@ class Playground(QWidget):
         refine = self.refine.isEnabled() and self.refine.isChecked()
         weights = "int8" if self.int8.isChecked() else "float32"
         host = self.host
+        if weights == "int8" and not host.fast_step_ready(ck):
+            # the first fast generation compiles for up to half a minute: say so, or it looks like a hang
+            self.banner.setText(COMPILING)
+            self.status.emit("compiling the fast (int8) step for this checkpoint…")
 
         def work():
             gen = host.generator(ck, weights)
@@ -147,8 +161,10 @@ class Playground(QWidget):
         return task
 
     def _busy(self, on: bool) -> None:
-        self.generate_button.setEnabled(not on)
+        self.generate_button.setEnabled(not on and bool(self.checkpoint.path()))
         self.generate_button.setText("Generating…" if on else "Generate")
+        if not on and self.banner.text() == COMPILING:  # ended without a result (an error): not compiling now
+            self.banner.setText(READY)
 
     def _show(self, g: dict[str, Any]) -> None:
         self._busy(False)  # ready for the next prompt before anyone hears of this result

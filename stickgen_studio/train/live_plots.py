@@ -320,6 +320,8 @@ class LivePlots(QWidget):
             self.loss.removeItem(item)
         self._marks = []
         stars = []
+        # a label's height (text and padding, ~28 px) as a share of the plot's
+        step = max(0.1, 30.0 / max(self.loss.getViewBox().height(), 1.0))
         for run_id in self.shown:
             s = self.series.get(run_id)
             best = s.best() if s else None
@@ -329,10 +331,12 @@ class LivePlots(QWidget):
             x = float(s.x("epochs", self.mode)[i])
             colour = RUN_COLOURS[self.shown.index(run_id) % len(RUN_COLOURS)]
             stars.append({"pos": (x, np.log10(value) if log and value > 0 else value), "brush": pg.mkBrush(colour)})
-            # the label at the top: the star sits low, where the loss is lowest
+            # the label at the top: the star sits low, where the loss is lowest; each overlaid run's label a
+            # line lower than the one before, so two runs' labels never print into one string
             line = pg.InfiniteLine(x, angle=90, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
                                    label=f"best {run_id} e{int(s.epochs['epoch'][i]) + 1}",  # 1-based, as the table
-                                   labelOpts={"position": 0.92, "color": TEXT, "fill": (255, 255, 255, 200)})
+                                   labelOpts={"position": 0.92 - (step * (len(stars) - 1)) % 0.8, "color": TEXT,
+                                              "fill": (255, 255, 255, 200)})
             self._marks.append(line)
         if stars:
             self._marks.append(pg.ScatterPlotItem(stars, symbol="star", size=16, pen="k"))

@@ -89,7 +89,7 @@ class IssueTimeline(QWidget):
         x0 = self.label_width()
         p.fillRect(self.rect(), QColor("#f3f4f6"))
         fm = self.fontMetrics()
-        if not self._kinds:
+        if not self._kinds and self._T:  # with no clip shown, "no issues" would read as a verdict
             p.setPen(QColor("#555"))
             p.drawText(QRectF(6, 3, x0 + 200, ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter, "no issues")
         for row, kind in enumerate(self._kinds):

@@ -58,6 +58,11 @@ def test_an_empty_workspace_says_what_is_missing_on_every_page(qtbot, tmp_path, 
     assert [t.value.text() for t in tiles.tiles.values()] == ["–", "–", "–"]
     assert not any("no prompts of this kind" in text for text in messages(tiles))
     assert messages(ev.reports.chart) == ["no report open"]
+    # nothing to generate with: Generate is off and the banner says why (it said "press Generate")
+    ev.tabs.setCurrentWidget(ev.playground)
+    qtbot.waitUntil(lambda: ev.playground.isVisible(), timeout=LONG)
+    assert not ev.playground.generate_button.isEnabled()
+    assert ev.playground.banner.text().startswith("No checkpoint to generate with yet")
     win.close()
 
 

@@ -78,6 +78,9 @@ def test_two_runs_overlaid_with_a_legend_and_best_marks(qtbot, two_runs):
     # counted from 1 like the runs table's "epoch 4/4" (the fixture's best epochs are 0-based 2 and 1)
     assert sorted(m.label.toPlainText() for m in best_lines) == ["best a e3", "best b e2"]
     assert sorted(m.value() for m in best_lines) == [20, 30]      # end of the best epoch, in steps
+    # two runs' labels 10 steps apart printed into one string ("best a e3best b e2"): one sits lower
+    a, b = (m.label.mapRectToScene(m.label.boundingRect()) for m in best_lines)
+    assert not a.intersects(b), (a, b)
 
 
 def test_long_runs_are_drawn_decimated_but_exact_at_zoom(qtbot, two_runs):
