@@ -79,7 +79,8 @@ class CompareView(QWidget):
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the suite name takes what is left, elided
         self.suite_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.suite_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.viewer_a, self.viewer_b = MotionViewer(show_card=False), MotionViewer(show_card=False)
+        self.viewer_a, self.viewer_b = (MotionViewer(show_card=False, empty_text="Compare two reports, then pick a "
+                                                                             "prompt in the table") for _ in "ab")
         self.viewer_b.play_button.setEnabled(False)
         self.viewer_b.play_button.setToolTip("B follows A's playback")
         self.caption = {"a": QLabel("A"), "b": QLabel("B")}
@@ -103,7 +104,7 @@ class CompareView(QWidget):
         tables = QSplitter(Qt.Orientation.Horizontal)
         tables.addWidget(self.suite_view)
         tables.addWidget(self.prompt_view)
-        tables.setSizes([420, 760])
+        tables.setSizes([330, 850])  # the prompt table holds more columns a user reads
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(tables)
         split.addWidget(motion_scroll)

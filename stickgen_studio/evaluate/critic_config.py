@@ -79,6 +79,7 @@ class CriticConfigEditor(QWidget):
             w.currentIndexChanged.connect(self.changed)
         elif isinstance(default, tuple):
             w = QLineEdit(", ".join(default))
+            w.setCursorPosition(0)  # the start of the list, not its tail
             w.editingFinished.connect(self.changed)
         elif isinstance(default, int):
             w = QSpinBox()
@@ -103,6 +104,7 @@ class CriticConfigEditor(QWidget):
             w.setCurrentText(str(value))
         elif isinstance(w, QLineEdit):
             w.setText(", ".join(value))
+            w.setCursorPosition(0)  # the start of the list, not its tail
         else:
             w.setValue(value)
         w.blockSignals(False)

@@ -38,7 +38,7 @@ class CheckpointPicker(QComboBox):
             self.addItem(checkpoint_label(p), str(p))
             self.setItemData(self.count() - 1, str(p), Qt.ItemDataRole.ToolTipRole)
         if not paths:
-            self.addItem("No checkpoint in runs/ — Browse…", None)
+            self.addItem("No checkpoint yet", None)
         if current:
             self.select(current)
 

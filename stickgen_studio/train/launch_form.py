@@ -132,6 +132,7 @@ class LaunchForm(QWidget):
         self.cli = QLineEdit()
         self.cli.setReadOnly(True)
         self.cli.setToolTip("The same launch from a terminal")
+        self.cli.setPlaceholderText("the command line appears once the job is complete")
         self.copy_cli = QPushButton("Copy as CLI command")
         self.launch_button = QPushButton("Launch")
         self.launch_button.setDefault(True)
@@ -383,17 +384,19 @@ class LaunchForm(QWidget):
         except StickGenError as exc:
             # nothing chosen yet is a step still to take, not a mistake: said in plain grey words
             unchosen = not self.data.currentText().strip()
-            self.problem.setText("Choose the data to train on (Data, above): Launch needs it." if unchosen
+            self.problem.setText("Choose the data to train on (Data, above) to enable Launch." if unchosen
                                  else str(exc))
             self.problem.setStyleSheet(f"QLabel#formProblem {{ color: {'#5f6368' if unchosen else '#b00020'}; }}")
             self.problem.show()
             self.preview.show_problem(str(exc))
             self.launch_button.setEnabled(False)
+            self.copy_cli.setEnabled(False)
             self.cli.clear()
             return None
         self.problem.setText("")
         self.problem.hide()
         self.launch_button.setEnabled(True)
+        self.copy_cli.setEnabled(True)
         try:
             self.cli.setText(launch_command(spec, self.workspace or "."))
         except StickGenError as exc:

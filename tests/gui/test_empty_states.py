@@ -47,8 +47,9 @@ def test_an_empty_workspace_says_what_is_missing_on_every_page(qtbot, tmp_path, 
     # no dataset chosen yet is a step to take, not an error in red
     problem = train.form.problem
     qtbot.waitUntil(lambda: problem.isVisible() and problem.text() != "", timeout=LONG)   # checked off a timer
-    assert problem.text() == "Choose the data to train on (Data, above): Launch needs it."
+    assert problem.text() == "Choose the data to train on (Data, above) to enable Launch."
     assert "#b00020" not in problem.styleSheet() and not train.form.launch_button.isEnabled()
+    assert not train.form.copy_cli.isEnabled()     # nothing to copy yet
 
     go_to(qtbot, win, 2)
     ev = win.evaluate
