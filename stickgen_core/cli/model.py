@@ -38,7 +38,7 @@ def cmd_export_merged(args: argparse.Namespace) -> int:
     return 0
 
 COMPILE_HELP = ("compile the frame step with torch.compile: about 2x faster CPU generation after a one-time compile "
-                "(~20 s in a new process, ~4 s once inductor's disk cache has it); needs a C++ compiler and falls "
+                "(~30 s in a new process, ~5 s once inductor's disk cache has it); needs a C++ compiler and falls "
                 "back to the eager step with a note when it cannot compile")
 
 

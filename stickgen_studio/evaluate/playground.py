@@ -75,7 +75,7 @@ class Playground(QWidget):
         self.int8 = QCheckBox("Fast (int8)")
         self.int8.setToolTip("Generate on the CPU with int8 weights in the transformer blocks and a compiled frame "
                              "step: about three times as fast, motion slightly different from float32 (the checkpoint "
-                             "is not changed). The first generation compiles the step (up to ~20 s); without a C++ "
+                             "is not changed). The first generation compiles the step (up to ~30 s); without a C++ "
                              "compiler it generates uncompiled and says so")
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)

@@ -224,7 +224,8 @@ def main(argv=None) -> int:
             "top-3 0.484 both, FID 0.470 -> 0.481). The compiled step (next rows) takes the dispatches.",
         "generate 10 s, int8 + compiled step (--weights int8 --compile)":
             "one compiled function per frame (static K/V buffers, written-out attention, the guidance and bone "
-            "steps fused in); what is left is the int8 matmuls (~0.4 ms per frame) and inductor's call overhead. "
+            "steps fused in, inductor's C++ wrapper); what is left is the int8 matmuls (~0.4-0.8 ms per frame, "
+            "with the machine's speed) and dynamo's call overhead (~0.1-0.3 ms). "
             "The first clip of a process compiles (the 'first compiled clip' rows above); not the default for "
             "that reason and because it needs a C++ compiler.",
         "generate 10 s, guidance on (issue 14), int8 + compiled step":
