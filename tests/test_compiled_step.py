@@ -157,3 +157,20 @@ def test_generate_compile_on_the_command_line(tmp_path, capsys, monkeypatch):
     assert "note:" not in capsys.readouterr().out
     a, b = load_dataset(tmp_path / "a.pt")[0], load_dataset(tmp_path / "b.pt")[0]
     assert (a["motion"] - b["motion"]).abs().max() <= 1e-4
+
+
+def test_without_inductor_s_cpp_wrapper_it_compiles_with_the_python_one(tmp_path):
+    """The C++ wrapper (the fast one) also needs Python's headers: a machine without them still gets a
+    compiled step, not the eager one."""
+    ck = random_checkpoint(tmp_path, TINY, "m")
+    want = InferenceGenerator(ck, encoder=StubEncoder()).generate("A person waves.", seconds=1.6, seed=4,
+                                                                 temperature=0.1)
+    gen = InferenceGenerator(ck, encoder=StubEncoder(), compile_step=True)
+
+    def no_headers(*_a, **_k):
+        raise RuntimeError("fatal error: Python.h: No such file or directory")
+
+    gen.compiled._step = no_headers
+    got = gen.generate("A person waves.", seconds=1.6, seed=4, temperature=0.1)
+    assert (got["step"], got["notes"], gen.compiled.cpp_wrapper) == ("compiled", [], False)
+    assert (got["motion"] - want["motion"]).abs().max() <= 1e-4   # the same noise drawn again

@@ -149,10 +149,16 @@ class CompiledRollout:
         cfg = torch._dynamo.config
         name = "recompile_limit" if hasattr(cfg, "recompile_limit") else "cache_size_limit"  # renamed in torch 2.6
         setattr(cfg, name, max(getattr(cfg, name), RECOMPILE_LIMIT))
+        self.cpp_wrapper = True
+        self._step = self._compiled(cpp_wrapper=True)
+
+    @staticmethod
+    def _compiled(cpp_wrapper: bool):
         # the generated wrapper in C++, without size asserts: in Python it checked ~130 sizes and strides
         # and made ~50 buffers per frame, about as long as the frame's own kernels (measured 340 -> 200 ms
         # for a 10 s clip, int8, small config)
-        self._step = torch.compile(_frame_step, fullgraph=True, options={"cpp_wrapper": True, "size_asserts": False})
+        return torch.compile(_frame_step, fullgraph=True,
+                             options={"cpp_wrapper": cpp_wrapper, "size_asserts": False})
 
     def rollout(self, text_rows: torch.Tensor, keep: torch.Tensor | None, total: torch.Tensor, batch: int, length: int,
                 guidance: float, temperature: float, g: torch.Generator, plan: torch.Tensor | None,
@@ -160,9 +166,19 @@ class CompiledRollout:
         """Frames ``[B, length, 48]`` and action logits of ``batch`` clips (rows: text rows, then the
         null-text rows when ``guidance``); the same answer as the eager loop within float rounding
         (float32 weights; with int8 ones see the README)."""
+        args = (text_rows, keep, total, batch, length, guidance, temperature, g, plan, keep_bones, min_share)
         with _ROLLOUT_LOCK, torch.inference_mode():
-            return self._rollout(text_rows, keep, total, batch, length, guidance, temperature, g, plan, keep_bones,
-                                 min_share)
+            state = g.get_state()
+            try:
+                return self._rollout(*args)
+            except Exception as e:  # noqa: BLE001 - the C++ wrapper needs Python's headers too: try without it
+                if not self.cpp_wrapper:
+                    raise
+                log.info("inductor's C++ wrapper failed (%s: %s): compiling with its Python wrapper",
+                         type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+                self.cpp_wrapper, self._step = False, self._compiled(cpp_wrapper=False)
+                g.set_state(state)
+                return self._rollout(*args)
 
     def _rollout(self, text_rows, keep, total, batch, length, guidance, temperature, g, plan, keep_bones, min_share):
         model = self.model

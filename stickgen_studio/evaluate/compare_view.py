@@ -104,7 +104,7 @@ class CompareView(QWidget):
         tables = QSplitter(Qt.Orientation.Horizontal)
         tables.addWidget(self.suite_view)
         tables.addWidget(self.prompt_view)
-        tables.setSizes([330, 850])  # the prompt table holds more columns a user reads
+        tables.setSizes([420, 760])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(tables)
         split.addWidget(motion_scroll)

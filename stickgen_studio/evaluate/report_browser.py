@@ -108,7 +108,7 @@ class ReportBrowser(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setWordWrap(False)
-        keep_columns_fitted(self.view, cap=130)  # narrow here: a long suite name elides (whole in its tooltip)
+        keep_columns_fitted(self.view, cap=170)  # narrow here: a long suite name elides (whole in its tooltip)
         self.viewer = MotionViewer(empty_text="Select a prompt in the table to play its motion")
         self.critic_button = QPushButton("Open in critic")
         self.critic_button.setToolTip("Judge this prompt's motion again with other critic settings")
