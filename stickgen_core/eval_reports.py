@@ -7,7 +7,9 @@ wrong, so a malformed report is a one-line error, never a traceback.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +66,28 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return "a number" if kind == (int, float) else {str: "a string", bool: "true or false", list: "a list"}[kind]
 
 
+_CREATED = re.compile(rb'"created"\s*:\s*"([^"]+)"')
+
+
+def report_time(path: Path) -> float:
+    """When a report says it was made (its ``created``, near the top of the file), else when its file was
+    last written: a copied workspace gets new file times in copy order, which made the older report "B"."""
+    try:
+        with open(path, "rb") as fh:
+            found = _CREATED.search(fh.read(16_384))
+        if found:
+            return _dt.datetime.fromisoformat(found.group(1).decode()).timestamp()
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    return path.stat().st_mtime
+
+
 def list_reports(folder: str | Path) -> list[Path]:
-    """Every ``adversarial_report.json`` under ``folder``, newest first."""
+    """Every ``adversarial_report.json`` under ``folder``, newest first (by ``report_time``)."""
     root = Path(folder)
     if not root.is_dir():
         return []
-    return sorted(root.rglob(REPORT_FILE), key=lambda f: f.stat().st_mtime, reverse=True)
+    return sorted(root.rglob(REPORT_FILE), key=lambda f: (report_time(f), f.stat().st_mtime), reverse=True)
 
 
 def find_checkpoints(runs_dir: str | Path) -> list[Path]:

@@ -70,6 +70,13 @@ def test_compare_lists_turned_unsafe_first(report):
     assert dict(zip(suites["suite"], suites["delta"])) == {"robustness_baseline": 0.5, "adversarial_injection": -0.5}
 
 
+def test_reports_are_ordered_by_when_they_were_made_not_when_their_files_were_copied(tmp_path, report):
+    older = write(tmp_path, {**report, "created": "2026-01-05T10:00:00+00:00"}, "older")
+    newer = write(tmp_path, {**report, "created": "2026-02-05T10:00:00+01:00"}, "newer")
+    os.utime(newer, (1, 1))   # a copy made the newer report's file look oldest
+    assert list_reports(tmp_path) == [newer, older]
+
+
 def test_lists_are_newest_first(tmp_path, report):
     old, new = write(tmp_path, report, "old"), write(tmp_path, report, "new")
     os.utime(old, (1, 1))

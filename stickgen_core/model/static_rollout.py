@@ -8,7 +8,7 @@ through every block — becomes a few fused C++ loops around the matmuls. Compil
 whose shapes never change within a clip, so the K/V cache is preallocated for the whole clip
 (``StaticCache``), attention masks the positions not written yet, and the position is a tensor.
 Attention is written out (scores, masked softmax, values) rather than SDPA: over one query the
-fused form is ~3x faster than SDPA with a mask.
+fused form is faster than SDPA with a mask (10 s clip: 270-298 vs 334-386 ms in one window).
 
 ``frame_from_outputs`` (guidance, noise, bone lengths, the action choice) is shared with the eager
 loop of ``inference``, so the two agree by construction; a test compares whole rollouts. With float32

@@ -130,6 +130,10 @@ class CompareView(QWidget):
             combo.blockSignals(False)
             i = combo.findData(current) if current else -1
             combo.setCurrentIndex(i if i >= 0 else min(1 if k == "a" else 0, combo.count() - 1))
+        if self.prompts.rowCount() == 0:  # no comparison on show: say what the next step is
+            both = all(c.currentData() for c in self.pick.values())
+            self.summary.setText("A (before) and B (after) are picked: press Compare" if both else
+                                 "Pick two reports: A (before) and B (after)")
 
     def _browse(self, key: str) -> None:
         from PySide6.QtWidgets import QFileDialog

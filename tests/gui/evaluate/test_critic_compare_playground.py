@@ -112,6 +112,7 @@ def test_compare_lists_a_known_regression_first_and_plays_both_in_sync(eval_wind
     out.write_text(json.dumps(b))
     eval_window.evaluate.refresh()
     cmp = show_tab(eval_window, qtbot, eval_window.evaluate.compare)
+    assert cmp.summary.text() == "A (before) and B (after) are picked: press Compare"   # not "Pick two reports"
     for key, name in (("a", "tiny-best"), ("b", "tiny-regressed")):
         combo = cmp.pick[key]
         combo.setFocus()
