@@ -245,16 +245,12 @@ class InferenceGenerator:
         out = model(text_rows, torch.zeros(rows, 0, 48, device=dev), cache=cache, start=0, **kw)
         for t in range(T):
             noise = temperature * torch.randn((B, 48), generator=g).to(dev) if temperature > 0 else None
+            pose, logit, action = frame_from_outputs(out["pose"][:, -1], out["action_logits"][:, -1], B, guidance,
+                                                     noise, bones, model.cfg.min_bone_share,
+                                                     None if plan is None else plan[:, t])
             if model.cfg.keep_bone_lengths and bones is None:  # the first frame, once connected, sets them
-                pose, logit, action = frame_from_outputs(out["pose"][:, -1], out["action_logits"][:, -1], B,
-                                                         guidance, noise, None, 0.0,
-                                                         None if plan is None else plan[:, t])
                 pose = keep_skeleton(pose, reference_lengths(pose), model.cfg.min_bone_share)
                 bones = reference_lengths(pose)
-            else:
-                pose, logit, action = frame_from_outputs(out["pose"][:, -1], out["action_logits"][:, -1], B,
-                                                         guidance, noise, bones, model.cfg.min_bone_share,
-                                                         None if plan is None else plan[:, t])
             frames[:, t], logits[:, t], actions[:, t] = pose, logit, action
             if t == T - 1:
                 break

@@ -132,7 +132,7 @@ class LaunchForm(QWidget):
         self.cli = QLineEdit()
         self.cli.setReadOnly(True)
         self.cli.setToolTip("The same launch from a terminal")
-        self.cli.setPlaceholderText("the command line appears once the job is complete")
+        self.cli.setPlaceholderText("the CLI line shows once the job is set")
         self.copy_cli = QPushButton("Copy as CLI command")
         self.launch_button = QPushButton("Launch")
         self.launch_button.setDefault(True)

@@ -31,6 +31,8 @@ class EmptyMessage(QLabel):
         self.say(text)
 
     def say(self, text: str | None) -> None:
+        if (text or "") == self.text() and self.isHidden() != bool(text):
+            return  # called on every slider move by the share charts: nothing to redo
         self.setText(text or "")
         self.setVisible(bool(text))
         if text:
