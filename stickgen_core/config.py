@@ -53,6 +53,9 @@ class ModelConfig:
     min_bone_share: float = 0.0
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
 @dataclass
 class TrainingConfig:
     stage: str = "pretrain"
@@ -78,6 +81,7 @@ class TrainingConfig:
     input_noise: float = 0.0            # metres of Gaussian noise on input frames (exposure bias)
     scheduled_sampling: float = 0.0     # share of input frames replaced by the model's own prediction
     action_plan: bool = True            # fit a text -> action plan with the model (action-conditioned models)
+    precision: str = "auto"             # auto: bfloat16 autocast on CUDA, float32 on CPU; or float32 / bfloat16
 
 
 @dataclass
@@ -287,6 +291,8 @@ def _check(cfg: StickGenConfig) -> None:
     for name in ("text_dropout", "scheduled_sampling"):
         if not 0.0 <= getattr(cfg.training, name) < 1.0:
             raise ConfigError(f"training.{name}: expected a share in [0, 1), got {getattr(cfg.training, name)}")
+    if cfg.training.precision not in PRECISIONS:
+        raise ConfigError(f"training.precision: expected one of {', '.join(PRECISIONS)}, got {brief(cfg.training.precision)}")
     if cfg.training.input_noise < 0:
         raise ConfigError(f"training.input_noise: expected metres >= 0, got {cfg.training.input_noise}")
     if cfg.model.num_actions < NUM_ACTIONS:
