@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 
 import torch
 from benchlib import busy_neighbour, synthetic_batch
@@ -30,8 +31,6 @@ VARIANTS = (("as configured (T)", None, "float32"), ("dropout 0", 0.0, "float32"
 
 def step_ms(config: str, dropout: float | None, precision: str, steps: int) -> float:
     """Median wall time of one optimizer step, after two warm-up steps."""
-    import time
-
     overrides = {"training": {"batch_size": BATCH, "max_frames": FRAMES, "precision": precision}}
     if dropout is not None:
         overrides["model"] = {"dropout": dropout}
