@@ -54,3 +54,7 @@ class AgentError(JobError):
 
 class ReportError(StickGenError):
     """An adversarial evaluation report could not be read; the message names the file and key."""
+
+
+class VolumeStorageError(JobError):
+    """A RunPod network volume could not be read or written through its S3 API (messages never hold keys)."""

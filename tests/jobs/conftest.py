@@ -41,3 +41,54 @@ def _no_parallel_env(monkeypatch):
     monkeypatch.delenv("STICKGEN_MAX_LOCAL_RUNS", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield
+
+
+# --------------------------------------------------------------------------- a loopback S3 (network volumes)
+S3_ACCESS, S3_SECRET = "user_testaccess0001", "rps_testsecret_9f8e7d6c5b4a"
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's real S3 server on 127.0.0.1 (RunPod's S3 API for network volumes plays against it)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_volume(s3_server, monkeypatch, tmp_path):
+    """A fresh network volume (a bucket) on the loopback server, its S3 keys in the env, the endpoint
+    override set; ``.settings`` are the RunPod backend settings that name it."""
+    import types
+    import uuid
+
+    import boto3
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("RUNPOD_S3_ACCESS_KEY", S3_ACCESS)
+    monkeypatch.setenv("RUNPOD_S3_SECRET_KEY", S3_SECRET)
+    monkeypatch.setenv("STICKGEN_RUNPOD_S3_ENDPOINT", s3_server)
+    vid = f"vol{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
+                          aws_access_key_id=S3_ACCESS, aws_secret_access_key=S3_SECRET)
+    client.create_bucket(Bucket=vid)
+    return types.SimpleNamespace(url=s3_server, volume_id=vid, client=client,
+                                 settings={"network_volume_id": vid, "data_center_id": "EU-TEST-1"})
+
+
+def mirror_volume(client, volume_id, folder):
+    """Copy every object of the volume into ``folder`` (this machine playing a pod that mounts it)."""
+    from pathlib import Path
+
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=volume_id):
+        for obj in page.get("Contents", []):
+            target = Path(folder) / obj["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(volume_id, obj["Key"], str(target))
