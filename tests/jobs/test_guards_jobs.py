@@ -1,0 +1,121 @@
+"""A recycled pid is never a live run, and stopping a queued run never starts it.
+
+Fast: the "run processes" are sleeping Python children, never a training.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from stickgen_core.jobs import JobSpec
+from stickgen_core.jobs import local as local_mod
+from stickgen_core.jobs.local import LocalBackend, promote_queued
+from stickgen_core.jobs.process import ProcessRef
+from stickgen_core.jobs.run import Run, now_iso, write_json
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+@pytest.fixture
+def children():
+    procs: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        p = subprocess.Popen(SLEEPER, stdin=subprocess.DEVNULL)
+        procs.append(p)
+        return p
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait(10)
+
+
+def _run(ws, run_id: str, state: str, **job_state) -> Run:
+    root = ws / "runs" / run_id
+    root.mkdir(parents=True)
+    spec = JobSpec(stage="pretrain", config="small", data=str(ws / "data.pt"))
+    write_json(root / "run.json", {"run_id": run_id, "job": spec.to_dict(), "stage": "pretrain",
+                                   "run_created": now_iso()})
+    run = Run(root)
+    run.set_status(state, phase="train" if state == "running" else None)
+    run.update_job_state(attempt=1, **job_state)
+    return run
+
+
+# ------------------------------------------------------------------ the recycled pid
+def test_a_live_pid_with_another_start_time_is_not_alive(children):
+    child = children()
+    ref = ProcessRef.of(child.pid)
+    assert ref.alive()
+    for shift in (1.0, -1.0, 0.5, 3600.0):  # the same pid, started at another time: another process
+        assert not ProcessRef(child.pid, ref.create_time + shift).alive(), shift
+    assert psutil.pid_exists(child.pid)
+
+
+def test_an_exited_child_not_yet_reaped_is_not_alive():
+    child = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+    ref = ProcessRef.of(child.pid)
+    deadline = time.monotonic() + 30
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE
+        assert not ref.alive()
+    finally:
+        child.wait(10)
+
+
+def test_a_running_run_whose_supervisor_pid_was_recycled_is_failed(tmp_path, children):
+    """job_state.json names a pid that a newer, unrelated process now holds: the run is not live."""
+    stranger = children()
+    real = ProcessRef.of(stranger.pid)
+    run = _run(tmp_path, "r1", "running", supervisor={"pid": stranger.pid, "create_time": real.create_time - 120.0})
+    LocalBackend().refresh(run)
+    assert run.raw_status()["state"] == "failed", run.raw_status()
+    assert stranger.poll() is None     # and the stranger was left alone
+
+
+def test_a_running_run_whose_supervisor_lives_stays_running(tmp_path, children):
+    sup = children()
+    run = _run(tmp_path, "r1", "running", supervisor=ProcessRef.of(sup.pid).to_dict())
+    LocalBackend().refresh(run)
+    assert run.raw_status()["state"] == "running"
+
+
+# ------------------------------------------------------------------ stopping a queued run
+@pytest.fixture
+def spawned(monkeypatch, children):
+    """LocalBackend's process spawner replaced by a sleeping child; the argv of every start."""
+    calls: list[list[str]] = []
+
+    def fake_spawn(argv, log_path, *, detach, env=None, nice=0):
+        calls.append(list(argv))
+        return children()
+    monkeypatch.setattr(local_mod, "spawn", fake_spawn)
+    return calls
+
+
+def test_stopping_a_queued_run_never_starts_it(tmp_path, spawned):
+    """The slot is free (the run ahead just finished) but nobody promoted the queue yet: a stop
+    marks the run stopped; it does not fall through to 'promote the queue', which would start it."""
+    _run(tmp_path, "a", "completed")
+    b = _run(tmp_path, "b", "queued", queued_at=time.time())
+    LocalBackend().stop(b, wait=False, timeout=0.0)
+    assert b.raw_status()["state"] == "stopped"
+    assert spawned == []
+    assert promote_queued(tmp_path) == [] and spawned == []   # and it stays out of the queue
+
+
+def test_a_queued_run_starts_when_its_turn_comes(tmp_path, spawned):
+    """The fake spawner does start a queued run: the test above would see a start."""
+    _run(tmp_path, "a", "completed")
+    b = _run(tmp_path, "b", "queued", queued_at=time.time())
+    assert [r.run_id for r in promote_queued(tmp_path)] == ["b"]
+    assert len(spawned) == 1 and str(b.root) in spawned[0]
+    assert b.raw_status()["state"] == "running"
