@@ -11,7 +11,7 @@ import yaml
 
 from ..curation.export import PRETRAIN_FILE, SFT_FILE, STATS_FILE
 from ..errors import JobError
-from .run import ACTIVE, TERMINAL, Run, now_iso, write_json
+from .run import ACTIVE, BEST, TERMINAL, Run, now_iso, write_json
 from .spec import JobSpec, sft_config_for
 
 log = logging.getLogger(__name__)
@@ -68,18 +68,23 @@ def preflight(spec: JobSpec) -> JobSpec:
         if problem:
             raise JobError(problem)
     if spec.backend == "runpod":
+        from .delivery import check
         from .runpod_backend import RunPodBackend
 
-        RunPodBackend(spec.backend_settings)  # unknown settings are named before a pod is asked for
+        # unknown settings named, the network volume and the job's files on it checked, before a pod is asked for
+        check(spec, RunPodBackend(spec.backend_settings).s)
+        problem = empty_split(spec.data) if Path(spec.data).is_file() else None
+        if problem:
+            raise JobError(problem)
     return spec
 
 
 def launch(spec: JobSpec, workspace: str | Path) -> Run:
     """Validate ``spec``, make its run folder under ``<workspace>/runs/`` and start (or queue) it."""
     preflight(spec)
-    if spec.backend == "local":  # absolute paths: a resume from another folder (the studio) finds them
-        spec = spec.replace(**{n: str(Path(getattr(spec, n)).resolve()) for n in ("data", "resume_from", "init_from")
-                               if getattr(spec, n)})
+    # absolute paths: a resume from another folder (the studio) finds them; a RunPod job's volume paths stay
+    spec = spec.replace(**{n: str(Path(getattr(spec, n)).resolve()) for n in ("data", "resume_from", "init_from")
+                           if getattr(spec, n) and (spec.backend == "local" or Path(getattr(spec, n)).is_file())})
     if Path(spec.config).is_file():
         spec = spec.replace(config=str(Path(spec.config).resolve()))
     root = _new_run_dir(Path(workspace).resolve(), spec)
@@ -154,7 +159,9 @@ def sft_spec(run: Run, *, data: str | None = None, run_name: str | None = None, 
     """
     parent = run.spec
     best = run.checkpoint("best") if parent.backend == "local" else None
-    init = str(best) if best else run.job_state().get("remote_best")
+    state = run.job_state()  # a RunPod parent's best is on its volume even when no poll saw it (launch checks it)
+    init = str(best) if best else state.get("remote_best") or (
+        f"{state['remote_run_dir']}/checkpoints/{BEST}" if state.get("remote_run_dir") else None)
     if not init:
         raise JobError(f"run {run.run_id}: no best checkpoint yet (it is written after the first epoch)")
     config = sft_config_for(parent.config)

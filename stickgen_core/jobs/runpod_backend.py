@@ -24,7 +24,9 @@ from typing import Any, Iterator
 from ..errors import AgentError, RunPodError
 from .agent_client import AgentClient
 from .backends import Backend
+from .delivery import deliver_run
 from .run import TERMINAL, Run
+from .volume_storage import SETTINGS as VOLUME_SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "container_disk_gb": 30, "volume_gb": 0, "network_volume_id": None, "data_center_id": None,
     "volume_path": "/runpod-volume", "agent_port": 8765, "ready_timeout_s": 900.0, "poll_s": 10.0,
     "restart_limit": 2, "agent_url_template": "https://{pod_id}-{port}.proxy.runpod.net",
+    **VOLUME_SETTINGS,  # s3_endpoint_url, s3_profile: the network volume's S3 API (volume_storage)
 }
 NO_CAPACITY = "no longer any instances available"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -121,6 +124,7 @@ class RunPodBackend(Backend):
     def pod_env(self, run: Run, token: str) -> dict[str, str]:
         """The variables the pod's entrypoint reads (the spec's names plus the job and agent token)."""
         spec, state = run.spec, run.job_state()
+        spec = spec.replace(**state.get("volume_inputs", {}))  # the job as the pod sees it: files on the volume
         vol = self.s["volume_path"]
         env = {"STICKGEN_RUN_ID": run.run_id, "STICKGEN_RUN_DIR": f"{vol}/runs/{run.run_id}",
                "STICKGEN_JOB": json.dumps(spec.to_dict()), "MODEL_VARIANT": spec.config,
@@ -149,6 +153,7 @@ class RunPodBackend(Backend):
         token_file = run.root / ".agent_token"
         token_file.touch(mode=0o600)
         token_file.write_text(token, encoding="utf-8")
+        deliver_run(run, self.s)  # data, checkpoint and config onto the network volume first
         env = escape_env(self.pod_env(run, token))
         run.set_status("queued", phase="provisioning", error=None, log_tail=None)
         errors = []

@@ -27,10 +27,13 @@ def fake(monkeypatch):
 
 
 @pytest.fixture
-def pod_spec(tiny_spec):
+def pod_spec(tiny_spec, s3_volume):
+    # the data is on the network volume already (a loopback S3 server plays its S3 API)
+    s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key="data/pretrain_data_embedded.pt", Body=b"on the volume")
+
     def make(**settings):
         base = {"image": "stickgen/train:1.0", "gpu_types": ["GPU A", "GPU B"], "poll_s": 0.0,
-                "ready_timeout_s": 30.0}
+                "ready_timeout_s": 30.0, **s3_volume.settings}
         base.update(settings)
         return tiny_spec(backend="runpod", data="/runpod-volume/data/pretrain_data_embedded.pt",
                          backend_settings=base)
@@ -56,13 +59,18 @@ def test_mutation_carries_image_gpu_env_and_price(tmp_path, fake, pod_spec):
     assert run.status()["state"] == "running"  # the fake's pod has ports: ready
 
 
-def test_quotes_backslashes_newlines_arrive_intact(tmp_path, fake, pod_spec):
+def test_quotes_backslashes_newlines_arrive_intact(tmp_path, fake, pod_spec, monkeypatch):
+    from stickgen_core.jobs.volume_storage import Volume
+
     nasty = '/runpod-volume/da"ta\\dir\n", imageName: "evil/image'
-    spec = pod_spec().replace(data=nasty, init_from='ck"pt\r\n\t.pth')
+    ckpt = '/runpod-volume/ck"pt\r\n\t.pth'
+    # launch checks that volume paths are there; moto's server cannot route such keys, so its HEAD says yes
+    monkeypatch.setattr(Volume, "head", lambda self, key: {"ContentLength": 1})
+    spec = pod_spec().replace(data=nasty, init_from=ckpt)
     launch(spec, tmp_path / "ws")
     d = fake.deploys[0]
     env = env_of(d)
-    assert env["TRAIN_DATA_PATH"] == nasty and env["INIT_FROM_CHECKPOINT"] == 'ck"pt\r\n\t.pth'
+    assert env["TRAIN_DATA_PATH"] == nasty and env["INIT_FROM_CHECKPOINT"] == ckpt
     assert d["imageName"] == "stickgen/train:1.0"  # nothing was injected
 
 
