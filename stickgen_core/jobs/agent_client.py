@@ -15,6 +15,10 @@ from ..io import atomic_path
 from .agent import CHUNK, file_sha256
 
 
+class _Changed(Exception):
+    """The checkpoint was replaced between its download and its digest."""
+
+
 class AgentClient:
     """Talks to ``stickgen agent`` at ``base_url`` (e.g. ``https://<pod>-8765.proxy.runpod.net``)."""
 
@@ -61,18 +65,39 @@ class AgentClient:
     def checkpoints(self) -> list[dict]:
         return self._json("GET", "/checkpoints")["checkpoints"]
 
-    def download(self, name: str, dest: str | Path) -> str:
-        """Stream a checkpoint to ``dest`` (atomically); refused unless its SHA-256 matches. The digest."""
-        with self._request("GET", f"/checkpoints/{name}") as resp, atomic_path(dest) as tmp:
-            expected = resp.headers.get("X-SHA256", "")
+    def download(self, name: str, dest: str | Path, tries: int = 2) -> str:
+        """Stream a checkpoint to ``dest`` (atomically) and verify it after the body: the agent hashes the
+        bytes while sending them and serves the digest of that version afterwards. The digest.
+
+        A checkpoint replaced meanwhile (a new epoch) is downloaded again, up to ``tries`` times.
+        """
+        for attempt in range(1, tries + 1):
+            try:
+                return self._download_once(name, dest)
+            except _Changed:
+                if attempt == tries:
+                    break
+        raise AgentError(f"{name}: it changed during each of {tries} downloads; try again")
+
+    def _download_once(self, name: str, dest: str | Path) -> str:
+        quoted = urllib.request.quote(name)
+        with self._request("GET", f"/checkpoints/{quoted}") as resp, atomic_path(dest) as tmp:
+            version = resp.headers.get("X-Checkpoint-Version", "")
             h = hashlib.sha256()
             with open(tmp, "wb") as out:
                 for block in iter(lambda: resp.read(CHUNK), b""):
                     h.update(block)
                     out.write(block)
-            if h.hexdigest() != expected:
-                raise AgentError(f"{name}: downloaded bytes have SHA-256 {h.hexdigest()}, the agent said {expected!r}")
-        return expected
+            try:
+                expected = self._json("GET", f"/checkpoints/{quoted}.sha256?version={urllib.request.quote(version)}")
+            except AgentError as exc:
+                if "HTTP 409" in str(exc):
+                    raise _Changed from None  # the exception leaves dest as it was (atomic_path)
+                raise
+            if h.hexdigest() != expected["sha256"]:
+                raise AgentError(f"{name}: downloaded bytes have SHA-256 {h.hexdigest()}, the agent sent "
+                                 f"{expected['sha256']!r}")
+        return expected["sha256"]
 
     def upload(self, src: str | Path, remote_path: str) -> dict[str, Any]:
         """Stream a local file into the pod's data folder at ``remote_path``; the agent verifies its SHA-256."""

@@ -23,6 +23,10 @@ class Backend:
     def stop(self, run: "Run", wait: bool, timeout: float) -> None:
         raise NotImplementedError
 
+    def release(self, run: "Run", timeout: float = 0.0) -> None:
+        """Let go of what the run still holds before it is resumed or deleted (a local run's processes
+        must be gone, a pod must not bill on); JobError when it cannot within ``timeout`` seconds."""
+
     def refresh(self, run: "Run") -> None:
         """Bring status.json up to date (e.g. a dead process becomes 'failed')."""
 
@@ -49,4 +53,8 @@ def backend_for(spec: "JobSpec") -> Backend:
         from .runpod_backend import RunPodBackend
 
         return RunPodBackend(spec.backend_settings)
-    raise JobError(f"job.backend: expected 'local' or 'runpod', got {spec.backend!r}")
+    if spec.backend == "skypilot":
+        from .skypilot import SkyPilotBackend
+
+        return SkyPilotBackend(spec.backend_settings)
+    raise JobError(f"job.backend: expected 'local', 'runpod' or 'skypilot', got {spec.backend!r}")

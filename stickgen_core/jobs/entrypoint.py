@@ -4,9 +4,14 @@ Reads the spec's variables: ``MODEL_VARIANT`` (a config name, e.g. ``base`` or `
 ``TRAIN_DATA_PATH``, ``RESUME_FROM_CHECKPOINT``, ``INIT_FROM_CHECKPOINT``, ``USE_LORA``; and ours:
 ``STICKGEN_JOB`` (the whole JobSpec as JSON, which the variables above override),
 ``STICKGEN_RUN_DIR`` (default ``/runpod-volume/runs/$STICKGEN_RUN_ID``), ``STICKGEN_AGENT_TOKEN``,
-``STICKGEN_AGENT_PORT`` (8765), ``STICKGEN_DATA_DIR`` (uploads) and ``AGENT_LINGER_SECONDS``
-(how long the agent keeps serving after training ends; -1 = until the pod stops).
-Then it starts ``stickgen agent`` and runs embed (if needed) -> train into the run folder.
+``STICKGEN_AGENT_PORT`` (8765), ``STICKGEN_DATA_DIR`` (uploads), ``AGENT_LINGER_SECONDS``
+(how long the agent keeps serving after training ends for a last fetch, default 300; -1 = until
+the pod stops) and ``STICKGEN_POD_END`` (``terminate``, the default, or ``stop``).
+Then it starts ``stickgen agent`` and runs embed (if needed) -> train into the run folder; a run
+folder that already holds ``checkpoints/model_checkpoint_latest.pth`` (a restarted container, a new
+pod after an interruption) resumes from it. After the linger the pod removes itself through the
+RunPod API with the pod-scoped ``RUNPOD_API_KEY`` and ``RUNPOD_POD_ID`` that RunPod injects, so a
+finished or failed run never bills on.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from ..errors import JobError
 from .agent import TOKEN_ENV
 from .pipeline import supervise
 from .process import spawn
-from .run import Run, now_iso, write_json
+from .run import LATEST, Run, now_iso, write_json
+from .runpod_api import end_pod
 from .spec import JobSpec, LoraSpec
 
 log = logging.getLogger(__name__)
+DEFAULT_LINGER_S = 300.0
 
 
 def spec_from_env(env: Mapping[str, str]) -> JobSpec:
@@ -67,12 +74,21 @@ def prepare_run(env: Mapping[str, str]) -> Run:
     spec = spec_from_env(env)
     root.mkdir(parents=True, exist_ok=True)
     run = Run(root)
-    (root / "config.yaml").write_text(yaml.safe_dump(spec.resolved_config(), sort_keys=False), encoding="utf-8")
+    config = spec.resolved_config()
+    if env.get("STICKGEN_DEVICE"):  # a pod trains on its GPU or fails loudly, never on the CPU at GPU prices
+        config["training"]["device"] = env["STICKGEN_DEVICE"]
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     info = run.info()
     write_json(root / "run.json", {**info, "run_id": root.name, "job": spec.to_dict(), "stage": spec.stage,
                                    "run_created": info.get("run_created", now_iso())})
-    run.update_job_state(attempt=int(env.get("STICKGEN_ATTEMPT", "1")),
-                         resume_from=env.get("RESUME_FROM_CHECKPOINT") or None, stop_requested=False)
+    latest = root / "checkpoints" / LATEST
+    # the volume's own latest checkpoint wins: after a container restart or on a new pod the env is the
+    # first attempt's, but training must go on from where it got to, not start over (and overwrite best)
+    resume = str(latest) if latest.is_file() else env.get("RESUME_FROM_CHECKPOINT") or None
+    if resume and resume != env.get("RESUME_FROM_CHECKPOINT"):
+        log.info("resuming from %s found in the run folder", resume)
+    run.update_job_state(attempt=int(env.get("STICKGEN_ATTEMPT", "1")), resume_from=resume, stop_requested=False,
+                         container_starts=int(run.job_state().get("container_starts", 0)) + 1)
     run.set_status("running", phase="starting", error=None, log_tail=None)
     return run
 
@@ -92,18 +108,38 @@ def main(env: Mapping[str, str] | None = None) -> int:
     try:
         sup = supervise(run.root)
         log.info("training ended: %s", sup.state)
-        if not sup.stop_requested:  # a signal to this process is the pod stopping: no linger then
-            _linger(float(env.get("AGENT_LINGER_SECONDS", "-1")))
+        # a signal to this process is the pod being stopped or taken back: no linger, nothing to remove
+        if not sup.stop_requested and _linger(float(env.get("AGENT_LINGER_SECONDS", str(DEFAULT_LINGER_S)))):
+            end_own_pod(env)
         return 0 if sup.state in ("completed", "stopped") else 1
     finally:
         agent.terminate()
         agent.wait(30)
 
 
-def _linger(seconds: float) -> None:
-    """Keep serving checkpoints and logs after training; SIGTERM (pod stop) ends it at once."""
+def _linger(seconds: float) -> bool:
+    """Keep serving checkpoints and logs after training; True when the time ran out, False when
+    SIGTERM (the pod is being stopped) ended it."""
     done = {"flag": False}
     signal.signal(signal.SIGTERM, lambda *_: done.update(flag=True))
     end = float("inf") if seconds < 0 else time.monotonic() + seconds
     while not done["flag"] and time.monotonic() < end:
         time.sleep(0.2)
+    return not done["flag"]
+
+
+def end_own_pod(env: Mapping[str, str], tries: int = 3, pause: float = 5.0) -> bool:
+    """Stop or terminate (``STICKGEN_POD_END``) the pod this runs on; False when not on a pod or it failed."""
+    pod_id, how = env.get("RUNPOD_POD_ID"), env.get("STICKGEN_POD_END", "terminate")
+    if not pod_id:
+        log.warning("RUNPOD_POD_ID is not set (not on a RunPod pod?): nothing to remove")
+        return False
+    for attempt in range(1, tries + 1):
+        try:
+            log.info("removing pod %s (%s)", pod_id, how)
+            end_pod(pod_id, how)
+            return True
+        except JobError as exc:  # the key stays out of the message (runpod_api scrubs it)
+            log.error("could not %s pod %s (try %d of %d): %s", how, pod_id, attempt, tries, exc)
+            time.sleep(pause * attempt)
+    return False

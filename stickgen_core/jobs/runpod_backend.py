@@ -1,32 +1,37 @@
 """RunPodBackend: a run on a RunPod GPU pod through the ``runpod`` SDK, read through the pod's agent.
 
 The API key comes from ``RUNPOD_API_KEY`` or the SDK's ``~/.runpod/config.toml`` and is only ever
-handed to the SDK: it is not written to run.json, logs, argv or error messages. The pod gets the
-spec's variables (``TRAIN_DATA_PATH``, ``RESUME_FROM_CHECKPOINT``, ``INIT_FROM_CHECKPOINT``,
-``MODEL_VARIANT``, ``USE_LORA``) plus the job and the agent's token; its entrypoint trains into
-the network volume and serves ``stickgen agent`` on ``agent_port``, which this backend reads
-through the pod's proxy URL so a remote run has live metrics like a local one.
+handed to the SDK (``runpod_api``): it is not written to run.json, logs, argv or error messages. The
+pod gets the spec's variables (``TRAIN_DATA_PATH``, ``RESUME_FROM_CHECKPOINT``, ``INIT_FROM_CHECKPOINT``,
+``MODEL_VARIANT``, ``USE_LORA``) plus the job and the agent's token; its entrypoint trains into the
+network volume and serves ``stickgen agent`` on ``agent_port``, which this backend reads through the
+pod's proxy URL so a remote run has live metrics like a local one.
+
+A pod's life ends by design: after training the entrypoint lingers ``linger_s`` then removes its own
+pod (``pod_end``: terminate or stop); this side ends it on a readiness timeout, a restart loop, stop,
+terminate, delete and resume. An interrupted spot pod (``interruptible``) is replaced by a new one
+that resumes from the volume, up to ``interruption_retries`` times.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
 import secrets
-import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import AgentError, RunPodError
 from .agent_client import AgentClient
 from .backends import Backend
 from .delivery import deliver_run
 from .run import TERMINAL, Run
+from .runpod_api import POD_ENDS, api_key, create_spot_pod, end_pod, escape_env, get_pod, gql_string, sdk
 from .volume_storage import SETTINGS as VOLUME_SETTINGS
+
+__all__ = ["DEFAULTS", "RunPodBackend", "api_key", "escape_env", "gql_string", "sdk"]
 
 log = logging.getLogger(__name__)
 
@@ -38,77 +43,17 @@ DEFAULTS: dict[str, Any] = {
     "container_disk_gb": 30, "volume_gb": 0, "network_volume_id": None, "data_center_id": None,
     "volume_path": "/runpod-volume", "agent_port": 8765, "ready_timeout_s": 900.0, "poll_s": 10.0,
     "restart_limit": 2, "agent_url_template": "https://{pod_id}-{port}.proxy.runpod.net",
+    "pod_end": "terminate", "linger_s": 300.0, "interruptible": False, "bid_per_gpu": None,
+    "interruption_retries": 3,
     **VOLUME_SETTINGS,  # s3_endpoint_url, s3_profile: the network volume's S3 API (volume_storage)
+    # hosts whose driver runs the image's CUDA 12.4 (torch 2.5.1 in resources/docker/Dockerfile); an older
+    # driver would leave torch without a GPU. Change it with the image.
+    "allowed_cuda_versions": ["12.4", "12.5", "12.6", "12.7", "12.8"],
 }
+MAX_GPUS_PER_POD = 8
+_CUDA_VERSION = re.compile(r"^\d{1,2}\.\d{1,2}$")
 NO_CAPACITY = "no longer any instances available"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_sdk_lock = threading.Lock()
-
-
-def gql_string(value: Any, field: str) -> str:
-    """``value`` escaped for the inside of a GraphQL string literal (the SDK pastes strings unescaped).
-
-    GraphQL's string escapes are JSON's, so quotes, backslashes, newlines and control characters
-    arrive as written and can never end the literal early.
-    """
-    if not isinstance(value, str):
-        raise RunPodError(f"{field}: expected a string, got {type(value).__name__}")
-    return json.dumps(value, ensure_ascii=False)[1:-1]
-
-
-def escape_env(env: dict[str, Any]) -> dict[str, str]:
-    """Env names checked (letters, digits, '_'), values escaped for the SDK's mutation."""
-    out = {}
-    for key, value in env.items():
-        if not isinstance(key, str) or not _ENV_NAME.match(key):
-            raise RunPodError(f"env: {key!r} is not a valid variable name (letters, digits and '_', not first a digit)")
-        out[key] = gql_string("" if value is None else str(value), f"env.{key}")
-    return out
-
-
-def api_key() -> str:
-    """The RunPod API key: ``RUNPOD_API_KEY``, else the SDK's credentials file."""
-    key = os.environ.get("RUNPOD_API_KEY", "").strip()
-    if not key:
-        try:
-            import runpod
-
-            key = (runpod.get_credentials() or {}).get("api_key", "") or ""
-        except Exception:  # an unreadable credentials file is the same as none
-            key = ""
-    if not key:
-        raise RunPodError("no RunPod API key: set RUNPOD_API_KEY or run `runpod config` (~/.runpod/config.toml)")
-    return key
-
-
-@contextlib.contextmanager
-def sdk() -> Iterator[Any]:
-    """The runpod module with the key set for this call only; its errors become clear RunPodErrors."""
-    import requests
-    import runpod
-    from runpod import error as rp_error
-
-    key = api_key()
-    with _sdk_lock:
-        old, runpod.api_key = runpod.api_key, key
-        try:
-            yield runpod
-        except rp_error.AuthenticationError:
-            raise RunPodError("RunPod refused the API key (unauthorised): check RUNPOD_API_KEY") from None
-        except rp_error.QueryError as exc:
-            raise RunPodError(f"RunPod API: {_scrub(str(exc), key)}") from None
-        except requests.Timeout:
-            raise RunPodError("RunPod API did not answer in time (timeout); try again") from None
-        except requests.RequestException as exc:
-            raise RunPodError(f"RunPod API is not reachable: {type(exc).__name__}") from None
-        except ValueError as exc:  # the SDK's own input checks (unknown GPU, cloud type)
-            raise RunPodError(f"RunPod: {_scrub(str(exc), key)}") from None
-        finally:
-            runpod.api_key = old
-
-
-def _scrub(text: str, key: str) -> str:
-    return text.replace(key, "***") if key else text
+GONE = ("EXITED", "TERMINATED")
 
 
 class RunPodBackend(Backend):
@@ -119,6 +64,15 @@ class RunPodBackend(Backend):
         if unknown:
             raise RunPodError(f"job.backend_settings: unknown RunPod setting(s) {unknown}; known: {sorted(DEFAULTS)}")
         self.s = {**DEFAULTS, **(settings or {})}
+        if self.s["pod_end"] not in POD_ENDS:
+            raise RunPodError(f"job.backend_settings.pod_end: expected one of {POD_ENDS}, got {self.s['pod_end']!r}")
+        if self.s["interruptible"] and not (isinstance(self.s["bid_per_gpu"], (int, float)) and self.s["bid_per_gpu"] > 0):
+            raise RunPodError("job.backend_settings.bid_per_gpu: an interruptible (spot) pod needs a bid in $/h per "
+                              f"GPU > 0, got {self.s['bid_per_gpu']!r}")
+        cuda = self.s["allowed_cuda_versions"]
+        if not (isinstance(cuda, list) and cuda and all(isinstance(v, str) and _CUDA_VERSION.match(v) for v in cuda)):
+            raise RunPodError("job.backend_settings.allowed_cuda_versions: expected a non-empty list of CUDA versions "
+                              f"like '12.4', got {cuda!r}")
 
     # ------------------------------------------------------------------ launch
     def pod_env(self, run: Run, token: str) -> dict[str, str]:
@@ -130,7 +84,8 @@ class RunPodBackend(Backend):
                "STICKGEN_JOB": json.dumps(spec.to_dict()), "MODEL_VARIANT": spec.config,
                "TRAIN_DATA_PATH": spec.data, "USE_LORA": "true" if spec.lora and spec.lora.enabled else "false",
                "STICKGEN_AGENT_TOKEN": token, "STICKGEN_AGENT_PORT": str(self.s["agent_port"]),
-               "STICKGEN_DATA_DIR": f"{vol}/data", "STICKGEN_ATTEMPT": str(state.get("attempt", 1))}
+               "STICKGEN_DATA_DIR": f"{vol}/data", "STICKGEN_ATTEMPT": str(state.get("attempt", 1)),
+               "STICKGEN_POD_END": self.s["pod_end"], "STICKGEN_DEVICE": "cuda", "AGENT_LINGER_SECONDS": str(float(self.s["linger_s"]))}
         resume = state.get("resume_from") or spec.resume_from
         if resume:
             env["RESUME_FROM_CHECKPOINT"] = resume
@@ -139,13 +94,28 @@ class RunPodBackend(Backend):
         return env
 
     def price_per_hour(self, gpu_type: str) -> float | None:
-        """The API's on-demand price of one ``gpu_type`` in the configured cloud, if it gives one."""
+        """The API's price of one ``gpu_type`` in the configured cloud (the bid for a spot pod), if it gives one."""
+        if self.s["interruptible"]:
+            return float(self.s["bid_per_gpu"])
         with sdk() as rp:
             gpu = rp.get_gpu(gql_string(gpu_type, "gpu_types"))
         secure, community = gpu.get("securePrice"), gpu.get("communityPrice")
         lowest = (gpu.get("lowestPrice") or {}).get("uninterruptablePrice")
         price = {"SECURE": secure, "COMMUNITY": community}.get(self.s["cloud_type"]) or lowest or secure or community
         return float(price) if price else None
+
+    def _create(self, run: Run, gpu: str, env: dict[str, str]) -> dict[str, Any]:
+        kw = dict(name=gql_string(f"stickgen-{run.run_id}", "run_name"), image_name=gql_string(self.s["image"], "image"),
+                  gpu_type_id=gql_string(gpu, "gpu_types"), cloud_type=self.s["cloud_type"], gpu_count=gpu_count(run.spec),
+                  allowed_cuda_versions=[gql_string(v, "allowed_cuda_versions") for v in self.s["allowed_cuda_versions"]],
+                  volume_in_gb=int(self.s["volume_gb"]), container_disk_in_gb=int(self.s["container_disk_gb"]),
+                  ports=f"{int(self.s['agent_port'])}/http", volume_mount_path=gql_string(self.s["volume_path"], "volume_path"),
+                  env=env, network_volume_id=gql_string(self.s["network_volume_id"], "network_volume_id") if self.s["network_volume_id"] else None,
+                  data_center_id=gql_string(self.s["data_center_id"], "data_center_id") if self.s["data_center_id"] else None)
+        if self.s["interruptible"]:
+            return create_spot_pod(float(self.s["bid_per_gpu"]), **kw)
+        with sdk() as rp:
+            return rp.create_pod(**kw, docker_args="", start_ssh=False)
 
     def start(self, run: Run) -> None:
         """Create the pod (next GPU type when one has no capacity); readiness is checked by refresh."""
@@ -160,15 +130,8 @@ class RunPodBackend(Backend):
         for gpu in self.s["gpu_types"]:
             try:
                 price = self.price_per_hour(gpu)
-                with sdk() as rp:
-                    pod = rp.create_pod(
-                        name=gql_string(f"stickgen-{run.run_id}", "run_name"), image_name=gql_string(self.s["image"], "image"),
-                        gpu_type_id=gql_string(gpu, "gpu_types"), cloud_type=self.s["cloud_type"], gpu_count=1,
-                        volume_in_gb=int(self.s["volume_gb"]), container_disk_in_gb=int(self.s["container_disk_gb"]),
-                        ports=f"{int(self.s['agent_port'])}/http", volume_mount_path=gql_string(self.s["volume_path"], "volume_path"),
-                        env=env, docker_args="", start_ssh=False,
-                        network_volume_id=gql_string(self.s["network_volume_id"], "network_volume_id") if self.s["network_volume_id"] else None,
-                        data_center_id=gql_string(self.s["data_center_id"], "data_center_id") if self.s["data_center_id"] else None)
+                price = None if price is None else price * run.spec.gpu_count  # the pod's, for all its GPUs
+                pod = self._create(run, gpu, env)
             except RunPodError as exc:
                 if NO_CAPACITY in str(exc).lower():
                     log.warning("no %s available; trying the next GPU type", gpu)
@@ -181,12 +144,58 @@ class RunPodBackend(Backend):
             run.update_job_state(pod_id=pod_id, gpu_type=gpu, price_per_hour=price, agent_url=url,
                                  created_at=time.time(), last_uptime=None, restarts=0, last_pod_check=0.0,
                                  remote_metrics_offset=_local_lines(run), stop_requested=False,
-                                 remote_run_dir=env["STICKGEN_RUN_DIR"])
+                                 remote_run_dir=env["STICKGEN_RUN_DIR"], pod_ended=False, terminated=False, unreachable=None,
+                                 interruptible=bool(self.s["interruptible"]), remote_ended_at=None)
             log.info("pod %s (%s, %s/h) created for run %s", pod_id, gpu, price, run.run_id)
             return
         msg = f"no RunPod GPU available: {', '.join(errors)} had no free instance; try later or another cloud type"
         run.set_status("failed", phase=None, error=msg)
         raise RunPodError(msg)
+
+    # ------------------------------------------------------------------ the pod's end
+    def end_pod(self, run: Run, how: str | None = None) -> bool:
+        """Stop or terminate the run's pod (``pod_end`` by default) unless it already ended; True when it is gone.
+
+        A failure (API down) is logged and recorded, never raised: the run's own state still gets written.
+        """
+        state = run.job_state()
+        pod_id = state.get("pod_id")
+        if not pod_id or (state.get("pod_ended") and (how or self.s["pod_end"]) != "terminate") \
+                or state.get("terminated"):
+            return True
+        how = how or self.s["pod_end"]
+        try:
+            end_pod(pod_id, how)
+        except RunPodError as exc:
+            log.warning("run %s: could not %s pod %s: %s", run.run_id, how, pod_id, exc)
+            run.update_job_state(pod_end_error=str(exc))
+            return False
+        run.update_job_state(pod_ended=True, terminated=how == "terminate", pod_end_error=None, ended_pod_at=time.time())
+        log.info("run %s: pod %s %s", run.run_id, pod_id, "terminated" if how == "terminate" else "stopped")
+        return True
+
+    def _fail(self, run: Run, error: str) -> None:
+        """The run failed on this side (timeout, restart loop, pod lost): record it, then end the pod."""
+        run.set_status("failed", phase=None, error=error)
+        self.end_pod(run, "terminate")
+
+    def release(self, run: Run, timeout: float = 0.0) -> None:
+        """Before a delete or a resume: the old pod must not bill on."""
+        if run.job_state().get("pod_id") and not self.end_pod(run, "terminate"):
+            raise RunPodError(f"run {run.run_id}: could not terminate pod {run.job_state()['pod_id']} "
+                              f"({run.job_state().get('pod_end_error')}); try `stickgen jobs terminate {run.run_id}`")
+
+    def _interrupted(self, run: Run, why: str) -> None:
+        """A spot pod was taken back: a new pod resumes from the volume, up to ``interruption_retries``."""
+        state = run.job_state()
+        n = int(state.get("interruptions", 0)) + 1
+        self.end_pod(run, "terminate")
+        if n > int(self.s["interruption_retries"]):
+            return run.set_status("failed", phase=None, error=f"{why}; interrupted {n} times "
+                                  f"(interruption_retries {self.s['interruption_retries']})")
+        log.warning("run %s: %s; new pod %d of %d", run.run_id, why, n, self.s["interruption_retries"])
+        run.update_job_state(interruptions=n, attempt=int(state.get("attempt", 1)) + 1)
+        self.start(run)
 
     # ------------------------------------------------------------------ watching
     def client(self, run: Run) -> AgentClient:
@@ -195,43 +204,67 @@ class RunPodBackend(Backend):
         return AgentClient(state["agent_url"], token)
 
     def check_pod(self, run: Run, force: bool = False) -> None:
-        """Ask the API about the pod (at most every ``poll_s``): ready, restarting, gone or too slow."""
+        """Ask the API about the pod (at most every ``poll_s``): ready, restarting, gone or too slow.
+        RunPodError when the API cannot be asked."""
         state, status = run.job_state(), run.raw_status()
-        if status.get("state") in TERMINAL or not state.get("pod_id"):
+        if status.get("state") in TERMINAL or not state.get("pod_id") or state.get("pod_ended"):
             return
         if not force and time.time() - float(state.get("last_pod_check", 0.0)) < float(self.s["poll_s"]):
             return
-        with sdk() as rp:
-            pod = rp.get_pod(gql_string(state["pod_id"], "pod_id"))
-        fields: dict[str, Any] = {"last_pod_check": time.time()}
+        pod = get_pod(state["pod_id"])
+        fields: dict[str, Any] = {"last_pod_check": time.time(), "unreachable": None}
+        pod_id, spot = state["pod_id"], state.get("interruptible")
         if not pod:
-            run.update_job_state(**fields)
-            return run.set_status("failed", phase=None, error=f"pod {state['pod_id']} no longer exists")
+            run.update_job_state(**fields, pod_ended=True, terminated=True)
+            final = self._volume_status(run)
+            if final.get("state") in TERMINAL:  # it finished and removed itself before we looked
+                return run.set_status(final["state"], **{k: v for k, v in final.items() if k != "state"})
+            if spot and not state.get("stop_requested"):
+                return self._interrupted(run, f"spot pod {pod_id} is gone")
+            return run.set_status("failed", phase=None, error=f"pod {pod_id} no longer exists "
+                                  "(and the run folder on the volume has no final state)")
+        fields["pod_status"], fields["cost_per_hr"] = pod.get("desiredStatus"), pod.get("costPerHr")
         runtime = pod.get("runtime") or {}
-        uptime = runtime.get("uptimeInSeconds", pod.get("uptimeSeconds"))
+        uptime = runtime.get("uptimeInSeconds")
         last = state.get("last_uptime")
         if uptime is not None and last is not None and uptime < last:  # the container started again
             fields["restarts"] = int(state.get("restarts", 0)) + 1
-        fields["last_uptime"] = uptime
+        if uptime is not None:
+            fields["last_uptime"] = uptime
         run.update_job_state(**fields)
         restarts = fields.get("restarts", state.get("restarts", 0))
         if restarts >= int(self.s["restart_limit"]):
-            return run.set_status("failed", phase=None, error=(
-                f"pod {state['pod_id']}: the container keeps restarting ({restarts} restarts); "
-                "see the pod's logs on runpod.io (a bad image or entrypoint?)"))
-        if pod.get("desiredStatus") in ("EXITED", "TERMINATED") and not state.get("stop_requested"):
-            return run.set_status("failed", phase=None, error=f"pod {state['pod_id']} is {pod['desiredStatus']}")
+            return self._fail(run, f"pod {pod_id}: the container keeps restarting ({restarts} restarts); "
+                                   "see the pod's logs on runpod.io (a bad image or entrypoint?)")
+        if pod.get("desiredStatus") in GONE and not state.get("stop_requested"):
+            if spot:
+                return self._interrupted(run, f"spot pod {pod_id} was interrupted ({pod['desiredStatus']})")
+            return self._fail(run, f"pod {pod_id} is {pod['desiredStatus']}")
         if status.get("phase") == "provisioning":
             if runtime.get("ports"):  # RUNNING alone is not enough: the ports appear when the container is up
                 run.set_status("running", phase="starting", error=None)
             elif time.time() - float(state.get("created_at", time.time())) > float(self.s["ready_timeout_s"]):
-                run.set_status("failed", phase=None, error=(
-                    f"pod {state['pod_id']} was not ready after {self.s['ready_timeout_s']:.0f} s "
-                    f"(status {pod.get('desiredStatus')}, no ports yet)"))
+                self._fail(run, f"pod {pod_id} was not ready after {self.s['ready_timeout_s']:.0f} s "
+                                f"(status {pod.get('desiredStatus')}, no ports yet)")
+
+    def _volume_status(self, run: Run) -> dict[str, Any]:
+        """status.json of the run folder on the network volume (through its S3 API), {} when unreadable."""
+        try:
+            from .volume_storage import Volume
+
+            volume = Volume.from_settings(self.s)
+            key = volume.key_of(f"{run.job_state().get('remote_run_dir', '')}/status.json")
+            body = volume.client().get_object(Bucket=volume.volume_id, Key=key)["Body"].read(1 << 20)
+            data = json.loads(body)
+            return data if isinstance(data, dict) else {}
+        except Exception as exc:  # noqa: BLE001 - no volume, no key, no object: nothing learnt
+            log.info("run %s: no final state from the volume (%s)", run.run_id, type(exc).__name__)
+            return {}
 
     def wait_ready(self, run: Run, timeout: float | None = None) -> dict[str, Any]:
         """Block until the pod is up (its ports are set); RunPodError with the reason when it fails."""
-        deadline = time.monotonic() + float(timeout if timeout is not None else self.s["ready_timeout_s"])
+        timeout = float(timeout if timeout is not None else self.s["ready_timeout_s"])
+        deadline = time.monotonic() + timeout
         while True:
             self.check_pod(run, force=True)
             status = run.raw_status()
@@ -240,13 +273,22 @@ class RunPodBackend(Backend):
             if status.get("phase") != "provisioning" or status.get("state") in TERMINAL:
                 return status
             if time.monotonic() > deadline:
-                msg = f"pod {run.job_state().get('pod_id')} was not ready after {timeout} s (no ports yet)"
-                run.set_status("failed", phase=None, error=msg)
+                msg = f"pod {run.job_state().get('pod_id')} was not ready after {timeout:.0f} s (no ports yet)"
+                self._fail(run, msg)
                 raise RunPodError(msg)
             time.sleep(min(float(self.s["poll_s"]), 5.0))
 
+    def _unreachable(self, run: Run, why: str) -> None:
+        run.update_job_state(unreachable=why)
+        log.warning("run %s is unreachable: %s", run.run_id, why)
+
     def refresh(self, run: Run) -> None:
-        self.check_pod(run)
+        """Bring status.json up to date from the API and the agent; an unreachable pod or API is recorded
+        (``unreachable`` in job_state, shown in the runs list), never raised."""
+        try:
+            self.check_pod(run)
+        except RunPodError as exc:
+            return self._unreachable(run, str(exc))
         status = run.raw_status()
         if status.get("state") in TERMINAL or status.get("phase") == "provisioning":
             return
@@ -254,22 +296,57 @@ class RunPodBackend(Backend):
             remote = self.client(run).status()
         except AgentError as exc:  # the agent may still be starting; keep the last known status
             run.update_job_state(agent_error=str(exc))
+            if status.get("phase") != "starting":  # it answered before: now it does not
+                self._unreachable(run, str(exc))
             return
         remote_status = remote.get("status") or {}
         if remote_status.get("state"):
             run.set_status(remote_status["state"], **{k: v for k, v in remote_status.items() if k not in ("state",)})
         ckpt_dir = run.job_state().get("remote_run_dir", "") + "/checkpoints"
         names = remote.get("checkpoints", [])
-        run.update_job_state(agent_error=None,
+        run.update_job_state(agent_error=None, unreachable=None,
+                             remote_ended_at=time.time() if remote_status.get("state") in TERMINAL else None,
                              remote_latest=f"{ckpt_dir}/model_checkpoint_latest.pth" if "model_checkpoint_latest.pth" in names else None,
                              remote_best=f"{ckpt_dir}/model_checkpoint_best.pth" if "model_checkpoint_best.pth" in names else None)
 
+    def pod_billing(self, run: Run) -> dict[str, Any] | None:
+        """The run's pod while it still exists (``{"pod_id", "status", "cost_per_hr"}``), else None.
+
+        Asked from the API at most every ``poll_s``; a pod that should have removed itself (its run
+        ended more than ``linger_s`` + 2 min ago) is terminated here. Never raises: an API failure
+        answers with the last known pod and ``unreachable``.
+        """
+        state = run.job_state()
+        if not state.get("pod_id") or state.get("terminated"):
+            return None
+        out = {"pod_id": state["pod_id"], "status": state.get("pod_status"), "cost_per_hr": state.get("cost_per_hr")}
+        if time.time() - float(state.get("last_billing_check", 0.0)) >= float(self.s["poll_s"]):
+            try:
+                pod = get_pod(state["pod_id"])
+            except RunPodError as exc:
+                return {**out, "unreachable": str(exc)}
+            if not pod:
+                run.update_job_state(pod_ended=True, terminated=True, last_billing_check=time.time())
+                return None
+            out.update(status=pod.get("desiredStatus"), cost_per_hr=pod.get("costPerHr"))
+            run.update_job_state(pod_status=out["status"], cost_per_hr=out["cost_per_hr"], last_billing_check=time.time())
+        ended = state.get("remote_ended_at")
+        if ended and time.time() - float(ended) > float(self.s["linger_s"]) + 120 and out["status"] == "RUNNING":
+            log.warning("run %s ended %.0f s ago but pod %s still runs: terminating it", run.run_id,
+                        time.time() - float(ended), state["pod_id"])
+            if self.end_pod(run, "terminate"):
+                return None
+        return out
+
     def _agent_up(self, run: Run) -> bool:
         """Whether the pod's agent can be asked (the pod has its ports); checks the pod when unsure."""
-        if not run.job_state().get("agent_url"):
+        if not run.job_state().get("agent_url") or run.job_state().get("terminated"):
             return False
         if run.raw_status().get("phase") == "provisioning":
-            self.check_pod(run)
+            try:
+                self.check_pod(run)
+            except RunPodError as exc:
+                self._unreachable(run, str(exc))
         return run.raw_status().get("phase") != "provisioning"
 
     def sync_metrics(self, run: Run) -> None:
@@ -303,9 +380,9 @@ class RunPodBackend(Backend):
 
     # ------------------------------------------------------------------ control
     def stop(self, run: Run, wait: bool, timeout: float) -> None:
-        """Ask the agent to stop training (latest checkpoint saved on the volume), then stop the pod."""
+        """Ask the agent to stop training (latest checkpoint saved on the volume), wait for it, then end the pod."""
         run.update_job_state(stop_requested=True)
-        if run.raw_status().get("phase") != "provisioning":
+        if run.raw_status().get("phase") != "provisioning" and not run.job_state().get("pod_ended"):
             try:
                 self.client(run).stop()
                 deadline = time.monotonic() + timeout
@@ -316,23 +393,29 @@ class RunPodBackend(Backend):
                     time.sleep(1.0)
             except AgentError as exc:
                 log.warning("could not ask the agent to stop: %s", exc)
-        self.stop_pod(run)
+        self.end_pod(run)
         if run.raw_status().get("state") not in TERMINAL:
             run.set_status("stopped", phase=None)
 
-    def stop_pod(self, run: Run) -> None:
-        pod_id = run.job_state().get("pod_id")
-        if pod_id:
-            with sdk() as rp:
-                rp.stop_pod(gql_string(pod_id, "pod_id"))
-
     def terminate(self, run: Run) -> None:
-        """Remove the pod (the network volume and what the run wrote there stay)."""
-        pod_id = run.job_state().get("pod_id")
-        if pod_id:
-            with sdk() as rp:
-                rp.terminate_pod(gql_string(pod_id, "pod_id"))
-            run.update_job_state(terminated=True)
+        """Remove the pod now (the network volume and what the run wrote there stay)."""
+        if not run.job_state().get("pod_id"):
+            return
+        run.update_job_state(stop_requested=True)
+        if not self.end_pod(run, "terminate"):
+            raise RunPodError(f"run {run.run_id}: pod {run.job_state()['pod_id']} could not be terminated: "
+                              f"{run.job_state().get('pod_end_error')}")
+        if run.raw_status().get("state") not in TERMINAL:
+            run.set_status("stopped", phase=None, error="the pod was terminated while the run was active; "
+                           "training since its last checkpoint on the volume is lost")
+
+
+def gpu_count(spec: Any) -> int:
+    """The job's GPUs, all on one pod (RunPod offers at most ``MAX_GPUS_PER_POD``; more is SkyPilot's multi-node)."""
+    if spec.gpu_count > MAX_GPUS_PER_POD:
+        raise RunPodError(f"job.gpu_count: a RunPod pod has at most {MAX_GPUS_PER_POD} GPUs, got {spec.gpu_count}; "
+                          "for more, use several nodes with --backend skypilot")
+    return int(spec.gpu_count)
 
 
 def _local_lines(run: Run) -> int:
