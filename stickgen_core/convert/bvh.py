@@ -1,46 +1,35 @@
-"""BVH files of any rig -> canonical samples.
+"""BVH files of any rig -> our 16 joints in 3-D.
 
-The parser is ours (about 60 lines): the BVH grammar is small, and reading the MOTION block
-as one numpy array is what makes it fast; the PyPI parsers either return every value as a
-string per joint and frame (``bvh``) or bring their own scene graph and maths library
-(``bvhio`` + PyGLM) where only positions are needed. Rotations use
-``scipy.spatial.transform.Rotation`` with each joint's own channel order (intrinsic, as
-BVH means it), batched over all frames. Joint names are matched to our 16 joints through
-``RIG_NAMES`` (CMU, Mixamo, MocapBank and generic names).
+The parser is ours (the BVH grammar is small, and reading the MOTION block as one numpy
+array is what makes it fast); it checks every count and refuses malformed structure (a
+second ROOT, ``JOINT`` outside a joint, an unclosed ``{``, channel names other than
+``X|Y|Z`` + ``position|rotation``, repeated axes, ``Frames: 0``) with one line naming the
+file and line. The file is read with a bounded read (``STICKGEN_MAX_BVH_BYTES``). Rotations
+use ``scipy.spatial.transform.Rotation`` with each joint's own channel order (intrinsic, as
+BVH means it), batched over all frames. Which joints are ours is ``rig.match_rig``'s job
+(names with side markers and synonyms, then topology).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
+from ..limits import BVH_BYTES, read_bounded
 from ..schema import JOINT_NAMES
 from .joints3d import Track3D
+from .rig import RigMap, match_rig
 
-#: Our joint -> BVH joint names that place it, best first (compared lower-case, without
-#: namespaces such as ``mixamorig:`` and without ``_``, ``-`` and spaces).
-RIG_NAMES: dict[str, tuple[str, ...]] = {
-    "pelvis_center": ("hips", "pelvis", "hip", "root"),
-    "chest": ("spine1", "chest", "spine2", "spine", "upperback", "lowerback", "torso"),
-    "neck": ("neck", "neck1", "lowerneck"),
-    "head_center": ("head",),
-    "l_shoulder": ("leftarm", "leftupperarm", "leftshoulder", "lshoulder", "lupperarm", "larm"),
-    "l_elbow": ("leftforearm", "leftelbow", "leftlowerarm", "lelbow", "lforearm"),
-    "l_wrist": ("leftwrist", "lefthand", "lwrist", "lhand"),
-    "r_shoulder": ("rightarm", "rightupperarm", "rightshoulder", "rshoulder", "rupperarm", "rarm"),
-    "r_elbow": ("rightforearm", "rightelbow", "rightlowerarm", "relbow", "rforearm"),
-    "r_wrist": ("rightwrist", "righthand", "rwrist", "rhand"),
-    "l_hip": ("leftupleg", "lefthip", "leftthigh", "leftupperleg", "lhip", "lthigh", "lupleg"),
-    "l_knee": ("leftleg", "leftknee", "leftlowerleg", "leftshin", "lknee", "lshin", "lleg"),
-    "l_ankle": ("leftfoot", "leftankle", "lankle", "lfoot"),
-    "r_hip": ("rightupleg", "righthip", "rightthigh", "rightupperleg", "rhip", "rthigh", "rupleg"),
-    "r_knee": ("rightleg", "rightknee", "rightlowerleg", "rightshin", "rknee", "rshin", "rleg"),
-    "r_ankle": ("rightfoot", "rightankle", "rankle", "rfoot"),
-}
+log = logging.getLogger(__name__)
+_CHANNEL = re.compile(r"^([XYZ])(position|rotation)$", re.I)
+_TOKEN = re.compile(r"(?P<joint>ROOT|JOINT)[ \t]+(?P<name>[^\r\n{}]*)|(?P<end>End[ \t]+Site)|(?P<word>[^\s]+)")
 
 
 @dataclass
@@ -62,66 +51,162 @@ class Bvh:
     names: dict[str, int] = field(default_factory=dict)
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-]", "", name.split(":")[-1].lower())
+class _Syntax(ValueError):
+    """A malformed hierarchy, with the line it was found on."""
+
+
+def _tokens(head: str) -> list[tuple[str, str, int]]:
+    out, line, pos = [], 1, 0
+    for m in _TOKEN.finditer(head):
+        line += head.count("\n", pos, m.start())
+        pos = m.start()
+        if m.group("joint"):
+            out.append((m.group("joint"), m.group("name").strip(), line))
+        elif m.group("end"):
+            out.append(("End", "", line))
+        else:
+            out.append((m.group("word"), "", line))
+    return out
+
+
+def _numbers(toks: list[tuple[str, str, int]], i: int, n: int, what: str) -> list[float]:
+    try:
+        vals = [float(t[0]) for t in toks[i: i + n]]
+    except ValueError:
+        vals = []
+    if len(vals) != n or not all(math.isfinite(v) for v in vals):
+        raise _Syntax(f"line {toks[i - 1][2]}: {what} expects {n} finite numbers")
+    return vals
+
+
+def _channels(toks: list, i: int, joint: BvhJoint) -> tuple[list[str], int]:
+    """The names of a ``CHANNELS k ...`` statement and the index after it; every count checked."""
+    line = toks[i][2]
+    try:
+        k = int(toks[i + 1][0])
+    except (ValueError, IndexError):
+        raise _Syntax(f"line {line}: CHANNELS of joint {joint.name!r} expects a count") from None
+    if not 0 <= k <= 6:
+        raise _Syntax(f"line {line}: CHANNELS {k} of joint {joint.name!r}: expected a count from 0 to 6")
+    names = [t[0] for t in toks[i + 2: i + 2 + k]]
+    if len(names) != k or any(not _CHANNEL.match(c) for c in names):
+        bad = next((c for c in names if not _CHANNEL.match(c)), "(missing)")
+        raise _Syntax(f"line {line}: joint {joint.name!r} has channel {bad!r}; expected "
+                      f"Xposition|Yposition|Zposition|Xrotation|Yrotation|Zrotation")
+    for kind in ("position", "rotation"):
+        axes = [c[0].upper() for c in names if c.lower().endswith(kind)]
+        if len(axes) != len(set(axes)):
+            raise _Syntax(f"line {line}: joint {joint.name!r} repeats a {kind} axis ({' '.join(names)}); "
+                          f"expected each of X, Y, Z at most once")
+    return names, i + 2 + k
+
+
+def _hierarchy(head: str) -> tuple[list[BvhJoint], int]:
+    toks = _tokens(head)
+    if not toks or toks[0][0] != "HIERARCHY":
+        raise _Syntax("expected the file to start with HIERARCHY")
+    joints: list[BvhJoint] = []
+    stack: list[int] = []            # joint index per open brace; -1 for an End Site
+    pending: str | None = None       # "joint" or "end" until its "{"
+    n_channels, i = 0, 1
+    while i < len(toks):
+        tok, name, line = toks[i]
+        if pending and tok != "{":
+            raise _Syntax(f"line {line}: expected '{{' after {'End Site' if pending == 'end' else 'the joint name'}, got {tok!r}")
+        if tok in ("ROOT", "JOINT"):
+            if tok == "ROOT" and (joints or stack):
+                raise _Syntax(f"line {line}: a second ROOT ({name!r}); one skeleton per file is read")
+            if tok == "JOINT" and (not stack or stack[-1] < 0):
+                raise _Syntax(f"line {line}: JOINT {name!r} outside a joint's braces (expected ROOT first)")
+            if not name:
+                raise _Syntax(f"line {line}: {tok} without a name")
+            joints.append(BvhJoint(name, stack[-1] if stack else -1, np.zeros(3), []))
+            pending, i = "joint", i + 1
+        elif tok == "End":
+            if not stack or stack[-1] < 0:
+                raise _Syntax(f"line {line}: End Site outside a joint's braces")
+            pending, i = "end", i + 1
+        elif tok == "{":
+            if not pending:
+                raise _Syntax(f"line {line}: '{{' without a joint or End Site before it")
+            stack.append(-1 if pending == "end" else len(joints) - 1)
+            pending, i = None, i + 1
+        elif tok == "}":
+            if not stack:
+                raise _Syntax(f"line {line}: '}}' without a matching '{{'")
+            stack.pop()
+            i += 1
+        elif tok == "OFFSET":
+            if not stack:
+                raise _Syntax(f"line {line}: OFFSET outside a joint's braces")
+            off = np.array(_numbers(toks, i + 1, 3, "OFFSET"))
+            owner = [s for s in stack if s >= 0][-1]
+            if stack[-1] < 0:
+                joints[owner].end_site = off
+            else:
+                joints[owner].offset = off
+            i += 4
+        elif tok == "CHANNELS":
+            if not stack or stack[-1] < 0:
+                raise _Syntax(f"line {line}: CHANNELS outside a joint's braces")
+            j = joints[stack[-1]]
+            if j.channels:
+                raise _Syntax(f"line {line}: joint {j.name!r} has a second CHANNELS line")
+            j.channels, i = _channels(toks, i, j)
+            j.first_channel, n_channels = n_channels, n_channels + len(j.channels)
+        else:
+            raise _Syntax(f"line {line}: unexpected {tok[:40]!r}")
+        if len(joints) > 10_000:
+            raise _Syntax("more than 10,000 joints")
+    if pending or stack:
+        raise _Syntax(f"the hierarchy ends with {len(stack)} '{{' not closed by '}}'" if stack
+                      else "the hierarchy ends before a joint's '{'")
+    if not joints:
+        raise _Syntax("no ROOT joint")
+    return joints, n_channels
 
 
 def parse_bvh(path: str | Path) -> Bvh:
-    """The hierarchy and motion of a BVH file; DatasetError naming the file and line on bad syntax."""
+    """The hierarchy and motion of a BVH file; DatasetError naming the file and what is wrong."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise DatasetError(f"{p}: cannot read ({exc})", p) from None
-    head, sep, body = text.partition("MOTION")
+    text = read_bounded(p, BVH_BYTES, "a BVH file", lambda msg: DatasetError(msg, p)).decode("utf-8", errors="replace")
+    head, sep, body = text.lstrip("\ufeff").partition("MOTION")
     if not sep or "HIERARCHY" not in head:
         raise DatasetError(f"{p}: not a BVH file (expected HIERARCHY and MOTION sections)", p)
-    tokens = head.split()
-    joints: list[BvhJoint] = []
-    stack: list[int] = []
-    n_channels, i, pending_end = 0, tokens.index("HIERARCHY") + 1, False
     try:
-        while i < len(tokens):
-            tok = tokens[i]
-            if tok in ("ROOT", "JOINT"):
-                joints.append(BvhJoint(tokens[i + 1], stack[-1] if stack else -1, np.zeros(3), []))
-                i += 2
-            elif tok == "End":
-                pending_end, i = True, i + 2
-            elif tok == "{":
-                stack.append(-2 if pending_end else len(joints) - 1)
-                i += 1
-            elif tok == "}":
-                stack.pop()
-                pending_end, i = False, i + 1
-            elif tok == "OFFSET":
-                off = np.array([float(v) for v in tokens[i + 1: i + 4]])
-                if stack and stack[-1] == -2:
-                    joints[[s for s in stack if s >= 0][-1]].end_site = off
-                else:
-                    joints[-1].offset = off
-                i += 4
-            elif tok == "CHANNELS":
-                k = int(tokens[i + 1])
-                joints[-1].channels = tokens[i + 2: i + 2 + k]
-                joints[-1].first_channel = n_channels
-                n_channels += k
-                i += 2 + k
-            else:
-                raise ValueError(f"unexpected token {tok!r}")
-        m = re.search(r"Frames:\s*(\d+)\s*Frame Time:\s*([0-9.eE+-]+)", body)
-        if not m:
-            raise ValueError("MOTION section without 'Frames:' and 'Frame Time:'")
+        joints, n_channels = _hierarchy(head)
+    except _Syntax as exc:
+        raise DatasetError(f"{p}: malformed BVH hierarchy: {exc}", p) from None
+    m = re.match(r"\s*Frames:\s*(\S+)\s*Frame\s+Time:\s*(\S+)", body)
+    if not m:
+        raise DatasetError(f"{p}: malformed BVH: MOTION without 'Frames: N' and 'Frame Time: SECONDS'", p)
+    try:
         frames, frame_time = int(m.group(1)), float(m.group(2))
-        values = np.array(body[m.end():].split(), dtype=np.float64)
-    except (ValueError, IndexError) as exc:
-        raise DatasetError(f"{p}: malformed BVH ({exc})", p) from None
-    if frame_time <= 0 or not joints:
-        raise DatasetError(f"{p}: malformed BVH (frame time {frame_time}, {len(joints)} joints)", p)
-    if values.size < frames * n_channels or n_channels == 0:
+    except ValueError:
+        raise DatasetError(f"{p}: malformed BVH: 'Frames: {m.group(1)[:20]}' / 'Frame Time: {m.group(2)[:20]}' "
+                           f"are not a whole number and a number of seconds", p) from None
+    if frames < 2:
+        raise DatasetError(f"{p}: 'Frames: {frames}': expected at least 2 frames of motion", p)
+    if not (math.isfinite(frame_time) and frame_time > 0):
+        raise DatasetError(f"{p}: 'Frame Time: {m.group(2)[:20]}': expected a positive number of seconds", p)
+    if n_channels == 0:
+        raise DatasetError(f"{p}: the hierarchy declares no channels (no motion to read)", p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy only warns when a value is not a number
+        try:
+            values = np.fromstring(body[m.end():], dtype=np.float64, sep=" ")
+        except (ValueError, DeprecationWarning):
+            raise DatasetError(f"{p}: malformed BVH: the MOTION block holds a value that is not a number", p) from None
+    if values.size < frames * n_channels:
         raise DatasetError(f"{p}: MOTION holds {values.size} values, expected {frames} frames x {n_channels} channels", p)
+    if values.size > frames * n_channels:
+        log.warning("%s: MOTION holds %d values beyond Frames: %d; they are ignored", p,
+                    values.size - frames * n_channels, frames)
     motion = values[: frames * n_channels].reshape(frames, n_channels)
-    return Bvh(joints, frame_time, motion, str(p), {_norm(j.name): k for k, j in enumerate(joints)})
+    if not np.isfinite(motion).all():
+        bad = int(np.argwhere(~np.isfinite(motion))[0, 0])
+        raise DatasetError(f"{p}: MOTION frame {bad} holds NaN or infinite values", p)
+    return Bvh(joints, frame_time, motion, str(p), {j.name: k for k, j in enumerate(joints)})
 
 
 def world_positions(bvh: Bvh) -> tuple[np.ndarray, np.ndarray]:
@@ -154,20 +239,9 @@ def world_positions(bvh: Bvh) -> tuple[np.ndarray, np.ndarray]:
     return pos, ends
 
 
-def map_rig(bvh: Bvh) -> dict[str, int]:
-    """Our joint -> BVH joint index; DatasetError naming every joint that could not be placed."""
-    found: dict[str, int] = {}
-    for ours, names in RIG_NAMES.items():
-        for n in names:
-            if n in bvh.names:
-                found[ours] = bvh.names[n]
-                break
-    missing = [j for j in JOINT_NAMES if j not in found]
-    if missing:
-        raise DatasetError(f"{bvh.path}: cannot place joint(s) {', '.join(missing)} of the stick figure on this rig "
-                           f"(its joints: {', '.join(j.name for j in bvh.joints)}); expected names like "
-                           f"{', '.join(RIG_NAMES[m][0] for m in missing)}", bvh.path)
-    return found
+def map_rig(bvh: Bvh) -> RigMap:
+    """Our joints on this file's rig (``rig.match_rig``); DatasetError naming what is missing."""
+    return match_rig(bvh.joints, bvh.path)
 
 
 def read_bvh(path: str | Path) -> Track3D:
@@ -175,9 +249,8 @@ def read_bvh(path: str | Path) -> Track3D:
     bvh = parse_bvh(path)
     rig = map_rig(bvh)
     pos, ends = world_positions(bvh)
-    J = pos[:, [rig[n] for n in JOINT_NAMES]]
-    head = rig["head_center"]
-    if not np.isnan(ends[0, head, 0]):  # the head joint sits at the skull base: centre = halfway to its tip
-        J[:, JOINT_NAMES.index("head_center")] = 0.5 * (pos[:, head] + ends[:, head])
-    meta = {"format": "bvh", "rig_joints": {n: bvh.joints[i].name for n, i in rig.items()}}
-    return Track3D(J, 1.0 / bvh.frame_time, str(path), meta)
+    joints = rig.place(pos, ends)
+    names = {n: bvh.joints[i].name for n, i in rig.index.items()}
+    meta = {"format": "bvh", "rig_joints": names,
+            "rig_placed_by": {n: rig.how[n] for n in JOINT_NAMES if rig.how.get(n, "name") != "name"}}
+    return Track3D(joints, 1.0 / bvh.frame_time, str(path), meta)

@@ -1,7 +1,7 @@
 """3-D joint tracks of any source -> one canonical 2-D sample (shared by the BVH and HumanML3D converters).
 
-Steps, in order: the up axis is found (pelvis -> head, on average); units are found from
-the figure's height (metres, centimetres or inches); the clip is resampled to 25 fps; the
+Steps, in order: the up axis is found (pelvis -> head, on average); units are given or found
+from the figure's height (``units.py``: m, cm, mm, inches or CMU's); the clip is resampled to 25 fps; the
 2-D plane is the vertical plane through the main travel direction (the first principal
 axis of the pelvis path on the floor, pointing from start to end), so the figure is seen
 from the side it walks past; when it hardly travels (< 0.5 m) the plane is the one it
@@ -20,14 +20,12 @@ import torch
 
 from ..clip_prep import PROXY_PER_HEIGHT, STATED_BODY_HEIGHT, clip_figure_height
 from ..errors import DatasetError
+from ..limits import CONVERT_FRAMES
 from ..schema import ACTIONS, FPS_DEFAULT, JOINT_INDEX, SCHEMA_VERSION, UNKNOWN_ACTION, action_index
 from ..skeleton import joints_to_segments
+from .units import find_units, resolve_units  # noqa: F401  (find_units: kept importable from here)
 
 log = logging.getLogger(__name__)
-
-#: head-centre-to-ankle distance of a standing adult, in metres: what the unit check expects
-_HEAD_ANKLE_M = (0.9, 2.1)
-UNITS = (("m", 1.0), ("cm", 0.01), ("in", 0.0254), ("mm", 0.001))
 
 
 @dataclass
@@ -47,15 +45,6 @@ def find_up_axis(joints: np.ndarray) -> tuple[int, float]:
     return axis, float(np.sign(v[axis]) or 1.0)
 
 
-def find_units(height: float, origin: str) -> tuple[str, float]:
-    """(unit name, metres per unit) whose reading of the head-to-ankle ``height`` is a person."""
-    for name, factor in UNITS:
-        if _HEAD_ANKLE_M[0] <= height * factor <= _HEAD_ANKLE_M[1]:
-            return name, factor
-    raise DatasetError(f"{origin}: cannot tell the units: the figure's head-to-ankle height is {height:.4g} "
-                       f"file units, which is no person's height in m, cm, in or mm", origin)
-
-
 def resample(x: np.ndarray, fps_in: float, fps_out: float = FPS_DEFAULT) -> np.ndarray:
     """Linear resampling of ``[T, ...]`` along time to ``fps_out``."""
     T = len(x)
@@ -67,6 +56,18 @@ def resample(x: np.ndarray, fps_in: float, fps_out: float = FPS_DEFAULT) -> np.n
     i1 = np.clip(i0 + 1, 0, T - 1)
     w = (t - i0).reshape(-1, *([1] * (x.ndim - 1)))
     return (1 - w) * x[i0] + w * x[i1]
+
+
+def check_length(frames: int, fps_in: float, origin: str, fps_out: float = FPS_DEFAULT) -> int:
+    """Frames of ``frames`` at ``fps_in`` resampled to ``fps_out``; DatasetError past ``CONVERT_FRAMES``."""
+    if not (np.isfinite(fps_in) and fps_in > 0):
+        raise DatasetError(f"{origin}: frame rate {fps_in!r}: expected a positive number of frames per second", origin)
+    n, cap = (frames - 1) * (fps_out / fps_in) + 1, CONVERT_FRAMES.value()
+    if not n <= cap:  # also catches inf/nan from a frame time of 1e300
+        raise DatasetError(f"{origin}: {frames} frames at {fps_in:.3g} fps last {(frames - 1) / fps_in:.3g} s, "
+                           f"{n:.3g} frames at {fps_out:g} fps: more than a converted clip may hold ({cap:,}); "
+                           f"raise {CONVERT_FRAMES.env} if the file is genuine", origin)
+    return int(n)
 
 
 def guess_action(text: str) -> int:
@@ -102,9 +103,11 @@ def side_view(joints_m: np.ndarray, up: int, sign: float) -> tuple[np.ndarray, s
 
 
 def to_sample(track: Track3D, description: str, action: str | None = None,
-              target_height: float | None = STATED_BODY_HEIGHT) -> dict:
+              target_height: float | None = STATED_BODY_HEIGHT, *, units: str = "auto",
+              scale: float | None = None) -> dict:
     """A canonical sample (``source: mocap``) of a 3-D joint track, its figure scaled to stand
-    ``target_height`` m tall (None: as the file measures it, in metres)."""
+    ``target_height`` m tall (None: as the file measures it, in metres). ``units`` (``m``, ``cm``,
+    ``mm``, ``in``, ``cmu`` or ``auto``) or ``scale`` (metres per file unit) say what a file unit is."""
     J = np.asarray(track.joints, dtype=np.float64)
     if J.ndim != 3 or J.shape[1:] != (16, 3) or len(J) < 2:
         raise DatasetError(f"{track.origin}: expected at least 2 frames of 16 joints in 3-D, got {list(J.shape)}", track.origin)
@@ -113,7 +116,8 @@ def to_sample(track: Track3D, description: str, action: str | None = None,
     up, sign = find_up_axis(J)
     ankles = J[:, [JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]], up].mean(1)
     height = float(np.median(np.abs(J[:, JOINT_INDEX["head_center"], up] - ankles)))
-    unit, factor = find_units(height, track.origin)
+    unit, factor = resolve_units(height, track.origin, units, scale)
+    check_length(len(J), track.fps, track.origin)
     J = resample(J * factor, track.fps)
     pts, plane = side_view(J, up, sign)
     # pelvis_center is the midpoint of the hips in the canonical skeleton
@@ -130,7 +134,7 @@ def to_sample(track: Track3D, description: str, action: str | None = None,
     camera = np.ones((T, 3), np.float32)
     camera[:, 0] = pts[:, JOINT_INDEX["pelvis_center"], 0]
     meta = dict(track.meta, origin=track.origin, fps=FPS_DEFAULT, source_fps=float(track.fps),
-                source_frames=int(len(track.joints)), units=unit, up_axis="xyz"[up] if sign > 0 else "-" + "xyz"[up],
+                source_frames=int(len(track.joints)), units=unit, metres_per_unit=factor, up_axis="xyz"[up] if sign > 0 else "-" + "xyz"[up],
                 plane=plane, action=ACTIONS[act], found_height_m=round(found, 3))
     return {"description": description, "motion": torch.from_numpy(joints_to_segments(pts)),
             "actions": torch.full((T,), act, dtype=torch.int64),
