@@ -190,3 +190,116 @@ def test_secret_is_in_no_log_line(vol, tmp_path, caplog):
     src.write_bytes(blob(2000))
     vol.download(vol.key_of(vol.upload(src)), tmp_path / "back.pt")
     assert S3_SECRET not in caplog.text and os.environ["RUNPOD_S3_SECRET_KEY"] == S3_SECRET
+
+
+# --------------------------------------------------------------------------- launch: the data goes first
+RP_KEY = "rp-test-key-volume-5c2e"
+
+
+@pytest.fixture
+def rp(monkeypatch, s3_volume):
+    from .fake_runpod import FakeRunPod
+
+    with FakeRunPod(RP_KEY) as server:
+        monkeypatch.setenv("RUNPOD_API_BASE_URL", server.url)
+        monkeypatch.setenv("RUNPOD_API_KEY", RP_KEY)
+        monkeypatch.setenv("HOME", "/nonexistent")
+        yield server
+
+
+def pod_env(fake, i=-1):
+    return {e["key"]: e["value"] for e in fake.deploys[i]["env"]}
+
+
+def runpod_spec(tiny_spec, s3_volume, **changes):
+    settings = {"image": "stickgen/train:1.0", "gpu_types": ["GPU A"], "poll_s": 0.0, **s3_volume.settings}
+    return tiny_spec(backend="runpod", backend_settings=settings, **changes)
+
+
+def test_launch_uploads_the_data_and_the_pod_gets_volume_paths_only(tmp_path, rp, s3_volume, tiny_spec, tiny_data):
+    from stickgen_core.jobs import launch
+
+    run = launch(runpod_spec(tiny_spec, s3_volume), tmp_path / "ws")
+    env = pod_env(rp)
+    digest = hashlib.sha256(tiny_data.read_bytes()).hexdigest()
+    assert env["TRAIN_DATA_PATH"] == f"/runpod-volume/{DATA_PREFIX}/{digest}/{tiny_data.name}"
+    assert json.loads(env["STICKGEN_JOB"])["data"] == env["TRAIN_DATA_PATH"] and env["MODEL_VARIANT"] == "small"
+    body = s3_volume.client.get_object(Bucket=s3_volume.volume_id, Key=env["TRAIN_DATA_PATH"][15:])["Body"].read()
+    assert body == tiny_data.read_bytes()
+    assert run.spec.data == str(tiny_data.resolve())  # run.json keeps the local truth (a resume uploads again)
+    assert run.job_state()["volume_inputs"]["data"] == env["TRAIN_DATA_PATH"]
+    assert not any(str(tmp_path) in v or str(tiny_data.parent) in v for v in env.values())
+    assert S3_SECRET not in json.dumps(rp.deploys) and not any(S3_SECRET.encode() in p.read_bytes()
+                                                                for p in run.root.rglob("*") if p.is_file())
+
+
+def test_a_second_launch_sends_nothing_again(tmp_path, rp, s3_volume, tiny_spec):
+    from stickgen_core.jobs import launch
+
+    launch(runpod_spec(tiny_spec, s3_volume), tmp_path / "ws")
+    before = s3_volume.client.list_objects_v2(Bucket=s3_volume.volume_id)["Contents"]
+    from stickgen_core.jobs import volume_storage
+
+    sent = []
+    real = volume_storage.Volume.client
+
+    def counting(self):
+        c = real(self)
+        if not getattr(c, "_counted", False):
+            c.meta.events.register("before-call.s3.PutObject", lambda **kw: sent.append(1))
+            c._counted = True
+        return c
+    volume_storage.Volume.client = counting
+    try:
+        launch(runpod_spec(tiny_spec, s3_volume), tmp_path / "ws")
+    finally:
+        volume_storage.Volume.client = real
+    after = s3_volume.client.list_objects_v2(Bucket=s3_volume.volume_id)["Contents"]
+    assert not sent and [o["Key"] for o in after] == [o["Key"] for o in before]
+    assert pod_env(rp, 0)["TRAIN_DATA_PATH"] == pod_env(rp, 1)["TRAIN_DATA_PATH"]
+
+
+def test_a_custom_config_and_a_local_checkpoint_go_too(tmp_path, rp, s3_volume, tiny_spec):
+    import yaml
+
+    from stickgen_core.jobs import launch
+
+    custom = tmp_path / "mine.yaml"
+    from stickgen_core.jobs.spec import CONFIG_DIR
+
+    custom.write_text(f"extends: {CONFIG_DIR / 'small.yaml'}\nmodel:\n  d_model: 32\n", encoding="utf-8")
+    ckpt = tmp_path / "warm.pth"
+    ckpt.write_bytes(b"weights")
+    launch(runpod_spec(tiny_spec, s3_volume, config=str(custom), init_from=str(ckpt)), tmp_path / "ws")
+    env = pod_env(rp)
+    assert env["MODEL_VARIANT"].startswith(f"/runpod-volume/{DATA_PREFIX}/") and env["MODEL_VARIANT"].endswith("/mine.yaml")
+    flat = yaml.safe_load(s3_volume.client.get_object(Bucket=s3_volume.volume_id,
+                                                      Key=env["MODEL_VARIANT"][15:])["Body"].read())
+    assert "extends" not in flat and flat["model"]["d_model"] == 32  # its parents resolved: the pod needs none
+    assert env["INIT_FROM_CHECKPOINT"].endswith("/warm.pth") and env["INIT_FROM_CHECKPOINT"].startswith("/runpod-volume/")
+
+
+def test_preflight_needs_a_volume_and_files_that_exist(tmp_path, rp, s3_volume, tiny_spec):
+    from stickgen_core.errors import JobError
+    from stickgen_core.jobs import launch
+
+    spec = runpod_spec(tiny_spec, s3_volume)
+    no_volume = spec.replace(backend_settings={k: v for k, v in spec.backend_settings.items() if k != "network_volume_id"})
+    with pytest.raises(JobError, match="network_volume_id"):
+        launch(no_volume, tmp_path / "ws")
+    with pytest.raises(JobError, match="job.data: no such file 'nowhere.pt' on this machine"):
+        launch(spec.replace(data="nowhere.pt"), tmp_path / "ws")
+    with pytest.raises(JobError, match="job.init_from: /runpod-volume/runs/x/best.pth is not on network volume"):
+        launch(spec.replace(init_from="/runpod-volume/runs/x/best.pth"), tmp_path / "ws")
+    assert not rp.deploys and not (tmp_path / "ws" / "runs").exists()
+
+
+def test_sft_from_a_runpod_run_starts_from_its_best_on_the_volume(tmp_path, rp, s3_volume, tiny_spec):
+    from stickgen_core.jobs import launch, sft_from
+
+    run = launch(runpod_spec(tiny_spec, s3_volume), tmp_path / "ws")
+    best_key = f"runs/{run.run_id}/checkpoints/model_checkpoint_best.pth"
+    s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key=best_key, Body=b"best")  # the pod wrote it
+    run.set_status("completed")
+    sft = sft_from(run, data=run.spec.data)
+    assert pod_env(rp)["INIT_FROM_CHECKPOINT"] == f"/runpod-volume/{best_key}" == sft.spec.init_from
