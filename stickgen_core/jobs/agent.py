@@ -210,7 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
         run = self.server.run
         self._drain()
         self._json({"status": run.raw_status(), "attempt": run.job_state().get("attempt"),
-                    "checkpoints": sorted(p.name for p in (run.root / "checkpoints").glob("*.pth"))})
+                    "checkpoints": sorted(p.name for p in (run.root / "checkpoints").glob("*.pth")
+                                          if not p.is_symlink())})
 
     def _metrics(self, q: dict) -> None:
         offset = _whole(q.get("offset", "0"), "offset")
@@ -229,11 +230,12 @@ class _Handler(BaseHTTPRequestHandler):
         folder = self.server.run.root / "checkpoints"
         self._drain()
         self._json({"checkpoints": [{"name": p.name, "size": p.stat().st_size, "path": str(p)}
-                                    for p in sorted(folder.glob("*.pth"))]})
+                                    for p in sorted(folder.glob("*.pth")) if not p.is_symlink()]})
 
     def _checkpoint_path(self, name: str) -> Path:
         path = self.server.run.root / "checkpoints" / name
-        if not _CHECKPOINT_NAME.match(name) or not path.is_file():
+        # a symlink is not the run's own file (it may lead anywhere on the pod): never served
+        if not _CHECKPOINT_NAME.match(name) or path.is_symlink() or not path.is_file():
             raise _Refused(HTTPStatus.NOT_FOUND, f"no checkpoint {name!r}")
         return path
 
