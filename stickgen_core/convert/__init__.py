@@ -16,13 +16,16 @@ from typing import Callable, Iterable
 from ..errors import DatasetError, StickGenError
 from ..io import atomic_torch_save, load_torch_file, samples_from_object
 from ..schema import SCHEMA_VERSION, validate_sample
+from .batch import BatchResult, Progress, convert_many, failure_message
 from .bvh import read_bvh
+from .datasets import DATASETS, convert_dataset_file, dataset_files, detect_dataset
 from .humanml3d import caption, read_humanml3d
 from .joints3d import to_sample
+from .labels import Labels, clip_labels, label_sample
 from .reference_v1 import V1_DIM, v1_sample_to_v3
 
 log = logging.getLogger(__name__)
-FORMATS = ("bvh", "humanml3d", "reference")
+FORMATS = ("bvh", "humanml3d", "reference", *DATASETS)
 CONVERTER_VERSION = 2  # part of the cache key: bump when conversion changes
 
 
@@ -31,12 +34,17 @@ def _description(path: Path, describe: str | None) -> str:
     if describe:
         return describe
     if sidecar.is_file():
-        return sidecar.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0]
+        with open(sidecar, "rb") as fh:  # bounded: a description is one line
+            lines = fh.read(1 << 16).decode("utf-8", errors="replace").strip().splitlines()
+        if lines and lines[0].strip():
+            return lines[0].strip()
     return "motion capture: " + path.stem.replace("_", " ")
 
 
 def source_files(src: str | Path, fmt: str) -> list[Path]:
     """The files of ``src`` a format reads: the file itself, or a folder's matching files (sorted)."""
+    if fmt in DATASETS:
+        return dataset_files(src, fmt)
     p = Path(src)
     if not p.exists():
         raise DatasetError(f"{p}: no such file or folder", p)
@@ -51,18 +59,27 @@ def source_files(src: str | Path, fmt: str) -> list[Path]:
 
 
 def convert_file(path: str | Path, fmt: str, describe: str | None = None,
-                 target_height: float | None = 1.75) -> list[dict]:
-    """Canonical samples of one source file (validated; DatasetError naming the file otherwise)."""
+                 target_height: float | None = 1.75, *, units: str = "auto", scale: float | None = None,
+                 name_pattern: str | None = None) -> list[dict]:
+    """Canonical samples of one source file (validated; DatasetError naming the file otherwise).
+    ``units``/``scale``: what a file unit is (``convert.units``; ``auto`` finds it from the figure).
+    ``name_pattern`` reads labels from the file name and ``describe`` may be a template of them
+    (``convert.labels``); JSON/TXT sidecars beside the file are read when present."""
     p = Path(path)
+    size = {"target_height": target_height, "units": units, "scale": scale}
     if fmt == "bvh":
-        samples = [to_sample(read_bvh(p), _description(p, describe), target_height=target_height)]
+        samples = [to_sample(read_bvh(p), _description(p, describe), **size)]
     elif fmt == "humanml3d":
-        samples = [to_sample(read_humanml3d(p), describe or caption(p) or _description(p, None),
-                             target_height=target_height)]
+        samples = [to_sample(read_humanml3d(p), describe or caption(p) or _description(p, None), **size)]
     elif fmt == "reference":
         samples = reference_samples(p)
+    elif fmt in DATASETS:
+        samples = convert_dataset_file(p, fmt, describe, name_pattern, **size)
     else:
         raise DatasetError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}", p)
+    if fmt in ("bvh", "humanml3d"):  # the converter's text is the default under the name's and sidecars' labels
+        labels = clip_labels(p, name_pattern, Labels(description=caption(p) if fmt == "humanml3d" else None))
+        samples = [label_sample(s, labels, describe, p) for s in samples]
     for i, s in enumerate(samples):
         problems = validate_sample(s)
         if problems:
@@ -91,13 +108,25 @@ def reference_samples(path: Path) -> list[dict]:
 
 
 def convert_path(src: str | Path, fmt: str, describe: str | None = None,
-                 target_height: float | None = 1.75) -> list[dict]:
-    """Samples of every file under ``src`` (a file or folder) in one format; stops at the first bad file."""
-    return [s for f in source_files(src, fmt) for s in convert_file(f, fmt, describe, target_height)]
+                 target_height: float | None = 1.75, **options) -> list[dict]:
+    """Samples of every file under ``src`` (a file or folder) in one format; stops at the first bad file
+    (``convert_folder`` converts what it can instead)."""
+    return [s for f in source_files(src, fmt) for s in convert_file(f, fmt, describe, target_height, **options)]
+
+
+def convert_folder(src: str | Path, fmt: str, *, jobs: int = 1, progress: Progress | None = None,
+                   **options) -> BatchResult:
+    """Every file under ``src`` that converts (in ``jobs`` processes), and ``file: reason`` for the rest.
+    ``options`` are ``convert_file``'s (describe, target_height, units, scale)."""
+    return convert_many(source_files(src, fmt), fmt, jobs=jobs, progress=progress, **options)
 
 
 def detect_format(path: Path) -> str | None:
-    """``bvh``, ``humanml3d``, ``reference`` (any other ``.pt``: a dataset, None) or None."""
+    """``bvh``, ``humanml3d``, ``reference`` (any other ``.pt``: a dataset, None), a public dataset's
+    format (``datasets.detect_dataset``) or None."""
+    dataset = detect_dataset(path)
+    if dataset:
+        return dataset
     if path.is_dir():
         if (path / "new_joints").is_dir() or any(path.glob("*.npy")):
             return "humanml3d"
@@ -160,7 +189,8 @@ def import_paths(paths: Iterable[str | Path], cache_dir: str | Path, *,
         elif fmt is None and p.suffix in (".pt", ".pth"):
             items.append((p, None))  # a dataset of ours or of the reference: the loader reads both
         elif fmt is None:
-            result.problems.append((str(p), f"{p}: not a dataset (.pt), BVH (.bvh) or HumanML3D (new_joints/*.npy) path"))
+            result.problems.append((str(p), f"{p}: not a dataset (.pt), BVH (.bvh), HumanML3D / KIT-ML (new_joints/*.npy), "
+                                                 f"AIST++ (keypoints3d/*.pkl) or NTU (.skeleton) path"))
         else:
             try:
                 items.extend((f, fmt) for f in source_files(p, fmt))
@@ -172,10 +202,9 @@ def import_paths(paths: Iterable[str | Path], cache_dir: str | Path, *,
             raise InterruptedError("import cancelled")
         try:
             result.samples_files.append(_import_one(f, fmt, cache))
-        except StickGenError as exc:
-            result.problems.append((str(f), str(exc)))
-        except (OSError, ValueError) as exc:  # a file a converter could not read at all
-            result.problems.append((str(f), f"{f}: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a file that fails in any way is listed; the others go on
+            log.debug("import %s failed", f, exc_info=True)
+            result.problems.append((str(f), failure_message(f, exc)))
         if progress:
             progress(k + 1, len(items))
     for _, line in result.problems:
@@ -183,5 +212,5 @@ def import_paths(paths: Iterable[str | Path], cache_dir: str | Path, *,
     return result
 
 
-__all__ = ["FORMATS", "ImportResult", "convert_file", "convert_path", "detect_format", "import_paths",
-           "reference_samples", "source_files"]
+__all__ = ["FORMATS", "BatchResult", "ImportResult", "convert_file", "convert_folder", "convert_many", "convert_path",
+           "detect_format", "import_paths", "reference_samples", "source_files"]

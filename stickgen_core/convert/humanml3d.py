@@ -18,27 +18,34 @@ SMPL22 = {"pelvis_center": 0, "chest": 6, "neck": 12, "head_center": 15,
           "l_hip": 1, "l_knee": 4, "l_ankle": 7, "r_hip": 2, "r_knee": 5, "r_ankle": 8}
 
 
-def read_humanml3d(path: str | Path) -> Track3D:
-    """One ``new_joints`` file as our 16 joints in 3-D."""
+def read_joints_npy(path: str | Path, n: int, table: dict[str, int], fps: float, fmt: str, dataset: str) -> Track3D:
+    """A ``[T, n, 3]`` joints ``.npy`` as our 16 joints through ``table`` (our joint -> the file's
+    joint index); DatasetError naming the file and ``dataset`` for any other shape."""
     p = Path(path)
     try:
         arr = np.load(p, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{p}: not a numpy joints file ({exc})", p) from None
-    if arr.ndim != 3 or arr.shape[1:] != (22, 3):
-        raise DatasetError(f"{p}: expected HumanML3D joints of shape [T, 22, 3], got {list(arr.shape)}", p)
-    return Track3D(arr[:, [SMPL22[n] for n in JOINT_NAMES]].astype(np.float64), HUMANML3D_FPS, str(p),
-                   {"format": "humanml3d"})
+    if arr.ndim != 3 or arr.shape[1:] != (n, 3):
+        raise DatasetError(f"{p}: expected {dataset} joints of shape [T, {n}, 3], got {list(arr.shape)}", p)
+    return Track3D(arr[:, [table[j] for j in JOINT_NAMES]].astype(np.float64), fps, str(p), {"format": fmt})
 
 
-def caption(npy: str | Path) -> str | None:
-    """The first caption of ``texts/<name>.txt`` beside ``new_joints/`` (``text#tokens#start#end`` lines)."""
+def read_humanml3d(path: str | Path) -> Track3D:
+    """One ``new_joints`` file as our 16 joints in 3-D."""
+    return read_joints_npy(path, 22, SMPL22, HUMANML3D_FPS, "humanml3d", "HumanML3D")
+
+
+def captions(npy: str | Path) -> list[str]:
+    """Every caption of ``texts/<name>.txt`` beside ``new_joints/`` (``text#tokens#start#end`` lines)."""
     p = Path(npy)
     txt = p.parent.parent / "texts" / f"{p.stem}.txt"
     if not txt.is_file():
-        return None
-    for line in txt.read_text(encoding="utf-8", errors="replace").splitlines():
-        text = line.split("#", 1)[0].strip()
-        if text:
-            return text
-    return None
+        return []
+    lines = txt.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [t for t in (ln.split("#", 1)[0].strip() for ln in lines) if t]
+
+
+def caption(npy: str | Path) -> str | None:
+    """The first caption of ``texts/<name>.txt`` beside ``new_joints/``, or None."""
+    return next(iter(captions(npy)), None)
