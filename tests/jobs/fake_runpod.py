@@ -51,7 +51,7 @@ type Pod {
   id: String! name: String imageName: String env: [String] machineId: String machine: PodMachine
   desiredStatus: PodStatus costPerHr: Float gpuCount: Int containerDiskInGb: Int volumeInGb: Int
   volumeMountPath: String ports: String uptimeSeconds: Int lastStatusChange: String podType: String
-  runtime: PodRuntime
+  dockerArgs: String dockerId: String memoryInGb: Float vcpuCount: Float port: Int runtime: PodRuntime
 }
 type LowestPrice { minimumBidPrice: Float uninterruptablePrice: Float }
 type GpuType {
@@ -124,7 +124,6 @@ class FakeRunPod(ThreadingHTTPServer):
         """RunPod takes a spot pod back: it is EXITED with no runtime."""
         with self.lock:
             self.pod_state[pod_id].update(desiredStatus="EXITED", runtime=None)
-            self.pods = [None]
 
     # ------------------------------------------------------------------ GraphQL
     def answer(self, query: str, key: str | None = None) -> dict:
