@@ -173,6 +173,32 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Bring a run's checkpoints home (pod's agent, else the network volume); a bar on a terminal."""
+    import sys
+
+    from ..jobs.fetch import fetch
+
+    bars: dict = {}
+
+    def sink(done: int, total: int, rate: float, eta: float | None) -> None:
+        if not sys.stderr.isatty():
+            return
+        from tqdm import tqdm
+
+        bar = bars.get(total) or bars.setdefault(total, tqdm(total=total, unit="B", unit_scale=True, desc="fetch"))
+        bar.update(done - bar.n)
+
+    rows = fetch(_find(args), args.which, args.to, sink=sink)
+    for bar in bars.values():
+        bar.close()
+    if args.json:
+        print(json.dumps(rows, default=str))
+    for r in [] if args.json else rows:
+        print(f"{r['name']}: {r['path']} ({r['bytes'] / 1e6:.1f} MB from the {r['source']}, sha256 {r['sha256'][:16]}…)")
+    return 0
+
+
 def cmd_agent(args: argparse.Namespace) -> int:
     from ..jobs.agent import serve
 
@@ -254,6 +280,13 @@ def register(sub) -> None:
         if name == "logs":
             p.add_argument("-n", "--lines", type=int, default=40)
             p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
+
+    fe = jsub.add_parser("fetch", help="bring a run's checkpoints home (runpod: the pod's agent, else the volume)")
+    common(fe)
+    fe.add_argument("run", help="run id (folder under runs/) or path")
+    fe.add_argument("which", nargs="?", choices=("best", "latest", "all"), default="best")
+    fe.add_argument("--to", help="folder to put them in (default: the run folder's checkpoints/)")
+    fe.set_defaults(func=cmd_fetch)
 
     a = sub.add_parser("agent", help="serve a run folder to the studio (token from $STICKGEN_AGENT_TOKEN)")
     a.add_argument("--run-dir", required=True)

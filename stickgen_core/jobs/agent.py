@@ -66,6 +66,16 @@ def file_version(st: os.stat_result) -> str:
     return f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
 
 
+def range_start(headers: Any, version: str, size: int) -> int:
+    """Where a resumed download starts: N of ``Range: bytes=N-`` when ``If-Range`` names this version, else 0
+    (the whole file: the client's part belongs to a file that has since been replaced)."""
+    m = re.fullmatch(r"bytes=(\d{1,15})-", (headers.get("Range") or "").strip())
+    if not m or (headers.get("If-Range") or "") != version:
+        return 0
+    start = int(m.group(1))
+    return start if 0 < start < size else 0
+
+
 class _Refused(Exception):
     def __init__(self, code: HTTPStatus, message: str) -> None:
         super().__init__(message)
@@ -229,7 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _checkpoints(self, _q: dict) -> None:
         folder = self.server.run.root / "checkpoints"
         self._drain()
-        self._json({"checkpoints": [{"name": p.name, "size": p.stat().st_size, "path": str(p)}
+        self._json({"checkpoints": [{"name": p.name, "size": p.stat().st_size, "path": str(p),
+                                     "version": file_version(p.stat())}
                                     for p in sorted(folder.glob("*.pth")) if not p.is_symlink()]})
 
     def _checkpoint_path(self, name: str) -> Path:
@@ -247,12 +258,17 @@ class _Handler(BaseHTTPRequestHandler):
         with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
             version = file_version(st)
-            self.send_response(HTTPStatus.OK)
+            start = range_start(self.headers, version, st.st_size)  # a resumed download: the rest only
+            self.send_response(HTTPStatus.PARTIAL_CONTENT if start else HTTPStatus.OK)
             self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(st.st_size))
+            self.send_header("Content-Length", str(st.st_size - start))
+            self.send_header("Accept-Ranges", "bytes")
+            if start:
+                self.send_header("Content-Range", f"bytes {start}-{st.st_size - 1}/{st.st_size}")
             self.send_header("X-Checkpoint-Version", version)
             self.end_headers()
-            h, sent = hashlib.sha256(), 0
+            fh.seek(start)
+            h, sent = hashlib.sha256(), start
             while sent < st.st_size:
                 block = fh.read(min(CHUNK, st.st_size - sent))
                 if not block:
@@ -260,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
                 h.update(block)
                 self.wfile.write(block)
                 sent += len(block)
-            if sent == st.st_size:
+            if sent == st.st_size and not start:  # a part's hash is not the file's
                 self.server.remember_digest(name, version, h.hexdigest())
 
     def _sha256(self, name: str, q: dict) -> None:

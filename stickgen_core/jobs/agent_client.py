@@ -99,6 +99,31 @@ class AgentClient:
                                  f"{expected['sha256']!r}")
         return expected["sha256"]
 
+    def fetch(self, name: str, dest: str | Path, sink: Any = None) -> str:
+        """``download`` that survives a dropped connection: a ``dest.part`` of the same version is continued
+        with a ranged GET; verified after the body against the agent's digest of that version. The SHA-256."""
+        from .volume_storage import ChangedError, resumable_download
+
+        info = next((c for c in self.checkpoints() if c.get("name") == name), None)
+        if info is None:
+            raise AgentError(f"run agent at {self.base_url}: no checkpoint {name!r} on the pod")
+        quoted, version = urllib.request.quote(name), str(info.get("version", ""))
+
+        def open_range(offset: int):
+            resp = self._request("GET", f"/checkpoints/{quoted}",
+                                 headers={"Range": f"bytes={offset}-", "If-Range": version} if offset else None)
+            if resp.headers.get("X-Checkpoint-Version", "") != version or (offset and resp.status != 206):
+                resp.close()
+                raise ChangedError(name)
+            return resp
+
+        def expected() -> tuple[str, str]:
+            digest = self._json("GET", f"/checkpoints/{quoted}.sha256?version={urllib.request.quote(version)}")
+            return "sha256", digest["sha256"]
+
+        return resumable_download(dest, int(info["size"]), f"agent:{self.base_url}/{name}@{version}", open_range,
+                                  expected, sink, f"{name} from the pod's agent")
+
     def upload(self, src: str | Path, remote_path: str) -> dict[str, Any]:
         """Stream a local file into the pod's data folder at ``remote_path``; the agent verifies its SHA-256."""
         src = Path(src)

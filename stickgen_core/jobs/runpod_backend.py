@@ -372,11 +372,11 @@ class RunPodBackend(Backend):
         (run.root / "train.log").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
     def fetch_checkpoint(self, run: Run, which: str = "best") -> Path:
-        """Copy the pod's best or latest checkpoint into the local run folder (SHA-256 checked)."""
-        name = f"model_checkpoint_{which}.pth"
-        dest = run.root / "checkpoints" / name
-        self.client(run).download(name, dest)
-        return dest
+        """Copy the best or latest checkpoint into the local run folder: from the pod's agent while it is up,
+        else from the network volume (resumable, verified after the body: ``fetch``)."""
+        from .fetch import fetch
+
+        return Path(fetch(run, which)[0]["path"])
 
     # ------------------------------------------------------------------ control
     def stop(self, run: Run, wait: bool, timeout: float) -> None:

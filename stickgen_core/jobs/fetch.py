@@ -1,0 +1,93 @@
+"""Checkpoints home: ``stickgen jobs fetch RUN [best|latest|all] [--to DIR]`` and the studio's Download.
+
+A RunPod run's checkpoints come from the pod's agent while the pod is up, else (or when the agent
+cannot be reached) from the network volume through its S3 API; both continue a ``.part`` file
+left by an interrupted try and verify the bytes after they have streamed. A local run's are
+already in its folder (``--to`` copies them). Fetched files land in the run folder's
+``checkpoints/`` by default, where Eval and SFT find them like a local run's.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import AgentError, JobError, VolumeStorageError
+from ..io import atomic_path
+from .run import BEST, LATEST, Run
+from .volume_storage import Sink, Volume, file_sha256
+
+log = logging.getLogger(__name__)
+
+WHICH = {"best": (BEST,), "latest": (LATEST,), "all": (BEST, LATEST)}
+
+
+def fetch(run: Run, which: str = "best", to: str | Path | None = None, sink: Sink | None = None) -> list[dict[str, Any]]:
+    """Bring ``which`` checkpoint(s) of ``run`` to ``to`` (default: the run folder's checkpoints/).
+
+    One row per file: name, path, sha256, bytes, source (``agent``, ``volume`` or ``local``). With
+    ``all``, a checkpoint the run has not written yet is skipped; JobError when none can be had.
+    """
+    if which not in WHICH:
+        raise JobError(f"fetch: expected one of {sorted(WHICH)}, got {which!r}")
+    folder = Path(to) if to else run.root / "checkpoints"
+    rows, missing = [], []
+    for name in WHICH[which]:
+        try:
+            rows.append(_one(run, name, folder / name, sink))
+        except _Missing as exc:
+            missing.append(str(exc))
+    if missing and (which != "all" or not rows):
+        raise JobError("; ".join(missing))
+    if run.spec.backend == "runpod":
+        run.update_job_state(fetched={**run.job_state().get("fetched", {}),
+                                      **{r["name"]: {k: r[k] for k in ("path", "sha256", "source", "at")} for r in rows}})
+    return rows
+
+
+class _Missing(JobError):
+    """The run has no such checkpoint (yet)."""
+
+
+def _one(run: Run, name: str, dest: Path, sink: Sink | None) -> dict[str, Any]:
+    if run.spec.backend != "runpod":
+        src = run.root / "checkpoints" / name
+        if not src.is_file():
+            raise _Missing(f"run {run.run_id}: no {name} in {src.parent}")
+        if dest.resolve() != src.resolve():
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(src, tmp)
+        return _row(name, dest, file_sha256(dest), "local")
+    from .runpod_backend import RunPodBackend
+
+    backend = RunPodBackend(run.spec.backend_settings)
+    state = run.job_state()
+    if state.get("agent_url") and not state.get("pod_ended") and not state.get("terminated"):
+        try:
+            return _row(name, dest, backend.client(run).fetch(name, dest, sink), "agent")
+        except AgentError as exc:  # the pod is gone or busy: the volume holds the same file
+            if "no checkpoint" in str(exc) and "HTTP" not in str(exc):
+                raise _Missing(f"run {run.run_id}: the pod has no {name} yet") from None
+            log.info("run %s: the agent did not serve %s (%s); fetching from the volume", run.run_id, name, exc)
+    volume = Volume.from_settings(backend.s)
+    run_dir = state.get("remote_run_dir") or f"{volume.mount_path}/runs/{run.run_id}"
+    key = volume.key_of(f"{run_dir}/checkpoints/{name}")
+    if key is None:
+        raise JobError(f"run {run.run_id}: its run folder {run_dir} is not on the network volume")
+    if volume.head(key) is None:
+        raise _Missing(f"run {run.run_id}: no {name} on volume {volume.volume_id} ({volume.path_of(key)})")
+    try:
+        digest = volume.download(key, dest, sink)
+    except VolumeStorageError as exc:
+        if "changed while" not in str(exc):
+            raise
+        digest = volume.download(key, dest, sink)  # a new save landed meanwhile: once more from the start
+    return _row(name, dest, digest, "volume")
+
+
+def _row(name: str, path: Path, sha256: str, source: str) -> dict[str, Any]:
+    return {"name": name, "path": str(path), "sha256": sha256, "bytes": path.stat().st_size, "source": source,
+            "at": time.time()}
