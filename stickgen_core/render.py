@@ -36,6 +36,11 @@ def view_framing(m: np.ndarray, follow: bool, aspect: float) -> tuple[np.ndarray
     y_lo = min(float(finite_y.min()) if finite_y.size else 0.0, 0.0) - 0.25
     y_hi = (float(finite_y.max()) if finite_y.size else 2.0) + 0.35
     height = max(y_hi - y_lo, 2.2)
+    # every actor of a frame stays in view: people metres apart widen the view (and so shrink)
+    with np.errstate(all="ignore"):
+        spread = np.nanmax(xs.reshape(len(m), -1), axis=1) - np.nanmin(xs.reshape(len(m), -1), axis=1)
+    widest = float(np.nanmax(spread)) + 0.6 if np.isfinite(spread).any() else 0.0
+    height = max(height, widest / aspect)
     width = height * aspect
     cx = np.nanmean(xs.reshape(len(m), -1), axis=1)
     cx = np.nan_to_num(cx, nan=0.0)

@@ -16,7 +16,7 @@ from stickgen_core.convert.safe_pickle import load_numpy_pickle
 from stickgen_core.critic import SafetyCritic
 from stickgen_core.curation import CurationConfig, apply_thresholds
 from stickgen_core.errors import DatasetError, UnsafeFileError
-from stickgen_core.render import contact_sheet
+from stickgen_core.render import contact_sheet, view_framing
 from stickgen_core.schema import ACTION_INDEX, validate_sample
 
 from .dataset_layouts import walk_3d, write_aist, write_kitml, write_ntu, write_positions_bvh
@@ -89,6 +89,10 @@ def test_multi_actor_clips_pass_curation_the_critic_and_the_renderer(layouts):
     assert t.actors[0] == 2 and apply_thresholds(t, CurationConfig()).pretrain[0]
     r = SafetyCritic().evaluate(s["motion"], s["physics"], fps=25)
     assert r.is_safe, r.to_dict()
+    m = s["motion"].numpy()
+    cx, _, _, width = view_framing(m, True, 160 / 200)  # a contact sheet's cell: both people in every frame
+    xs = m[..., 0::2].reshape(len(m), -1)
+    assert (xs.min(1) >= cx - width / 2).all() and (xs.max(1) <= cx + width / 2).all()
     img = contact_sheet(s["motion"], columns=4)
     assert img.size[0] > 0 and len(np.unique(np.asarray(img).reshape(-1, 3), axis=0)) > 2
 
