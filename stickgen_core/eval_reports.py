@@ -8,7 +8,6 @@ wrong, so a malformed report is a one-line error, never a traceback.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 from .errors import ReportError
 from .evaluation import RATINGS, REPORT_FILE, rate
 from .io import atomic_write_text
+from .limits import read_json_file
 
 #: keys every per-prompt result carries, with the type each must have
 RESULT_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -31,12 +31,7 @@ CHANGES = ("turned unsafe", "still unsafe", "turned safe", "still safe", "only i
 def load_report(path: str | Path) -> dict[str, Any]:
     """A report as written by ``run_adversarial_eval``; a ReportError names what is wrong."""
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(f"{p}: not a JSON file ({str(exc).splitlines()[0]})") from None
+    doc = read_json_file(p, "a report (JSON)", ReportError)  # bounded, depth-checked, special files refused
     if not isinstance(doc, dict):
         raise ReportError(f"{p}: expected a JSON object with 'results', 'suites' and 'overall', got {type(doc).__name__}")
     for key, kind in (("results", list), ("suites", dict), ("overall", dict)):

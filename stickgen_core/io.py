@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .errors import ConfigError, DatasetError, SampleValidationError, UnsafeFileError
-from .limits import check_torch_expansion, check_yaml_size, parse_yaml
+from .limits import YAML_BYTES, check_regular_file, check_torch_expansion, parse_yaml, read_bounded
 from .migrate import upgrade_samples
 from .schema import SCHEMA_VERSION, Problem, validate_sample
 
@@ -88,14 +88,11 @@ def read_yaml(path: str | os.PathLike) -> dict:
     """A YAML mapping from ``path`` (safe tags only, duplicate keys refused, size and alias
     expansion capped: see ``limits``); every failure is a ConfigError naming the file."""
     p = Path(path)
-    try:
-        if p.is_dir():
-            raise ConfigError(f"{p}: is a folder; expected a YAML file")
-        check_yaml_size(p)
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    if not p.exists() and not p.is_symlink():
+        raise ConfigError(f"{p}: no such config file")
+    try:  # bounded: st_size is 0 for /dev/zero and /proc files; devices and FIFOs are refused
+        text = read_bounded(p, YAML_BYTES, "a YAML config file").decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: cannot read config ({_short(str(exc))})") from None
     doc = parse_yaml(text, str(p))
     if doc is None:
@@ -184,8 +181,9 @@ def load_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     """``torch.load(weights_only=True)`` with every failure turned into a clear DatasetError."""
     import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise DatasetError(f"{p}: no such file", p)
+    check_regular_file(p, "a torch file", lambda msg: DatasetError(msg, p))  # a FIFO would hang torch.load
     if p.stat().st_size == 0:
         raise DatasetError(f"{p}: file is empty (expected a torch file written by torch.save)", p)
     with open(p, "rb") as fh:

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..errors import JobError
+from ..limits import brief
 from .backends import Backend
 from .process import ProcessRef, spawn
 from .run import Run, failure_tail
@@ -27,7 +29,13 @@ log = logging.getLogger(__name__)
 
 def max_parallel(settings: dict[str, Any] | None = None) -> int:
     value = (settings or {}).get("max_parallel") or os.environ.get("STICKGEN_MAX_LOCAL_RUNS") or 1
-    return max(int(value), 1)
+    try:
+        if isinstance(value, (bool, float)):
+            raise ValueError
+        return max(int(value), 1)
+    except (TypeError, ValueError):
+        raise JobError(f"max_parallel (job.backend_settings or STICKGEN_MAX_LOCAL_RUNS): expected a whole "
+                       f"number, got {brief(value)}") from None
 
 
 @contextmanager
@@ -46,7 +54,9 @@ def queue_lock(workspace: Path) -> Iterator[None]:
 def _local_runs(workspace: Path) -> list[Run]:
     from .registry import list_runs
 
-    return [r for r in list_runs(workspace, refresh=False) if r.info().get("job", {}).get("backend") == "local"]
+    # a damaged folder is listed as such, never started or settled: its files cannot be trusted
+    return [r for r in list_runs(workspace, refresh=False)
+            if r.damage() is None and (r.info().get("job") or {}).get("backend") == "local"]
 
 
 def promote_queued(workspace: Path) -> list[Run]:
@@ -118,7 +128,7 @@ class LocalBackend(Backend):
                 return
         run.update_job_state(stop_requested=True)
         sup = ProcessRef.from_dict(run.job_state().get("supervisor"))
-        if sup is None or not sup.signal(signal.SIGTERM):
+        if sup is None or not sup.signal(signal.SIGTERM, run.root):
             self.refresh(run)
             return
         deadline = time.monotonic() + timeout

@@ -13,6 +13,9 @@ from typing import Sequence
 
 import psutil
 
+from ..errors import JobError
+from ..limits import brief
+
 
 @dataclass(frozen=True)
 class ProcessRef:
@@ -31,10 +34,38 @@ class ProcessRef:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return False
 
-    def signal(self, signum: int) -> bool:
-        """Send ``signum`` if the process is still this one; False when it is gone."""
+    def owned_by(self, run_root: str | Path) -> bool:
+        """True when this process is one the run started: a stickgen command (the pipeline, the
+        trainer, a step or a pod's entrypoint) whose command line names the run folder or, on a pod,
+        whose ``STICKGEN_RUN_DIR`` (else ``STICKGEN_RUN_ID``) names it. pid + start time alone can be copied from any
+        process of the user into a tampered job_state.json."""
+        root = os.path.realpath(run_root)
+        try:
+            proc = psutil.Process(self.pid)
+            argv, cwd = proc.cmdline(), proc.cwd()
+            if not any("stickgen" in a for a in argv):
+                return False
+            inside = (os.path.realpath(os.path.join(cwd, a)) for a in argv if a)
+            if any(p == root or p.startswith(root + os.sep) for p in inside):
+                return True
+            env = proc.environ()  # a pod's entrypoint takes its folder from the environment
+            run_dir = env.get("STICKGEN_RUN_DIR")
+            if run_dir:
+                return os.path.realpath(os.path.join(cwd, run_dir)) == root
+            return env.get("STICKGEN_RUN_ID") == os.path.basename(root)
+        except (psutil.Error, OSError):
+            return False
+
+    def signal(self, signum: int, run_root: str | Path) -> bool:
+        """Send ``signum`` if the process is still this one; False when it is gone.
+
+        JobError when it lives but is not the run's own (``owned_by``): nothing is sent."""
         if not self.alive():
             return False
+        if not self.owned_by(run_root):
+            name = _name(self.pid)
+            raise JobError(f"{Path(run_root) / 'job_state.json'}: process {self.pid} ({name}) is not this run's "
+                           "(its command line does not run stickgen on this run folder); refusing to signal it")
         try:
             os.kill(self.pid, signum)
             return True
@@ -45,8 +76,25 @@ class ProcessRef:
         return {"pid": self.pid, "create_time": self.create_time}
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "ProcessRef | None":
-        return cls(int(data["pid"]), float(data["create_time"])) if data else None
+    def from_dict(cls, data: dict | None, where: str = "job_state.json") -> "ProcessRef | None":
+        """The reference job_state.json holds, or None; JobError naming ``where`` when it is malformed."""
+        if not data:
+            return None
+        try:
+            pid, created = data["pid"], data["create_time"]
+            if isinstance(pid, bool) or not isinstance(pid, int) or pid < 1 or isinstance(created, bool):
+                raise TypeError
+            return cls(pid, float(created))
+        except (TypeError, KeyError, ValueError):
+            raise JobError(f"{where}: expected {{'pid': a positive whole number, 'create_time': a number}}, "
+                           f"got {brief(data)}") from None
+
+
+def _name(pid: int) -> str:
+    try:
+        return psutil.Process(pid).name()
+    except psutil.Error:
+        return "?"
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import yaml
 
 from ..curation.export import PRETRAIN_FILE, SFT_FILE, STATS_FILE
 from ..errors import JobError
+from ..limits import read_json_file
 from .run import ACTIVE, BEST, TERMINAL, Run, now_iso, write_json
 from .spec import JobSpec, sft_config_for
 
@@ -47,8 +47,8 @@ def empty_split(data: str | Path) -> str | None:
     if split is None or not stats.is_file():
         return None
     try:
-        count = json.loads(stats.read_text(encoding="utf-8"))[split]
-    except (OSError, ValueError, KeyError, TypeError):
+        count = read_json_file(stats, "curation stats (JSON)", JobError)[split]
+    except (JobError, KeyError, TypeError):
         return None
     if count != 0:
         return None
@@ -107,8 +107,8 @@ def list_runs(workspace: str | Path, refresh: bool = True) -> list[Run]:
             promote_queued(Path(workspace))
     if not root.is_dir():
         return []
-    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "run.json").is_file()]
-    return sorted(runs, key=lambda r: (r.info().get("run_created", ""), r.run_id))
+    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "run.json").exists()]
+    return sorted(runs, key=lambda r: (str(r.info().get("run_created") or ""), r.run_id))  # str: a damaged one too
 
 
 def find_run(workspace: str | Path, run: str | Path | Run) -> Run:

@@ -18,6 +18,9 @@ from typing import Any
 
 from ..errors import JobError
 from ..io import atomic_write_text
+from ..limits import brief, read_json_file
+from ..paths import clean_stale_temps
+from .process import ProcessRef
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -28,36 +31,66 @@ LATEST = "model_checkpoint_latest.pth"
 BEST = "model_checkpoint_best.pth"
 
 
+_STATUS_FIELDS: dict[str, Any] = {"state": str, "phase": str, "error": str, "updated": str, "epoch": int,
+                                  "global_step": int}
+_JOB_STATE_FIELDS: dict[str, Any] = {"attempt": int, "resume_from": str, "pod_id": str, "started_at": (int, float),
+                                     "queued_at": (int, float), "price_per_hour": (int, float),
+                                     "remote_metrics_offset": int}
+_TYPE_NAMES = {str: "text", int: "a whole number", (int, float): "a number"}
+
+
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def read_record(path: Path) -> dict[str, Any]:
+    """A JSON object file of a run folder (bounded, depth-checked); JobError naming the file and
+    what is wrong, for a missing file too."""
+    data = read_json_file(path, "a run record (JSON)", JobError)
+    if not isinstance(data, dict):
+        raise JobError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
 def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object file, or {} when it is missing or mid-replace (writers are atomic)."""
+    """A JSON object file, or {} when it is missing, mid-replace or damaged (``Run.damage`` says why)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_record(path)
+    except JobError:
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str))
 
 
-def tail_lines(path: Path, n: int, block: int = 8192) -> list[str]:
-    """The last ``n`` lines of a text file, reading only its end."""
+#: the most of a log's end a tail reads, the most lines it returns, and the longest line it shows
+TAIL_BYTES, TAIL_MAX_LINES, TAIL_LINE_BYTES = 1 << 20, 10_000, 4096
+
+
+def tail_lines(path: Path, n: int, block: int = 65536) -> list[str]:
+    """The last ``n`` lines of a text file, reading only its end: linear, and bounded however the
+    file looks (at most ``TAIL_BYTES`` read, ``TAIL_MAX_LINES`` lines, each cut at ``TAIL_LINE_BYTES``)."""
+    n = min(n, TAIL_MAX_LINES)
     if n <= 0 or not path.is_file():
         return []
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        end = pos = fh.tell()
-        data = b""
-        while pos > 0 and data.count(b"\n") <= n:
-            pos = max(0, pos - block)
-            fh.seek(pos)
-            data = fh.read(end - pos)
-    return [line.decode("utf-8", "replace") for line in data.splitlines()[-n:]]
+    try:
+        with open(path, "rb") as fh:
+            end = pos = fh.seek(0, os.SEEK_END)
+            floor = max(0, end - TAIL_BYTES)
+            chunks: list[bytes] = []
+            newlines = 0
+            while pos > floor and newlines <= n:  # each block is read and counted once
+                step = min(block, pos - floor)
+                pos -= step
+                fh.seek(pos)
+                chunks.append(fh.read(step))
+                newlines += chunks[-1].count(b"\n")
+    except OSError:
+        return []
+    lines = b"".join(reversed(chunks)).splitlines()[-n:]
+    return [(line[:TAIL_LINE_BYTES] + b" [...]" if len(line) > TAIL_LINE_BYTES else line).decode("utf-8", "replace")
+            for line in lines]
 
 
 class Run:
@@ -121,7 +154,22 @@ class Run:
         """state (queued|running|completed|failed|stopped), epoch, global_step, error, updated;
         a process that died without a final status is reported (and recorded) as failed."""
         self.backend.refresh(self)
+        if not isinstance(self.info().get("job"), dict):
+            self._settle_untracked()
         return self.raw_status() or {"state": "unknown"}
+
+    def _settle_untracked(self) -> None:
+        """A folder `stickgen train --run-dir` wrote has no supervisor watching it: the trainer's own
+        record (status.json's ``process``) says whether 'running' is still true after a kill -9."""
+        status = self.raw_status()
+        if status.get("state") != "running":
+            return
+        try:
+            ref = ProcessRef.from_dict(status.get("process"))
+        except JobError:
+            return  # damaged: ``damage`` reports it
+        if ref is not None and not ref.alive():
+            settle_dead(self)
 
     @property
     def state(self) -> str:
@@ -179,6 +227,12 @@ class Run:
     # ------------------------------------------------------------------ control
     def stop(self, wait: bool = True, timeout: float = 120.0) -> dict[str, Any]:
         """Ask the run to stop (the trainer saves its latest checkpoint); a queued run just leaves the queue."""
+        problem = self.damage()
+        if problem is not None:
+            raise JobError(f"run {self.run_id} is damaged, nothing was stopped: {problem}")
+        if not isinstance(self.info().get("job"), dict):
+            raise JobError(f"run {self.run_id}: not started by `stickgen jobs` (no job in run.json); "
+                           "stop its process yourself")
         self.backend.stop(self, wait=wait, timeout=timeout)
         return self.status()
 
@@ -197,20 +251,90 @@ class Run:
 
         return resume_run(self)
 
+    def damage(self) -> str | None:
+        """What makes this folder unreadable as a run (a damaged or hand-edited file), or None.
+
+        One line naming the file and the field, so a list shows the folder as one 'damaged' row.
+        """
+        try:
+            info = read_record(self.root / "run.json")
+            if "job" in info:
+                if not isinstance(info["job"], dict):
+                    raise JobError(f"{self.root / 'run.json'}: job: expected a mapping, got {type(info['job']).__name__}")
+                self._check_job(info["job"])
+            for key in ("run_created", "created", "stage", "backend"):
+                if info.get(key) is not None and not isinstance(info[key], str):
+                    raise JobError(f"{self.root / 'run.json'}: {key}: expected text, got {brief(info[key])}")
+            for name, fields in (("status.json", _STATUS_FIELDS), ("job_state.json", _JOB_STATE_FIELDS)):
+                if (self.root / name).exists() or (self.root / name).is_symlink():
+                    record = read_record(self.root / name)
+                    for key, types in fields.items():
+                        if record.get(key) is not None and (not isinstance(record[key], types)
+                                                            or isinstance(record[key], bool)):
+                            raise JobError(f"{self.root / name}: {key}: expected {_TYPE_NAMES[types]}, "
+                                           f"got {brief(record[key])}")
+                    roles = ("supervisor", "trainer", "step_process") if name == "job_state.json" else ("process",)
+                    for role in roles:
+                        ProcessRef.from_dict(record.get(role), where=f"{self.root / name}: {role}")
+        except JobError as exc:
+            return str(exc)
+        return None
+
+    def _check_job(self, job: dict[str, Any]) -> None:
+        """The job entry parses, names a known backend, and its backend settings are usable."""
+        from .spec import BACKENDS
+
+        where = self.root / "run.json"
+        try:
+            spec = JobSpec.from_dict(job)
+        except JobError as exc:
+            raise JobError(f"{where}: {exc}") from None
+        if spec.backend not in BACKENDS or not isinstance(spec.backend_settings, dict):
+            raise JobError(f"{where}: job.backend: expected one of {BACKENDS} with a mapping of settings")
+        if spec.backend == "local" and spec.backend_settings.get("max_parallel"):  # the folder's own, not the env's
+            from .local import max_parallel
+
+            try:
+                max_parallel(spec.backend_settings)
+            except JobError as exc:
+                raise JobError(f"{where}: {exc}") from None
+
     def summary(self) -> dict[str, Any]:
-        """One row for a runs list: id, stage, backend, state, epoch, step, error, created."""
+        """One row for a runs list: id, stage, backend, state, epoch, step, error, created.
+
+        A damaged folder is one row whose state is 'damaged' and whose error says why."""
+        problem = self.damage()
+        if problem is not None:
+            return {"run_id": self.run_id, "stage": None, "backend": None, "state": "damaged", "epoch": None,
+                    "global_step": None, "error": problem.replace(f"{self.root}{os.sep}", ""), "created": None,
+                    "attempt": None, "path": str(self.root)}
         info, status = self.info(), self.status()
         job = info.get("job") if isinstance(info.get("job"), dict) else {}
+        state, error = status.get("state"), status.get("error")
+        unreachable = self.job_state().get("unreachable")
+        if unreachable and state not in TERMINAL:  # a remote run its API or agent did not answer for
+            state, error = "unreachable", f"{unreachable} (last known: {state})"
         # a folder `stickgen train --run-dir` wrote has no job: the trainer's own stage and backend stand in
         return {"run_id": self.run_id, "stage": job.get("stage") or info.get("stage"),
                 "backend": job.get("backend") or info.get("backend"),
-                "state": status.get("state"), "epoch": status.get("epoch"), "global_step": status.get("global_step"),
-                "error": status.get("error"), "created": info.get("run_created") or info.get("created"),
+                "state": state, "epoch": status.get("epoch"), "global_step": status.get("global_step"),
+                "error": error, "created": info.get("run_created") or info.get("created"),
                 "attempt": self.job_state().get("attempt", 1),
                 "path": str(self.root)}
 
     def __repr__(self) -> str:
         return f"Run({str(self.root)!r})"
+
+
+PROCESSES_DIED = "the run's processes died (killed?) without a final status"
+
+
+def settle_dead(run: Run) -> None:
+    """Record a 'running' run whose processes are all gone as failed, and remove the temp
+    checkpoints its killed writers left (their pids are in the names, see io.atomic_path)."""
+    run.set_status("failed", phase=None, error=PROCESSES_DIED, log_tail=failure_tail(run))
+    clean_stale_temps(run.root / "checkpoints")
+    log.warning("run %s: %s; recorded as failed", run.run_id, PROCESSES_DIED)
 
 
 def failure_tail(run: Run, n: int = 20) -> list[str]:

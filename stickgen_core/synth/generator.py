@@ -256,9 +256,15 @@ def generate_sample(index: int, seed: int = 0, config: SynthConfig | None = None
     }
 
 
+def _check_count(n: object) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"number of samples (--num-samples): expected a whole number of at least 1, got {n!r}"[:200])
+
+
 def generate_samples(n: int, seed: int = 0, config: SynthConfig | None = None,
                      progress: Callable[[int, int], None] | None = None) -> Iterator[dict]:
     """Yield ``n`` samples; ``progress(done, n)`` is called after each."""
+    _check_count(n)
     cfg = config or SynthConfig()
     for i in range(n):
         yield generate_sample(i, seed, cfg)
@@ -268,5 +274,6 @@ def generate_samples(n: int, seed: int = 0, config: SynthConfig | None = None,
 
 def generate_dataset(n: int, seed: int = 0, config: SynthConfig | None = None,
                      progress: Callable[[int, int], None] | None = None) -> list[dict]:
-    """``n`` samples as a list."""
+    """``n`` samples as a list; ConfigError unless ``n`` is a whole number of at least 1."""
+    _check_count(n)
     return list(generate_samples(n, seed, config, progress))

@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import psutil
 import torch
 
 from ..config import RunSources, StickGenConfig, load_config
 from ..errors import ConfigError, DatasetError, StickGenError, TrainingDivergedError
 from ..io import atomic_write_text
+from ..limits import read_json_file
 from ..model import StickFigureTransformer
 from ..model.action_plan import CHECKPOINT_KEY as PLANNER_KEY
 from .planner import planner_for_training
@@ -43,6 +45,8 @@ class RunFolder:
         self.checkpoints = self.root / "checkpoints"
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.root / "metrics.jsonl", "a", encoding="utf-8")
+        me = psutil.Process()
+        self._process = {"pid": me.pid, "create_time": me.create_time()}
 
     def write_json(self, name: str, data: dict) -> None:
         atomic_write_text(self.root / name, json.dumps(data, indent=2, default=str))
@@ -50,11 +54,16 @@ class RunFolder:
     def update_json(self, name: str, data: dict) -> None:
         """Write ``data`` over the keys of an existing JSON file (a job's own keys in run.json survive)."""
         path = self.root / name
-        old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        try:  # bounded and depth-checked: the folder may hold a damaged or hostile file
+            old = read_json_file(path, "a run record (JSON)") if path.is_file() else {}
+        except ConfigError as exc:
+            log.warning("%s; written anew", exc)
+            old = {}
         self.write_json(name, {**(old if isinstance(old, dict) else {}), **data})
 
     def status(self, state: str, **fields: Any) -> None:
-        data = {"state": state, "updated": _now(), **fields}
+        # while running, which process this is: a reader can tell a killed trainer (kill -9) from a live one
+        data = {"state": state, "updated": _now(), **fields, "process": self._process if state == "running" else None}
         try:
             self.write_json("status.json", data)
         except StickGenError:

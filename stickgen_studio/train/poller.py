@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from stickgen_core.errors import ConfigError
 from stickgen_core.io import read_yaml
 from stickgen_core.jobs import Run, list_runs
 
@@ -43,6 +44,19 @@ def _iso_seconds(text: str | None) -> float | None:
         return _dt.datetime.fromisoformat(text).timestamp() if text else None
     except ValueError:
         return None
+
+
+def _epochs(run: Run) -> int | None:
+    """The run's epoch total: its job config, else (``stickgen train --run-dir``) the trainer's resolved one."""
+    try:
+        cfg = read_yaml(run.root / "config.yaml") if (run.root / "config.yaml").is_file() else {}
+    except ConfigError:
+        cfg = {}
+    for source in (cfg, run.info().get("config")):
+        training = source.get("training") if isinstance(source, dict) else None
+        if isinstance(training, dict) and isinstance(training.get("epochs"), int):
+            return training["epochs"]
+    return None
 
 
 class RunsPoller(QObject):
@@ -93,14 +107,16 @@ class RunsPoller(QObject):
         out = []
         seen = set()
         for fresh in list_runs(self.workspace):
+            seen.add(fresh.run_id)
+            summary = fresh.summary()
+            if summary["state"] == "damaged":  # one row saying why; nothing else of the folder is read
+                self._runs.pop(fresh.run_id, None)
+                out.append(RunState(fresh.run_id, str(fresh.root), summary,
+                                    {"state": "damaged", "error": summary["error"]}))
+                continue
             run, offset, epochs = self._runs.get(fresh.run_id, (fresh, 0, None))
-            seen.add(run.run_id)
             if epochs is None:
-                cfg = read_yaml(run.root / "config.yaml") if (run.root / "config.yaml").is_file() else {}
-                epochs = (cfg.get("training") or {}).get("epochs")
-            if epochs is None:  # no job config (`stickgen train --run-dir`): the trainer's resolved one
-                epochs = ((run.info().get("config") or {}).get("training") or {}).get("epochs")
-            summary = run.summary()
+                epochs = _epochs(run)
             rows, offset = run.read_metrics(offset)
             self._runs[run.run_id] = (run, offset, epochs)
             steps, ends = parse_rows(rows)

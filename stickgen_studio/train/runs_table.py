@@ -15,7 +15,7 @@ from .poller import RunState
 from .series import RunSeries
 
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#1f6fd1", "completed": "#2e8540", "failed": "#c62828",
-                 "stopped": "#b26a00", "unknown": "#555555"}
+                 "stopped": "#b26a00", "damaged": "#6d4c41", "unknown": "#555555"}
 COLUMNS = ("Run", "Stage", "Backend", "State", "Progress", "Best val", "Started", "Duration")
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -104,10 +105,26 @@ def test_upload_is_checksum_verified(agent, run_dir, tmp_path):
 
 def test_stop_sends_sigterm_to_the_supervisor(agent, run_dir):
     client, _ = agent
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    # the run's own: its command line runs stickgen's pipeline on this folder
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "stickgen_core.jobs.pipeline",
+                             str(run_dir)])
     write_json(run_dir / "job_state.json", {"supervisor": ProcessRef.of(proc.pid).to_dict()})
     assert client.stop()["stopping"] is True
     assert proc.wait(timeout=60) == -signal.SIGTERM
+
+
+def test_stop_refuses_a_process_the_run_does_not_own(agent, run_dir):
+    client, _ = agent
+    stranger = subprocess.Popen(["sleep", "600"])  # the user's own, unrelated process
+    try:
+        write_json(run_dir / "job_state.json", {"supervisor": ProcessRef.of(stranger.pid).to_dict()})
+        with pytest.raises(AgentError, match=rf"HTTP 400: .*process {stranger.pid} \(sleep\) is not this run's"):
+            client.stop()
+        time.sleep(0.2)
+        assert stranger.poll() is None  # still alive: nothing was sent
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def _free_port():
