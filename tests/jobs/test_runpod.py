@@ -172,7 +172,7 @@ def test_stop_and_terminate_reach_the_api(tmp_path, fake, pod_spec):
     assert "podStop" in names and "podTerminate" in names
 
 
-def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake, pod_spec, tiny_data):
+def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake, pod_spec, tiny_data, s3_volume):
     """Launch on the fake API, run the pod's entrypoint here with the env the mutation carried, read
     live metrics through the agent, stop, resume and SFT; then look for the key everywhere."""
     import os
@@ -185,18 +185,21 @@ def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake
 
     from stickgen_core.jobs import sft_from
 
+    from .conftest import mirror_volume, push_folder
     from .helpers import wait_for
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ws, vol = tmp_path / "ws", tmp_path / "runpod-volume"
-    run = launch(pod_spec(agent_port=port, agent_url_template="http://127.0.0.1:{port}"), ws)
+    run = launch(pod_spec(agent_port=port, agent_url_template="http://127.0.0.1:{port}").replace(data=str(tiny_data)), ws)
     pod_env = env_of(fake.deploys[0])
+    mirror_volume(s3_volume.client, s3_volume.volume_id, vol)  # the pod mounts the volume the data was uploaded to
+    assert pod_env["TRAIN_DATA_PATH"].startswith("/runpod-volume/stickgen/data/")
     assert pod_env["STICKGEN_RUN_DIR"] == f"/runpod-volume/runs/{run.run_id}"
     # this machine plays the pod: its volume is a temp folder; the pod never gets the API key
     env = {k: v for k, v in os.environ.items() if k != "RUNPOD_API_KEY"}
-    env.update(pod_env, STICKGEN_RUN_DIR=str(vol / "runs" / run.run_id), TRAIN_DATA_PATH=str(tiny_data),
+    env.update(pod_env, STICKGEN_RUN_DIR=str(vol / "runs" / run.run_id), TRAIN_DATA_PATH=str(vol / pod_env["TRAIN_DATA_PATH"][15:]),
                STICKGEN_AGENT_HOST="127.0.0.1", AGENT_LINGER_SECONDS="600", STICKGEN_DATA_DIR=str(vol / "data"))
     pod = subprocess.Popen(["nice", "-n", "15", sys.executable, "-m", "stickgen_core.cli", "runpod-entrypoint"],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -224,6 +227,8 @@ def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake
 
         run.resume()
         assert env_of(fake.deploys[-1])["RESUME_FROM_CHECKPOINT"] == remote_latest
+        push_folder(s3_volume.client, s3_volume.volume_id, vol)  # what the pod wrote, seen through the S3 API
+        s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key="data/sft_data_embedded.pt", Body=b"sft split")
         sft = sft_from(run, data="/runpod-volume/data/sft_data_embedded.pt")
         sft_env = env_of(fake.deploys[-1])
         assert sft_env["INIT_FROM_CHECKPOINT"] == run.job_state()["remote_best"]
