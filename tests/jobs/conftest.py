@@ -92,3 +92,12 @@ def mirror_volume(client, volume_id, folder):
             target = Path(folder) / obj["Key"]
             target.parent.mkdir(parents=True, exist_ok=True)
             client.download_file(volume_id, obj["Key"], str(target))
+
+
+def push_folder(client, volume_id, folder):
+    """Put every file under ``folder`` on the volume (what a pod wrote to its mount, seen through S3)."""
+    from pathlib import Path
+
+    for path in Path(folder).rglob("*"):
+        if path.is_file():
+            client.upload_file(str(path), volume_id, path.relative_to(folder).as_posix())
