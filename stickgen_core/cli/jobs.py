@@ -60,23 +60,49 @@ def spec_from_args(args: argparse.Namespace):
         settings["nice"] = args.nice
         if args.max_parallel:
             settings["max_parallel"] = args.max_parallel
+    elif args.backend == "skypilot":
+        settings = {key: getattr(args, key) for key in _SKY_FLAGS if getattr(args, key) not in (None, False)}
     else:
         for key in ("image", "cloud_type", "network_volume_id", "container_disk_gb", "data_center_id"):
             if getattr(args, key) is not None:
                 settings[key] = getattr(args, key)
         if args.gpu_type:
             settings["gpu_types"] = args.gpu_type
+        if args.allowed_cuda_version:
+            settings["allowed_cuda_versions"] = args.allowed_cuda_version
     spec = JobSpec(stage=args.stage or ("sft" if "sft" in os.path.basename(args.config) else "pretrain"),
                    config=args.config, data=args.data_path, run_name=args.run_name, resume_from=args.resume_from,
                    init_from=args.init_from, lora=lora, loss_weights=_loss_weights(args.loss_weight),
                    epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                   backend=args.backend, backend_settings=settings)
+                   gpu_count=args.gpu_count, backend=args.backend, backend_settings=settings)
     return spec
+
+
+_SKY_FLAGS = ("accelerator", "num_nodes", "cloud", "region", "use_spot", "bucket", "image")
+
+
+def _export_skypilot(args: argparse.Namespace) -> int:
+    """Write the SkyPilot task of this command line; launches nothing."""
+    import datetime as dt
+
+    from ..jobs.skypilot import export_task
+
+    if args.backend == "runpod":
+        raise JobError("--export-skypilot: writes a SkyPilot task; drop --backend runpod")
+    args.backend = "skypilot"
+    spec = spec_from_args(args)
+    run_id = args.run_name or f"{spec.stage}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    path = export_task(spec, run_id, args.export_skypilot)
+    print(json.dumps({"task": str(path), "run_id": run_id}) if args.json else
+          f"wrote {path}; launch it with: sky jobs launch {path}")
+    return 0
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
     from ..jobs import launch
 
+    if args.export_skypilot:
+        return _export_skypilot(args)
     spec = spec_from_args(args)
     if args.estimate:
         return _estimate(spec, args.json)
@@ -245,12 +271,25 @@ def register(sub) -> None:
     la.add_argument("--lora-alpha", type=int)
     la.add_argument("--lora-dropout", type=float)
     la.add_argument("--lora-target-modules", nargs="+")
-    la.add_argument("--backend", choices=("local", "runpod"), default="local")
+    la.add_argument("--backend", choices=("local", "runpod", "skypilot"), default="local")
+    la.add_argument("--gpu-count", dest="gpu_count", type=int, default=1,
+                    help="GPUs per machine (default 1); above 1 the trainer runs under torchrun, one process per GPU, "
+                         "--batch_size each")
     la.add_argument("--nice", type=int, default=10, help="local: niceness of training (default 10)")
     la.add_argument("--max-parallel", type=int, help="local: runs that may train at once (default 1)")
     la.add_argument("--gpu-type", action="append", help="runpod: GPU type id, in order of preference (repeatable)")
     la.add_argument("--cloud-type", dest="cloud_type", choices=("SECURE", "COMMUNITY", "ALL"))
-    la.add_argument("--image", help="runpod: the training image (resources/docker/Dockerfile)")
+    la.add_argument("--image", help="runpod/skypilot: the training image (resources/docker/Dockerfile)")
+    la.add_argument("--allowed-cuda-version", action="append", metavar="X.Y",
+                    help="runpod: host CUDA versions the pod may land on (repeatable; default 12.4 to 12.8, the image's)")
+    sk = la.add_argument_group("skypilot (see README: SkyPilot)")
+    sk.add_argument("--accelerator", help="skypilot: accelerator name (default A100); asks for NAME:--gpu-count per node")
+    sk.add_argument("--num-nodes", dest="num_nodes", type=int, help="skypilot: machines (default 1)")
+    sk.add_argument("--cloud", help="skypilot: aws, gcp, azure, runpod, lambda, ... (default: the cheapest enabled)")
+    sk.add_argument("--region")
+    sk.add_argument("--use-spot", dest="use_spot", action="store_true", help="skypilot: spot instances (recovered by SkyPilot)")
+    sk.add_argument("--bucket", help="skypilot: s3://, gs:// or r2:// URI for the run folder (needed to launch)")
+    sk.add_argument("--export-skypilot", metavar="TASK.yaml", help="write the SkyPilot task YAML and launch nothing")
     la.add_argument("--network-volume-id", dest="network_volume_id")
     la.add_argument("--data-center-id", dest="data_center_id")
     la.add_argument("--container-disk-gb", dest="container_disk_gb", type=int)

@@ -9,6 +9,8 @@ from ..errors import JobError
 from .spec import JobSpec
 
 _LOCAL_FLAGS = {"nice": "--nice", "max_parallel": "--max-parallel"}
+_SKYPILOT_FLAGS = {"accelerator": "--accelerator", "num_nodes": "--num-nodes", "cloud": "--cloud", "region": "--region",
+                   "bucket": "--bucket", "image": "--image"}
 _RUNPOD_FLAGS = {"image": "--image", "cloud_type": "--cloud-type", "network_volume_id": "--network-volume-id",
                  "data_center_id": "--data-center-id", "container_disk_gb": "--container-disk-gb"}
 
@@ -25,6 +27,8 @@ def launch_argv(spec: JobSpec, workspace: str | Path) -> list[str]:
             "--data_path", spec.data, "--stage", spec.stage]
     if spec.run_name:
         argv += ["--run-name", spec.run_name]
+    if spec.gpu_count != 1:
+        argv += ["--gpu-count", str(spec.gpu_count)]
     for name in ("resume_from", "init_from", "epochs", "batch_size", "learning_rate"):
         value = getattr(spec, name)
         if value is not None and value != "":
@@ -41,11 +45,16 @@ def launch_argv(spec: JobSpec, workspace: str | Path) -> list[str]:
         if spec.lora.target_modules:
             argv += ["--lora-target-modules", *spec.lora.target_modules]
     argv += ["--backend", spec.backend]
-    flags = _LOCAL_FLAGS if spec.backend == "local" else _RUNPOD_FLAGS
+    flags = {"local": _LOCAL_FLAGS, "skypilot": _SKYPILOT_FLAGS}.get(spec.backend, _RUNPOD_FLAGS)
     for key, value in spec.backend_settings.items():
         if key == "gpu_types" and spec.backend == "runpod":
             for gpu in value:
                 argv += ["--gpu-type", str(gpu)]
+        elif key == "allowed_cuda_versions" and spec.backend == "runpod":
+            for version in value:
+                argv += ["--allowed-cuda-version", str(version)]
+        elif key == "use_spot" and spec.backend == "skypilot":
+            argv += ["--use-spot"] if value else []
         elif key in flags:
             if value is not None and not (key == "nice" and value == 10):
                 argv += [flags[key], str(value)]

@@ -38,6 +38,19 @@ def has_embeddings(path: str | Path) -> bool:
     return bool(samples) and isinstance(samples[0], dict) and "embedding" in samples[0]
 
 
+def trainer_argv(python: str, gpus: int) -> list[str]:
+    """The trainer's launcher: one process, or torchrun with one process per GPU of this machine.
+
+    torchrun runs as ``python -m torch.distributed.run`` (the module behind the ``torchrun`` script),
+    so it is the same interpreter's torch whatever PATH says; ``--standalone`` picks a free rendezvous
+    port, so two runs on one machine never meet on 29500.
+    """
+    if gpus <= 1:
+        return [python, "-m", "stickgen_core.train"]
+    return [python, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", str(gpus),
+            "-m", "stickgen_core.train"]
+
+
 def plan(run: Run, python: str = sys.executable) -> list[Step]:
     """The commands of this attempt: embed if needed, then train (resume/init from the job)."""
     spec = run.spec
@@ -48,7 +61,7 @@ def plan(run: Run, python: str = sys.executable) -> list[Step]:
         data = str(run.root / "data" / f"{Path(spec.data).stem}_embedded.pt")
         steps.append(Step("embed", [python, "-m", "stickgen_core.cli", "embed", "--input", spec.data,
                                     "--output", data, "--config", str(run.root / "config.yaml")]))
-    train = [python, "-m", "stickgen_core.train", "--config", str(run.root / "config.yaml"),
+    train = [*trainer_argv(python, spec.gpu_count), "--config", str(run.root / "config.yaml"),
              "--data_path", data, "--run-dir", str(run.root)]
     resume = state.get("resume_from") or spec.resume_from
     if resume:

@@ -59,7 +59,7 @@ def empty_split(data: str | Path) -> str | None:
 def preflight(spec: JobSpec) -> JobSpec:
     """Every check ``launch`` makes before it creates anything: JobError naming the first bad field."""
     spec.validate()
-    if spec.backend == "local":
+    if spec.backend in ("local", "skypilot"):  # SkyPilot copies these local files to its nodes
         for name in ("data", "resume_from", "init_from"):
             value = getattr(spec, name)
             if value and not Path(value).is_file():
@@ -76,6 +76,10 @@ def preflight(spec: JobSpec) -> JobSpec:
         problem = empty_split(spec.data) if Path(spec.data).is_file() else None
         if problem:
             raise JobError(problem)
+    if spec.backend == "skypilot":
+        from .skypilot import launch_check
+
+        launch_check(spec.backend_settings)  # settings, a bucket and the `sky` command, before a run folder
     return spec
 
 

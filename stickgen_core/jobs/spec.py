@@ -12,7 +12,7 @@ from typing import Any
 from ..config import load_config
 from ..errors import JobError
 
-BACKENDS = ("local", "runpod")
+BACKENDS = ("local", "runpod", "skypilot")
 STAGES = ("pretrain", "sft")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # the repository's, in a source checkout
@@ -50,6 +50,7 @@ class JobSpec:
     epochs: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
+    gpu_count: int = 1                  # GPUs per node; above 1 the trainer runs under torchrun (DDP)
     overrides: dict[str, Any] = field(default_factory=dict)   # any other config section, nested
     backend: str = "local"
     backend_settings: dict[str, Any] = field(default_factory=dict)
@@ -70,6 +71,8 @@ class JobSpec:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise JobError(f"job.{name}: expected a whole number of at least 1, got {value!r}")
+        if not isinstance(self.gpu_count, int) or isinstance(self.gpu_count, bool) or self.gpu_count < 1:
+            raise JobError(f"job.gpu_count: expected a whole number of at least 1, got {self.gpu_count!r}")
         if self.learning_rate is not None and not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise JobError(f"job.learning_rate: expected a positive number, got {self.learning_rate!r}")
         for key, value in self.loss_weights.items():

@@ -150,7 +150,10 @@ def pick_device(name: str) -> torch.device:
     if device is None or device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"device {str(name)[:40]!r}: expected auto, cpu, cuda, cuda:N or mps")
     if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
-        raise ConfigError(f"device {name!r}: no such CUDA device here ({torch.cuda.device_count()} found); use auto or cpu")
+        # on a pod this is the loud failure we want: a driver older than torch's CUDA leaves 0 devices
+        raise ConfigError(f"device {name!r}: no such CUDA device here ({torch.cuda.device_count()} found; this torch "
+                          f"is built for CUDA {torch.version.cuda or 'none'}: no GPU, or a driver too old for it?); "
+                          "use auto or cpu")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"device {name!r}: MPS is not available here; use auto or cpu")
     return device
@@ -255,7 +258,11 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                                 "data_path": sources.data_path.value, "embedding_dim": data.embedding_dim,
                                 "sources": {k: vars(getattr(sources, k)) for k in ("data_path", "resume_from", "init_from")},
                                 "parameters": {"total": n_total, "trainable": n_train},
-                                "clips": {"train": len(data.train_idx), "val": len(data.val_idx)}})
+                                "clips": {"train": len(data.train_idx), "val": len(data.val_idx)},
+                                # batch_size is per process (one per GPU under torchrun); an optimizer step sees total
+                                "batch": {"per_gpu": tc.batch_size, "grad_accum_steps": tc.grad_accum_steps,
+                                          "processes": ddp.world,
+                                          "total": tc.batch_size * tc.grad_accum_steps * ddp.world}})
     planner = planner_for_training(cfg, data.samples, data.train_idx)
     amp = autocast_for(tc.precision, device)
 

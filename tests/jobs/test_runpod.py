@@ -199,7 +199,8 @@ def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake
     assert pod_env["STICKGEN_RUN_DIR"] == f"/runpod-volume/runs/{run.run_id}"
     # this machine plays the pod: its volume is a temp folder; the pod never gets the API key
     env = {k: v for k, v in os.environ.items() if k != "RUNPOD_API_KEY"}
-    env.update(pod_env, STICKGEN_RUN_DIR=str(vol / "runs" / run.run_id), TRAIN_DATA_PATH=str(vol / pod_env["TRAIN_DATA_PATH"][15:]),
+    assert pod_env["STICKGEN_DEVICE"] == "cuda"  # a real pod trains on its GPU or fails; this machine has none
+    env.update(pod_env, STICKGEN_DEVICE="cpu", STICKGEN_RUN_DIR=str(vol / "runs" / run.run_id), TRAIN_DATA_PATH=str(vol / pod_env["TRAIN_DATA_PATH"][15:]),
                STICKGEN_AGENT_HOST="127.0.0.1", AGENT_LINGER_SECONDS="600", STICKGEN_DATA_DIR=str(vol / "data"))
     pod = subprocess.Popen(["nice", "-n", "15", sys.executable, "-m", "stickgen_core.cli", "runpod-entrypoint"],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
