@@ -162,6 +162,9 @@ class MainWindow(QMainWindow):
         if 2 in self._built:
             self.evaluate.set_workspace(ws)
         self.statusBar().showMessage(f"workspace {ws.root}", 5000)
+        for notice in ws.notices:  # e.g. a damaged workspace.json, set aside: said once, never fatal
+            box = QMessageBox(QMessageBox.Icon.Warning, "Workspace file set aside", notice, parent=self)
+            box.open()
 
     def _show_evaluate(self, view: QWidget) -> bool:
         self.nav.setCurrentRow(2)

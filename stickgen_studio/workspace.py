@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
-from dataclasses import dataclass
+import logging
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from stickgen_core.errors import ConfigError
+from stickgen_core.limits import brief, read_json_file
+
+log = logging.getLogger(__name__)
 
 # stickgen_core's io and demo modules import torch: loaded when used, so that the studio's
 # first window does not wait for them
@@ -15,13 +23,17 @@ DEFAULT_WORKSPACE = "stickgen-workspace"
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    notices: tuple[str, ...] = field(default=(), compare=False)  # what opening it had to set aside
 
     @classmethod
     def open(cls, path: str | Path) -> "Workspace":
-        ws = cls(Path(path).expanduser().resolve())
+        """The workspace at ``path`` (its folders made); a workspace.json that cannot be read is set
+        aside (``notices`` says so), never a reason not to open."""
+        root = Path(path).expanduser().resolve()
         for sub in ("datasets", "curated", "runs", "reports"):
-            (ws.root / sub).mkdir(parents=True, exist_ok=True)
-        return ws
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        problem = cls(root).set_aside_bad_manifest()
+        return cls(root, (problem,) if problem else ())
 
     @property
     def datasets_dir(self) -> Path:
@@ -49,14 +61,45 @@ class Workspace:
     def manifest_path(self) -> Path:
         return self.root / "workspace.json"
 
-    def manifest(self) -> dict:
-        try:
-            data = json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError):
-            return {"external": [], "hidden": []}
+    def _read_manifest(self) -> dict:
+        """workspace.json as the studio writes it; ConfigError naming the file and key otherwise."""
+        data = read_json_file(self.manifest_path, "the workspace's workspace.json", ConfigError)  # bounded, depth-checked
         if not isinstance(data, dict):
+            raise ConfigError(f"{self.manifest_path}: expected a JSON object with 'external' and 'hidden', "
+                              f"got {type(data).__name__}")
+        for key in ("external", "hidden"):
+            value = data.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+                raise ConfigError(f"{self.manifest_path}: {key}: expected a list of file paths, got {brief(value)}")
+        return {k: list(data.get(k, [])) for k in ("external", "hidden")}
+
+    def manifest(self) -> dict:
+        """The remembered datasets; empty when workspace.json is missing or unreadable."""
+        if not self.manifest_path.exists():
             return {"external": [], "hidden": []}
-        return {k: [str(p) for p in data.get(k, []) if isinstance(p, str)] for k in ("external", "hidden")}
+        try:
+            return self._read_manifest()
+        except ConfigError:
+            return {"external": [], "hidden": []}
+
+    def set_aside_bad_manifest(self) -> str | None:
+        """Rename a workspace.json that cannot be read (damaged, too deep, a folder, wrong types) to
+        ``workspace.json.bad-<time>``, so the workspace opens and saves afresh; what was done, or None."""
+        path = self.manifest_path
+        if not path.exists() and not path.is_symlink():
+            return None
+        try:
+            self._read_manifest()
+            return None
+        except ConfigError as exc:
+            problem = str(exc)
+        aside = path.with_name(f"{path.name}.bad-{_dt.datetime.now():%Y%m%d-%H%M%S-%f}")
+        try:
+            os.replace(path, aside)
+        except OSError as exc:
+            return f"{problem}; could not set it aside ({exc.strerror or exc})"
+        log.warning("%s; set aside as %s", problem, aside.name)
+        return f"{problem}. It was set aside as {aside.name}; the workspace opens without it."
 
     def _save_manifest(self, data: dict) -> None:
         from stickgen_core.io import atomic_write_text
