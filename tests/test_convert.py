@@ -1,4 +1,5 @@
-"""Converters on the real fixtures: BVH captures and reference Stick-Gen clips; import_paths."""
+"""Converters on the real fixtures (BVH captures and reference Stick-Gen clips in ../shared/data, when
+present) and on generated ones (everything else runs on a fresh clone); import_paths."""
 
 from pathlib import Path
 
@@ -10,10 +11,11 @@ from stickgen_core.convert import convert_file, import_paths
 from stickgen_core.curation import CurationConfig, apply_thresholds
 from stickgen_core.errors import DatasetError
 from stickgen_core.schema import ACTION_INDEX
+from tests.bvh_fixtures import write_bvh
 
 DATA = Path(__file__).parents[2] / "shared" / "data"
 BVH = sorted((DATA / "bvh").glob("*.bvh"))
-pytestmark = pytest.mark.skipif(not BVH, reason="needs ../shared/data")
+needs_shared = pytest.mark.skipif(not (DATA / "reference").is_dir(), reason="needs ../shared/data/reference")
 
 
 @pytest.mark.parametrize("path", BVH, ids=lambda p: p.stem)
@@ -28,22 +30,26 @@ def test_bvh_converts_stands_on_the_floor_and_is_kept(path):
         assert s["actions"][0] == ACTION_INDEX["walk"]
 
 
-def test_bvh_with_unknown_rig_names_the_missing_joints(tmp_path):
-    text = (DATA / "bvh" / "walk01.bvh").read_text().replace("LeftUpLeg", "Thing1")
+def test_bvh_joint_with_an_unknown_name_is_placed_by_the_topology(tmp_path):
+    text = write_bvh(tmp_path / "w.bvh", "mixamo", frames=30).read_text().replace("mixamorig:LeftUpLeg", "Thing1")
     (tmp_path / "odd.bvh").write_text(text)
-    with pytest.raises(DatasetError, match=r"odd.bvh: cannot place joint\(s\) l_hip"):
-        convert_file(tmp_path / "odd.bvh", "bvh")
+    (s,) = convert_file(tmp_path / "odd.bvh", "bvh")
+    assert s["meta"]["rig_joints"]["l_hip"] == "Thing1" and s["meta"]["rig_placed_by"]["l_hip"] == "topology"
+    with pytest.raises(DatasetError, match=r"broken.bvh: MOTION holds"):
+        (tmp_path / "broken.bvh").write_text(text.rsplit("\n", 3)[0])
+        convert_file(tmp_path / "broken.bvh", "bvh")
 
 
 def test_humanml3d_joints_convert(tmp_path):
     (j := tmp_path / "new_joints").mkdir()
     (tmp_path / "texts").mkdir()
-    s = convert_file(BVH[0], "bvh", target_height=None)[0]
-    # a HumanML3D-shaped file from real motion: SMPL slots filled from the BVH's joints
+    walk = write_bvh(tmp_path / "walk.bvh", "cmu", frames=120, fps=120, units="m")
+    s = convert_file(walk, "bvh", target_height=None)[0]
+    # a HumanML3D-shaped file from the walk: SMPL slots filled from the BVH's joints
     from stickgen_core.convert.bvh import read_bvh
     from stickgen_core.convert.humanml3d import SMPL22
     from stickgen_core.schema import JOINT_NAMES
-    tr = read_bvh(BVH[0])
+    tr = read_bvh(walk)
     arr = np.zeros((len(tr.joints), 22, 3))
     for k, n in enumerate(JOINT_NAMES):
         arr[:, SMPL22[n]] = tr.joints[:, k]
@@ -56,14 +62,16 @@ def test_humanml3d_joints_convert(tmp_path):
 
 def test_import_paths_reports_bad_files_and_keeps_good_ones(tmp_path):
     (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\nMOTION\n")
-    res = import_paths([BVH[-1], tmp_path / "broken.bvh", tmp_path / "missing.bvh"], tmp_path / "cache")
+    good = write_bvh(tmp_path / "good.bvh", "rokoko", frames=40)
+    res = import_paths([good, tmp_path / "broken.bvh", tmp_path / "missing.bvh"], tmp_path / "cache")
     assert len(res.samples_files) == 1 and len(res.problems) == 2
     assert sorted(Path(f).name for f, _ in res.problems) == ["broken.bvh", "missing.bvh"]
     assert all(Path(f).name in msg for f, msg in res.problems)  # each message names its file
-    again = import_paths([BVH[-1]], tmp_path / "cache")  # cached: same file, not rewritten
+    again = import_paths([good], tmp_path / "cache")  # cached: same file, not rewritten
     assert again.samples_files == res.samples_files
 
 
+@needs_shared
 def test_every_moving_reference_clip_reaches_pretraining():
     from stickgen_core.annotate import annotate
     t = annotate(DATA / "reference" / "ref_sample_60.pt", use_cache=False)
@@ -77,6 +85,7 @@ def test_every_moving_reference_clip_reaches_pretraining():
     assert (t.padded_frames[~frozen_from_start] > 0).any() and static[frozen_from_start].all()
 
 
+@needs_shared
 def test_exported_reference_clips_stand_on_y_zero_without_padding(tmp_path):
     import torch
 
@@ -96,6 +105,7 @@ def test_exported_reference_clips_stand_on_y_zero_without_padding(tmp_path):
     assert all(not bool((s["motion"][-1] == s["motion"][-2]).all()) for s in out)  # padding trimmed
 
 
+@needs_shared
 def test_reference_v1_scenes_convert_as_its_own_pipeline_does():
     import torch
     v1 = convert_file(DATA / "reference" / "ref_sample_60_v1.pt", "reference")

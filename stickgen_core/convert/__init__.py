@@ -102,6 +102,8 @@ def reference_samples(path: Path) -> list[dict]:
             shape = list(getattr(s.get("motion"), "shape", [])) if isinstance(s, dict) else type(s).__name__
             raise DatasetError(f"{path} sample {i}: expected reference motion [T, 48] (v3) or [T, 20] / "
                                f"[T, A, 20] (v1), got {shape}", path)
+        if not isinstance(s.get("meta") or {}, dict):
+            raise DatasetError(f"{path} sample {i}: meta: expected a mapping, got {type(s.get('meta')).__name__}", path)
         meta = dict(s.get("meta") or {}, origin=str(path), origin_index=i, origin_format="reference")
         out.append(dict(s, meta=meta, schema_version=SCHEMA_VERSION))
     return out
@@ -183,7 +185,11 @@ def import_paths(paths: Iterable[str | Path], cache_dir: str | Path, *,
     result = ImportResult()
     for raw in paths:
         p = Path(raw)
-        fmt = detect_format(p) if p.exists() else None
+        try:
+            fmt = detect_format(p) if p.exists() else None
+        except Exception as exc:  # noqa: BLE001 - a path that cannot even be looked at is listed, not fatal
+            result.problems.append((str(p), failure_message(p, exc)))
+            continue
         if not p.exists():
             result.problems.append((str(p), f"{p}: no such file or folder"))
         elif fmt is None and p.suffix in (".pt", ".pth"):

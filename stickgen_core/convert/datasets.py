@@ -95,9 +95,9 @@ def _kit_shaped(npy: Path | None) -> bool:
     """Whether a ``.npy`` holds ``[T, 21, 3]`` (KIT-ML) rather than HumanML3D's 22 joints (header read only)."""
     import numpy as np
 
-    if npy is None:
+    if npy is None or not npy.is_file():  # a FIFO named .npy would hang np.load
         return False
     try:
         return np.load(npy, mmap_mode="r", allow_pickle=False).shape[1:] == (21, 3)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, AttributeError):  # EOFError: empty; AttributeError: an .npz
         return False

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
+from ..limits import check_regular_file
 from ..schema import JOINT_NAMES
 from .joints3d import Track3D
 
@@ -22,10 +23,14 @@ def read_joints_npy(path: str | Path, n: int, table: dict[str, int], fps: float,
     """A ``[T, n, 3]`` joints ``.npy`` as our 16 joints through ``table`` (our joint -> the file's
     joint index); DatasetError naming the file and ``dataset`` for any other shape."""
     p = Path(path)
+    check_regular_file(p, "a numpy joints file (.npy)", lambda msg: DatasetError(msg, p))  # a FIFO would hang np.load
     try:
         arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{p}: not a numpy joints file ({exc})", p) from None
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+        raise DatasetError(f"{p}: not a numpy joints file ({str(exc).splitlines()[0] if str(exc) else 'empty'})", p) from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+        got = "an archive (.npz)" if not isinstance(arr, np.ndarray) else f"dtype {arr.dtype}"
+        raise DatasetError(f"{p}: expected numeric {dataset} joints [T, {n}, 3], got {got}", p)
     if arr.ndim != 3 or arr.shape[1:] != (n, 3):
         raise DatasetError(f"{p}: expected {dataset} joints of shape [T, {n}, 3], got {list(arr.shape)}", p)
     return Track3D(arr[:, [table[j] for j in JOINT_NAMES]].astype(np.float64), fps, str(p), {"format": fmt})

@@ -48,21 +48,49 @@ def _action_summary(actions: np.ndarray) -> dict:
     return {"dominant": [max(share, key=share.get)], "distribution": share}
 
 
+def _numeric(value, what: str, dtype) -> np.ndarray:
+    """``value`` as a numeric array; DatasetError naming ``what`` for text, objects or ragged lists."""
+    try:
+        arr = np.asarray(value.numpy() if isinstance(value, torch.Tensor) else value)
+    except (ValueError, TypeError, RuntimeError):
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "biuf" or arr.ndim == 0:
+        raise DatasetError(f"{what}: expected a numeric array, got {type(value).__name__}"
+                           + (f" of {arr.dtype}" if hasattr(arr, "dtype") and arr.ndim else ""))
+    return arr.astype(dtype)
+
+
 def v1_sample_to_v3(sample: dict, path: Path, index: int) -> dict:
     """One v1 scene (motion ``[T, 20]`` or ``[T, A, 20]``) as a canonical v3 sample of actor 0."""
     from ..synth.generator import derive_physics  # the physics our own clips carry
 
-    motion = np.asarray(sample["motion"], dtype=np.float32)
-    if motion.ndim not in (2, 3) or motion.shape[-1] != V1_DIM:
-        raise DatasetError(f"{path} sample {index}: expected v1 motion [T, 20] or [T, A, 20], got {list(motion.shape)}", path)
-    actors = motion.shape[1] if motion.ndim == 3 else 1
+    where = f"{path} sample {index}"
+    motion = _numeric(sample.get("motion"), f"{where}: motion", np.float32)
+    if motion.ndim not in (2, 3) or motion.shape[-1] != V1_DIM or 0 in motion.shape:
+        raise DatasetError(f"{where}: expected v1 motion [T, 20] or [T, A, 20] with T, A >= 1, got {list(motion.shape)}", path)
+    actors, T = (motion.shape[1] if motion.ndim == 3 else 1), len(motion)
     v3 = v1_motion_to_v3(motion[:, 0] if motion.ndim == 3 else motion)
-    actions = np.asarray(sample["actions"], dtype=np.int64)
+    if "actions" not in sample:
+        raise DatasetError(f"{where}: missing 'actions' (per-frame action indices [T] or [T, A])", path)
+    actions = _numeric(sample["actions"], f"{where}: actions", np.int64)
+    if actions.shape not in ((T,), (T, actors)):
+        raise DatasetError(f"{where}: actions: expected shape [{T}] or [{T}, {actors}] like its motion, "
+                           f"got {list(actions.shape)}", path)
     actions = actions[:, 0] if actions.ndim == 2 else actions
+    if actions.min() < 0 or actions.max() >= len(ACTIONS):
+        raise DatasetError(f"{where}: actions: expected indices 0..{len(ACTIONS) - 1}, got {int(actions.min())}.."
+                           f"{int(actions.max())}", path)
+    if not isinstance(sample.get("description"), str):
+        raise DatasetError(f"{where}: description: expected text, got {type(sample.get('description')).__name__}", path)
+    raw_ann = sample.get("annotations") or {}
+    if not isinstance(raw_ann, dict):
+        raise DatasetError(f"{where}: annotations: expected a mapping, got {type(raw_ann).__name__}", path)
     pelvis = 0.5 * (v3[:, 44:46] + v3[:, 46:48])
-    annotations = {k: v for k, v in (sample.get("annotations") or {}).items() if k in ("shot_type", "camera_motion")}
+    annotations = {k: v for k, v in raw_ann.items() if k in ("shot_type", "camera_motion")}
     annotations["action_summary"] = _action_summary(actions)  # of actor 0: the file's summary covers all actors
-    camera = np.asarray(sample.get("camera", np.zeros((len(v3), 3))), dtype=np.float32)
+    camera = _numeric(sample.get("camera", np.ones((T, 3))), f"{where}: camera", np.float32)
+    if camera.shape[:1] != (T,) or camera.size < 3 * T:
+        raise DatasetError(f"{where}: camera: expected [{T}, 3] like its motion, got {list(camera.shape)}", path)
     out = {"description": sample["description"], "motion": torch.from_numpy(v3),
            "actions": torch.from_numpy(actions), "physics": torch.from_numpy(derive_physics(pelvis, FPS_DEFAULT)),
            "camera": torch.from_numpy(camera.reshape(len(v3), -1)[:, :3]), "source": sample.get("source", "synthetic"),
