@@ -5,6 +5,7 @@ Fast: the "run processes" are sleeping Python children, never a training.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -119,3 +120,54 @@ def test_a_queued_run_starts_when_its_turn_comes(tmp_path, spawned):
     assert [r.run_id for r in promote_queued(tmp_path)] == ["b"]
     assert len(spawned) == 1 and str(b.root) in spawned[0]
     assert b.raw_status()["state"] == "running"
+
+
+# ------------------------------------------------------------------ a process is the run's own: containment
+@pytest.fixture
+def run_tree(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "r1" / "checkpoints").mkdir(parents=True)
+    (runs / "r10").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", runs / "r1" / "link_out")
+    os.symlink(runs / "r1", tmp_path / "alias")
+    return runs
+
+
+def _stickgen_like(*args: str, cwd=None, env: dict | None = None) -> subprocess.Popen:
+    """A sleeping child whose command line reads like a stickgen step on ``args``."""
+    return subprocess.Popen([*SLEEPER, "stickgen_core.jobs.pipeline", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                            env={"PATH": os.environ.get("PATH", ""), **(env or {})})
+
+
+@pytest.mark.parametrize("arg,cwd,owned", [
+    ("{runs}/r1", None, True), ("{runs}/r1/checkpoints/x.pth", None, True), ("r1", "{runs}", True),
+    ("{alias}", None, True),                           # the run folder through a symlink to it
+    ("{runs}/r10", None, False), ("r10", "{runs}", False),   # a sibling whose name starts like the run's
+    ("{runs}/r1/link_out/x", None, False),             # a symlink out of the run
+    ("{runs}/r1/../r10", None, False),
+])
+def test_a_process_is_the_runs_own_only_when_its_command_line_names_a_path_inside(run_tree, arg, cwd, owned):
+    fill = {"runs": str(run_tree), "alias": str(run_tree.parent / "alias")}
+    child = _stickgen_like(arg.format(**fill), cwd=cwd.format(**fill) if cwd else None)
+    try:
+        deadline = time.monotonic() + 10      # until exec has replaced the forked copy's command line
+        while "stickgen_core.jobs.pipeline" not in psutil.Process(child.pid).cmdline() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ProcessRef.of(child.pid).owned_by(run_tree / "r1") is owned
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+@pytest.mark.parametrize("run_dir,owned", [("{runs}/r1", True), ("{runs}/r10", False), ("{runs}/r1/link_out", False)])
+def test_a_pods_entrypoint_is_the_runs_own_only_when_its_run_dir_is_the_run(run_tree, run_dir, owned):
+    child = _stickgen_like(env={"STICKGEN_RUN_DIR": run_dir.format(runs=run_tree)})
+    try:
+        deadline = time.monotonic() + 10
+        while "stickgen_core.jobs.pipeline" not in psutil.Process(child.pid).cmdline() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ProcessRef.of(child.pid).owned_by(run_tree / "r1") is owned
+    finally:
+        child.kill()
+        child.wait(10)
