@@ -84,6 +84,11 @@ class LaunchForm(QWidget):
         self.start_help.setWordWrap(True)
         self.epochs, self.batch = _spin(1, 100_000), _spin(1, 65_536)
         self.lr = _spin(1e-8, 10.0, decimals=8, step=1e-5)
+        self.gpu_count = _spin(1, 64)
+        self.gpu_count.setToolTip("GPUs on the machine (a RunPod pod has up to 8). Above 1 the trainer runs under "
+                                  "torchrun, one process per GPU, each with the batch size above")
+        self.batch_note = QLabel()
+        self.batch_note.setWordWrap(True)
         self.run_name = QLineEdit()
         self.run_name.setPlaceholderText("automatic (stage-date-time)")
 
@@ -110,7 +115,8 @@ class LaunchForm(QWidget):
         for label, w in (("Config", self._with(self.config, self.browse_config)), ("Stage", self.stage),
                          ("Data", self._with(self.data, self.browse_data)), ("", self.data_note),
                          ("Start from", self.start_mode), ("Checkpoint", self.checkpoint), ("", self.start_help),
-                         ("Epochs", self.epochs), ("Batch size", self.batch), ("Learning rate", self.lr),
+                         ("Epochs", self.epochs), ("Batch size", self.batch), ("GPUs", self.gpu_count),
+                         ("", self.batch_note), ("Learning rate", self.lr),
                          ("Run name", self.run_name)):
             jf.addRow(label, w)
         self.data_note.setWordWrap(True)
@@ -155,16 +161,20 @@ class LaunchForm(QWidget):
         self.stage.currentIndexChanged.connect(self._stage_changed)
         self.start_mode.currentIndexChanged.connect(self._start_changed)
         for sig in (self.data.currentTextChanged, self.checkpoint.currentTextChanged, self.epochs.valueChanged,
-                    self.batch.valueChanged, self.lr.valueChanged, self.run_name.textChanged, self.lora.toggled,
+                    self.batch.valueChanged, self.gpu_count.valueChanged, self.lr.valueChanged,
+                    self.run_name.textChanged, self.lora.toggled,
                     self.lora_rank.valueChanged, self.lora_alpha.valueChanged, self.lora_dropout.valueChanged,
                     self.lora_modules.textChanged, self.backend.changed,
                     *[w.valueChanged for w in self.weights.values()]):
             sig.connect(self.changed)
+        self.gpu_count.valueChanged.connect(self._batch_changed)
+        self.batch.valueChanged.connect(self._batch_changed)
         self.browse_config.clicked.connect(self._browse_config)
         self.browse_data.clicked.connect(self._browse_data)
         self.copy_cli.clicked.connect(self.copy_command)
         self.launch_button.clicked.connect(self.request_launch)
         self._start_changed()
+        self._batch_changed()
 
     @staticmethod
     def _with(main: QWidget, button: QPushButton) -> QWidget:
@@ -298,6 +308,15 @@ class LaunchForm(QWidget):
         self._fit_wrapped()
         self.changed()
 
+    def _batch_changed(self, *_: object) -> None:
+        """Say what one optimizer step sees when the batch is split over GPUs (batch size is per GPU)."""
+        gpus, batch = self.gpu_count.value(), self.batch.value()
+        accum = int(self._cfg.get("training", {}).get("grad_accum_steps", 1) or 1)
+        self.batch.setSuffix(" per GPU" if gpus > 1 else "")
+        self.batch_note.setVisible(gpus > 1)
+        self.batch_note.setText(f"{gpus} GPUs × {batch} × {accum} accumulation = {gpus * batch * accum} clips "
+                                "per optimizer step (torchrun)")
+
     def changed(self, *_: object) -> None:
         if not self._loading:
             self._check_timer.start()
@@ -335,7 +354,7 @@ class LaunchForm(QWidget):
                                                 if abs(b.value() - lw.get(k, b.value())) > 1e-9},
                        epochs=changed(self.epochs.value(), "epochs"), batch_size=changed(self.batch.value(), "batch_size"),
                        learning_rate=None if abs(self.lr.value() - t.get("learning_rate", 0)) < 1e-12 else self.lr.value(),
-                       overrides=dict(self._overrides), backend=self.backend.backend,
+                       gpu_count=self.gpu_count.value(), overrides=dict(self._overrides), backend=self.backend.backend,
                        backend_settings=self.backend.settings())
 
     def set_spec(self, spec: JobSpec) -> None:
@@ -359,6 +378,7 @@ class LaunchForm(QWidget):
             if value is not None:
                 box.setValue(value)
         self.run_name.setText(spec.run_name or "")
+        self.gpu_count.setValue(spec.gpu_count)
         if spec.lora is not None:
             self.lora.setChecked(spec.lora.enabled)
             for box, value in ((self.lora_rank, spec.lora.rank), (self.lora_alpha, spec.lora.alpha),
