@@ -76,6 +76,30 @@ def ntu_action(code: int) -> str:
     return ACTION_OVERRIDES.get(code) or map_action(NTU_ACTIONS[code - 1])
 
 
+def joint_block(lines: list[str], start: int, p: Path) -> np.ndarray:
+    """``[25, 3]`` x y z of the 25 joint lines from ``start`` (one numpy parse of the block; the
+    line at fault is looked for only when it fails)."""
+    block = lines[start: start + 25]
+    try:
+        vals = np.array(" ".join(block).split(), dtype=np.float64)
+        if len(block) == 25 and vals.size == 25 * 12:
+            return vals.reshape(25, 12)[:, :3]
+    except ValueError:
+        pass
+    for k, line in enumerate(block + [""] * (25 - len(block))):
+        where = f"{p}: line {start + k + 1}"
+        if start + k >= len(lines):
+            raise DatasetError(f"{where}: file ends where a joint line was expected", p)
+        vals = line.split()
+        if len(vals) != 12:
+            raise DatasetError(f"{where}: expected 12 values for a joint line, got {len(vals)}", p)
+        try:
+            [float(v) for v in vals]
+        except ValueError as exc:
+            raise DatasetError(f"{where}: expected numbers on a joint line ({exc})", p) from None
+    raise DatasetError(f"{p}: line {start + 1}: malformed joint block", p)  # unreachable: a line above failed
+
+
 def parse_skeleton(path: str | Path) -> tuple[int, dict[str, dict[int, np.ndarray]]]:
     """(frame count, body id -> frame -> ``[25, 3]`` joints); DatasetError naming the file and line."""
     p = Path(path)
@@ -110,11 +134,8 @@ def parse_skeleton(path: str | Path) -> tuple[int, dict[str, dict[int, np.ndarra
             n = count(f"frame {f}'s joint count", 25)
             if n != 25:
                 raise DatasetError(f"{p}: line {pos}: expected 25 Kinect joints, got {n}", p)
-            try:
-                xyz = np.array([[float(v) for v in row(12, "a joint line")[:3]] for _ in range(25)])
-            except ValueError as exc:
-                raise DatasetError(f"{p}: line {pos}: expected numbers on a joint line ({exc})", p) from None
-            bodies.setdefault(body_id, {})[f] = xyz
+            bodies.setdefault(body_id, {})[f] = joint_block(lines, pos, p)
+            pos += 25
     return frames, bodies
 
 
