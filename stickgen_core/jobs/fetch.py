@@ -13,7 +13,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import AgentError, JobError, VolumeStorageError
 from ..io import atomic_path
@@ -25,12 +25,18 @@ log = logging.getLogger(__name__)
 WHICH = {"best": (BEST,), "latest": (LATEST,), "all": (BEST, LATEST)}
 
 
-def fetch(run: Run, which: str = "best", to: str | Path | None = None, sink: Sink | None = None) -> list[dict[str, Any]]:
+def fetch(run: Run, which: str = "best", to: str | Path | None = None, sink: Sink | None = None, *,
+          progress: Callable[[float, float], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
     """Bring ``which`` checkpoint(s) of ``run`` to ``to`` (default: the run folder's checkpoints/).
 
     One row per file: name, path, sha256, bytes, source (``agent``, ``volume`` or ``local``). With
     ``all``, a checkpoint the run has not written yet is skipped; JobError when none can be had.
+    ``progress(done, total)`` / ``should_stop()`` are the task callbacks a GUI passes: a stop raises
+    InterruptedError and leaves the ``.part`` for the next fetch to continue.
     """
+    if progress is not None or should_stop is not None:
+        sink = _callbacks(sink, progress, should_stop)
     if which not in WHICH:
         raise JobError(f"fetch: expected one of {sorted(WHICH)}, got {which!r}")
     folder = Path(to) if to else run.root / "checkpoints"
@@ -46,6 +52,18 @@ def fetch(run: Run, which: str = "best", to: str | Path | None = None, sink: Sin
         run.update_job_state(fetched={**run.job_state().get("fetched", {}),
                                       **{r["name"]: {k: r[k] for k in ("path", "sha256", "source", "at")} for r in rows}})
     return rows
+
+
+def _callbacks(sink: Sink | None, progress: Callable[[float, float], None] | None,
+               should_stop: Callable[[], bool] | None) -> Sink:
+    def both(done: int, total: int, rate: float, eta: float | None) -> None:
+        if should_stop is not None and should_stop():
+            raise InterruptedError("fetch cancelled")
+        if progress is not None:
+            progress(done, total)
+        if sink is not None:
+            sink(done, total, rate, eta)
+    return both
 
 
 class _Missing(JobError):

@@ -308,7 +308,7 @@ def resumable_download(dest: str | Path, size: int, identity: str, open_range: C
                     progress(len(block))
         except ChangedError:
             changed = True
-        except JobError:
+        except (JobError, InterruptedError):  # InterruptedError: cancelled; the part stays for the next try
             raise
         except Exception as exc:  # a dropped connection: what arrived stays in the .part for the next try
             raise VolumeStorageError(f"{what}: interrupted after {progress.done} of {size} bytes "

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from stickgen_core.jobs import ACTIVE, TERMINAL, delete_run, find_run, launch, sft_spec
 
 from ..workers import Task, TaskQueue
+from .download import DownloadButton
 from .launch_form import LaunchForm
 from ..widgets.empty_message import EmptyMessage
 from .live_plots import LivePlots
@@ -71,7 +72,12 @@ class TrainPage(QWidget):
         runs = QWidget()
         rl = QVBoxLayout(runs)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(QLabel("<b>Runs</b> (select several to overlay them)"))
+        title = QHBoxLayout()  # the title row has room to spare; the button bar has none at 1024 px
+        title.addWidget(QLabel("<b>Runs</b> (select several to overlay them)"))
+        self.download = DownloadButton()  # its own task: a long download never holds up Stop or Launch
+        title.addWidget(self.download)
+        title.addStretch(1)
+        rl.addLayout(title)
         rl.addLayout(bar)
         rl.addWidget(self.table)
         self.table_message_text = ("No runs yet: set up a job on the left and press Launch. "
@@ -96,6 +102,8 @@ class TrainPage(QWidget):
         lay.addWidget(split)
 
         self.form.launch_requested.connect(self.launch)
+        self.download.status.connect(self.status)
+        self.download.downloaded.connect(lambda _rows: self.poller and self.poller.poll_now())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         handlers = (self.stop, self.resume, self.sft_from_best, self.open_folder, self.show_log, self.delete)
         for name, handler in zip(ACTIONS, handlers):
@@ -129,6 +137,7 @@ class TrainPage(QWidget):
             self.poller = None
         self.queue.cancel_all()
         self.queue.wait(120_000)
+        self.download.shutdown()
         self.form.shutdown()
 
     def _on_poll(self, states: list[RunState]) -> None:
@@ -202,6 +211,7 @@ class TrainPage(QWidget):
         for name, b in self.buttons.items():
             b.setEnabled(s is not None and why[name] is None)
             b.setToolTip(why[name] or "")
+        self.download.set_run(s, self.workspace)
 
     # ------------------------------------------------------------------ actions
     def _run_task(self, what: str, fn, *args, on_done=None) -> None:

@@ -118,3 +118,19 @@ def test_a_local_run_copies_with_to(tmp_path, tiny_spec):
     (root / "checkpoints" / BEST).write_bytes(b"local")
     rows = fetch(Run(root), "best", tmp_path / "out")
     assert rows[0]["source"] == "local" and (tmp_path / "out" / BEST).read_bytes() == b"local"
+
+
+def test_a_cancelled_fetch_keeps_its_part_and_the_next_one_continues(remote_run, s3_volume):
+    run = remote_run
+    run.update_job_state(terminated=True)
+    data = blob(3 << 20, seed=2)
+    put(s3_volume, run, BEST, data)
+    seen = []
+    with pytest.raises(InterruptedError):
+        fetch(run, "best", progress=lambda done, total: seen.append(done), should_stop=lambda: len(seen) >= 1)
+    part = run.root / "checkpoints" / (BEST + ".part")
+    assert 0 < part.stat().st_size < len(data) and not (run.root / "checkpoints" / BEST).exists()
+    kept = part.stat().st_size
+    done = []
+    fetch(run, "best", progress=lambda d, total: done.append(d))
+    assert (run.root / "checkpoints" / BEST).read_bytes() == data and done[0] > kept  # it went on from the part
