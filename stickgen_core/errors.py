@@ -58,3 +58,13 @@ class ReportError(StickGenError):
 
 class VolumeStorageError(JobError):
     """A RunPod network volume could not be read or written through its S3 API (messages never hold keys)."""
+
+
+class CheckpointError(DatasetError):
+    """A checkpoint file is not one this stickgen can load, resume from or build a model from (keys, types,
+    weights, stored config, schema); a DatasetError, so handlers of dataset errors still catch it."""
+
+
+class PathEscapeError(DatasetError):
+    """A path built from a name (a suite, a prompt id, an upload) resolves outside the folder it must stay
+    in (``..``, an absolute path, a symlink out); a DatasetError, so existing handlers still catch it."""

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import DatasetError, SampleValidationError
+from .errors import CheckpointError, DatasetError, SampleValidationError
 from .schema import (ACTIONS, LEGACY_ACTIONS_V1, LEGACY_V1_TO_CURRENT, NUM_ACTIONS, SCHEMA_VERSION,
                      action_index)
 
@@ -119,7 +119,7 @@ def upgrade_checkpoint(ck: dict, path: object) -> dict:
     if version == SCHEMA_VERSION:
         return ck
     if version not in (None, 1):
-        raise DatasetError(f"{path}: checkpoint schema_version {version!r} is newer than this stickgen reads "
+        raise CheckpointError(f"{path}: checkpoint schema_version {version!r} is newer than this stickgen reads "
                            f"(up to {SCHEMA_VERSION})", path)
     cfg = dict(ck.get("config") or {})
     model_cfg = dict(cfg.get("model") or {})

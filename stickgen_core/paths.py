@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import ConfigError, DatasetError
+from .errors import ConfigError, DatasetError, PathEscapeError
 from .limits import brief
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def inside(folder: str | os.PathLike, *parts: str) -> Path:
     base = Path(folder).resolve()
     target = base.joinpath(*parts).resolve()
     if target != base and base not in target.parents:
-        raise DatasetError(f"{Path(folder, *parts)}: resolves outside {folder}; refused", target)
+        raise PathEscapeError(f"{Path(folder, *parts)}: resolves outside {folder}; refused", target)
     return Path(folder).joinpath(*parts)
 
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import DatasetError
+from ..errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class ActionPlanner(nn.Module):
             planner = cls(PlannerShape(**{k: int(v) for k, v in saved["shape"].items()}))
             planner.load_state_dict(saved["state_dict"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise DatasetError(f"{origin}: '{CHECKPOINT_KEY}' is not an action planner "
+            raise CheckpointError(f"{origin}: '{CHECKPOINT_KEY}' is not an action planner "
                                f"({type(exc).__name__}: {str(exc)[:120]})", origin) from None
         return planner.eval()
 

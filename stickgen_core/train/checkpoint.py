@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..errors import DatasetError, StickGenError
+from ..errors import CheckpointError, StickGenError
 from ..io import atomic_torch_save, load_torch_file
 from ..migrate import upgrade_checkpoint
 from ..schema import SCHEMA_VERSION
@@ -44,14 +44,14 @@ def load_checkpoint(path: str | Path, *, for_resume: bool = False) -> dict[str, 
     ``for_resume`` also requires the optimizer and schedule states."""
     ck = load_torch_file(path)
     if not isinstance(ck, dict):
-        raise DatasetError(f"{path}: expected a checkpoint dict, got {type(ck).__name__}", path)
+        raise CheckpointError(f"{path}: expected a checkpoint dict, got {type(ck).__name__}", path)
     missing = [k for k in REQUIRED if k not in ck]
     if missing:
-        raise DatasetError(f"{path}: not a Stick-Gen checkpoint (missing {', '.join(missing)})", path)
+        raise CheckpointError(f"{path}: not a Stick-Gen checkpoint (missing {', '.join(missing)})", path)
     check_checkpoint(ck, path)
     absent = [k for k in ("optimizer_state_dict", "scheduler_state_dict") if not isinstance(ck.get(k), dict)]
     if for_resume and absent:  # checked before migration, which drops them on purpose
-        raise DatasetError(f"{path}: cannot resume from it: it holds weights only (no {', '.join(absent)}; an "
+        raise CheckpointError(f"{path}: cannot resume from it: it holds weights only (no {', '.join(absent)}; an "
                            "export-merged file or a stripped checkpoint); use --init_from to start from its weights",
                            path)
     ck = upgrade_checkpoint(ck, path)
@@ -73,19 +73,19 @@ def check_checkpoint(ck: dict[str, Any], path: str | Path) -> None:
     """Types of the checkpoint's entries and finiteness of its weights (a NaN model is not a model)."""
     for key in ("epoch", "global_step"):
         if isinstance(ck[key], bool) or not isinstance(ck[key], int):
-            raise DatasetError(f"{path}: '{key}' should be a whole number, got {type(ck[key]).__name__}", path)
+            raise CheckpointError(f"{path}: '{key}' should be a whole number, got {type(ck[key]).__name__}", path)
     if not isinstance(ck["config"], dict):
-        raise DatasetError(f"{path}: 'config' should be a dict of config sections, got {type(ck['config']).__name__}",
+        raise CheckpointError(f"{path}: 'config' should be a dict of config sections, got {type(ck['config']).__name__}",
                            path)
     for key in ("model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "lora_state_dict"):
         if key in ck and ck[key] is not None and not isinstance(ck[key], dict):
-            raise DatasetError(f"{path}: '{key}' should be a dict, got {type(ck[key]).__name__}", path)
+            raise CheckpointError(f"{path}: '{key}' should be a dict, got {type(ck[key]).__name__}", path)
     for key in ("model_state_dict", "lora_state_dict"):
         for name, t in (ck.get(key) or {}).items():
             if not isinstance(t, torch.Tensor):
-                raise DatasetError(f"{path}: {key}[{str(name)[:80]!r}] should be a tensor, got {type(t).__name__}", path)
+                raise CheckpointError(f"{path}: {key}[{str(name)[:80]!r}] should be a tensor, got {type(t).__name__}", path)
             if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                raise DatasetError(f"{path}: weight {str(name)[:80]!r} holds NaN/inf values; the model diverged "
+                raise CheckpointError(f"{path}: weight {str(name)[:80]!r} holds NaN/inf values; the model diverged "
                                    "when it was saved: use an earlier checkpoint", path)
 
 
@@ -113,5 +113,5 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: s
         hint = sorted({v for k, v in flags.items() for n in missing + extra if k in n})
         if hint:
             parts.append(f"settings involved: {', '.join(hint)}")
-        raise DatasetError(f"{path}: its weights do not fit {what}: {'; '.join(parts)}", path)
+        raise CheckpointError(f"{path}: its weights do not fit {what}: {'; '.join(parts)}", path)
     model.load_state_dict(state)

@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 
 from ..config import StickGenConfig
-from ..errors import DatasetError
+from ..errors import CheckpointError, DatasetError
 from ..io import load_dataset
 from ..model.action_plan import CHECKPOINT_KEY, fit_action_planner
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -32,7 +32,7 @@ def fit_planner_into(checkpoint: str | Path, data: str | Path, output: str | Pat
     ck = load_checkpoint(checkpoint)
     cfg = load_config_from_checkpoint(ck, checkpoint)
     if not cfg.model.action_conditioning:
-        raise DatasetError(f"{checkpoint}: model.action_conditioning is off, so the model takes no action input "
+        raise CheckpointError(f"{checkpoint}: model.action_conditioning is off, so the model takes no action input "
                            "to plan", checkpoint)
     samples = list(load_dataset(data))
     missing = [i for i, s in enumerate(samples) if s.get("embedding") is None]

@@ -21,7 +21,7 @@ import psutil
 import torch
 
 from ..config import RunSources, StickGenConfig, load_config
-from ..errors import ConfigError, DatasetError, StickGenError, TrainingDivergedError
+from ..errors import CheckpointError, ConfigError, StickGenError, TrainingDivergedError
 from ..io import atomic_write_text
 from ..limits import read_json_file
 from ..model import StickFigureTransformer
@@ -115,10 +115,10 @@ def model_from_checkpoint(ck: dict, path: str | Path = "checkpoint") -> tuple[St
     cfg = load_config_from_checkpoint(ck, path)
     dim = ck.get("embedding_dim")
     if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
-        raise DatasetError(f"{path}: 'embedding_dim' should be a positive whole number, got {str(dim)[:40]!r}", path)
+        raise CheckpointError(f"{path}: 'embedding_dim' should be a positive whole number, got {str(dim)[:40]!r}", path)
     lora = any("lora_" in k for k in ck["model_state_dict"])
     if ck.get("lora_state_dict") and not lora:
-        raise DatasetError(f"{path}: holds a lora_state_dict but its model weights have no LoRA adapters; "
+        raise CheckpointError(f"{path}: holds a lora_state_dict but its model weights have no LoRA adapters; "
                            "expected both (a LoRA run) or neither", path)
     model: torch.nn.Module = StickFigureTransformer(cfg.model, dim, cfg.diffusion)
     if lora:
@@ -241,7 +241,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 opt.load_state_dict(resume["optimizer_state_dict"])
                 sched.load_state_dict(resume["scheduler_state_dict"])
             except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-                raise DatasetError(f"{sources.resume_from.value}: its optimizer/schedule state does not fit this "
+                raise CheckpointError(f"{sources.resume_from.value}: its optimizer/schedule state does not fit this "
                                    f"run ({type(exc).__name__}: {str(exc)[:120]})", sources.resume_from.value) from None
         start_epoch, step = int(resume["epoch"]) + 1, int(resume["global_step"])
         if resume.get("resume_batch"):  # stopped inside an epoch: skip the batches already used
@@ -413,4 +413,4 @@ def load_config_from_checkpoint(ck: dict, path: str | Path = "checkpoint") -> St
     try:
         return load_config(overrides=ck["config"])
     except ConfigError as exc:
-        raise DatasetError(f"{path}: the config stored in it is not valid ({exc})", path) from None
+        raise CheckpointError(f"{path}: the config stored in it is not valid ({exc})", path) from None
