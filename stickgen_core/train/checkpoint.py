@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,20 @@ def load_checkpoint(path: str | Path, *, for_resume: bool = False) -> dict[str, 
                            path)
     ck = upgrade_checkpoint(ck, path)
     return ck
+
+
+def recorded_best(path: str | Path) -> float:
+    """The validation loss a best checkpoint file was kept for (memory-mapped: the weights are not read);
+    inf when there is no such file or it says nothing usable."""
+    if not Path(path).is_file():
+        return float("inf")
+    try:
+        ck = load_torch_file(path, mmap=True)
+    except StickGenError:
+        return float("inf")
+    values = [ck.get(k) for k in ("best_val_loss", "val_loss")] if isinstance(ck, dict) else []
+    finite = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return min(finite, default=float("inf"))
 
 
 def has_refiner(path: str | Path) -> bool:

@@ -27,7 +27,7 @@ from ..limits import read_json_file
 from ..model import StickFigureTransformer
 from ..model.action_plan import CHECKPOINT_KEY as PLANNER_KEY
 from .planner import planner_for_training
-from .checkpoint import BEST, LATEST, load_checkpoint, load_weights, restore_rng, save_checkpoint
+from .checkpoint import BEST, LATEST, load_checkpoint, load_weights, recorded_best, restore_rng, save_checkpoint
 from .data import MotionData
 from .distributed import setup, teardown
 from .losses import compute_losses
@@ -248,7 +248,9 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             start_epoch, skip = int(resume["resume_epoch"]), int(resume["resume_batch"])
             # the epoch's loss so far, so its logged train_loss covers every batch, not only those after the resume
             carried = (float(resume.get("resume_running", 0.0)), int(resume.get("resume_batches", 0)))
-        best = float(resume.get("best_val_loss", float("inf")))
+        # the best so far: the checkpoint's record, or this folder's best file if that is better (a latest
+        # written before a crash, an older checkpoint without the key): a resumed run never replaces a better best
+        best = min(float(resume.get("best_val_loss", float("inf"))), recorded_best(run.checkpoints / BEST))
         if "rng_state" in resume:
             restore_rng(resume["rng_state"])
         log.info("resumed from %s (%s) at epoch %d, step %d", sources.resume_from.value, sources.resume_from.origin,
@@ -360,9 +362,9 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                                         "was written for it. Lower training.learning_rate")
         if ddp.main:
             ck = checkpoint(epoch, train_loss, val_loss, val)
-            save_checkpoint(run.checkpoints / LATEST, ck)
-            if is_best:
+            if is_best:  # best first: a crash between the two never leaves a latest that claims a better best
                 save_checkpoint(run.checkpoints / BEST, ck)
+            save_checkpoint(run.checkpoints / LATEST, ck)
         ddp.barrier()
         run.status("running", epoch=epoch, global_step=step, error=None)
         log.info("epoch %d: train %.4f val %.4f%s", epoch, train_loss, val_loss, " (best)" if is_best else "")
