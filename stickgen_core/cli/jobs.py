@@ -28,7 +28,8 @@ def _print_run(run, as_json: bool, verb: str) -> None:
 
 
 def _public_state(run) -> dict:
-    keep = ("attempt", "pod_id", "gpu_type", "price_per_hour", "agent_url", "remote_best", "remote_latest")
+    keep = ("attempt", "pod_id", "gpu_type", "price_per_hour", "agent_url", "remote_best", "remote_latest",
+            "terminated", "pod_status", "cost_per_hr", "unreachable")
     return {k: v for k, v in run.job_state().items() if k in keep}
 
 
@@ -132,19 +133,49 @@ def _estimate(spec, as_json: bool) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from ..jobs import list_runs
 
-    rows = [r.summary() for r in list_runs(_workspace(args))]
+    rows = [_list_row(r) for r in list_runs(_workspace(args))]
     if args.json:
         print(json.dumps(rows, default=str))
         return 0
     if not rows:
         print(f"no runs in {os.path.join(_workspace(args), 'runs')}")
         return 0
-    print(f"{'run':28} {'stage':8} {'backend':8} {'state':10} {'epoch':>5} {'step':>7}  error")
+    print(f"{'run':28} {'stage':8} {'backend':8} {'state':11} {'epoch':>5} {'step':>7}  {'pod':24} error")
     for r in rows:
-        err = (r["error"] or "")[:60]
-        print(f"{r['run_id']:28} {r['stage'] or '':8} {r['backend'] or '':8} {r['state'] or '':10} "
-              f"{'' if r['epoch'] is None else r['epoch']:>5} {'' if r['global_step'] is None else r['global_step']:>7}  {err}")
+        err = r["error"] if r["state"] == "damaged" else (r["error"] or "")[:60]  # the reason is the point
+        print(f"{r['run_id']:28} {r['stage'] or '':8} {r['backend'] or '':8} {r['state'] or '':11} "
+              f"{'' if r['epoch'] is None else r['epoch']:>5} {'' if r['global_step'] is None else r['global_step']:>7}  "
+              f"{_pod_cell(r['pod']):24} {err}")
+    billing = [r["pod"] for r in rows if r["pod"] and r["pod"].get("status") == "RUNNING"]
+    if billing:
+        total = sum(float(p.get("cost_per_hr") or 0) for p in billing)
+        print(f"{len(billing)} pod(s) still billing, ${total:.2f}/h in all: `stickgen jobs terminate RUN` removes one")
     return 0
+
+
+def _list_row(run) -> dict:
+    """One row of `jobs list`, with the run's pod while it exists; a run that cannot be read or reached
+    is a row saying so: one pod or API failure never hides the other runs or fails the command."""
+    try:
+        row = run.summary()
+    except Exception as exc:  # noqa: BLE001 - whatever one run raises, the list goes on
+        row = {"run_id": run.run_id, "stage": None, "backend": None, "state": "unreachable", "epoch": None,
+               "global_step": None, "error": f"{type(exc).__name__}: {exc}", "path": str(run.root)}
+    row["pod"] = None
+    if row.get("backend") == "runpod":
+        try:
+            row["pod"] = run.backend.pod_billing(run)
+        except Exception as exc:  # noqa: BLE001
+            row["pod"] = {"unreachable": f"{type(exc).__name__}: {exc}"}
+    return row
+
+
+def _pod_cell(pod: dict | None) -> str:
+    if not pod:
+        return ""
+    price = f" ${float(pod['cost_per_hr']):.2f}/h" if pod.get("cost_per_hr") is not None else ""
+    status = "unreachable" if pod.get("unreachable") else (pod.get("status") or "?")
+    return f"{pod.get('pod_id', '?')} {status}{price}"
 
 
 def _find(args):
@@ -161,6 +192,15 @@ def cmd_stop(args: argparse.Namespace) -> int:
             raise JobError("--terminate: only a RunPod run has a pod to remove")
         run.backend.terminate(run)
     _print_run(run, args.json, "stop")
+    return 0
+
+
+def cmd_terminate(args: argparse.Namespace) -> int:
+    run = _find(args)
+    if run.spec.backend != "runpod":
+        raise JobError(f"run {run.run_id} is a {run.spec.backend} run: only a RunPod run has a pod to terminate")
+    run.backend.terminate(run)
+    _print_run(run, args.json, "terminated pod of")
     return 0
 
 
@@ -302,6 +342,8 @@ def register(sub) -> None:
     li.set_defaults(func=cmd_list)
 
     for name, func, helptext in (("stop", cmd_stop, "stop a run (it saves its latest checkpoint)"),
+                                 ("terminate", cmd_terminate,
+                                  "runpod: remove the run's pod now (the network volume keeps the run)"),
                                  ("resume", cmd_resume, "a new attempt from the latest checkpoint"),
                                  ("sft-from", cmd_sft_from, "SFT from a run's best checkpoint"),
                                  ("logs", cmd_logs, "the run's log")):

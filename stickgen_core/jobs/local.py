@@ -22,9 +22,30 @@ from ..errors import JobError
 from ..limits import brief
 from .backends import Backend
 from .process import ProcessRef, spawn
-from .run import Run, failure_tail
+from .run import Run, settle_dead
 
 log = logging.getLogger(__name__)
+
+
+ROLES = ("supervisor", "trainer", "step_process")  # the processes of a run, as job_state.json names them
+
+
+def live_processes(run: Run) -> list[tuple[str, ProcessRef]]:
+    """The run's processes that still run (pid and start time match), by role."""
+    job = run.job_state()
+    refs = [(role, ProcessRef.from_dict(job.get(role))) for role in ROLES]
+    return [(role, ref) for role, ref in refs if ref is not None and ref.alive()]
+
+
+@contextmanager
+def run_lock(run: Run) -> Iterator[None]:
+    """One process at a time changes who runs a run: spawning it, or declaring its processes dead."""
+    with open(run.root / ".run.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def max_parallel(settings: dict[str, Any] | None = None) -> int:
@@ -95,10 +116,13 @@ class LocalBackend(Backend):
         """Start the supervisor now, detached (callers hold the queue lock)."""
         argv = [sys.executable, "-m", "stickgen_core.jobs.pipeline", str(run.root),
                 "--nice", str(int(self.settings.get("nice", 10)))]
-        run.set_status("running", phase="starting", error=None, log_tail=None)
-        proc = spawn(argv, run.root / "console.log", detach=True)
-        run.update_job_state(supervisor=ProcessRef.of(proc.pid).to_dict(), trainer=None, started_at=time.time(),
-                             stop_requested=False)
+        # under the run's lock: a poll in between must never see 'running' beside the last attempt's dead
+        # supervisor (it would write 'failed' over the run that is starting)
+        with run_lock(run):
+            run.set_status("running", phase="starting", error=None, log_tail=None)
+            proc = spawn(argv, run.root / "console.log", detach=True)
+            run.update_job_state(supervisor=ProcessRef.of(proc.pid).to_dict(), trainer=None, step_process=None,
+                                 started_at=time.time(), stop_requested=False)
         log.info("started run %s (pid %d)", run.run_id, proc.pid)
 
     def refresh(self, run: Run) -> None:
@@ -108,18 +132,26 @@ class LocalBackend(Backend):
             return
         if status.get("state") != "running":
             return
-        job = run.job_state()
-        sup = ProcessRef.from_dict(job.get("supervisor"))
-        if sup is not None and sup.alive():
+        if live_processes(run):
             return
-        status = run.raw_status()  # it may have finished between the two reads
-        if status.get("state") != "running":
-            return
-        if job.get("stop_requested") and status.get("phase") in ("starting", "embed"):
-            run.set_status("stopped", phase=None, error=None)  # stopped before training began: nothing lost
-        else:
-            run.set_status("failed", phase=None, error="the run's process ended without a final status",
-                           log_tail=failure_tail(run))
+        with run_lock(run):  # a spawn in progress finishes first; then both files are read afresh
+            job, status = run.job_state(), run.raw_status()
+            if status.get("state") != "running" or live_processes(run):
+                return  # it finished (or was restarted) meanwhile
+            if job.get("stop_requested") and status.get("phase") in ("starting", "embed"):
+                run.set_status("stopped", phase=None, error=None)  # stopped before training began: nothing lost
+            else:  # only once every process of the run is gone: a trainer may still be saving after its supervisor died
+                settle_dead(run)  # failed, with the log's end; stale temp checkpoints removed
+
+    def release(self, run: Run, timeout: float = 0.0) -> None:
+        """Wait until no process of the run is alive (a stopping trainer is saving); JobError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while (alive := live_processes(run)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if alive:
+            who = ", ".join(f"{role} pid {ref.pid}" for role, ref in alive)
+            raise JobError(f"run {run.run_id}: its {who} still runs (saving?); wait for it to end, or stop the run")
+        self.refresh(run)  # a run whose processes all died without a final status is recorded as failed now
 
     def stop(self, run: Run, wait: bool, timeout: float) -> None:
         with queue_lock(run.workspace):

@@ -15,6 +15,7 @@ from .run import ACTIVE, BEST, TERMINAL, Run, now_iso, write_json
 from .spec import JobSpec, sft_config_for
 
 log = logging.getLogger(__name__)
+RELEASE_TIMEOUT_S = 60.0  # how long resume and delete wait for a stopping trainer to finish saving
 
 
 def runs_dir(workspace: str | Path) -> Path:
@@ -134,6 +135,7 @@ def delete_run(run: Run) -> None:
         raise JobError(f"run {run.run_id} is {state}; stop it before deleting it")
     if not (run.root / "run.json").is_file():
         raise JobError(f"{run.root}: not a run folder (no run.json); nothing deleted")
+    run.backend.release(run, timeout=RELEASE_TIMEOUT_S)  # no trainer still writing, no pod billing on
     shutil.rmtree(run.root)
     log.info("deleted run %s", run.run_id)
 
@@ -143,6 +145,7 @@ def resume_run(run: Run) -> Run:
     state = run.status().get("state")
     if state not in TERMINAL:
         raise JobError(f"run {run.run_id} is {state}; only a stopped, failed or completed run can be resumed")
+    run.backend.release(run, timeout=RELEASE_TIMEOUT_S)  # never two trainers in one folder, never two pods
     latest = run.checkpoint("latest") if run.spec.backend == "local" else None
     remote_latest = run.job_state().get("remote_latest")
     if latest is None and not remote_latest:

@@ -159,17 +159,16 @@ def test_restart_loop_is_detected(tmp_path, fake, pod_spec):
 
 def test_stop_and_terminate_reach_the_api(tmp_path, fake, pod_spec):
     fake.pods = [{"desiredStatus": "RUNNING", "runtime": None, "uptimeSeconds": 0}]
-    run = launch(pod_spec(), tmp_path / "ws")
+    run = launch(pod_spec(pod_end="stop"), tmp_path / "ws")  # stop: the pod stays (EXITED), its disk billed
     assert run.stop()["state"] == "stopped"
-    RunPodBackend(run.spec.backend_settings).terminate(run)
-    names = [c[0] for c in fake.calls]
-    assert names.count("podTerminate") == 1
+    assert fake.live_pods()["pod1"]["desiredStatus"] == "EXITED" and not fake.billing_pods()
     from stickgen_core.cli import main
 
-    assert main(["jobs", "stop", run.run_id, "--workspace", str(tmp_path / "ws"), "--terminate"]) == 0
-    names = [c[0] for c in fake.calls]
-    assert names.count("podTerminate") == 2
-    assert "podStop" in names and "podTerminate" in names
+    assert main(["jobs", "terminate", run.run_id, "--workspace", str(tmp_path / "ws")]) == 0
+    assert [c[0] for c in fake.calls].count("podTerminate") == 1 and not fake.live_pods()
+    run2 = launch(pod_spec(), tmp_path / "ws")  # default pod_end: stop terminates
+    assert main(["jobs", "stop", run2.run_id, "--workspace", str(tmp_path / "ws"), "--terminate"]) == 0
+    assert [c[0] for c in fake.calls].count("podTerminate") == 2 and not fake.live_pods()
 
 
 def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake, pod_spec, tiny_data, s3_volume):
