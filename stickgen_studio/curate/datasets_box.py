@@ -13,9 +13,11 @@ from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLis
 from .. import palette
 from .importing import accepts, display_name
 
-ADD_TIP = ("Add datasets (.pt, ours or the reference Stick-Gen's), BVH motion capture (.bvh) or HumanML3D "
-           "joints (.npy); they are converted in the background. You can also drop files or folders here")
-FOLDER_TIP = "Add a folder of BVH files, or a HumanML3D folder (with new_joints/ and texts/)"
+ADD_TIP = ("Add datasets (.pt, ours or the reference Stick-Gen's), BVH motion capture (.bvh), HumanML3D or "
+           "KIT-ML joints (.npy), AIST++ keypoints (.pkl) or NTU skeletons (.skeleton); they are converted "
+           "in the background. You can also drop files or folders here")
+FOLDER_TIP = ("Add a folder of BVH or NTU .skeleton files, or a HumanML3D / KIT-ML folder (new_joints/ and "
+              "texts/) or an AIST++ folder (keypoints3d/)")
 
 
 class DatasetsBox(QGroupBox):

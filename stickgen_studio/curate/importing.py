@@ -15,19 +15,21 @@ from ..workers import Task
 if TYPE_CHECKING:  # the converters import torch: loaded by the task, off the GUI thread
     from stickgen_core.convert import ImportResult
 
-FOREIGN_SUFFIXES = (".bvh", ".npy")
+FOREIGN_SUFFIXES = (".bvh", ".npy", ".pkl", ".skeleton")
 FILE_FILTERS = ";;".join((
-    "Motion data (*.pt *.pth *.bvh *.npy)",
+    "Motion data (*.pt *.pth *.bvh *.npy *.pkl *.skeleton)",
     "Stick-Gen datasets, ours or the reference's (*.pt *.pth)",
     "BVH motion capture (*.bvh)",
-    "HumanML3D joints (*.npy)",
+    "HumanML3D or KIT-ML joints (*.npy)",
+    "AIST++ keypoints (*.pkl)",
+    "NTU RGB+D skeletons (*.skeleton)",
     "All files (*)",
 ))
 CONVERTED_DIR = ".converted"  # under the workspace's datasets folder; workspace.dataset_files() skips it
 
 
 def accepts(path: str | Path) -> bool:
-    """A path the panel can take in: a dataset, a BVH or HumanML3D file, or a folder of them."""
+    """A path the panel can take in: a dataset, a BVH, HumanML3D, KIT-ML, AIST++ or NTU file, or a folder of them."""
     p = Path(path)
     return p.is_dir() or p.suffix.lower() in (*DATASET_SUFFIXES, *FOREIGN_SUFFIXES)
 
@@ -46,7 +48,8 @@ def choose_files(parent: QWidget, start: str) -> list[str]:
 
 
 def choose_folder(parent: QWidget, start: str) -> list[str]:
-    folder = QFileDialog.getExistingDirectory(parent, "Add a folder of BVH files or a HumanML3D folder", start)
+    folder = QFileDialog.getExistingDirectory(parent, "Add a folder of BVH or NTU files, or a HumanML3D, KIT-ML "
+                                                      "or AIST++ folder", start)
     return [folder] if folder else []
 
 
