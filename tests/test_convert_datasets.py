@@ -195,3 +195,18 @@ def test_cli_converts_each_layout_and_validate_accepts_it(layouts, tmp_path, cap
                      "--describe", "{style} style: a person {verb}"]) == 0
     import torch
     assert torch.load(out, weights_only=True)[0]["description"] == "angry style: a person runs backward"
+
+
+def test_a_dataset_folder_converts_its_good_files_and_lists_the_bad(tmp_path, capsys):
+    folder = tmp_path / "nturgbd_skeletons"
+    for k in (1, 2):
+        write_ntu(folder / f"S001C001P00{k}R001A023.skeleton", [walk_3d(2.0, 30.0, seed=k)])
+    _cut(write_ntu(folder / "S001C001P003R001A023.skeleton", [walk_3d(2.0, 30.0)]), 30)
+    out = tmp_path / "ntu.pt"
+    assert cli_main(["convert", str(folder), "--format", "ntu", "--out", str(out)]) == 0
+    errors = (tmp_path / "ntu.errors.txt").read_text().splitlines()
+    assert len(errors) == 1 and "P003R001A023.skeleton" in errors[0] and "line 31" in errors[0]
+    import torch
+    clips = torch.load(out, weights_only=True)
+    assert len(clips) == 2 and all(c["description"] == "a person: hand waving" for c in clips)
+    assert "wrote 2 clip(s) from 2 of 3 file(s)" in capsys.readouterr().out
