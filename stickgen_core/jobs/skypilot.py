@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import yaml
 
 from ..errors import JobError
 from .backends import Backend
-from .run import Run
+from .run import TERMINAL, Run
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,11 @@ DEFAULTS: dict[str, Any] = {
     "bucket": None,             # s3://... gs://... r2://...: where the run folder lives (required to launch)
     "disk_size_gb": 100,
     "max_restarts_on_errors": 0,  # managed jobs: restarts after a user-code failure (preemptions always recover)
+    "poll_s": 60.0,             # how often `jobs list` / the studio ask SkyPilot about a managed job
 }
+# SkyPilot's ManagedJobStatus names -> our run states (CANCELLING is still running until it ends)
+STATES = {"PENDING": "queued", "SUBMITTED": "queued", "STARTING": "queued", "RUNNING": "running",
+          "RECOVERING": "running", "CANCELLING": "running", "SUCCEEDED": "completed", "CANCELLED": "stopped"}
 REMOTE = "/stickgen"            # where data, checkpoints to start from and runs live on every node
 MASTER_PORT = 29500
 _ACCEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
@@ -58,6 +63,8 @@ def check_settings(given: dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(s["accelerator"], str) or not _ACCEL.match(s["accelerator"]):
         raise JobError(f"job.backend_settings.accelerator: expected a SkyPilot accelerator name like A100, "
                        f"got {s['accelerator']!r}")
+    if not isinstance(s["poll_s"], (int, float)) or isinstance(s["poll_s"], bool) or s["poll_s"] < 0:
+        raise JobError(f"job.backend_settings.poll_s: expected seconds >= 0, got {s['poll_s']!r}")
     for key, low in (("num_nodes", 1), ("disk_size_gb", 1), ("max_restarts_on_errors", 0)):
         if not isinstance(s[key], int) or isinstance(s[key], bool) or s[key] < low:
             raise JobError(f"job.backend_settings.{key}: expected a whole number of at least {low}, got {s[key]!r}")
@@ -164,6 +171,16 @@ def sky_command() -> str:
     return sky
 
 
+def managed_job_records() -> list[dict[str, Any]] | None:
+    """SkyPilot's managed-job records (its Python SDK), or None when SkyPilot is not importable here."""
+    try:
+        import sky
+        from sky import jobs as sky_jobs
+    except ImportError:
+        return None
+    return sky.get(sky_jobs.queue(refresh=False))
+
+
 def launch_check(settings: dict[str, Any] | None) -> dict[str, Any]:
     """What launching needs beyond a valid task: a bucket for the checkpoints and the ``sky`` command."""
     s = check_settings(settings)
@@ -196,6 +213,33 @@ class SkyPilotBackend(Backend):
             raise JobError(msg)
         run.update_job_state(sky_job_name=name, bucket_run_dir=f"{self.s['bucket'].rstrip('/')}/{run.run_id}")
         run.set_status("running", phase="submitted to SkyPilot (watch: sky jobs logs -n " + name + ")", error=None)
+
+    def refresh(self, run: Run) -> None:
+        """Follow the managed job's state (at most every ``poll_s``); SkyPilot not answering changes nothing."""
+        state, name = run.job_state(), run.job_state().get("sky_job_name")
+        if not name or run.raw_status().get("state") in TERMINAL:
+            return
+        if time.time() - float(state.get("sky_checked_at", 0.0)) < float(self.s["poll_s"]):
+            return
+        run.update_job_state(sky_checked_at=time.time())
+        try:
+            records = managed_job_records()
+        except Exception as exc:  # noqa: BLE001 - an unreachable controller or API server: ask again later
+            run.update_job_state(sky_error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            return
+        mine = [r for r in records or [] if r.get("job_name") == name]
+        if not mine:
+            return
+        record = max(mine, key=lambda r: r.get("job_id") or 0)  # a relaunch under the same name: the newest
+        status = getattr(record.get("status"), "name", str(record.get("status")))
+        ours = STATES.get(status, "failed" if status.startswith("FAILED") else None)
+        if ours is None:
+            return
+        recoveries = int(record.get("recovery_count") or 0)
+        run.update_job_state(sky_error=None, sky_status=status, sky_recoveries=recoveries)
+        error = f"SkyPilot: {status} (see `sky jobs logs -n {name}`)" if ours == "failed" else None
+        run.set_status(ours, phase=None if ours in TERMINAL else f"SkyPilot {status}, {recoveries} recoveries",
+                       error=error)
 
     def stop(self, run: Run, wait: bool, timeout: float) -> None:
         """Cancel the managed job (SkyPilot tears its cluster down); the bucket keeps the checkpoints."""

@@ -118,3 +118,40 @@ def test_backend_skypilot_needs_a_bucket_and_the_sky_command(tmp_path, tiny_spec
     with pytest.raises(JobError, match="`sky` command is not installed"):
         launch(tiny_spec(backend="skypilot", backend_settings={"bucket": "s3://bkt"}), tmp_path / "ws")
     assert not (tmp_path / "ws" / "runs").exists() or not any((tmp_path / "ws" / "runs").iterdir())
+
+
+@pytest.mark.parametrize("status, state", [("PENDING", "queued"), ("STARTING", "queued"), ("RUNNING", "running"),
+                                           ("RECOVERING", "running"), ("SUCCEEDED", "completed"),
+                                           ("CANCELLED", "stopped"), ("FAILED_NO_RESOURCE", "failed")])
+def test_refresh_follows_the_managed_job(tmp_path, tiny_spec, fake_sky, monkeypatch, status, state):
+    import types
+
+    from stickgen_core.jobs import skypilot
+
+    run = launch(tiny_spec(backend="skypilot", run_name="sp", backend_settings={"bucket": "gs://b/r", "poll_s": 0}),
+                 tmp_path / "ws")
+    records = [{"job_id": 1, "job_name": "stickgen-sp", "status": types.SimpleNamespace(name="FAILED"), "recovery_count": 0},
+               {"job_id": 7, "job_name": "stickgen-sp", "status": types.SimpleNamespace(name=status), "recovery_count": 2},
+               {"job_id": 9, "job_name": "someone-else", "status": types.SimpleNamespace(name="SUCCEEDED")}]
+    monkeypatch.setattr(skypilot, "managed_job_records", lambda: records)
+    assert run.status()["state"] == state  # status() refreshes through the backend
+    assert run.job_state()["sky_status"] == status and run.job_state()["sky_recoveries"] == 2
+    assert ("sky jobs logs -n stickgen-sp" in (run.status().get("error") or "")) == (state == "failed")
+
+
+def test_refresh_keeps_the_state_when_skypilot_does_not_answer_and_asks_at_most_every_poll_s(
+        tmp_path, tiny_spec, fake_sky, monkeypatch):
+    from stickgen_core.jobs import skypilot
+
+    run = launch(tiny_spec(backend="skypilot", run_name="sp", backend_settings={"bucket": "gs://b/r", "poll_s": 3600}),
+                 tmp_path / "ws")
+    calls = []
+
+    def down():
+        calls.append(1)
+        raise ConnectionError("API server not running")
+
+    monkeypatch.setattr(skypilot, "managed_job_records", down)
+    run.job_state()  # launched: never asked yet
+    assert run.status()["state"] == "running" and "API server not running" in run.job_state()["sky_error"]
+    assert run.status()["state"] == "running" and len(calls) == 1  # within poll_s: not asked again
