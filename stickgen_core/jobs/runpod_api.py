@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import threading
@@ -18,6 +19,7 @@ from typing import Any, Iterator
 
 from ..errors import RunPodError
 
+log = logging.getLogger(__name__)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _sdk_lock = threading.Lock()
 POD_ENDS = ("terminate", "stop")
@@ -106,6 +108,31 @@ def graphql(query: str) -> dict[str, Any]:
 def get_pod(pod_id: str) -> dict[str, Any] | None:
     """The pod's status, price and runtime (``POD_QUERY``); None when RunPod has no such pod."""
     return graphql(POD_QUERY.format(pod_id=gql_string(pod_id, "pod_id")))["pod"]
+
+
+def gpu_price(gpu_type: str, cloud_type: str) -> float | None:
+    """The on-demand $/h of one ``gpu_type`` in ``cloud_type`` (SECURE, COMMUNITY, ALL), if the API gives one."""
+    with sdk() as rp:
+        gpu = rp.get_gpu(gql_string(gpu_type, "gpu_types"))
+    secure, community = gpu.get("securePrice"), gpu.get("communityPrice")
+    lowest = (gpu.get("lowestPrice") or {}).get("uninterruptablePrice")
+    price = {"SECURE": secure, "COMMUNITY": community}.get(cloud_type) or lowest or secure or community
+    return float(price) if price else None
+
+
+def run_status_on_volume(settings: dict[str, Any], path: str) -> dict[str, Any]:
+    """A run's status.json at ``path`` on the network volume, read through its S3 API (no pod needed);
+    {} when there is no volume, no key or no such object."""
+    try:
+        from .volume_storage import Volume
+
+        volume = Volume.from_settings(settings)
+        body = volume.client().get_object(Bucket=volume.volume_id, Key=volume.key_of(path))["Body"].read(1 << 20)
+        data = json.loads(body)
+        return data if isinstance(data, dict) else {}
+    except Exception as exc:  # noqa: BLE001 - nothing learnt; the caller decides what a lost pod means
+        log.info("no run status from the volume at %s (%s)", path, type(exc).__name__)
+        return {}
 
 
 def end_pod(pod_id: str, how: str = "terminate") -> None:

@@ -28,7 +28,8 @@ from .agent_client import AgentClient
 from .backends import Backend
 from .delivery import deliver_run
 from .run import TERMINAL, Run
-from .runpod_api import POD_ENDS, api_key, create_spot_pod, end_pod, escape_env, get_pod, gql_string, sdk
+from .runpod_api import (POD_ENDS, api_key, create_spot_pod, end_pod, escape_env, get_pod, gpu_price, gql_string,
+                         run_status_on_volume, sdk)
 from .volume_storage import SETTINGS as VOLUME_SETTINGS
 
 __all__ = ["DEFAULTS", "RunPodBackend", "api_key", "escape_env", "gql_string", "sdk"]
@@ -97,12 +98,7 @@ class RunPodBackend(Backend):
         """The API's price of one ``gpu_type`` in the configured cloud (the bid for a spot pod), if it gives one."""
         if self.s["interruptible"]:
             return float(self.s["bid_per_gpu"])
-        with sdk() as rp:
-            gpu = rp.get_gpu(gql_string(gpu_type, "gpu_types"))
-        secure, community = gpu.get("securePrice"), gpu.get("communityPrice")
-        lowest = (gpu.get("lowestPrice") or {}).get("uninterruptablePrice")
-        price = {"SECURE": secure, "COMMUNITY": community}.get(self.s["cloud_type"]) or lowest or secure or community
-        return float(price) if price else None
+        return gpu_price(gpu_type, self.s["cloud_type"])
 
     def _create(self, run: Run, gpu: str, env: dict[str, str]) -> dict[str, Any]:
         kw = dict(name=gql_string(f"stickgen-{run.run_id}", "run_name"), image_name=gql_string(self.s["image"], "image"),
@@ -216,7 +212,7 @@ class RunPodBackend(Backend):
         pod_id, spot = state["pod_id"], state.get("interruptible")
         if not pod:
             run.update_job_state(**fields, pod_ended=True, terminated=True)
-            final = self._volume_status(run)
+            final = run_status_on_volume(self.s, f"{state.get('remote_run_dir', '')}/status.json")
             if final.get("state") in TERMINAL:  # it finished and removed itself before we looked
                 return run.set_status(final["state"], **{k: v for k, v in final.items() if k != "state"})
             if spot and not state.get("stop_requested"):
@@ -246,20 +242,6 @@ class RunPodBackend(Backend):
             elif time.time() - float(state.get("created_at", time.time())) > float(self.s["ready_timeout_s"]):
                 self._fail(run, f"pod {pod_id} was not ready after {self.s['ready_timeout_s']:.0f} s "
                                 f"(status {pod.get('desiredStatus')}, no ports yet)")
-
-    def _volume_status(self, run: Run) -> dict[str, Any]:
-        """status.json of the run folder on the network volume (through its S3 API), {} when unreadable."""
-        try:
-            from .volume_storage import Volume
-
-            volume = Volume.from_settings(self.s)
-            key = volume.key_of(f"{run.job_state().get('remote_run_dir', '')}/status.json")
-            body = volume.client().get_object(Bucket=volume.volume_id, Key=key)["Body"].read(1 << 20)
-            data = json.loads(body)
-            return data if isinstance(data, dict) else {}
-        except Exception as exc:  # noqa: BLE001 - no volume, no key, no object: nothing learnt
-            log.info("run %s: no final state from the volume (%s)", run.run_id, type(exc).__name__)
-            return {}
 
     def wait_ready(self, run: Run, timeout: float | None = None) -> dict[str, Any]:
         """Block until the pod is up (its ports are set); RunPodError with the reason when it fails."""
