@@ -86,6 +86,32 @@ def file_sha256(path: str | Path, progress: Progress | None = None) -> str:
     return h.hexdigest()
 
 
+def cached_sha256(path: Path) -> str:
+    """``file_sha256``, remembered per file (path, size, mtime, inode) so a second launch of a multi-GB split
+    costs a HEAD, not a re-read; the cache is best effort (an unwritable home only costs the re-read)."""
+    st = path.stat()
+    key, stamp = str(path.resolve()), [st.st_size, st.st_mtime_ns, st.st_ino]
+    cache = Path(os.environ.get("STICKGEN_CACHE") or Path.home() / ".cache" / "stickgen") / "sha256.json"
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    hit = known.get(key)
+    if isinstance(hit, dict) and hit.get("stamp") == stamp and re.fullmatch(r"[0-9a-f]{64}", str(hit.get("sha256"))):
+        return hit["sha256"]
+    digest = file_sha256(path)
+    known.pop(key, None)
+    known[key] = {"stamp": stamp, "sha256": digest}
+    try:
+        from ..io import atomic_write_text
+
+        atomic_write_text(cache, json.dumps(dict(list(known.items())[-500:])))
+    except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is no cache, not an error
+        log.debug("digest cache %s not written: %s", cache, exc)
+    return digest
+
+
 @dataclass
 class Volume:
     """One network volume: ``volume_id`` is the bucket; ``mount_path`` where pods see its root."""
@@ -196,7 +222,7 @@ class Volume:
         if not local.is_file():
             raise VolumeStorageError(f"{local}: no such file to upload to volume {self.volume_id}")
         size = local.stat().st_size
-        digest = file_sha256(local)
+        digest = cached_sha256(local)
         key = f"{DATA_PREFIX}/{digest}/{name or local.name}"
         found = self.head(key)
         if found is not None and int(found.get("ContentLength", -1)) == size:

@@ -75,6 +75,7 @@ def s3_volume(s3_server, monkeypatch, tmp_path):
     monkeypatch.setenv("RUNPOD_S3_ACCESS_KEY", S3_ACCESS)
     monkeypatch.setenv("RUNPOD_S3_SECRET_KEY", S3_SECRET)
     monkeypatch.setenv("STICKGEN_RUNPOD_S3_ENDPOINT", s3_server)
+    monkeypatch.setenv("STICKGEN_CACHE", str(tmp_path / "cache"))  # the upload digest cache
     vid = f"vol{uuid.uuid4().hex[:12]}"
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
                           aws_access_key_id=S3_ACCESS, aws_secret_access_key=S3_SECRET)

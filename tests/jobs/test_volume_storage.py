@@ -303,3 +303,22 @@ def test_sft_from_a_runpod_run_starts_from_its_best_on_the_volume(tmp_path, rp, 
     run.set_status("completed")
     sft = sft_from(run, data=run.spec.data)
     assert pod_env(rp)["INIT_FROM_CHECKPOINT"] == f"/runpod-volume/{best_key}" == sft.spec.init_from
+
+
+def test_a_second_upload_does_not_reread_the_file_unless_it_changed(vol, tmp_path, monkeypatch):
+    import time
+
+    from stickgen_core.jobs import volume_storage
+
+    src = tmp_path / "big.pt"
+    src.write_bytes(blob(4096, seed=3))
+    reads = []
+    real = volume_storage.file_sha256
+    monkeypatch.setattr(volume_storage, "file_sha256", lambda p, *a: reads.append(p) or real(p, *a))
+    first = vol.upload(src)
+    assert vol.upload(src) == first and len(reads) == 1  # the digest cache: a HEAD, no re-read
+    time.sleep(0.01)
+    src.write_bytes(blob(4096, seed=4))  # same size, new bytes: a new stamp, hashed again, a new key
+    second = vol.upload(src)
+    assert len(reads) == 2 and second != first
+    assert hashlib.sha256(blob(4096, seed=4)).hexdigest() in second
