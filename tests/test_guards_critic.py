@@ -65,43 +65,9 @@ def clips() -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     low = walk.copy()
     low[:, 1::2] -= 0.74                                       # a clip whose floor is y = -0.74
     still = np.repeat(walk[:1], T, axis=0)
-    flipped = walk.copy()
-    flipped[:, 1::2] = 1.8 - flipped[:, 1::2]                  # upside down: the head below the shoulders
     return {"walk": (walk, phys), "frozen": (frozen, None), "jitter": (jitter, None), "sink": (sink, None),
             "fast": (walk, fast), "hard": (walk, hard), "low": (low, None), "still": (still, None),
-            "periodic": (_periodic(), None), "flipped": (flipped, None), "grown": (_grown(walk), None),
-            "bent": (_knee_bent_backwards(_side_on(walk)), None)}
-
-
-def _grown(walk: np.ndarray) -> np.ndarray:
-    """The figure 30 % taller about its pelvis for 4 frames (fewer than the 5 % a rest length ignores)."""
-    g = walk.copy()
-    pelvis = 0.5 * (g[:, 44:46] + g[:, 46:48])
-    for t in range(50, 54):
-        g[t] = ((g[t].reshape(24, 2) - pelvis[t]) * 1.3 + pelvis[t]).reshape(-1)
-    return g
-
-
-def _side_on(walk: np.ndarray) -> np.ndarray:
-    """Seen from the side: right hip on the left hip, right shoulder on the left one (bends are judged there)."""
-    s = walk.copy()
-    for hip_dx, segs in ((s[:, 28] - s[:, 36], (9, 10)), (s[:, 12] - s[:, 20], (5, 6))):
-        for seg in segs:
-            s[:, seg * 4] += hip_dx
-            s[:, seg * 4 + 2] += hip_dx
-    s[:, 46:48] = s[:, 44:46]
-    return s
-
-
-def _knee_bent_backwards(s: np.ndarray) -> np.ndarray:
-    """The left ankle mirrored across the thigh's line: the knee bends the wrong way."""
-    s = s.copy()
-    hip, ankle = s[:, 28:30], s[:, 34:36]
-    d = s[:, 30:32] - hip
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    v = ankle - hip
-    s[:, 34:36] = hip + 2 * (v * d).sum(1, keepdims=True) * d - v
-    return s
+            "periodic": (_periodic(), None)}
 
 
 def signals(motion: np.ndarray, cfg: SafetyCriticConfig) -> dict[str, np.ndarray]:
@@ -236,31 +202,13 @@ VERDICTS = {
 }
 
 
-# the anatomy checks' settings (joined only where the critic has them)
-ANATOMY_VERDICTS = {
-    "max_shoulder_gap": ("walk", {}, {"detached_limb_severity": 0.9}, 1.0, 0.0),
-    "max_hip_gap": ("walk", {}, {"detached_limb_severity": 0.9}, 1.0, 0.0),
-    "detached_limb_severity": ("walk", {}, {"max_shoulder_gap": 0.0}, 0.1, 0.9),
-    "max_bone_stretch": ("walk", {}, {"bone_length_severity": 0.9}, 1.0, 0.0),
-    "max_bone_variation": ("walk", {}, {"bone_length_severity": 0.9, "max_bone_stretch": 10.0}, 1.0, 0.0),
-    "bone_length_severity": ("walk", {}, {"max_bone_stretch": 0.0}, 0.1, 0.9),
-    "max_wrong_bend": ("bent", {}, {"joint_limit_severity": 0.9}, 180.0, 30.0),
-    "max_head_drop": ("flipped", {}, {"joint_limit_severity": 0.9, "max_wrong_bend": 180.0}, 5.0, 0.15),
-    "joint_limit_severity": ("flipped", {}, {"max_wrong_bend": 180.0}, 0.1, 0.9),
-    "max_height_gain": ("grown", {}, {"height_change_severity": 0.9}, 1.0, 0.1),
-    "min_height_ratio": ("walk", {}, {"height_change_severity": 0.9}, 0.1, 0.99),
-    "height_change_severity": ("grown", {}, {"max_height_gain": 0.1}, 0.1, 0.9),
-    "lying_words": ("flipped", {"prompt": "A person lies on the floor."},
-                    {"joint_limit_severity": 0.9, "max_wrong_bend": 180.0}, ("lies",), ("nothing",)),
-}
-VERDICTS.update({k: v for k, v in ANATOMY_VERDICTS.items() if k in {f.name for f in fields(SafetyCriticConfig)}})
-
-
 def test_the_verdict_table_covers_every_critic_setting():
     """A new setting must join VERDICTS: a setting no test moves can be ignored unnoticed (the anatomy
     settings have their own table, with the clips that move them, in test_critic_anatomy)."""
-    from tests.test_critic_anatomy import VERDICTS as ANATOMY_VERDICTS
-
+    try:
+        from tests.test_critic_anatomy import VERDICTS as ANATOMY_VERDICTS
+    except ModuleNotFoundError:  # a critic without anatomy checks: its settings must all be in VERDICTS
+        ANATOMY_VERDICTS = {}
     assert {f.name for f in fields(SafetyCriticConfig)} - set(VERDICTS) - set(ANATOMY_VERDICTS) == set()
 
 
