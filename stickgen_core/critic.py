@@ -7,6 +7,12 @@ than 80 % of frames, 0.9), repetitive (3 or more near-identical windows, 0.7), j
 quality below 0.3 (0.5). A clip is unsafe when any severity reaches
 ``rejection_severity_threshold`` (0.7).
 
+Beyond the spec, the critic rejects what is not a body (``anatomy``): a limb detached from
+the torso or pelvis (0.8), a bone that stretches or bone lengths that vary over the clip
+(0.7), an elbow or knee bent the wrong way or the head below the shoulders (0.7), and a
+figure that grows or shrinks without bending (0.7). Each issue names the limb, bone or joint.
+A prompt that falls, lies or flips explains a head below the shoulders and a shrinking figure.
+
 Unlike the reference, repetition compares windows of *velocity* (so a figure that merely
 stands in one place is not "repetitive"), and the ground is estimated from resting feet
 for data that does not stand on y = 0 (``ground="auto"`` looks at the data, not at the source).
@@ -20,12 +26,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from .anatomy import LYING_WORDS, AnatomyLimits, anatomy_metrics, find_violations
+from .errors import ConfigError, MotionInputError
 from .issues import runs
-from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags
-from .schema import FPS_DEFAULT
+from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags, scores
+from .schema import FPS_DEFAULT, motion_array
 from .threads import single_thread
 
+#: The ground generated motion is judged on: y = 0, where every generation starts (``ground="auto"``
+#: reads the floor from the data, which suits files from elsewhere but forgives a clip that sinks).
+GENERATED_GROUND = "zero"
 STILLNESS_WORDS = ("still", "motionless", "meditat", "freez", "frozen", "statue", "sleep", "asleep",
                    "lies down", "lying", "stays put", "does not move", "doesn't move", "holds a pose")
 
@@ -53,8 +63,30 @@ class SafetyCriticConfig:
     quality_severity: float = 0.5
     rejection_severity_threshold: float = 0.7
     stillness_words: tuple[str, ...] = STILLNESS_WORDS
+    # anatomy (distances in metres of a 1.75 m figure; defaults are anatomy.AnatomyLimits, fitted on data)
+    max_shoulder_gap: float = AnatomyLimits.max_shoulder_gap
+    max_hip_gap: float = AnatomyLimits.max_hip_gap
+    detached_limb_severity: float = 0.8
+    max_bone_stretch: float = AnatomyLimits.max_bone_stretch
+    max_bone_variation: float = AnatomyLimits.max_bone_variation
+    bone_length_severity: float = 0.7
+    max_wrong_bend: float = AnatomyLimits.max_wrong_bend
+    max_head_drop: float = AnatomyLimits.max_head_drop
+    joint_limit_severity: float = 0.7
+    max_height_gain: float = AnatomyLimits.max_height_gain
+    min_height_ratio: float = AnatomyLimits.min_height_ratio
+    height_change_severity: float = 0.7
+    lying_words: tuple[str, ...] = LYING_WORDS
+
+    def anatomy_limits(self) -> AnatomyLimits:
+        """The anatomy limits these settings hold."""
+        return AnatomyLimits(**{f: getattr(self, f) for f in AnatomyLimits.__dataclass_fields__})
 
     def __post_init__(self) -> None:
+        try:
+            self.anatomy_limits()
+        except ConfigError as exc:
+            raise ConfigError(f"safety_critic.{str(exc).removeprefix('anatomy limit ')}") from None
         for name, value in asdict(self).items():
             if name.endswith("severity") or name.endswith("ratio") or name in ("repetition_similarity", "min_quality"):
                 if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
@@ -76,9 +108,14 @@ class SafetyIssue:
     description: str
     frame_ranges: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in frames
 
+    part: str | None = None  # the limb, bone or joint an anatomy issue is about
+
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "severity": self.severity, "description": self.description,
-                "frame_range": [list(r) for r in self.frame_ranges]}
+        d = {"type": self.type, "severity": self.severity, "description": self.description,
+             "frame_range": [list(r) for r in self.frame_ranges]}
+        if self.part:
+            d["part"] = self.part
+        return d
 
 
 @dataclass
@@ -121,7 +158,15 @@ class SafetyCritic:
 
     def evaluate(self, motion, physics=None, prompt: str | None = None, fps: float = FPS_DEFAULT,
                  source: str | None = None, quality: float | None = None) -> SafetyResult:
-        """Judge one clip (``[T, 48]`` or ``[T, A, 48]``; physics optional, derived when absent)."""
+        """Judge one clip (``[T, 48]`` or ``[T, A, 48]``; physics optional, derived when absent).
+        Raises ``MotionInputError`` naming what is wrong for anything else (None, text, a wrong shape)."""
+        motion = motion_array(motion, "motion")
+        if physics is not None:
+            physics = motion_array(physics, "physics", width=None)
+        if prompt is not None and not isinstance(prompt, str):
+            raise MotionInputError(f"prompt: expected text or None, got {type(prompt).__name__}")
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or not 0 < fps <= 1000:
+            raise MotionInputError(f"fps: expected a frame rate in (0, 1000], got {fps!r}")
         with single_thread():  # one clip is ~100 small ops: a second thread only adds barriers
             return self._evaluate(motion, physics, prompt, fps, source, quality)
 
@@ -141,7 +186,10 @@ class SafetyCritic:
         clip = ClipInput(m, fps, _as_np(physics), None, None, self.floor())
         th = self._thresholds()
         flags = frame_flags(clip, th)
-        metrics = {k: float(v[0]) for k, v in compute_metrics([clip], th).items()}
+        raw = compute_metrics([clip], th)
+        raw.update(anatomy_metrics([m], c.anatomy_limits()))  # quality reads this critic's limits, not the defaults
+        raw.update(scores(raw, th))
+        metrics = {k: float(v[0]) for k, v in raw.items()}
         issues: list[SafetyIssue] = []
         still = bool(prompt) and any(w in prompt.lower() for w in c.stillness_words)
         frozen = flags["frozen"][1:].mean()
@@ -175,6 +223,11 @@ class SafetyCritic:
         rep = self._repetition(m)
         if rep:
             issues.append(rep)
+        found, body_notes = find_violations(m, c.anatomy_limits(), prompt, c.lying_words)
+        severity = {"detached_limb": c.detached_limb_severity, "bone_length": c.bone_length_severity,
+                    "joint_limit": c.joint_limit_severity, "height_change": c.height_change_severity}
+        issues.extend(SafetyIssue(f.kind, severity[f.kind], f.description, f.frame_ranges, f.part) for f in found)
+        notes.extend(body_notes)
         q = quality if quality is not None else (1 - metrics["artifact_score"]) * metrics["realism_score"]
         if q < c.min_quality:
             issues.append(SafetyIssue("low_quality", c.quality_severity,

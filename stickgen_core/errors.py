@@ -60,6 +60,10 @@ class VolumeStorageError(JobError):
     """A RunPod network volume could not be read or written through its S3 API (messages never hold keys)."""
 
 
+class MotionInputError(StickGenError, ValueError):
+    """A motion (or physics) array handed to a public function has the wrong type, shape or values."""
+
+
 class CheckpointError(DatasetError):
     """A checkpoint file is not one this stickgen can load, resume from or build a model from (keys, types,
     weights, stored config, schema); a DatasetError, so handlers of dataset errors still catch it."""

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .critic import SafetyCritic, SafetyCriticConfig, SafetyResult
+from .critic import GENERATED_GROUND, SafetyCritic, SafetyCriticConfig, SafetyResult
 from .errors import ConfigError
 from .model.action_plan import CHECKPOINT_KEY as PLANNER_KEY
 from .model.action_plan import ActionPlanner
@@ -69,7 +69,9 @@ class InferenceGenerator:
                 raise ConfigError(f"{model_path}: its action planner takes {self.planner.shape.embedding_dim}-dim text "
                                   f"but the model {model.embedding_dim}-dim")
         self.enable_safety_check = enable_safety_check
-        self.critic = SafetyCritic(safety_config)
+        # a generated clip stands on y = 0 by construction: judge it there, not on a floor read from the
+        # clip (a figure that sinks stays sunk); "auto" is for data from elsewhere
+        self.critic = SafetyCritic(safety_config or SafetyCriticConfig(ground=GENERATED_GROUND))
         self.checkpoint = str(model_path)
         if keep_bone_lengths is not None:  # an inference-time choice: any checkpoint can have it on or off
             model.cfg.keep_bone_lengths = bool(keep_bone_lengths)

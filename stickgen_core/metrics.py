@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .anatomy import anatomy_metrics
 from .schema import FPS_DEFAULT, JOINT_INDEX, NUM_ACTIONS, SEGMENTS
 from .skeleton import _JOINT_END, _JOINT_SEG
 
@@ -345,6 +346,7 @@ def compute_metrics(clips: Sequence[ClipInput], th: MetricThresholds = MetricThr
     out.update(_physics_maxima(clips, out))
     out["camera_stability"] = _camera_stability(clips, th)
     out.update(_action_stats(clips))
+    out.update(anatomy_metrics([c.motion for c in clips]))
     out.update(scores(out, th))
     return out
 
@@ -401,11 +403,13 @@ def scores(m: dict[str, np.ndarray], th: MetricThresholds = MetricThresholds()) 
         s = (foot_sliding_ratio - 0.35) / 0.3  (toe-off and heel-strike skids are normal)
         e = explosion_frames / 2               (one teleport = two spike frames = full)
     so any one artifact alone can fail a clip, and clean motion scores near 0.
-    realism_score = r_pen * r_vel * r_acc * r_limb with
+    realism_score = r_pen * r_vel * r_acc * r_limb * r_body with
         r_pen  = 1 - penetration_ratio / 0.1,
         r_vel  = 1 - (max_velocity - human_speed) / 7,       (8 m/s fine, 15 m/s zero)
         r_acc  = 1 - (max_acceleration - human_accel) / 40,  (50 m/s^2 fine, 90 zero)
-        r_limb = 1 - (limb_length_cv - 0.15) / 0.25, each clipped to [0, 1].
+        r_limb = 1 - (limb_length_cv - 0.15) / 0.25,
+        r_body = 1 - anatomy_violation_ratio / 0.1   (a tenth of the frames not a body = zero),
+    each clipped to [0, 1] (r_body is 1 where the anatomy was not measured).
     """
     c = lambda x: np.clip(np.nan_to_num(x, nan=1.0), 0.0, 1.0)  # noqa: E731  (NaN counts as worst)
     j, f = c((m["jitter_ratio"] - 0.25) / 0.3), c(m["frozen_ratio"] / 0.5)
@@ -415,7 +419,8 @@ def scores(m: dict[str, np.ndarray], th: MetricThresholds = MetricThresholds()) 
     r_vel = 1 - c((m["max_velocity"] - th.human_speed) / 7.0)
     r_acc = 1 - c((m["max_acceleration"] - th.human_accel) / 40.0)
     r_limb = 1 - c((m["limb_length_cv"] - 0.15) / 0.25)
-    return {"artifact_score": artifact, "realism_score": r_pen * r_vel * r_acc * r_limb}
+    r_body = 1 - c(m["anatomy_violation_ratio"] / 0.1) if "anatomy_violation_ratio" in m else 1.0
+    return {"artifact_score": artifact, "realism_score": r_pen * r_vel * r_acc * r_limb * r_body}
 
 
 def clip_frame_signals(clip: ClipInput, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:

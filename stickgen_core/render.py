@@ -14,8 +14,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from .errors import MotionInputError
 from .io import atomic_path
-from .schema import NUM_SEGMENTS
+from .schema import NUM_SEGMENTS, motion_array
 
 # left limbs blue, right limbs orange, trunk dark: a reader can tell the sides apart
 _SEG_COLOURS = [(40, 40, 40)] * 3 + [(40, 110, 220)] * 2 + [(235, 120, 30)] * 2 + \
@@ -94,11 +95,17 @@ def render_frames(motion, *, size: tuple[int, int] = (320, 320), follow: bool = 
 
 def save_gif(motion, path: str | Path, *, fps: float = 25.0, size: tuple[int, int] = (320, 320),
              title: str | None = None, flagged: Sequence[bool] | None = None, every: int = 1) -> Path:
-    """Write an animated GIF (atomically); ``every`` keeps one frame in ``every``."""
+    """Write an animated GIF (atomically); ``every`` keeps one frame in ``every``. ``MotionInputError``
+    for a motion that is not ``[T, 48]`` / ``[T, A, 48]`` numbers with at least one frame, or bad settings."""
+    motion = motion_array(motion, "motion")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise MotionInputError(f"every: expected a whole number of at least 1, got {every!r}")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or not 0 < fps <= 1000:
+        raise MotionInputError(f"fps: expected a frame rate in (0, 1000], got {fps!r}")
     n = len(motion)
-    frames = render_frames(motion, size=size, title=title, flagged=flagged, only=range(0, n, max(every, 1)))
-    if not frames:
-        raise ValueError("motion has no frames to render")
+    if n == 0:
+        raise MotionInputError(f"motion: expected at least one frame to render, got shape {list(motion.shape)}")
+    frames = render_frames(motion, size=size, title=title, flagged=flagged, only=range(0, n, every))
     duration_ms = int(round(1000 * max(every, 1) / fps))
     with atomic_path(path) as tmp:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)

@@ -302,3 +302,24 @@ def batch_motion_problems(flat: np.ndarray, lengths: np.ndarray) -> list[list[Pr
     for i in suspects:  # only the (rare) bad clips get a per-clip look, for a precise message
         out[i] = motion_content_problems(flat[starts[i]: starts[i] + lengths[i]])
     return out
+
+
+def motion_array(value: Any, what: str = "motion", width: int | None = MOTION_DIM) -> np.ndarray:
+    """``value`` as a float32 array ``[T, width]`` or ``[T, A, width]`` (any last axis when ``width``
+    is None); ``errors.MotionInputError`` naming ``what`` for None, text, objects or a wrong shape."""
+    from .errors import MotionInputError
+
+    arr = _as_array(value)
+    if arr is None and isinstance(value, (list, tuple)):
+        try:
+            arr = np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            arr = None
+    if arr is None or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)) \
+            or arr.dtype == np.bool_:
+        got = type(value).__name__ if arr is None else f"dtype {arr.dtype}"
+        raise MotionInputError(f"{what}: expected a float array or tensor, got {got}")
+    shape = "[T, 48] or [T, A, 48]" if width == MOTION_DIM else f"[T, {width}]" if width else "[T, k]"
+    if arr.ndim not in ((2, 3) if width in (MOTION_DIM, None) else (2,)) or (width and arr.shape[-1] != width):
+        raise MotionInputError(f"{what}: expected shape {shape}, got {list(arr.shape)}")
+    return arr.astype(np.float32, copy=False)

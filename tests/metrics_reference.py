@@ -11,7 +11,7 @@ import torch
 
 # unchanged by the fusion: the reference uses the library's own
 from stickgen_core.metrics import (_FEET, ARTIFACT_KINDS, ClipInput, MetricThresholds, _action_stats, _diff, _per_clip,
-                                   _physics_maxima, _resolve_ground, _rows, _shift, scores)
+                                   _physics_maxima, _resolve_ground, _rows, _shift, anatomy_metrics, scores)
 from stickgen_core.skeleton import _JOINT_END, _JOINT_SEG
 
 
@@ -167,6 +167,7 @@ def compute_metrics(clips: Sequence[ClipInput], th: MetricThresholds = MetricThr
     out.update(_physics_maxima(clips, out))
     out["camera_stability"] = _camera_stability(clips, th)
     out.update(_action_stats(clips))
+    out.update(anatomy_metrics([c.motion for c in clips]))
     out.update(scores(out, th))
     return out
 

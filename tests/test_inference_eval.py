@@ -169,3 +169,18 @@ def test_malformed_suite_files_name_the_key(tmp_path, text, needle):
 def test_unknown_suite_is_a_clear_error(gen, tmp_path):
     with pytest.raises(ConfigError, match="unknown suite"):
         run_adversarial_eval("unused", ["no_such_suite"], tmp_path, generator=gen)
+
+
+def test_generations_are_judged_on_y0_so_a_sunk_clip_penetrates(gen):
+    """Issue 31 item 10: a generated clip's floor is y = 0 by construction; a figure sunk 0.6 m in a
+    steady pose is ground penetration for the generator's critic, though "auto" (data from elsewhere)
+    reads that floor from the clip and lets it be."""
+    from stickgen_core.critic import SafetyCritic
+
+    clip = gen.generate("A person waves.", seconds=3, seed=1)["motion"].numpy()
+    sunk = np.repeat(clip[:1], len(clip), axis=0)
+    sunk[..., 1::2] -= 0.6
+    assert gen.critic.config.ground == "zero"
+    _, verdict = gen.check_motion_safety(sunk)
+    assert "ground_penetration" in [i.type for i in verdict.issues]
+    assert "ground_penetration" not in [i.type for i in SafetyCritic().evaluate(sunk).issues]

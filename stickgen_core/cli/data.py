@@ -59,7 +59,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"  {item}")
     if len(ds.skipped) > args.max_report:
         print(f"  ... and {len(ds.skipped) - args.max_report} more")
-    return 1 if ds.skipped else 0
+    broken = 0 if args.anatomy == "off" else _report_anatomy(ds, args.max_report)
+    return 1 if ds.skipped or (broken and args.anatomy == "error") else 0
+
+
+def _report_anatomy(ds, max_report: int) -> int:
+    """Clips whose figure is not a body (the critic's anatomy checks, its default limits): how many."""
+    from ..anatomy import find_violations
+
+    lines = []
+    for s in ds:
+        found, _ = find_violations(s["motion"].numpy(), prompt=s.get("description"))
+        if found:
+            lines.append(f"  [{s.get('source_index', '?')}] " + "; ".join(f.description for f in found[:3]))
+    if lines:
+        print(f"{len(lines)} valid clip(s) whose figure is not a body (detached limbs, bones, joints, height; "
+              f"the critic's limits):")
+        for line in lines[:max_report]:
+            print(line)
+        if len(lines) > max_report:
+            print(f"  ... and {len(lines) - max_report} more")
+    return len(lines)
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import build_demo_workspace
@@ -96,6 +116,9 @@ def register(sub) -> None:
     v = sub.add_parser("validate", help="check every sample of a dataset file or folder")
     v.add_argument("path")
     v.add_argument("--max-report", type=int, default=20)
+    v.add_argument("--anatomy", choices=["warn", "error", "off"], default="warn",
+                   help="figures that are not a body (detached limbs, stretched bones, joints bent the wrong way): "
+                        "list them (warn), also exit 1 (error), or skip the check (off)")
     v.set_defaults(func=cmd_validate)
 
     d = sub.add_parser("demo", help="build a demo workspace: synthetic dataset and preview GIFs")
