@@ -134,10 +134,18 @@ def run_tree(tmp_path):
     return runs
 
 
-def _stickgen_like(*args: str, cwd=None, env: dict | None = None) -> subprocess.Popen:
-    """A sleeping child whose command line reads like a stickgen step on ``args``."""
-    return subprocess.Popen([*SLEEPER, "stickgen_core.jobs.pipeline", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                            env={"PATH": os.environ.get("PATH", ""), **(env or {})})
+def _owned(run_root, *args: str, cwd=None, env: dict | None = None) -> bool:
+    """Whether a sleeping child whose command line reads like a stickgen step on ``args`` is the run's own."""
+    child = subprocess.Popen([*SLEEPER, "stickgen_core.jobs.pipeline", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                             env={"PATH": os.environ.get("PATH", ""), **(env or {})})
+    try:
+        deadline = time.monotonic() + 10      # until exec has replaced the forked copy's command line
+        while "stickgen_core.jobs.pipeline" not in psutil.Process(child.pid).cmdline() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return ProcessRef.of(child.pid).owned_by(run_root)
+    finally:
+        child.kill()
+        child.wait(10)
 
 
 @pytest.mark.parametrize("arg,cwd,owned", [
@@ -149,25 +157,9 @@ def _stickgen_like(*args: str, cwd=None, env: dict | None = None) -> subprocess.
 ])
 def test_a_process_is_the_runs_own_only_when_its_command_line_names_a_path_inside(run_tree, arg, cwd, owned):
     fill = {"runs": str(run_tree), "alias": str(run_tree.parent / "alias")}
-    child = _stickgen_like(arg.format(**fill), cwd=cwd.format(**fill) if cwd else None)
-    try:
-        deadline = time.monotonic() + 10      # until exec has replaced the forked copy's command line
-        while "stickgen_core.jobs.pipeline" not in psutil.Process(child.pid).cmdline() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert ProcessRef.of(child.pid).owned_by(run_tree / "r1") is owned
-    finally:
-        child.kill()
-        child.wait(10)
+    assert _owned(run_tree / "r1", arg.format(**fill), cwd=cwd.format(**fill) if cwd else None) is owned
 
 
 @pytest.mark.parametrize("run_dir,owned", [("{runs}/r1", True), ("{runs}/r10", False), ("{runs}/r1/link_out", False)])
 def test_a_pods_entrypoint_is_the_runs_own_only_when_its_run_dir_is_the_run(run_tree, run_dir, owned):
-    child = _stickgen_like(env={"STICKGEN_RUN_DIR": run_dir.format(runs=run_tree)})
-    try:
-        deadline = time.monotonic() + 10
-        while "stickgen_core.jobs.pipeline" not in psutil.Process(child.pid).cmdline() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert ProcessRef.of(child.pid).owned_by(run_tree / "r1") is owned
-    finally:
-        child.kill()
-        child.wait(10)
+    assert _owned(run_tree / "r1", env={"STICKGEN_RUN_DIR": run_dir.format(runs=run_tree)}) is owned
