@@ -208,7 +208,7 @@ def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, mon
         qtbot.waitUntil(lambda: win.train.buttons["Stop"].isEnabled(), timeout=LONG)
         click(win.train.buttons["Stop"])                       # stops the pod through the API
         qtbot.waitUntil(lambda: row(win, "pod").state == "stopped", timeout=LONG)
-        assert any(name == "podStop" for name, _ in fake.calls)
+        assert "podTerminate" in [name for name, _ in fake.calls] and not fake.live_pods()  # no pod bills on
         for f in (train_ws / "runs" / "pod").rglob("*"):
             assert not f.is_file() or KEY not in f.read_text(errors="replace")
         win.close()

@@ -221,7 +221,7 @@ def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake
             assert KEY not in json.dumps(proc.environ())  # ... and not in the pod's environment
 
         assert run.stop(timeout=120)["state"] == "stopped"
-        assert "podStop" in [c[0] for c in fake.calls]
+        assert "podTerminate" in [c[0] for c in fake.calls] and not fake.live_pods()  # stop ends the pod (pod_end)
         remote_latest = run.job_state()["remote_latest"]
         assert remote_latest == f"/runpod-volume/runs/{run.run_id}/checkpoints/model_checkpoint_latest.pth"
 
