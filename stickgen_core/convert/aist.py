@@ -20,7 +20,7 @@ from ..errors import DatasetError
 from ..schema import JOINT_NAMES
 from .joints3d import Track3D
 from .labels import Labels
-from .multi_actor import fill_gaps
+from .gaps import fill_gaps
 from .safe_pickle import load_numpy_pickle
 
 AIST_FPS = 60.0

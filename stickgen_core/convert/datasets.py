@@ -1,6 +1,6 @@
 """The public motion datasets ``convert`` reads beside BVH/HumanML3D: each is a reader (file ->
 3-D joints of one or more people) plus the labels its layout carries, on the shared
-``to_sample`` / ``to_multi_sample`` path, then ``labels.label_sample`` (name pattern, sidecars,
+``joints3d.to_sample`` path (several people: ``[T, A, 16, 3]``), then ``labels.label_sample`` (name pattern, sidecars,
 ``--describe``) on top.
 
 | format | layout | joints, units, rate | labels |
@@ -20,10 +20,9 @@ from typing import Callable
 
 from ..errors import DatasetError
 from .aist import aist_labels, read_aist
-from .joints3d import Track3D
+from .joints3d import Track3D, to_sample
 from .kitml import kitml_labels, read_kitml
 from .labels import Labels, clip_labels, describe, label_sample
-from .multi_actor import to_multi_sample
 from .ntu import ntu_labels, read_ntu
 from .style100 import read_style100, style100_labels
 
@@ -72,8 +71,8 @@ def convert_dataset_file(path: str | Path, fmt: str, describe_template: str | No
     spec = DATASETS[fmt]
     labels = clip_labels(p, name_pattern, spec.labels(p))
     track = spec.read(p)
-    sample = to_multi_sample(track, describe(labels, describe_template, p), labels.action, target_height,
-                             units=units, scale=scale)
+    sample = to_sample(track, describe(labels, describe_template, p), labels.action, target_height,
+                       units=units, scale=scale)
     return [label_sample(sample, labels, describe_template, p)]
 
 

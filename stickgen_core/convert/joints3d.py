@@ -1,4 +1,5 @@
-"""3-D joint tracks of any source -> one canonical 2-D sample (shared by the BVH and HumanML3D converters).
+"""3-D joint tracks of any source -> one canonical 2-D sample (shared by every converter; one person
+or several).
 
 Steps, in order: the up axis is found (pelvis -> head, on average); units are given or found
 from the figure's height (``units.py``: m, cm, mm, inches or CMU's); the clip is resampled to 25 fps; the
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Track3D:
-    """Joints ``[T, 16, 3]`` in ``schema.JOINT_NAMES`` order, in the file's own units and axes."""
+    """Joints ``[T, 16, 3]`` (``[T, A, 16, 3]`` for several people) in ``schema.JOINT_NAMES`` order,
+    in the file's own units and axes."""
 
     joints: np.ndarray
     fps: float
@@ -107,21 +109,33 @@ def to_sample(track: Track3D, description: str, action: str | None = None,
               scale: float | None = None) -> dict:
     """A canonical sample (``source: mocap``) of a 3-D joint track, its figure scaled to stand
     ``target_height`` m tall (None: as the file measures it, in metres). ``units`` (``m``, ``cm``,
-    ``mm``, ``in``, ``cmu`` or ``auto``) or ``scale`` (metres per file unit) say what a file unit is."""
+    ``mm``, ``in``, ``cmu`` or ``auto``) or ``scale`` (metres per file unit) say what a file unit is.
+
+    Joints ``[T, A, 16, 3]`` (several people, e.g. NTU RGB+D) give ``[T, A, 48]`` motion and
+    ``[T, A]`` actions: the actors share one up axis, unit, plane (actor 0's: two people facing
+    each other are seen from the side, both in view), scale (their median height, so a child stays
+    smaller than the adult beside it) and floor (the median of their resting-feet estimates)."""
     J = np.asarray(track.joints, dtype=np.float64)
-    if J.ndim != 3 or J.shape[1:] != (16, 3) or len(J) < 2:
-        raise DatasetError(f"{track.origin}: expected at least 2 frames of 16 joints in 3-D, got {list(J.shape)}", track.origin)
+    multi = J.ndim == 4
+    J = J if multi else J[:, None]
+    if J.ndim != 4 or J.shape[2:] != (16, 3) or len(J) < 2 or J.shape[1] < 1:
+        raise DatasetError(f"{track.origin}: expected at least 2 frames of 16 joints in 3-D ([T, 16, 3] or "
+                           f"[T, A, 16, 3]), got {list(np.shape(track.joints))}", track.origin)
     if not np.isfinite(J).all():
         raise DatasetError(f"{track.origin}: joint positions hold NaN or infinite values", track.origin)
-    up, sign = find_up_axis(J)
-    ankles = J[:, [JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]], up].mean(1)
-    height = float(np.median(np.abs(J[:, JOINT_INDEX["head_center"], up] - ankles)))
+    T0, A = J.shape[:2]
+    up, sign = find_up_axis(J.reshape(T0 * A, 16, 3))
+    ankles = J[..., [JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]], up].mean(-1)
+    height = float(np.median(np.abs(J[..., JOINT_INDEX["head_center"], up] - ankles)))
     unit, factor = resolve_units(height, track.origin, units, scale)
-    check_length(len(J), track.fps, track.origin)
+    check_length(T0, track.fps, track.origin)
     J = resample(J * factor, track.fps)
-    pts, plane = side_view(J, up, sign)
+    T = len(J)
+    flat, plane = side_view(J.reshape(T, A * 16, 3), up, sign)  # actor 0's joints come first: its plane
+    pts = flat.reshape(T, A, 16, 2)
+    pelvis = JOINT_INDEX["pelvis_center"]
     # pelvis_center is the midpoint of the hips in the canonical skeleton
-    pts[:, JOINT_INDEX["pelvis_center"]] = 0.5 * (pts[:, JOINT_INDEX["l_hip"]] + pts[:, JOINT_INDEX["r_hip"]])
+    pts[:, :, pelvis] = 0.5 * (pts[:, :, JOINT_INDEX["l_hip"]] + pts[:, :, JOINT_INDEX["r_hip"]])
     found = clip_figure_height(joints_to_segments(pts)) / PROXY_PER_HEIGHT
     if target_height:
         pts *= target_height / found
@@ -129,21 +143,26 @@ def to_sample(track: Track3D, description: str, action: str | None = None,
     pts[..., 1] -= _ground(pts)
     from ..synth.generator import derive_physics  # the same physics our own clips carry
 
-    T = len(pts)
     act = action_index(action) if action else guess_action(description + " " + track.origin.rsplit("/", 1)[-1])
+    centre = pts[:, :, pelvis].mean(axis=1)  # a group's centre, as our multi-actor clips use
     camera = np.ones((T, 3), np.float32)
-    camera[:, 0] = pts[:, JOINT_INDEX["pelvis_center"], 0]
+    camera[:, 0] = centre[:, 0]
     meta = dict(track.meta, origin=track.origin, fps=FPS_DEFAULT, source_fps=float(track.fps),
-                source_frames=int(len(track.joints)), units=unit, metres_per_unit=factor, up_axis="xyz"[up] if sign > 0 else "-" + "xyz"[up],
+                source_frames=int(T0), units=unit, metres_per_unit=factor, up_axis="xyz"[up] if sign > 0 else "-" + "xyz"[up],
                 plane=plane, action=ACTIONS[act], found_height_m=round(found, 3))
-    return {"description": description, "motion": torch.from_numpy(joints_to_segments(pts)),
-            "actions": torch.full((T,), act, dtype=torch.int64),
-            "physics": torch.from_numpy(derive_physics(pts[:, JOINT_INDEX["pelvis_center"]], FPS_DEFAULT)),
+    motion = joints_to_segments(pts)
+    if multi:
+        meta["num_actors"] = int(A)
+    return {"description": description, "motion": torch.from_numpy(motion if multi else motion[:, 0]),
+            "actions": torch.full((T, A) if multi else (T,), act, dtype=torch.int64),
+            "physics": torch.from_numpy(derive_physics(centre, FPS_DEFAULT)),
             "camera": torch.from_numpy(camera), "source": "mocap", "schema_version": SCHEMA_VERSION, "meta": meta}
 
 
 def _ground(pts: np.ndarray) -> float:
-    """Floor height of ``[T, 16, 2]`` metres by the resting-feet estimate curation uses."""
+    """Floor height of ``[T, A, 16, 2]`` metres: the median over actors of the resting-feet estimate
+    curation uses."""
     from ..metrics import ClipInput, compute_metrics
 
-    return float(compute_metrics([ClipInput(joints_to_segments(pts), ground=None)])["ground_y"][0])
+    clips = [ClipInput(joints_to_segments(pts[:, a]), ground=None) for a in range(pts.shape[1])]
+    return float(np.median(compute_metrics(clips)["ground_y"]))

@@ -22,7 +22,7 @@ from ..limits import Limit, read_bounded
 from ..schema import JOINT_NAMES
 from .joints3d import Track3D
 from .labels import Labels, map_action
-from .multi_actor import fill_gaps
+from .gaps import fill_gaps
 
 NTU_FPS = 30.0
 MAX_ACTORS = 2
@@ -140,7 +140,7 @@ def parse_skeleton(path: str | Path) -> tuple[int, dict[str, dict[int, np.ndarra
 
 
 def read_ntu(path: str | Path) -> Track3D:
-    """One ``.skeleton`` file as ``[T, A, 16, 3]`` joints of its ``A`` people (metres, y up)."""
+    """One ``.skeleton`` file as ``[T, A, 16, 3]`` joints of its ``A`` people, ``[T, 16, 3]`` for one (metres, y up)."""
     p = Path(path)
     frames, bodies = parse_skeleton(p)
     if frames < 2 or not bodies:
@@ -163,7 +163,8 @@ def read_ntu(path: str | Path) -> Track3D:
         seen &= np.abs(J).sum(axis=(1, 2)) > 0  # Kinect writes zeros for a joint set it lost
         actors.append(fill_gaps(J, seen, str(p), max_missing=1 - MIN_SEEN))
     meta = {"format": "ntu", "bodies_found": len(bodies), "bodies_kept": [b for b, _ in kept]}
-    return Track3D(np.stack(actors, axis=1), NTU_FPS, str(p), meta)
+    joints = np.stack(actors, axis=1) if len(actors) > 1 else actors[0]  # one person: a single-actor clip
+    return Track3D(joints, NTU_FPS, str(p), meta)
 
 
 def ntu_labels(path: str | Path) -> Labels:
