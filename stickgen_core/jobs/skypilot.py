@@ -96,10 +96,11 @@ def task_config(spec: JobSpec, run_id: str) -> dict[str, Any]:
     mounts: dict[str, Any] = {}
     data_remote, data_local = _mount(spec.data, "data")
     mounts[data_remote] = data_local
-    run_dir = f"{REMOTE}/runs/{run_id}"
+    # the bucket when there is one (every node sees it; it outlives the cluster), else node 0's home
+    run_dir = f"{REMOTE}/runs/{run_id}" if s["bucket"] else f"$HOME/stickgen-runs/{run_id}"
     config = spec.resolved_config()
     config["training"]["device"] = "cuda"  # a node without a usable GPU fails loudly, not trains on its CPU
-    train = ["--config", f"{run_dir}/config.yaml", "--run-dir", run_dir]
+    train = ["--config", f'"{run_dir}/config.yaml"', "--run-dir", f'"{run_dir}"']
     start = ""
     if spec.resume_from or spec.init_from:
         flag = "--resume_from" if spec.resume_from else "--init_from"
@@ -149,8 +150,15 @@ def task_config(spec: JobSpec, run_id: str) -> dict[str, Any]:
     return task
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (the run and setup scripts) as literal blocks a person can read."""
+
+
+_Dumper.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+
+
 def task_yaml(spec: JobSpec, run_id: str) -> str:
-    return yaml.safe_dump(task_config(spec, run_id), sort_keys=False, width=1000)
+    return yaml.dump(task_config(spec, run_id), Dumper=_Dumper, sort_keys=False, width=1000)
 
 
 def export_task(spec: JobSpec, run_id: str, path: str | Path) -> Path:
