@@ -167,6 +167,7 @@ def walk_angles(T: int, fps: float, speed: float) -> dict[str, np.ndarray]:
         out[f"{s}_hip"] = np.radians(25) * np.sin(ph) * speed
         out[f"{s}_knee"] = np.radians(65) * np.sqrt(np.maximum(0, np.cos(ph))) * speed
         out[f"{s}_arm"] = -np.radians(20) * np.sin(ph) * speed
+        out[f"{s}_elbow"] = np.radians(20) + np.radians(10) * np.sin(ph) * speed
     return out
 
 
@@ -213,6 +214,7 @@ def make_bvh(convention: str, *, frames: int = 60, walk: bool = True, yaw_deg: f
         if f"{s}_toe" in roles or f"{s}_foot" in roles:  # the foot stays flat
             local[f"{s}_foot"] = Rotation.from_euler("x", (a[f"{s}_hip"] - a[f"{s}_knee"])[:, None])
         local[f"{s}_upperarm"] = Rotation.from_euler("x", a[f"{s}_arm"][:, None]) * Rotation.from_euler("z", sign * 80, degrees=True)
+        local[f"{s}_forearm"] = Rotation.from_euler("y", sign * a[f"{s}_elbow"][:, None])  # the forearm bends forward
     top = roles[0]
     local[top] = yaw * local[top] if top != "pelvis" else yaw
     lines = ["HIERARCHY"]

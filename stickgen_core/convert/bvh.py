@@ -209,16 +209,26 @@ def parse_bvh(path: str | Path) -> Bvh:
     return Bvh(joints, frame_time, motion, str(p), {j.name: k for k, j in enumerate(joints)})
 
 
-def world_positions(bvh: Bvh) -> tuple[np.ndarray, np.ndarray]:
-    """Per joint ``[T, J, 3]`` positions and ``[T, J, 3]`` end-site positions (nan where none)."""
+def world_positions(bvh: Bvh, only: set[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint ``[T, J, 3]`` positions and ``[T, J, 3]`` end-site positions (nan where none);
+    with ``only``, just those joints and their ancestors (the rest stay 0: fingers cost time)."""
     T, J = len(bvh.motion), len(bvh.joints)
     pos = np.zeros((T, J, 3))
     ends = np.full((T, J, 3), np.nan)
     # imported here: scipy.spatial costs ~0.7 s at import, and the studio imports this module at start
     from scipy.spatial.transform import Rotation
 
-    rots: list[Rotation] = []
+    rots: list[Rotation | None] = []
+    if only is not None:
+        keep = set()
+        for k in only:
+            while k >= 0 and k not in keep:
+                keep.add(k)
+                k = bvh.joints[k].parent
     for k, j in enumerate(bvh.joints):  # parents come before children in a BVH hierarchy
+        if only is not None and k not in keep:
+            rots.append(None)  # never read: no kept joint descends from it
+            continue
         ch = bvh.motion[:, j.first_channel: j.first_channel + len(j.channels)]
         local = np.tile(j.offset, (T, 1))
         for c, name in enumerate(j.channels):
@@ -248,7 +258,7 @@ def read_bvh(path: str | Path) -> Track3D:
     """A BVH file as our 16 joints in 3-D (file units and axes)."""
     bvh = parse_bvh(path)
     rig = map_rig(bvh)
-    pos, ends = world_positions(bvh)
+    pos, ends = world_positions(bvh, rig.joints_used())
     joints = rig.place(pos, ends)
     names = {n: bvh.joints[i].name for n, i in rig.index.items()}
     meta = {"format": "bvh", "rig_joints": names,

@@ -96,6 +96,12 @@ class RigMap:
     neck_from: tuple[int, int, int, int] | None = None    # (head's parent, head, l_shoulder, r_shoulder)
     head_tip: int | None = None                          # child joint that ends the head, when no End Site
 
+    def joints_used(self) -> set[int]:
+        """The BVH joints ``place`` reads."""
+        extra = [*(self.neck_from or ()), *(self.chest_between[:1] if self.chest_between else ()),
+                 *([self.head_tip] if self.head_tip is not None else [])]
+        return set(self.index.values()) | set(extra)
+
     def place(self, pos: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """``[T, 16, 3]`` of joint positions ``[T, J, 3]`` and end sites ``[T, J, 3]`` (nan where none)."""
         out = np.zeros((len(pos), len(JOINT_NAMES), 3))

@@ -1,4 +1,6 @@
-"""Conversion speed: BVH frames/s and clips/s, HumanML3D clips/s, curate on the reference sample.
+"""Conversion speed: BVH frames/s and clips/s, HumanML3D clips/s, curate on the reference sample;
+then a folder of 500 generated BVH files (every rig convention, 4 s at 30 fps each) in 1 and 2
+processes, files/s.
 
 Run: nice -n 10 .venv/bin/python tests/benchmarks/bench_convert.py  (idle row, then a row with one busy neighbour)
 """
@@ -57,6 +59,25 @@ def measure() -> tuple[float, float, float, int, float]:
     return frames / dt, len(files) / dt, hml, kept, cur
 
 
+def folder_rate(n_files: int = 500, jobs: int = 1) -> tuple[float, int]:
+    """(files/s, files converted) for a folder of ``n_files`` generated BVH files, ``jobs`` processes."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[2]))  # tests.bvh_fixtures, when run as a script
+    from stickgen_core.convert import convert_folder
+    from tests.bvh_fixtures import CONVENTIONS, make_bvh
+
+    texts = {c: make_bvh(c, frames=120) for c in CONVENTIONS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(n_files):
+            conv = list(texts)[k % len(texts)]
+            (Path(tmp) / f"{k:04d}_{conv}.bvh").write_text(texts[conv])
+        t0 = time.perf_counter()
+        res = convert_folder(tmp, "bvh", jobs=jobs)  # process start-up included: that is what a user waits for
+        dt = time.perf_counter() - t0
+    return n_files / dt, len(res.converted)
+
+
 def main() -> None:
     print(f"{'load':<14}{'BVH frames/s':>14}{'BVH clips/s':>13}{'HML3D clips/s':>15}{'ref kept/60':>13}{'curate s':>10}")
     for label in ("idle", "one busy"):
@@ -70,6 +91,10 @@ def main() -> None:
             if proc:
                 proc.terminate()
         print(f"{label:<14}{fps:>14.0f}{cps:>13.1f}{hml:>15.1f}{kept:>13d}{cur:>10.2f}")
+    print(f"\n{'folder of 500 BVH':<20}{'processes':>10}{'files/s':>10}{'converted':>11}")
+    for jobs in (1, 2):
+        rate, ok = folder_rate(500, jobs)
+        print(f"{'':<20}{jobs:>10d}{rate:>10.1f}{ok:>11d}")
 
 
 if __name__ == "__main__":
