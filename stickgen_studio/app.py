@@ -22,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
-    from PySide6.QtWidgets import QApplication
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError:  # a core install (the training image's): the GUI is an extra
+        print("stickgen-studio: the GUI packages are not installed; pip install 'stickgen-studio[gui]' "
+              "(or `make studio`)", file=sys.stderr)
+        return 2
 
     from .resources import register_fonts, startup_splash
 

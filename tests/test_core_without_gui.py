@@ -56,3 +56,8 @@ def test_gui_packages_are_an_extra_not_a_core_dependency():
     gui = " ".join(project["optional-dependencies"]["gui"])
     assert "PySide6" in gui and "pyqtgraph" in gui
     assert '".[gui,dev]"' in (ROOT / "Makefile").read_text(encoding="utf-8")  # make studio / make test still get Qt
+
+
+def test_the_studio_command_says_how_to_get_the_gui_on_a_core_install():
+    proc = _run("import sys\nfrom stickgen_studio.app import main\nsys.exit(main(['ws']))")
+    assert proc.returncode == 2 and "pip install 'stickgen-studio[gui]'" in proc.stderr, proc.stderr[-1000:]
