@@ -173,7 +173,8 @@ def test_aist_pickles_admit_numpy_arrays_only(tmp_path):
 def test_folders_are_detected_and_imported(layouts, tmp_path):
     kit_root = layouts["kitml"].parent.parent
     assert detect_format(kit_root) == "kitml" and detect_format(layouts["kitml"]) == "kitml"
-    assert detect_format(layouts["aist"].parent.parent) == "aist" and detect_format(layouts["ntu"]) == "ntu"
+    assert detect_format(layouts["aist"].parent.parent) == "aist" and detect_format(layouts["aist"].parent) == "aist"
+    assert detect_format(layouts["ntu"]) == "ntu" and detect_format(layouts["ntu"].parent) == "ntu"
     (hml := tmp_path / "hml" / "new_joints").mkdir(parents=True)
     np.save(hml / "1.npy", np.zeros((5, 22, 3)))
     assert detect_format(hml.parent) == "humanml3d"

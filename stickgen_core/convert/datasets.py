@@ -79,7 +79,7 @@ def convert_dataset_file(path: str | Path, fmt: str, describe_template: str | No
 def detect_dataset(path: Path) -> str | None:
     """The dataset format a folder's layout or a file's suffix says (None: not one of these)."""
     if path.is_dir():
-        if (path / "keypoints3d").is_dir():
+        if (path / "keypoints3d").is_dir() or next(path.glob("*.pkl"), None):
             return "aist"
         joints = path / "new_joints" if (path / "new_joints").is_dir() else path
         if _kit_shaped(next(iter(sorted(joints.glob("*.npy"))), None)):
