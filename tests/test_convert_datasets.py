@@ -180,6 +180,16 @@ def test_folders_are_detected_and_imported(layouts, tmp_path):
     assert detect_format(hml.parent) == "humanml3d"
     res = import_paths([kit_root, layouts["aist"].parent.parent, layouts["ntu"]], tmp_path / "cache")
     assert len(res.samples_files) == 3 and res.problems == []
+    assert import_paths([layouts["ntu"]], tmp_path / "cache").samples_files == res.samples_files[2:]  # cached
+    sidecar = layouts["ntu"].with_suffix(".json")
+    sidecar.write_text('{"description": "two friends meet"}')
+    try:  # an edited sidecar is a new conversion, not the cached one
+        again = import_paths([layouts["ntu"]], tmp_path / "cache").samples_files
+        assert again != res.samples_files[2:]
+        import torch
+        assert torch.load(again[0], weights_only=True)[0]["description"] == "two friends meet"
+    finally:
+        sidecar.unlink()
 
 
 def test_cli_converts_each_layout_and_validate_accepts_it(layouts, tmp_path, capsys):

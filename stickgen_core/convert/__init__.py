@@ -21,7 +21,7 @@ from .bvh import read_bvh
 from .datasets import DATASETS, convert_dataset_file, dataset_files, detect_dataset
 from .humanml3d import caption, read_humanml3d
 from .joints3d import to_sample
-from .labels import Labels, clip_labels, label_sample
+from .labels import Labels, clip_labels, label_files, label_sample
 from .reference_v1 import V1_DIM, v1_sample_to_v3
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def _import_one(f: Path, fmt: str | None, cache: Path) -> Path:
         if not _is_reference_v1(samples):
             return f
         fmt = "reference"  # the reference's v1 scenes: converted to v3 first
-    out = cache / f"{f.stem}.{_cache_name([f], fmt)}.pt"
+    out = cache / f"{f.stem}.{_cache_name([f, *label_files(f)], fmt)}.pt"  # an edited sidecar converts again
     if not out.exists():
         atomic_torch_save(convert_file(f, fmt), out)
     return out

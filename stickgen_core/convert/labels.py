@@ -243,6 +243,14 @@ def labels_from_sidecar(path: str | Path, max_bytes: int = 4 << 20) -> Labels:
     return out
 
 
+def label_files(path: str | Path) -> list[Path]:
+    """The files beside ``path`` its labels may come from (sidecars, a ``texts/`` caption file) that
+    exist: what a cache of its conversion must key on besides the file itself."""
+    p = Path(path)
+    cands = [p.with_suffix(".json"), p.with_suffix(".txt"), p.parent.parent / "texts" / f"{p.stem}.txt"]
+    return [c for c in dict.fromkeys(cands) if c.is_file()]
+
+
 def clip_labels(path: str | Path, name_pattern: str | re.Pattern | None = None,
                 dataset: Labels | None = None) -> Labels:
     """A file's labels: the dataset converter's, under the name pattern's, under the sidecars'."""
