@@ -91,7 +91,7 @@ def rest_lengths(motion: np.ndarray, mask: np.ndarray | None = None, time_axis: 
                  percentile: float = REST_PERCENTILE) -> np.ndarray:
     """Each bone's rest length over the clip, ``[..., 1, 12]`` with the time axis kept (so it
     broadcasts against per-frame lengths); ``mask`` (``motion.shape[:-1]``) marks real frames."""
-    seg = np.asarray(motion, dtype=np.float64).reshape(*np.shape(motion)[:-1], 12, 4)
+    seg = np.asarray(motion, dtype=np.float32).reshape(*np.shape(motion)[:-1], 12, 4)
     L = np.hypot(seg[..., 2] - seg[..., 0], seg[..., 3] - seg[..., 1])
     if mask is not None:
         L = np.where(np.asarray(mask, bool)[..., None], L, np.nan)
@@ -131,7 +131,7 @@ def measure(motion: np.ndarray, mask: np.ndarray | None = None, time_axis: int =
     their rest) and both of the joint's bones show at least ``min_bone_share`` of their rest
     length (a limb pointing at the camera has no readable bend).
     """
-    m = np.asarray(motion, dtype=np.float64)
+    m = np.asarray(motion, dtype=np.float32)
     if time_axis not in (-2, m.ndim - 2):  # bring frames next to the coordinates
         m = np.moveaxis(m, time_axis, -2)
         mask = None if mask is None else np.moveaxis(np.asarray(mask), time_axis, -1)
@@ -319,8 +319,8 @@ def find_violations(motion: np.ndarray, limits: AnatomyLimits = AnatomyLimits(),
 
 def anatomy_metrics(motions: Sequence[np.ndarray], limits: AnatomyLimits = AnatomyLimits()) -> dict[str, np.ndarray]:
     """Per clip of ``motions`` (``[T, 48]`` or ``[T, A, 48]`` each; worst actor): the largest shoulder
-    and hip gaps (m on a 1.75 m figure), the share of frames with an elbow or knee bent the wrong way, and the share of frames breaking
-    any anatomy limit the data alone can judge (detached, stretched, bent the wrong way, grown or
+    and hip gaps (m on a 1.75 m figure), the share of frames with an elbow or knee bent the wrong
+    way, and the share of frames breaking any anatomy limit the data alone can judge (detached, stretched, bent the wrong way, grown or
     shrunk; a head below the shoulders needs the prompt, so the critic judges it)."""
     rows = [(ci, m) for ci, motion in enumerate(motions) for m in _actor_motions(motion)]
     n = len(motions)
@@ -328,22 +328,39 @@ def anatomy_metrics(motions: Sequence[np.ndarray], limits: AnatomyLimits = Anato
     out = {k: np.zeros(n) for k in ("max_shoulder_gap", "max_hip_gap", "joint_limit_ratio", "anatomy_violation_ratio")}
     if not len(rows) or lengths.max() == 0:
         return out
-    # one padded batch: clips of a chunk have similar lengths (annotate sorts them), so padding is small
-    pad = np.zeros((len(rows), int(lengths.max()), 48), np.float32)
+    owner = np.array([ci for ci, _ in rows])
+    # padded batches of rows of similar length (sorted), ~50k frames each: little padding, cache-sized arrays
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        while stop < len(order) and (stop + 1 - start) * lengths[order[stop]] <= _BATCH_FRAMES:
+            stop += 1
+        part = order[start:stop]
+        if lengths[part].max() == 0:  # clips without frames: nothing to measure
+            start = stop
+            continue
+        for k, val in _anatomy_rows([rows[i][1] for i in part], lengths[part], limits).items():
+            np.maximum.at(out[k], owner[part], val)
+        start = stop
+    return out
+
+
+_BATCH_FRAMES = 50_000
+
+
+def _anatomy_rows(motions: list[np.ndarray], lengths: np.ndarray, limits: AnatomyLimits) -> dict[str, np.ndarray]:
+    pad = np.zeros((len(motions), int(lengths.max()), 48), np.float32)
     mask = np.arange(pad.shape[1])[None, :] < lengths[:, None]
-    pad[mask] = np.concatenate([m for _, m in rows])
+    pad[mask] = np.concatenate(motions)
     x = measure(pad, mask)
     v = violations(x, limits)
     any_bad = (v["detached"].any(-1) | v["stretched"].any(-1) | v["wrong_bend"].any(-1) | v["height_change"]) & mask
     denom = np.maximum(lengths, 1)
-    per_row = {"max_shoulder_gap": np.where(mask[..., None], x.gap[..., :2], 0).max((1, 2)),
-               "max_hip_gap": np.where(mask[..., None], x.gap[..., 2:], 0).max((1, 2)),
-               "joint_limit_ratio": (v["wrong_bend"].any(-1) & mask).sum(1) / denom,
-               "anatomy_violation_ratio": any_bad.sum(1) / denom}
-    owner = np.array([ci for ci, _ in rows])
-    for k, val in per_row.items():
-        np.maximum.at(out[k], owner, val)
-    return out
+    return {"max_shoulder_gap": np.where(mask[..., None], x.gap[..., :2], 0).max((1, 2), initial=0.0),
+            "max_hip_gap": np.where(mask[..., None], x.gap[..., 2:], 0).max((1, 2), initial=0.0),
+            "joint_limit_ratio": (v["wrong_bend"].any(-1) & mask).sum(1) / denom,
+            "anatomy_violation_ratio": any_bad.sum(1) / denom}
 
 
 def _actor_motions(motion) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ from .threads import single_thread
 
 log = logging.getLogger(__name__)
 
-ANNOTATION_VERSION = 5  # bump when metric definitions change: old caches are then ignored
+ANNOTATION_VERSION = 6  # bump when metric definitions change: old caches are then ignored
 Progress = Callable[[int, int], None]
 
 

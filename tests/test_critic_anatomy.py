@@ -174,25 +174,30 @@ def test_a_second_actor_with_a_detached_arm_is_caught(clips):
 
 
 # ------------------------------------------------------------------ boundaries
+def below(x: float) -> float:
+    """One float32 step under ``x``: the measures are float32, so a float64 step would round back to ``x``."""
+    return float(np.nextafter(np.float32(x), np.float32(0)))
+
+
 def test_a_limb_gap_at_the_limit_passes_one_step_past_fails(clips):
     m = detach_arm(clips["walk"], 0.6).astype(np.float32)
-    gap = float(anatomy.measure(m.astype(np.float64)).gap[..., 0].max())
+    gap = float(anatomy.measure(m).gap[..., 0].max())
     assert "detached_limb" not in [i.type for i in judge(m, max_shoulder_gap=gap).issues]
-    assert "detached_limb" in [i.type for i in judge(m, max_shoulder_gap=float(np.nextafter(gap, 0))).issues]
+    assert "detached_limb" in [i.type for i in judge(m, max_shoulder_gap=below(gap)).issues]
 
 
 def test_a_hip_gap_at_the_limit_passes_one_step_past_fails(clips):
-    gap = float(anatomy.measure(clips["hip"].astype(np.float32).astype(np.float64)).gap[..., 2].max())
+    gap = float(anatomy.measure(clips["hip"].astype(np.float32)).gap[..., 2].max())
     assert not anatomy_issues(judge(clips["hip"], max_hip_gap=gap))
-    assert anatomy_issues(judge(clips["hip"], max_hip_gap=float(np.nextafter(gap, 0))))
+    assert anatomy_issues(judge(clips["hip"], max_hip_gap=below(gap)))
 
 
 def test_a_wrong_bend_at_the_limit_passes_one_step_past_fails():
     m = side_on_knee(-50.0)
-    worst = float(anatomy.measure(m.astype(np.float32).astype(np.float64)).wrong_bend.max())
+    worst = float(anatomy.measure(m.astype(np.float32)).wrong_bend.max())
     assert 45 < worst < 55
     assert not anatomy_issues(judge(m, max_wrong_bend=worst))
-    assert anatomy_issues(judge(m, max_wrong_bend=float(np.nextafter(worst, 0))))
+    assert anatomy_issues(judge(m, max_wrong_bend=below(worst)))
 
 
 # ------------------------------------------------------------------ every anatomy setting changes a verdict
