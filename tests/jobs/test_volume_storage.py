@@ -285,7 +285,7 @@ def test_preflight_needs_a_volume_and_files_that_exist(tmp_path, rp, s3_volume, 
 
     spec = runpod_spec(tiny_spec, s3_volume)
     no_volume = spec.replace(backend_settings={k: v for k, v in spec.backend_settings.items() if k != "network_volume_id"})
-    with pytest.raises(JobError, match="network_volume_id"):
+    with pytest.raises(JobError, match="network_volume_id: a RunPod run needs a network volume"):
         launch(no_volume, tmp_path / "ws")
     with pytest.raises(JobError, match="job.data: no such file 'nowhere.pt' on this machine"):
         launch(spec.replace(data="nowhere.pt"), tmp_path / "ws")
