@@ -180,7 +180,7 @@ def _play_the_pod(fake, run, tmp_path, **extra):
                STICKGEN_DATA_DIR=str(tmp_path / "vol" / "data"), STICKGEN_AGENT_HOST="127.0.0.1",
                RUNPOD_POD_ID=pod_id, RUNPOD_API_KEY=fake.pod_keys[pod_id], STICKGEN_DEVICE="cpu", **extra)
     return subprocess.Popen(["nice", "-n", "15", sys.executable, "-m", "stickgen_core.cli", "runpod-entrypoint"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 @pytest.mark.parametrize("outcome", ["completed", "failed"])
@@ -206,3 +206,48 @@ def test_a_pod_that_ends_its_run_removes_itself(tmp_path, fake, pod_spec, tiny_d
             pod.wait(timeout=60)
     assert not fake.live_pods()
     assert KEY not in json.dumps(fake.calls)
+
+
+@pytest.mark.parametrize("how", ["container restart", "spot interruption"])
+def test_a_crashed_pod_resumes_from_the_volume_and_keeps_the_best(tmp_path, fake, pod_spec, tiny_data, how):
+    """The pod dies hard mid-training (SIGKILL to every process of the container). A restarted container
+    (same pod, same env) or, for a spot pod, a new pod resumes from the volume's latest checkpoint;
+    the run completes, the best checkpoint is the best of all epochs, and no pod is left."""
+    import torch
+
+    port = _free_port()
+    settings = dict(agent_port=port, agent_url_template="http://127.0.0.1:{port}", linger_s=1.0)
+    if how == "spot interruption":
+        settings.update(interruptible=True, bid_per_gpu=0.4)
+    run = launch(pod_spec(**settings).replace(epochs=25), tmp_path / "ws")
+    root = tmp_path / "vol" / "runs" / run.run_id
+
+    def play():
+        return _play_the_pod(fake, run, tmp_path, TRAIN_DATA_PATH=str(tiny_data), AGENT_LINGER_SECONDS="1")
+
+    pod = play()
+    try:
+        wait_for(lambda: (root / "checkpoints" / "model_checkpoint_latest.pth").is_file(), "a first checkpoint")
+        os.killpg(pod.pid, signal.SIGKILL)  # the container dies with everything in it
+        pod.wait()
+        if how == "spot interruption":
+            fake.interrupt(run.job_state()["pod_id"])
+            run.update_job_state(last_pod_check=0.0)
+            run.status()  # the local side sees it and asks for a new pod
+            assert run.job_state()["pod_id"] == "pod2" and list(fake.live_pods()) == ["pod2"]
+        pod = play()
+        status = wait_for(lambda: (lambda s: s if s["state"] in ("completed", "failed") else None)(run.status()),
+                          "the resumed run's end")
+        assert status["state"] == "completed", status
+        assert pod.wait(timeout=120) == 0
+    finally:
+        if pod.poll() is None:
+            os.killpg(pod.pid, signal.SIGKILL)
+            pod.wait()
+    log = (root / "train.log").read_text()
+    assert "resumed from" in log and log.count("step train:") == 2
+    epochs = [json.loads(x) for x in (root / "metrics.jsonl").read_text().splitlines() if '"epoch"' in x]
+    vals = [r["val_total"] for r in epochs if r.get("type") == "epoch"]
+    best = torch.load(root / "checkpoints" / "model_checkpoint_best.pth", weights_only=True)
+    assert best["val_loss"] == min(vals)  # the best of all epochs, before and after the crash
+    assert not fake.live_pods()
