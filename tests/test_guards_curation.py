@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from stickgen_core.curation import PRETRAIN_RULES, SFT_RULES, CurationConfig, apply_thresholds
+from stickgen_core.curation import PRETRAIN_RULES, SFT_RULES, CurationConfig, apply_thresholds, prepare_table
 from stickgen_core.curation.balance import Grouping, water_fill
 
 # Every setting that moves a clip in or out, with the column it is compared with, which side
@@ -134,3 +134,67 @@ def test_the_smallest_action_kept_whole_keeps_every_clip_in_sft(counts, fraction
     assert all(v <= fraction * r.sft.sum() + 1e-9 for a, v in in_sft.items() if a != whole)
     others = [c for i, c in enumerate(counts) if i != int(np.argmin(counts))]
     assert r.sft.sum() == min(counts) + (_brute_force_best(others, fraction, min(counts)) if others else 0)
+
+
+# ------------------------------------------------------------------ every setting changes a verdict
+def _clips(groups: list[tuple[int, str, str, float]], **cols) -> pd.DataFrame:
+    """``(count, action, source, base_quality)`` groups of clean clips; ``cols`` override columns."""
+    rows = [(a, s, q) for n, a, s, q in groups for _ in range(n)]
+    n = len(rows)
+    data = {"clip_id": [f"c{i}" for i in range(n)], "source": pd.Categorical([r[1] for r in rows]),
+            "dominant_action": pd.Categorical([r[0] for r in rows]), "valid": True,
+            "base_quality": [r[2] for r in rows], "artifact_score": 0.0, "realism_score": 1.0,
+            "camera_stability": 1.0, "n_frames": 100.0}
+    data.update(cols)
+    return pd.DataFrame(data)
+
+
+SKEWED = [(8, "a0", "cam", 0.9), (2, "a1", "cam", 0.9)]
+TWO_SOURCES = [(8, "a0", "s0", 0.9), (2, "a1", "s1", 0.9)]
+MOCAP_VS_BETTER = [(2, "a0", "m", 0.85), (2, "a0", "v", 0.95), (2, "a1", "m", 0.9)]
+TIES = [(10, "a0", "cam", 0.9), (2, "a1", "cam", 0.9)]
+HALF_REAL = dict(realism_score=0.5)
+# setting -> (clips, other columns, other settings, one value, another value): the splits differ
+VERDICTS = {
+    "balance_max_fraction": (SKEWED, {}, {}, 1.0, 0.5),
+    "balance_by_source": (TWO_SOURCES, {}, {"max_source_fraction": 0.5}, False, True),
+    "max_source_fraction": (TWO_SOURCES, {}, {}, 1.0, 0.5),
+    "synthetic_quality_penalty": (SKEWED, {}, {"synthetic_sources": ("cam",), "min_quality_pretrain": 0.85}, 0.0, 0.1),
+    "prefer_mocap": (MOCAP_VS_BETTER, {}, {"balance_max_fraction": 0.5, "mocap_sources": ("m",)}, True, False),
+    "mocap_sources": (MOCAP_VS_BETTER, {}, {"balance_max_fraction": 0.5}, ("m",), ()),
+    "source_weights": (SKEWED, HALF_REAL, {"min_quality_pretrain": 0.8}, {"cam": 0.0}, {"cam": 1.0}),
+    "default_source_weight": (SKEWED, HALF_REAL, {"min_quality_pretrain": 0.8, "source_weights": {}}, 0.0, 1.0),
+    "synthetic_sources": (SKEWED, {}, {"synthetic_quality_penalty": 0.5, "min_quality_pretrain": 0.8}, (), ("cam",)),
+    "seed": (TIES, {}, {"balance_max_fraction": 0.5}, 0, 1),
+}
+
+
+def test_every_curation_setting_is_in_a_verdict_table():
+    """A setting that moves clips is in RULES (boundaries) or VERDICTS; the rest only shape the export."""
+    from dataclasses import fields
+
+    from stickgen_core.curation.config import EXPORT_ONLY_FIELDS
+
+    assert {f.name for f in fields(CurationConfig)} - set(RULES) - set(VERDICTS) == set(EXPORT_ONLY_FIELDS)
+
+
+@pytest.mark.parametrize("name", sorted(VERDICTS))
+def test_every_curation_setting_changes_the_splits(name):
+    groups, cols, others, one, another = VERDICTS[name]
+    table = prepare_table(_clips(groups, **cols))  # one prepared table, as the studio's sliders use it
+    splits = []
+    for value in (one, another):
+        cfg = CurationConfig(**{**OPEN, "source_weights": {"cam": 0.0, "s0": 0.0, "s1": 0.0, "m": 0.0, "v": 0.0},
+                                **others, name: value})
+        r = apply_thresholds(table, cfg)
+        splits.append((r.pretrain.tolist(), r.sft.tolist()))
+    assert splits[0] != splits[1], (name, splits)
+
+
+@pytest.mark.parametrize("name,value", [("normalize_height", True), ("target_height", 1.2), ("smooth", True),
+                                        ("smooth_sigma", 3.0)])
+def test_export_only_settings_leave_the_splits_alone(name, value):
+    table = _clips(TIES)
+    base = apply_thresholds(table, CurationConfig(**{**OPEN, "balance_max_fraction": 0.5}))
+    moved = apply_thresholds(table, CurationConfig(**{**OPEN, "balance_max_fraction": 0.5, name: value}))
+    assert base.sft.tolist() == moved.sft.tolist() and base.pretrain.tolist() == moved.pretrain.tolist()
