@@ -64,9 +64,12 @@ def spec_from_args(args: argparse.Namespace):
     elif args.backend == "skypilot":
         settings = {key: getattr(args, key) for key in _SKY_FLAGS if getattr(args, key) not in (None, False)}
     else:
-        for key in ("image", "cloud_type", "network_volume_id", "container_disk_gb", "data_center_id"):
+        for key in ("image", "cloud_type", "network_volume_id", "container_disk_gb", "data_center_id",
+                    "bid_per_gpu", "pod_end", "linger_s", "interruption_retries"):
             if getattr(args, key) is not None:
                 settings[key] = getattr(args, key)
+        if args.interruptible:
+            settings["interruptible"] = True
         if args.gpu_type:
             settings["gpu_types"] = args.gpu_type
         if args.allowed_cuda_version:
@@ -333,6 +336,15 @@ def register(sub) -> None:
     la.add_argument("--network-volume-id", dest="network_volume_id")
     la.add_argument("--data-center-id", dest="data_center_id")
     la.add_argument("--container-disk-gb", dest="container_disk_gb", type=int)
+    la.add_argument("--interruptible", action="store_true",
+                    help="runpod: a spot pod at --bid-per-gpu; an interruption resumes on a new pod from the volume")
+    la.add_argument("--bid-per-gpu", dest="bid_per_gpu", type=float, help="runpod: spot bid in $/h per GPU")
+    la.add_argument("--interruption-retries", dest="interruption_retries", type=int,
+                    help="runpod: new pods after interruptions before the run fails (default 3)")
+    la.add_argument("--pod-end", dest="pod_end", choices=("terminate", "stop"),
+                    help="runpod: how a pod ends after its run (default terminate; stop keeps its disk, billed)")
+    la.add_argument("--linger", dest="linger_s", type=float, metavar="SECONDS",
+                    help="runpod: how long a finished pod serves a last fetch before it ends (default 300)")
     la.add_argument("--wait-ready", action="store_true", help="runpod: wait until the pod is up")
     la.add_argument("--estimate", action="store_true", help="runpod: print the price per hour, launch nothing")
     la.set_defaults(func=cmd_launch)

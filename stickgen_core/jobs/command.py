@@ -12,7 +12,9 @@ _LOCAL_FLAGS = {"nice": "--nice", "max_parallel": "--max-parallel"}
 _SKYPILOT_FLAGS = {"accelerator": "--accelerator", "num_nodes": "--num-nodes", "cloud": "--cloud", "region": "--region",
                    "bucket": "--bucket", "image": "--image"}
 _RUNPOD_FLAGS = {"image": "--image", "cloud_type": "--cloud-type", "network_volume_id": "--network-volume-id",
-                 "data_center_id": "--data-center-id", "container_disk_gb": "--container-disk-gb"}
+                 "data_center_id": "--data-center-id", "container_disk_gb": "--container-disk-gb",
+                 "bid_per_gpu": "--bid-per-gpu", "interruption_retries": "--interruption-retries", "pod_end": "--pod-end",
+                 "linger_s": "--linger"}
 
 
 def launch_argv(spec: JobSpec, workspace: str | Path) -> list[str]:
@@ -53,6 +55,8 @@ def launch_argv(spec: JobSpec, workspace: str | Path) -> list[str]:
         elif key == "allowed_cuda_versions" and spec.backend == "runpod":
             for version in value:
                 argv += ["--allowed-cuda-version", str(version)]
+        elif key == "interruptible" and spec.backend == "runpod":
+            argv += ["--interruptible"] if value else []
         elif key == "use_spot" and spec.backend == "skypilot":
             argv += ["--use-spot"] if value else []
         elif key in flags:

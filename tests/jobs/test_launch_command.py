@@ -32,6 +32,9 @@ def parse(line):
     JobSpec(stage="pretrain", config="small", data="/runpod-volume/x'y.pt", backend="runpod",
             backend_settings={"image": "me/img:1", "gpu_types": ["GPU A", "GPU B"], "cloud_type": "COMMUNITY",
                               "network_volume_id": "vol1", "container_disk_gb": 40}),
+    JobSpec(stage="pretrain", config="small", data="/runpod-volume/d.pt", backend="runpod",
+            backend_settings={"interruptible": True, "bid_per_gpu": 0.4, "interruption_retries": 2, "pod_end": "stop",
+                              "linger_s": 60.0}),
 ])
 def test_cli_line_launches_the_same_spec(spec):
     assert parse(launch_command(spec, "/ws")) == spec
