@@ -46,3 +46,12 @@ def test_a_path_out_of_its_folder_is_a_path_escape_error(tmp_path):
     with pytest.raises(PathEscapeError, match="resolves outside") as err:
         inside(tmp_path / "out", "..", "out2", "a.pt")
     assert isinstance(err.value, DatasetError)
+
+
+def test_a_file_that_is_not_a_motion_evaluator_is_a_checkpoint_error(tmp_path):
+    from stickgen_core.evaluation.evaluator import load_evaluator
+
+    path = tmp_path / "evaluator.pth"
+    torch.save(GOOD, path)
+    with pytest.raises(CheckpointError, match="not a motion evaluator file"):
+        load_evaluator(path)

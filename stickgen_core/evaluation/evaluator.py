@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import DatasetError
+from ..errors import CheckpointError, DatasetError
 from ..io import atomic_torch_save, load_torch_file
 from ..metrics import _X_COLS, _Y_COLS
 from ..schema import FPS_DEFAULT, LEGACY_ACTIONS_V1, LEGACY_V1_TO_CURRENT, NUM_ACTIONS
@@ -175,11 +175,11 @@ def load_evaluator(path: str | Path) -> MotionEvaluator:
     """An evaluator saved by ``save_evaluator`` (weights_only loading)."""
     ck = load_torch_file(path)
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise DatasetError(f"{path}: not a motion evaluator file (expected format {FORMAT!r}); "
+        raise CheckpointError(f"{path}: not a motion evaluator file (expected format {FORMAT!r}); "
                            "make one with `stickgen train-evaluator`", path)
     legacy = ck["config"].get("num_actions") == len(LEGACY_ACTIONS_V1)
     if ck["config"].get("num_actions") != NUM_ACTIONS and not legacy:
-        raise DatasetError(f"{path}: the evaluator knows {ck['config'].get('num_actions')} actions but the vocabulary "
+        raise CheckpointError(f"{path}: the evaluator knows {ck['config'].get('num_actions')} actions but the vocabulary "
                            f"has {NUM_ACTIONS}; retrain it with `stickgen train-evaluator`", path)
     model = MotionEvaluator(EvaluatorConfig(**ck["config"]))
     model.load_state_dict(ck["state_dict"])
