@@ -164,6 +164,21 @@ def test_aist_pickles_admit_numpy_arrays_only(tmp_path):
     obj.write_bytes(pickle.dumps({"keypoints3d": np.array([1, "x"], dtype=object)}))
     with pytest.raises(UnsafeFileError, match=r"obj\.pkl: refused: the pickle holds an object array"):
         load_numpy_pickle(obj)
+    from numpy._core.multiarray import _reconstruct
+
+    class Huge:  # numpy's own globals asked for 1 TiB
+        def __init__(self, call):
+            self.call = call
+
+        def __reduce__(self):
+            return self.call
+
+    for call, message in (((np.ndarray, ((1 << 40,), "u1")), r"calls numpy\.ndarray directly"),
+                          ((_reconstruct, (np.ndarray, (1 << 40,), b"b")), r"an array of 1,099,511,627,776 bytes")):
+        bomb = tmp_path / "bomb.pkl"
+        bomb.write_bytes(pickle.dumps({"keypoints3d": Huge(call)}, protocol=2))
+        with pytest.raises(UnsafeFileError, match=r"bomb\.pkl: refused: .*" + message):
+            load_numpy_pickle(bomb)
     for proto in (2, 4, 5):  # what numpy writes under each protocol loads
         ok = tmp_path / f"ok{proto}.pkl"
         ok.write_bytes(pickle.dumps({"keypoints3d": np.ones((2, 17, 3)), "loss": np.float32(1)}, protocol=proto))

@@ -5,6 +5,10 @@ pickle is read with an unpickler whose ``find_class`` admits only the globals nu
 array pickling uses (array and scalar reconstruction, dtypes) and refuses every other one
 with ``UnsafeFileError`` naming the file and the global. Containers, numbers and strings
 need no globals. Object arrays are refused as well: their items are not plain numbers.
+Even numpy's globals could allocate at will (``ndarray((1 << 40,))``), so ``ndarray`` is
+only a token that ``_reconstruct`` accepts, and ``_reconstruct`` refuses an empty array
+larger than ``PICKLE_ARRAY_BYTES`` (numpy's own pickles make it empty, then fill it from
+bytes the file holds).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from ..limits import Limit, read_bounded
 
 #: Size of a pickled keypoint file (AIST++'s are a few MB).
 PICKLE_BYTES = Limit("STICKGEN_MAX_PICKLE_BYTES", 256 << 20, "bytes of a pickled keypoint file")
+#: Bytes of one array a pickle may ask ``_reconstruct`` for before it fills it.
+PICKLE_ARRAY_BYTES = Limit("STICKGEN_MAX_PICKLE_ARRAY_BYTES", 1 << 30, "bytes of one array in a pickle")
 #: (module, name) pairs numpy writes when it pickles arrays, under numpy 1.x and 2.x names.
 _NUMPY_GLOBALS = frozenset({
     ("numpy", "ndarray"), ("numpy", "dtype"),
@@ -42,17 +48,46 @@ def _resolve(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+class _ArrayType:
+    """Stands for ``numpy.ndarray`` in a pickle: ``_reconstruct`` takes it, calling it is refused."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsafeFileError(f"{self.origin}: refused: the pickle calls numpy.ndarray directly "
+                              "(numpy's own pickles never do)", self.origin)
+
+
 class NumpyOnlyUnpickler(pickle.Unpickler):
     """An unpickler that builds numpy arrays, numbers, strings and containers only."""
 
     def __init__(self, file: io.BytesIO, origin: str) -> None:
         super().__init__(file)
         self.origin = origin
+        self._array_type = _ArrayType(origin)
+
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        if subtype is not self._array_type:
+            raise UnsafeFileError(f"{self.origin}: refused: _reconstruct of {type(subtype).__name__}", self.origin)
+        try:
+            nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+        except (TypeError, ValueError, OverflowError):
+            raise DatasetError(f"{self.origin}: malformed array in the pickle (shape {str(shape)[:40]})", self.origin) from None
+        cap = PICKLE_ARRAY_BYTES.value()
+        if not 0 <= nbytes <= cap:
+            raise UnsafeFileError(f"{self.origin}: refused: the pickle asks for an array of {nbytes:,} bytes, more than "
+                                  f"{cap:,}; raise {PICKLE_ARRAY_BYTES.env} if the file is genuine", self.origin)
+        return _resolve("numpy.core.multiarray", "_reconstruct")(np.ndarray, shape, dtype)
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _NUMPY_GLOBALS:
             raise UnsafeFileError(f"{self.origin}: refused: the pickle asks for {module}.{name}, "
                                   f"and only numpy arrays may be loaded from it", self.origin)
+        if name == "ndarray":
+            return self._array_type
+        if name == "_reconstruct":
+            return self._reconstruct
         return _resolve(module, name)
 
 
