@@ -102,12 +102,17 @@ def spawned(monkeypatch, children):
     return calls
 
 
-def test_stopping_a_queued_run_never_starts_it(tmp_path, spawned):
+@pytest.mark.parametrize("via", ["backend", "run"])
+def test_stopping_a_queued_run_never_starts_it(tmp_path, spawned, via):
     """The slot is free (the run ahead just finished) but nobody promoted the queue yet: a stop
-    marks the run stopped; it does not fall through to 'promote the queue', which would start it."""
+    marks the run stopped; it does not fall through to 'promote the queue', which would start it.
+    ``run``: as `stickgen jobs stop` and the studio's Stop button call it."""
     _run(tmp_path, "a", "completed")
     b = _run(tmp_path, "b", "queued", queued_at=time.time())
-    LocalBackend().stop(b, wait=False, timeout=0.0)
+    if via == "run":
+        assert b.stop(wait=False)["state"] == "stopped"
+    else:
+        LocalBackend().stop(b, wait=False, timeout=0.0)
     assert b.raw_status()["state"] == "stopped"
     assert spawned == []
     assert promote_queued(tmp_path) == [] and spawned == []   # and it stays out of the queue
