@@ -70,8 +70,14 @@ def test_sidecars_are_stronger_than_the_name_and_the_dataset(tmp_path):
 
 def test_a_broken_json_sidecar_names_the_file(tmp_path):
     (tmp_path / "c.json").write_text("{not json")
-    with pytest.raises(DatasetError, match=r"c\.json: not a JSON label file"):
+    with pytest.raises(DatasetError, match=r"c\.json: not a JSON file"):
         clip_labels(tmp_path / "c.bvh")
+    (tmp_path / "c.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DatasetError, match=r"c\.json: JSON nested 100,000 levels deep"):
+        clip_labels(tmp_path / "c.bvh")
+    (tmp_path / "c.json").write_text('{"action": ["walk"], "style": {"x": 1}, "seq_ann": {"labels": ["odd"]}}')
+    lab = clip_labels(tmp_path / "c.bvh")  # values that are no words are no labels
+    assert lab.label is None and lab.style is None
 
 
 def test_babel_frame_labels_give_actions_per_frame_at_the_boundaries(tmp_path):

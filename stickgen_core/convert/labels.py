@@ -12,7 +12,6 @@ becomes ``unknown`` and the source's own word is kept in ``meta.action_label``.
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DatasetError
+from ..limits import read_json_file
 from ..schema import ACTIONS, FPS_DEFAULT, UNKNOWN_ACTION, action_index
 
 #: Source words (lower case, ``_`` between words) -> our action. Words the vocabulary or
@@ -217,29 +217,33 @@ def _segments(data: dict, where: Path) -> list[tuple[float, float, str]]:
     return out
 
 
-def labels_from_sidecar(path: str | Path, max_bytes: int = 4 << 20) -> Labels:
-    """Labels of ``<stem>.json`` / ``<stem>.txt`` beside a file (empty when neither exists)."""
+def _text(value: object) -> str | None:
+    """A JSON value as a label word or text (strings and numbers; anything else is no label)."""
+    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value) else None
+
+
+def labels_from_sidecar(path: str | Path) -> Labels:
+    """Labels of ``<stem>.json`` / ``<stem>.txt`` beside a file (empty when neither exists).
+    The JSON is read bounded and depth-checked (``limits.read_json_file``); the text's first
+    64 KiB are enough for its first line."""
     p = Path(path)
     js, txt = p.with_suffix(".json"), p.with_suffix(".txt")
     out = Labels()
-    if txt.is_file() and txt.stat().st_size <= max_bytes:
-        lines = [ln.split("#", 1)[0].strip() for ln in txt.read_text(encoding="utf-8", errors="replace").splitlines()]
-        out.description = next((ln for ln in lines if ln), None)
+    if txt.is_file():
+        with open(txt, "rb") as fh:
+            head = fh.read(1 << 16).decode("utf-8", errors="replace")
+        out.description = next((t for t in (ln.split("#", 1)[0].strip() for ln in head.splitlines()) if t), None)
     if js.is_file():
-        if js.stat().st_size > max_bytes:
-            raise DatasetError(f"{js}: label sidecar is {js.stat().st_size} bytes, more than {max_bytes}", js)
-        try:
-            data = json.loads(js.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DatasetError(f"{js}: not a JSON label file ({exc})", js) from None
+        data = read_json_file(js, "a JSON label sidecar", DatasetError)
         if not isinstance(data, dict):
             raise DatasetError(f"{js}: expected a JSON object of labels, got {type(data).__name__}", js)
-        seq = ((data.get("seq_ann") or {}).get("labels") or [{}])[0] if isinstance(data.get("seq_ann"), dict) else {}
-        label = data.get("action") or data.get("label") or seq.get("proc_label") or seq.get("raw_label")
-        text = data.get("description") or data.get("text") or data.get("caption")
-        out = out.merged(Labels(label=str(label) if label else None, style=data.get("style"),
-                                description=str(text) if text else None, segments=_segments(data, js),
-                                fields={k: str(v) for k, v in data.items() if isinstance(v, (str, int, float))}))
+        seq_rows = (data.get("seq_ann") or {}).get("labels") if isinstance(data.get("seq_ann"), dict) else None
+        seq = seq_rows[0] if isinstance(seq_rows, list) and seq_rows and isinstance(seq_rows[0], dict) else {}
+        label = _text(data.get("action") or data.get("label") or seq.get("proc_label") or seq.get("raw_label"))
+        text = _text(data.get("description") or data.get("text") or data.get("caption"))
+        out = out.merged(Labels(label=label, style=_text(data.get("style")), description=text,
+                                segments=_segments(data, js),
+                                fields={k: t for k, v in data.items() if (t := _text(v)) is not None}))
     return out
 
 
