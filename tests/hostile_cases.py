@@ -51,14 +51,40 @@ class Outcome:
         return [line for line in self.stderr.splitlines() if line.startswith("error:")]
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, file_cap: int = 0) -> Outcome:
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, file_cap: int = 0,
+            timeout: float = 600) -> Outcome:
     full_env = dict(os.environ, HOSTILE_MEMORY_CAP=str(MEMORY_CAP), HOSTILE_FILE_CAP=str(file_cap),
                     HF_HUB_OFFLINE="1", **(env or {}))
     # HOSTILE_CODE_ROOT runs the commands of another checkout (to count what a baseline did)
     full_env["PYTHONPATH"] = os.environ.get("HOSTILE_CODE_ROOT") or str(Path(__file__).resolve().parent.parent)
     p = subprocess.run([sys.executable, "-c", WRAPPER, *map(str, args)], cwd=cwd, env=full_env,
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=timeout)
     return Outcome(p.returncode, p.stdout, p.stderr)
+
+
+KINDS = ("clear error", "accepted", "traceback", "silent acceptance", "unclear error", "signal", "too slow",
+         "wrongly refused")
+
+
+def write_report(results: dict[str, str]) -> dict[str, int]:
+    """Print the tally of ``results`` (case -> kind) and, with HOSTILE_REPORT=path, merge them into that
+    JSON file: every hostile-input module adds its cases, the counts cover them all, and ``surfaces``
+    counts each surface (the case name before ':') apart."""
+    counts = {k: sum(v == k for v in results.values()) for k in KINDS}
+    counts["cases"] = len(results)
+    print("\nhostile-input cases:", json.dumps(counts))
+    if os.environ.get("HOSTILE_REPORT"):
+        path = Path(os.environ["HOSTILE_REPORT"])
+        cases = json.loads(path.read_text()).get("cases", {}) if path.is_file() else {}
+        cases.update(results)
+        total = {k: sum(v == k for v in cases.values()) for k in KINDS}
+        total["cases"] = len(cases)
+        surfaces: dict[str, dict[str, int]] = {}
+        for name, kind in cases.items():
+            tally = surfaces.setdefault(name.split(":", 1)[0], {})
+            tally[kind] = tally.get(kind, 0) + 1
+        path.write_text(json.dumps({"counts": total, "surfaces": surfaces, "cases": cases}, indent=2))
+    return counts
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:

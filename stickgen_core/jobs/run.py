@@ -198,8 +198,9 @@ class Run:
                 if line >= offset:
                     start = pos - len(raw) if start is None else start
                     try:
-                        rows.append(json.loads(raw))
-                    except ValueError:
+                        row = json.loads(raw)
+                        rows.append(row if isinstance(row, dict) else {"type": "unreadable", "line": line})
+                    except (ValueError, RecursionError):  # a line nested past the parser's depth is unreadable too
                         rows.append({"type": "unreadable", "line": line})
                 line += 1
         # byte positions of the asked and the next offset: polling either again seeks straight there

@@ -191,3 +191,11 @@ def test_tail_lines_are_exact_on_an_ordinary_log(tmp_path):
     log.write_text("a\nb")
     assert tail_lines(log, 5) == ["a", "b"] and tail_lines(log, 0) == []
     assert tail_lines(tmp_path / "missing.log", 5) == []
+
+
+def test_damaged_metrics_lines_are_unreadable_rows_not_errors(tmp_path):
+    root = make_run(tmp_path / "ws", "m", status={"state": "completed"})
+    (root / "metrics.jsonl").write_text(json.dumps({"type": "step", "step": 1}) + "\n" + "[" * 100_000 + "\n5\n")
+    rows, offset = Run(root).read_metrics(0)
+    assert rows == [{"type": "step", "step": 1}, {"type": "unreadable", "line": 1}, {"type": "unreadable", "line": 2}]
+    assert offset == 3
