@@ -64,3 +64,16 @@ def test_a_span_is_found_where_it_is_painted_and_nowhere_else(timeline):
     y = 3 + ROW_HEIGHT // 2
     assert w.span_at(QPointF(w._x(30), y)).start == 20
     assert w.span_at(QPointF(w._x(41), y)) is None and w.span_at(QPointF(w._x(90), y)) is None
+
+
+def test_the_looped_range_is_shaded_from_its_start_to_its_end(timeline):
+    w = timeline
+    w.set_range((30, 60))
+    row = w._kinds.index("jitter")      # its spans (45-52) sit inside the range; its background shows
+    pixels, back = _row_pixels(w, row), _rgb(BACKGROUND[row % 2])
+    a, b = w._x(30), w._x(60)
+    jitter = (w._x(45) - 1, w._x(52) + 1)
+    shaded = [x for x in range(math.ceil(a) + 1, math.floor(b) - 1) if not jitter[0] <= x <= jitter[1]]
+    assert shaded and all(pixels[x] != back for x in shaded)
+    outside = [x for x in range(w.label_width() + 1, int(w._x(T - 0.5) - 4)) if not a - 1 <= x <= b + 1]
+    assert all(pixels[x] == back for x in outside), [x for x in outside if pixels[x] != back][:5]
