@@ -39,6 +39,22 @@ _MD5 = re.compile(r'^"?([0-9a-f]{32})"?$')
 Sink = Callable[[int, int, float, float | None], None]  # done, total, bytes/s, seconds left
 
 
+# data centres whose network volumes have the S3 API (RunPod's S3 API page); any other id may be typed
+S3_DATA_CENTRES = ("EU-CZ-1", "EU-RO-1", "EUR-IS-1", "EUR-NO-1", "US-CA-2", "US-GA-2", "US-IL-1", "US-KS-2",
+                   "US-MD-1", "US-MO-1", "US-MO-2", "US-NC-1", "US-NC-2")
+
+
+def s3_keys_source() -> str | None:
+    """Where the volume's S3 keys would come from (a name, never a value), or None: a cheap look for a GUI
+    (no network: boto3's full chain may ask an instance-metadata service)."""
+    if os.environ.get(ACCESS_ENV, "").strip() and os.environ.get(SECRET_ENV, "").strip():
+        return f"{ACCESS_ENV} / {SECRET_ENV}"
+    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        return "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+    creds = Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials")
+    return str(creds) if creds.is_file() else None
+
+
 def endpoint_for(data_center_id: str) -> str:
     """RunPod's S3 endpoint of a data centre (``EU-RO-1`` -> ``https://s3api-eu-ro-1.runpod.io``)."""
     return f"https://s3api-{data_center_id.strip().lower()}.runpod.io"

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QLabel, QLineE
 
 from stickgen_core.errors import RunPodError
 from stickgen_core.jobs.runpod_backend import DEFAULTS, RunPodBackend, api_key
+from stickgen_core.jobs.volume_storage import S3_DATA_CENTRES, s3_keys_source
 
 from ..workers import Task
 
@@ -52,6 +53,14 @@ class BackendBox(QWidget):
         self.cloud.addItems(CLOUD_TYPES)
         self.volume = QLineEdit()
         self.volume.setPlaceholderText("network volume id (data and checkpoints live there)")
+        self.dc = QComboBox()  # the volume's data centre: its S3 API endpoint, and where the pod must run
+        self.dc.setEditable(True)
+        self.dc.addItems(("",) + S3_DATA_CENTRES)
+        self.dc.lineEdit().setPlaceholderText("the volume's data centre, e.g. EU-RO-1")
+        self.dc.setToolTip("The network volume's data centre: the job's data is uploaded to the volume through "
+                           "https://s3api-<data centre>.runpod.io before the pod starts there")
+        self.s3 = QLabel()
+        self.s3.setWordWrap(True)
         self.image = QLineEdit(DEFAULTS["image"])
         self.disk = QSpinBox()
         self.disk.setRange(5, 2000)
@@ -65,8 +74,8 @@ class BackendBox(QWidget):
         self.pod_box = QGroupBox("RunPod")
         form = QFormLayout(self.pod_box)
         for label, w in (("GPU types", self.gpus), ("", self.add_gpu), ("Cloud", self.cloud),
-                         ("Network volume", self.volume), ("Image", self.image), ("Container disk", self.disk),
-                         ("API key", self.key)):
+                         ("Network volume", self.volume), ("Data centre", self.dc), ("Image", self.image),
+                         ("Container disk", self.disk), ("API key", self.key), ("S3 keys", self.s3)):
             form.addRow(label, w)
         form.addRow(self.estimate, self.price)
         lay = QVBoxLayout(self)
@@ -79,6 +88,7 @@ class BackendBox(QWidget):
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.add_gpu.returnPressed.connect(self._add_gpu)
         for sig in (self.nice.valueChanged, self.cloud.currentIndexChanged, self.volume.textChanged,
+                    self.dc.currentTextChanged,
                     self.image.textChanged, self.disk.valueChanged, self.gpus.itemChanged,
                     self.gpus.model().rowsMoved):
             sig.connect(self.changed)
@@ -110,6 +120,8 @@ class BackendBox(QWidget):
                                "container_disk_gb": self.disk.value(), "gpu_types": self.gpu_types()}
         if self.volume.text().strip():
             out["network_volume_id"] = self.volume.text().strip()
+        if self.dc.currentText().strip():
+            out["data_center_id"] = self.dc.currentText().strip().upper()
         return out
 
     def set_settings(self, backend: str, settings: dict[str, Any]) -> None:
@@ -121,6 +133,7 @@ class BackendBox(QWidget):
         self.cloud.setCurrentText(str(settings.get("cloud_type", DEFAULTS["cloud_type"])))
         self.disk.setValue(int(settings.get("container_disk_gb", DEFAULTS["container_disk_gb"])))
         self.volume.setText(str(settings.get("network_volume_id") or ""))
+        self.dc.setCurrentText(str(settings.get("data_center_id") or ""))
         gpus = list(settings.get("gpu_types") or DEFAULTS["gpu_types"])
         self.set_gpu_types(gpus + [g for g in DEFAULTS["gpu_types"] if g not in gpus], gpus)
 
@@ -136,6 +149,9 @@ class BackendBox(QWidget):
     def refresh_key(self) -> None:
         self.key.setText("set (from RUNPOD_API_KEY or ~/.runpod/config.toml)" if api_key_is_set() else
                          "<b>not set</b>: set RUNPOD_API_KEY or run <code>runpod config</code>, then reopen this tab")
+        source = s3_keys_source()  # where from, never the keys themselves
+        self.s3.setText(f"set (from {source})" if source else
+                        "<b>not set</b>: RUNPOD_S3_ACCESS_KEY / RUNPOD_S3_SECRET_KEY (RunPod: Settings → S3 API Keys)")
 
     def _add_gpu(self) -> None:
         name = self.add_gpu.text().strip()

@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest
 from stickgen_core.jobs import JobSpec
 from stickgen_core.jobs.run import write_json
 
+from ..jobs.conftest import s3_server, s3_volume  # noqa: F401 - fixtures: the network volume's S3 API
 from ..jobs.fake_runpod import FakeRunPod
 from .test_train_page import choose, open_window, row, train_ws, split_template, type_into  # noqa: F401
 from .user import click, plot_point
@@ -175,7 +176,7 @@ def test_export_png_and_csv(qtbot, two_runs, tmp_path, monkeypatch):
     assert set(table.columns) >= {"step", "train_total", "val_total", "lr"}
 
 
-def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, monkeypatch):
+def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, monkeypatch, s3_volume):  # noqa: F811
     with FakeRunPod(KEY) as fake:
         monkeypatch.setenv("RUNPOD_API_BASE_URL", fake.url)
         monkeypatch.setenv("RUNPOD_API_KEY", KEY)
@@ -188,7 +189,10 @@ def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, mon
         choose(form.backend.kind, "RunPod")
         assert form.backend.key.text().startswith("set") and KEY not in form.backend.key.text()
         type_into(form.backend.image, "me/stickgen:2")
-        type_into(form.backend.volume, "vol-123")
+        assert form.backend.s3.text().startswith("set") and "rps_" not in form.backend.s3.text()
+        type_into(form.backend.volume, s3_volume.volume_id)
+        form.backend.dc.setCurrentText("EU-RO-1")
+        s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key="data/pretrain_data.pt", Body=b"split")
         click(form.backend.estimate)
         qtbot.waitUntil(lambda: "/h" in form.backend.price.text(), timeout=LONG)
         type_into(form.data.lineEdit(), "/runpod-volume/data/pretrain_data.pt")  # a path on the volume
@@ -200,7 +204,7 @@ def test_runpod_form_launches_on_the_loopback_api(qtbot, train_ws, settings, mon
         qtbot.waitUntil(lambda: row(win, "pod") is not None and bool(fake.deploys), timeout=LONG)
         d = fake.deploys[0]
         assert d["imageName"] == "me/stickgen:2" and d["gpuTypeId"] == form.backend.gpu_types()[0]
-        assert d["networkVolumeId"] == "vol-123"
+        assert d["networkVolumeId"] == s3_volume.volume_id and d["dataCenterId"] == "EU-RO-1"
         assert row(win, "pod").backend == "runpod" and row(win, "pod").state == "queued"
         texts = " ".join(w.text() for w in win.findChildren(type(form.problem)))
         assert KEY not in texts
