@@ -131,12 +131,19 @@ def report():
     write_report(RESULTS)
 
 
+def _case(name: str, table: dict, expect_code: int, tmp_path: Path):
+    """Build case ``name`` of ``table``, run it, and check it ended as expected; (output, what to find)."""
+    build, wanted = table[name]
+    out = _run(name, build(tmp_path), tmp_path)
+    kind = _classify(name, out.code, out.stderr, expect_code)
+    assert kind == ("accepted" if expect_code == 0 else "clear error"), \
+        f"{kind}: exit {out.code}; stderr: {out.stderr[-2000:]}"
+    return out, wanted
+
+
 @pytest.mark.parametrize("name", list(ERRORS))
 def test_hostile_surface_gives_one_clear_line(name, tmp_path):
-    build, needles = ERRORS[name]
-    out = _run(name, build(tmp_path), tmp_path)
-    kind = _classify(name, out.code, out.stderr, 2)
-    assert kind == "clear error", f"{kind}: exit {out.code}; stderr: {out.stderr[-2000:]}"
+    out, needles = _case(name, ERRORS, 2, tmp_path)
     line = next(line for line in out.stderr.splitlines() if line.startswith("error:"))
     assert len(line) < 700
     for needle in needles:
@@ -145,10 +152,7 @@ def test_hostile_surface_gives_one_clear_line(name, tmp_path):
 
 @pytest.mark.parametrize("name", list(ACCEPTED))
 def test_hostile_surface_is_handled_in_the_result(name, tmp_path):
-    build, text = ACCEPTED[name]
-    out = _run(name, build(tmp_path), tmp_path)
-    kind = _classify(name, out.code, out.stderr, 0)
-    assert kind == "accepted", f"{kind}: exit {out.code}; stderr: {out.stderr[-2000:]}"
+    out, text = _case(name, ACCEPTED, 0, tmp_path)
     assert text in out.stdout, out.stdout[-2000:]
     if name.startswith("jobs: list with"):
         assert any(line.startswith("bad ") and " damaged " in line for line in out.stdout.splitlines())
