@@ -61,6 +61,9 @@ def test_each_layout_converts_with_its_labels_standing_on_the_floor(layouts, fmt
     t = annotate_samples([s])
     assert t.valid[0] and abs(t.ground_y[0]) <= 0.02 and t.fps[0] == 25
     assert 1.5 <= t.figure_height[0] / 0.93 <= 1.9
+    assert apply_thresholds(t, CurationConfig()).pretrain[0]  # survives curation
+    verdict = SafetyCritic().evaluate(s["motion"], s["physics"], fps=25)
+    assert verdict.is_safe, verdict.to_dict()
 
 
 def test_layout_metadata(layouts):
