@@ -34,6 +34,8 @@ for _s, _x in (("l", 1.0), ("r", -1.0)):
     })
 _END = {"head": (0, 0.18, 0), "head_end": (0, 0.02, 0), "l_hand": (0.08, 0, 0), "r_hand": (-0.08, 0, 0),
         "l_toe": (0, 0, 0.05), "r_toe": (0, 0, 0.05), "l_foot": (0, -0.06, 0.12), "r_foot": (0, -0.06, 0.12)}
+#: metres per file unit, stated here and not taken from the converter (a wrong factor there must fail)
+METRES_PER_UNIT = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "cmu": 0.0254 / 0.45}
 THIGH, SHIN = 0.42, 0.40
 HEAD_ANKLE_M = 1.56  # head centre (1.64) to ankle (0.08)
 
@@ -186,17 +188,15 @@ def _pelvis_path(a: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def make_bvh(convention: str, *, frames: int = 60, walk: bool = True, yaw_deg: float = 0.0, order: str | None = None,
-             units: str | None = None, fps: float | None = None, size: float = 1.0) -> str:
+             units: str | None = None, fps: float | None = None, size: float = 1.0, right_first: bool = False) -> str:
     """The text of a BVH file of our person walking (or standing) in ``convention``'s rig.
 
-    ``size`` scales the person (1.0: head centre 1.64 m above the floor).
-    """
-    from stickgen_core.convert.units import UNITS
-
+    ``size`` scales the person (1.0: head centre 1.64 m above the floor); ``right_first`` writes
+    each right limb before its left twin (as many exporters do)."""
     conv = CONVENTIONS[convention]
     order = order or conv["order"]
     fps = fps or conv.get("fps", 30)
-    per_unit = UNITS[units or conv["units"]]
+    per_unit = METRES_PER_UNIT[units or conv["units"]]
     roles, parents = _roles(conv)
     name = conv["names"].get if conv["names"] else (lambda r: f"joint{roles.index(r) + 1}")
     basis = _Z_UP if conv.get("up") == "z" else np.eye(3)
@@ -232,6 +232,8 @@ def make_bvh(convention: str, *, frames: int = 60, walk: bool = True, yaw_deg: f
     def write(r: str, d: int) -> None:
         ind = "  " * d
         kids = [c for c in roles if parents[c] == r]
+        if right_first:
+            kids.sort(key=lambda c: not c.startswith("r_"))
         lines.append(f"{ind}{'ROOT' if d == 0 else 'JOINT'} {name(r)}")
         lines.append(f"{ind}{{")
         lines.append(f"{ind}  OFFSET " + " ".join(f"{v:.6f}" for v in offset(r)))

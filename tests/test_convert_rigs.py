@@ -69,8 +69,8 @@ def test_every_rig_convention_converts_to_the_same_walking_person(convention, tm
 
 def test_left_and_right_are_not_swapped(tmp_path):
     """The left wrist of the generated person is on +X at rest; by name and by topology alike."""
-    for conv in ("mixamo", "anonymous", "suffix"):
-        tr = read_bvh(write_bvh(tmp_path / f"{conv}.bvh", conv, frames=4, walk=False))
+    for conv, right_first in (("mixamo", True), ("anonymous", False), ("anonymous", True), ("suffix", True)):
+        tr = read_bvh(write_bvh(tmp_path / f"{conv}.bvh", conv, frames=4, walk=False, right_first=right_first))
         lw, rw = tr.joints[0, JOINT_INDEX["l_wrist"]], tr.joints[0, JOINT_INDEX["r_wrist"]]
         lh, rh = tr.joints[0, JOINT_INDEX["l_hip"]], tr.joints[0, JOINT_INDEX["r_hip"]]
         assert lw[0] > rw[0] and lh[0] > rh[0], conv
