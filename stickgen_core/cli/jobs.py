@@ -207,6 +207,15 @@ def cmd_terminate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    from ..jobs import delete_run
+
+    run = _find(args)
+    delete_run(run)  # refuses an active run; waits for its processes; terminates a pod still up
+    print(json.dumps({"deleted": run.run_id}) if args.json else f"deleted {run.run_id} [{run.root}]")
+    return 0
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     run = _find(args).resume()
     _print_run(run, args.json, "resumed")
@@ -356,6 +365,7 @@ def register(sub) -> None:
     for name, func, helptext in (("stop", cmd_stop, "stop a run (it saves its latest checkpoint)"),
                                  ("terminate", cmd_terminate,
                                   "runpod: remove the run's pod now (the network volume keeps the run)"),
+                                 ("delete", cmd_delete, "remove a finished run's folder (and its pod, if one is up)"),
                                  ("resume", cmd_resume, "a new attempt from the latest checkpoint"),
                                  ("sft-from", cmd_sft_from, "SFT from a run's best checkpoint"),
                                  ("logs", cmd_logs, "the run's log")):

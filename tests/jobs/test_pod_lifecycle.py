@@ -65,6 +65,13 @@ def test_delete_terminates_a_lingering_pod(tmp_path, fake, pod_spec):
     assert fake.billing_pods()
     delete_run(run)
     assert not fake.live_pods() and not run.root.exists()
+    other = launch(pod_spec(), tmp_path / "ws")
+    with pytest.raises(Exception, match="stop it before deleting it"):
+        delete_run(other)  # an active run is refused, its pod untouched
+    assert "pod2" in fake.billing_pods()
+    other.set_status("failed")
+    assert main(["jobs", "delete", other.run_id, "--workspace", str(tmp_path / "ws")]) == 0
+    assert not fake.live_pods() and not other.root.exists()
 
 
 def test_resume_terminates_the_old_pod(tmp_path, fake, pod_spec):
