@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .anatomy import LYING_WORDS, AnatomyLimits, anatomy_metrics, find_violations
+from .anatomy import LYING_WORDS, AnatomyLimits, find_violations
 from .errors import ConfigError, MotionInputError
 from .issues import runs
 from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags, scores
@@ -187,7 +187,8 @@ class SafetyCritic:
         th = self._thresholds()
         flags = frame_flags(clip, th)
         raw = compute_metrics([clip], th)
-        raw.update(anatomy_metrics([m], c.anatomy_limits()))  # quality reads this critic's limits, not the defaults
+        # quality leaves the anatomy out: the anatomy checks below judge it, with this critic's limits
+        raw["anatomy_violation_ratio"] = np.zeros(1)
         raw.update(scores(raw, th))
         metrics = {k: float(v[0]) for k, v in raw.items()}
         issues: list[SafetyIssue] = []

@@ -20,10 +20,19 @@ ISSUE_LABELS: dict[str, str] = {
     "frozen": "frozen", "jitter": "jitter", "jittery": "jitter", "velocity_explosion": "velocity spike",
     "velocity": "velocity", "acceleration": "acceleration", "foot_sliding": "foot sliding",
     "ground_penetration": "ground penetration", "repetitive": "repetition", "low_quality": "low quality",
-    "shaky_camera": "shaky camera", "too_short": "too short",
+    "shaky_camera": "shaky camera", "too_short": "too short", "detached_limb": "detached limb",
+    "bone_length": "bone length", "joint_limit": "joint limit", "height_change": "height change",
 }
 #: Segments (v3 order) an issue kind is about; a kind not listed concerns the whole figure.
 ISSUE_SEGMENTS: dict[str, tuple[int, ...]] = {"foot_sliding": (7, 8, 9, 10)}
+#: Segments of the limb, bone or joint an anatomy issue names (its ``part``); "body" is the whole figure.
+PART_SEGMENTS: dict[str, tuple[int, ...]] = {
+    "left arm": (3, 4), "right arm": (5, 6), "left leg": (7, 8), "right leg": (9, 10),
+    "left elbow": (3, 4), "right elbow": (5, 6), "left knee": (7, 8), "right knee": (9, 10),
+    "head": (0,), "upper torso": (1,), "lower torso": (2,), "left upper arm": (3,), "left forearm": (4,),
+    "right upper arm": (5,), "right forearm": (6,), "left thigh": (7,), "left shin": (8,), "right thigh": (9,),
+    "right shin": (10,),
+}
 # severity of a flag that just reaches its threshold; it rises towards 1 as the signal grows
 _SEVERITY_AT_THRESHOLD = 0.3
 
@@ -37,15 +46,16 @@ class IssueSpan:
     end: int
     severity: float
     description: str
+    part: str | None = None  # the limb, bone or joint an anatomy issue names
 
     @property
     def label(self) -> str:
-        return issue_label(self.kind)
+        return issue_label(self.kind) + (f": {self.part}" if self.part and self.part != "body" else "")
 
     @property
     def segments(self) -> tuple[int, ...] | None:
         """The segments the issue is about, or None for the whole figure."""
-        return ISSUE_SEGMENTS.get(self.kind)
+        return PART_SEGMENTS.get(self.part or "") or ISSUE_SEGMENTS.get(self.kind)
 
 
 def issue_label(kind: str) -> str:
@@ -125,7 +135,7 @@ def critic_issues(issues: Iterable[Any], n_frames: int) -> list[IssueSpan]:
         ranges = [tuple(r) for r in d.get("frame_range") or []] or [(0, n_frames)]
         for a, b in ranges:
             out.append(IssueSpan(str(d["type"]), int(a), int(min(b, n_frames)), float(d["severity"]),
-                                 str(d.get("description", ""))))
+                                 str(d.get("description", "")), str(d["part"]) if d.get("part") else None))
     return out
 
 

@@ -336,3 +336,14 @@ def test_validate_flags_a_clip_whose_arm_floats_away(tmp_path, capsys, clips):
     capsys.readouterr()
     assert main(["validate", "--anatomy", "off", str(path)]) == 0
     assert "not a body" not in capsys.readouterr().out
+
+
+def test_physical_metrics_report_attachment_and_joint_limits(clips):
+    """What eval-motion and the adversarial report print for ground truth and generations."""
+    from stickgen_core.evaluation import physical_metrics, summarise_physical
+
+    p = physical_metrics([clips["walk"], clips["arm"], clips["knee"]])
+    assert p["shoulder_gap"][0] < 0.3 and p["shoulder_gap"][1] == pytest.approx(0.68, abs=0.05)
+    assert p["joint_limit_ratio"][2] == pytest.approx(0.2) and p["joint_limit_ratio"][0] == 0.0
+    assert p["anatomy_violation_ratio"][1] == 1.0 and p["hip_gap"][0] < 0.2
+    assert set(summarise_physical([clips["walk"]])) >= {"shoulder_gap", "hip_gap", "joint_limit_ratio"}

@@ -129,7 +129,8 @@ def test_report_ratios_gap_and_rating(gen, tmp_path):
         motion = load_dataset(r["motion_path"])[0]["motion"].numpy()
         assert r["physical"]["ground_penetration_depth"] == pytest.approx(max(-motion[:, 1::2].min(), 0.0), abs=1e-5)
         assert set(r["physical"]) == {"foot_skating_ratio", "mean_jerk", "bone_length_variation",
-                                      "ground_penetration_ratio", "ground_penetration_depth"}
+                                      "ground_penetration_ratio", "ground_penetration_depth", "shoulder_gap",
+                                      "hip_gap", "joint_limit_ratio", "anatomy_violation_ratio"}
         for issue in r["issues"]:
             assert {"type", "severity", "description", "frame_range"} <= set(issue)
     assert report["suites"]["adversarial_edge_cases"]["prompts"] == len(load_suites()["adversarial_edge_cases"].prompts)

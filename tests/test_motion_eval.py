@@ -161,7 +161,8 @@ def test_eval_motion_writes_the_report(two_action_checkpoint, evaluator, heldout
     assert on_disk["generated"]["r_precision"] == report["generated"]["r_precision"]
     for side in ("ground_truth", "generated"):
         assert set(on_disk[side]["physical"]) >= {"foot_skating_ratio", "mean_jerk", "bone_length_variation",
-                                                  "ground_penetration_ratio"}
+                                                  "ground_penetration_ratio", "shoulder_gap", "hip_gap",
+                                                  "joint_limit_ratio", "anatomy_violation_ratio"}
     assert on_disk["prompt_following"]["ground_truth"]["rate"] >= 0.9
     assert on_disk["generated"]["multimodality"] > 0  # sampling noise makes seeds differ
     assert on_disk["settings"]["guidance_scale"] == 2.0

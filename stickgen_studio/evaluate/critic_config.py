@@ -29,6 +29,15 @@ HELP: dict[str, tuple[str, str]] = {
     "min_quality": ("Min quality", "flag 'low quality' below this (1 - artifact) × realism"),
     "rejection_severity_threshold": ("Reject at severity", "unsafe when any issue's severity reaches this"),
     "stillness_words": ("Stillness words", "comma-separated: a prompt with one of these may stand still"),
+    "max_shoulder_gap": ("Shoulder gap", "m (on a 1.75 m figure): a shoulder farther than this from the neck-chest line is detached"),
+    "max_hip_gap": ("Hip gap", "m (on a 1.75 m figure): a hip farther than this from the pelvis centre is detached"),
+    "max_bone_stretch": ("Bone stretch", "a bone longer than its rest length × (1 + this) is stretched"),
+    "max_bone_variation": ("Bone variation", "flag when the bones' lengths vary more than this over the clip (0.2 = 20 %)"),
+    "max_wrong_bend": ("Wrong-way bend", "degrees an elbow or knee may bend against the body's facing (side-on frames)"),
+    "max_head_drop": ("Head drop", "m (on a 1.75 m figure) the head may sit below the shoulders"),
+    "max_height_gain": ("Height gain", "the standing chain above its rest length × (1 + this) is a height change"),
+    "min_height_ratio": ("Least height", "the standing chain below its rest length × this is a height change"),
+    "lying_words": ("Lying words", "comma-separated: a prompt with one of these may put the head low and shrink"),
 }
 
 

@@ -35,14 +35,16 @@ def sample_fps(sample: dict[str, Any]) -> float:
 PHYSICAL_LABELS = {"foot_skating_ratio": ("foot skating", ".0%"), "mean_jerk": ("jerk (m/s³)", ".0f"),
                    "bone_length_variation": ("bone-length var.", ".1%"),
                    "ground_penetration_ratio": ("below ground", ".0%"),
-                   "ground_penetration_depth": ("max depth", ".2f")}
+                   "ground_penetration_depth": ("max depth", ".2f"), "shoulder_gap": ("shoulder gap", ".2f"),
+                   "anatomy_violation_ratio": ("not a body", ".0%")}
 
 
 def physical_card(values: dict[str, float]) -> dict[str, str]:
     """Physical metrics (``stickgen_core.evaluation.PHYSICAL_METRICS`` keys) as the card shows them."""
     out = {label: format(float(values[key]), spec) for key, (label, spec) in PHYSICAL_LABELS.items() if key in values}
-    if "max depth" in out:
-        out["max depth"] += " m"
+    for metres in ("max depth", "shoulder gap"):
+        if metres in out:
+            out[metres] += " m"
     return out
 
 

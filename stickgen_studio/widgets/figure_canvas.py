@@ -24,6 +24,8 @@ SEGMENT_COLOURS = [TRUNK] * 3 + [LEFT] * 2 + [RIGHT] * 2 + [LEFT] * 2 + [RIGHT] 
 # joints the v3 segments leave unjoined: neck -> shoulders and pelvis centre -> hips,
 # as (from segment, from end, to segment, to end, colour); end 0 = (x1, y1), end 1 = (x2, y2)
 LINKS = ((0, 0, 3, 0, LEFT), (0, 0, 5, 0, RIGHT), (2, 1, 7, 0, LEFT), (2, 1, 9, 0, RIGHT))
+#: The link of each limb a ``detached_limb`` issue names: its gap is drawn dashed in the issue's colour.
+GAP_LINKS = {"left arm": 0, "right arm": 1, "left leg": 2, "right leg": 3}
 
 
 class FigureCanvas(QWidget):
@@ -111,9 +113,20 @@ class FigureCanvas(QWidget):
         for i, colour in tint.items():  # a halo behind the limbs an issue is about
             p.setPen(QPen(colour, width * 3.2, Qt.PenStyle.SolidLine, round_cap))
             p.drawLine(px(seg[i, 0], seg[i, 1]), px(seg[i, 2], seg[i, 3]))
-        for s0, e0, s1, e1, colour in LINKS:
+        gaps = {GAP_LINKS[s.part]: s for s in self._active if s.kind == "detached_limb" and s.part in GAP_LINKS}
+        for k, (s0, e0, s1, e1, colour) in enumerate(LINKS):
+            a, b = px(*seg[s0, 2 * e0: 2 * e0 + 2]), px(*seg[s1, 2 * e1: 2 * e1 + 2])
+            if k in gaps:  # a detached limb: the gap it floats across, dashed and in the issue's colour
+                c = issue_colour("detached_limb")
+                c.setAlpha(255)
+                p.setPen(QPen(c, width * 0.9, Qt.PenStyle.DashLine, round_cap))
+                p.drawLine(a, b)
+                p.setBrush(c)
+                p.drawEllipse(b, width * 0.9, width * 0.9)
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                continue
             p.setPen(QPen(colour, width * 0.6, Qt.PenStyle.SolidLine, round_cap))
-            p.drawLine(px(*seg[s0, 2 * e0: 2 * e0 + 2]), px(*seg[s1, 2 * e1: 2 * e1 + 2]))
+            p.drawLine(a, b)
         for i, (x1, y1, x2, y2) in enumerate(seg):
             p.setPen(QPen(SEGMENT_COLOURS[i], width, Qt.PenStyle.SolidLine, round_cap))
             p.drawLine(px(x1, y1), px(x2, y2))

@@ -11,7 +11,8 @@ ISSUE_COLOURS: dict[str, str] = {
     "frozen": "#7e57c2", "jitter": "#d81b60", "jittery": "#d81b60", "velocity_explosion": "#c62828",
     "velocity": "#c62828", "acceleration": "#880e4f", "foot_sliding": "#00838f",
     "ground_penetration": "#6d4c41", "repetitive": "#558b2f", "low_quality": "#546e7a",
-    "shaky_camera": "#827717", "too_short": "#455a64",
+    "shaky_camera": "#827717", "too_short": "#455a64", "detached_limb": "#b71c1c", "bone_length": "#6a1b9a",
+    "joint_limit": "#ad1457", "height_change": "#4527a0",
 }
 _FALLBACK = ("#ad1457", "#6a1b9a", "#2e7d32", "#4e342e", "#37474f", "#9e9d24")
 
