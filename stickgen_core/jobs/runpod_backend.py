@@ -196,7 +196,10 @@ class RunPodBackend(Backend):
     # ------------------------------------------------------------------ watching
     def client(self, run: Run) -> AgentClient:
         state = run.job_state()
-        token = (run.root / ".agent_token").read_text(encoding="utf-8").strip()
+        try:
+            token = (run.root / ".agent_token").read_text(encoding="utf-8").strip()
+        except OSError as exc:  # a copied or damaged run folder: the agent cannot be asked, the list goes on
+            raise AgentError(f"run {run.run_id}: no agent token ({exc.strerror or exc})") from None
         return AgentClient(state["agent_url"], token)
 
     def check_pod(self, run: Run, force: bool = False) -> None:
@@ -272,6 +275,8 @@ class RunPodBackend(Backend):
         except RunPodError as exc:
             return self._unreachable(run, str(exc))
         status = run.raw_status()
+        if status.get("state") in TERMINAL and run.job_state().get("remote_ended_at"):
+            self.pod_billing(run)  # learns that the pod removed itself, or removes it if it did not
         if status.get("state") in TERMINAL or status.get("phase") == "provisioning":
             return
         try:

@@ -118,6 +118,20 @@ def test_jobs_list_shows_pods_billing_and_outlives_an_outage(tmp_path, fake, pod
     assert "still billing" not in capsys.readouterr().out
 
 
+def test_a_pod_that_outstays_its_linger_is_terminated_from_here(tmp_path, fake, pod_spec):
+    """The pod could not remove itself (no key, an API hiccup): the next poll after linger + 2 min does."""
+    import time
+
+    run = launch(pod_spec(linger_s=10.0), tmp_path / "ws")
+    run.set_status("completed")
+    run.update_job_state(remote_ended_at=time.time() - 129)  # one second short of linger + 120 s
+    run.status()
+    assert fake.billing_pods()
+    run.update_job_state(remote_ended_at=time.time() - 131)
+    run.status()
+    assert not fake.live_pods() and run.job_state()["terminated"]
+
+
 def test_a_run_that_ended_while_nobody_looked_reads_its_state_from_the_volume(tmp_path, fake, pod_spec, s3_volume):
     run = launch(pod_spec(), tmp_path / "ws")
     s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key=f"runs/{run.run_id}/status.json",
@@ -212,6 +226,8 @@ def test_a_pod_that_ends_its_run_removes_itself(tmp_path, fake, pod_spec, tiny_d
             pod.send_signal(signal.SIGTERM)
             pod.wait(timeout=60)
     assert not fake.live_pods()
+    run.status()
+    assert run.job_state()["terminated"]  # the local side learnt that the pod removed itself
     assert KEY not in json.dumps(fake.calls)
 
 
