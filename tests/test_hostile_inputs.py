@@ -21,10 +21,13 @@ from tests.hostile_cases import (EMB, alias_bomb, bomb_config, checkpoint, clips
 RESULTS: dict[str, str] = {}
 
 
-def _real_bvh() -> Path:
+def _real_bvh(root: Path) -> Path:
+    """walk01.bvh of ../shared/data, or (on a clone without it) a generated 101-frame walk in ``root``."""
     path = Path(__file__).resolve().parents[2] / "shared" / "data" / "bvh" / "walk01.bvh"
     if not path.exists():
-        pytest.skip("needs ../shared/data/bvh (the real captures)")
+        from tests.bvh_fixtures import write_bvh
+
+        return write_bvh(root / "walk01.bvh", "mixamo", frames=101)
     return path
 
 
@@ -187,9 +190,21 @@ CASES = {
     "convert: truncated BVH header": (lambda r, s: ["convert", write(r / "bad.bvh", "HIERARCHY\nROOT Hips\n{\n"),
                                                     "--format", "bvh", "--out", "out/c.pt"], ["bad.bvh", "BVH"]),
     "convert: BVH declares 10^8 frames": (lambda r, s: ["convert", write(r / "huge.bvh", re.sub(
-        r"Frames:\s*101", "Frames: 100000000", _real_bvh().read_text())), "--format", "bvh", "--out", "out/c.pt"], ["huge.bvh", "MOTION holds"]),
-    "convert: output is a folder": (lambda r, s: (r / "out").mkdir() or ["convert", _real_bvh(), "--format", "bvh",
+        r"Frames:\s*101", "Frames: 100000000", _real_bvh(r).read_text())), "--format", "bvh", "--out", "out/c.pt"], ["huge.bvh", "MOTION holds"]),
+    "convert: output is a folder": (lambda r, s: (r / "out").mkdir() or ["convert", _real_bvh(r), "--format", "bvh",
                                                                          "--out", "out"], ["out", "is a folder"]),
+    **{f"convert: BVH {what}": (lambda r, s, a=a, b=b: ["convert", write(r / "bent.bvh", re.sub(
+        a, b, _real_bvh(r).read_text(), count=1, flags=re.M)), "--format", "bvh", "--out", "out/c.pt"], ["bent.bvh", want])
+       for what, a, b, want in (
+           ("CHANNELS -2", r"CHANNELS 3", "CHANNELS -2", "expected a count from 0 to 6"),
+           ("Frame Time 1e4", r"^Frame Time:.*$", "Frame Time: 1e4", "STICKGEN_MAX_CONVERT_FRAMES"),
+           ("Frame Time 1e6", r"^Frame Time:.*$", "Frame Time: 1e6", "STICKGEN_MAX_CONVERT_FRAMES"),
+           ("Frame Time 1e300", r"^Frame Time:.*$", "Frame Time: 1e300", "STICKGEN_MAX_CONVERT_FRAMES"),
+           ("Frames: 0", r"^Frames:.*$", "Frames: 0", "expected at least 2 frames"),
+           ("channel name not X/Y/Z", r"CHANNELS 3 \w+", "CHANNELS 3 Wrotation", "channel 'Wrotation'"),
+           ("four rotation channels", r"CHANNELS 3 (\w+) (\w+) (\w+)", r"CHANNELS 4 \1 \2 \3 \1", "repeats a rotation axis"),
+           ("JOINT in place of ROOT", r"^ROOT", "JOINT", "outside a joint's braces"),
+           ("missing closing brace", r"^}\s*\nMOTION", "MOTION", "not closed"))},
 }
 
 # inputs that must be accepted (exit 0) without a crash: (build, text stdout must hold)
