@@ -70,7 +70,10 @@ def progress(state: RunState, series: RunSeries | None) -> tuple[str, float | No
 
 def build_row(state: RunState, series: RunSeries | None) -> Row:
     s, st = state.summary, state.status
-    text, fraction, eta = progress(state, series)
+    if s.get("state") == "damaged":  # no progress to show: which file is at fault (the tooltip says how)
+        text, fraction, eta = f"bad {(st.get('error') or 'run folder').split(':', 1)[0]}", None, ""
+    else:
+        text, fraction, eta = progress(state, series)
     best = series.best() if series else None
     ended = st.get("state") in ("completed", "failed", "stopped")
     end = _dt.datetime.fromisoformat(st["updated"]).timestamp() if ended and st.get("updated") else time.time()

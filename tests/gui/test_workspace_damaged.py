@@ -72,3 +72,19 @@ def test_the_studio_entry_point_opens_a_workspace_with_a_bad_workspace_json(tmp_
     assert "Traceback" not in proc.stderr and shot.stat().st_size > 0
     assert "set aside as workspace.json.bad-" in proc.stderr  # logged as well as shown
     assert len(list(ws.glob("workspace.json.bad-*"))) == 1
+
+
+def test_a_damaged_run_folder_is_one_row_on_the_train_page(qtbot, tmp_path):
+    """The Train page's poll lists a damaged folder as a 'damaged' row beside the good runs."""
+    from stickgen_studio.train.poller import RunsPoller
+    from stickgen_studio.train.runs_table import build_row
+    from tests.jobs.test_damaged_runs import make_run
+
+    make_run(tmp_path, "good", status={"state": "completed", "epoch": 1, "global_step": 8})
+    make_run(tmp_path, "bad", run={"job": [1, 2]})
+    make_run(tmp_path, "deep", status="[" * 100_000 + "]" * 100_000)
+    states = {s.run_id: s for s in RunsPoller(tmp_path)._poll()}
+    assert states["good"].status["state"] == "completed"
+    for run_id, file in (("bad", "run.json"), ("deep", "status.json")):
+        row = build_row(states[run_id], None)
+        assert row.state == "damaged" and row.epoch_text == f"bad {file}" and row.error.startswith(f"{file}: ")
