@@ -31,8 +31,13 @@ for _s, _x in (("l", 1.0), ("r", -1.0)):
         f"{_s}_hiplink": ("pelvis", (0, 0.95, 0)), f"{_s}_thigh": (f"{_s}_hiplink", (0.09 * _x, 0.90, 0)),
         f"{_s}_calf": (f"{_s}_thigh", (0.09 * _x, 0.48, 0)), f"{_s}_foot": (f"{_s}_calf", (0.09 * _x, 0.08, 0)),
         f"{_s}_toe": (f"{_s}_foot", (0.09 * _x, 0.02, 0.12)),
+        # extras some rigs carry: a twist bone halfway down the upper arm, fingers
+        f"{_s}_twist": (f"{_s}_upperarm", (0.32 * _x, 1.41, 0)),
+        f"{_s}_index1": (f"{_s}_hand", (0.80 * _x, 1.41, 0.02)), f"{_s}_index2": (f"{_s}_index1", (0.84 * _x, 1.41, 0.02)),
+        f"{_s}_thumb1": (f"{_s}_hand", (0.74 * _x, 1.40, 0.05)),
     })
-_END = {"head": (0, 0.18, 0), "head_end": (0, 0.02, 0), "l_hand": (0.08, 0, 0), "r_hand": (-0.08, 0, 0),
+_END = {**{f"{s}_{f}": (0.03 * x, 0, 0) for s, x in (("l", 1), ("r", -1)) for f in ("twist", "index2", "thumb1")},
+        "head": (0, 0.18, 0), "head_end": (0, 0.02, 0), "l_hand": (0.08, 0, 0), "r_hand": (-0.08, 0, 0),
         "l_toe": (0, 0, 0.05), "r_toe": (0, 0, 0.05), "l_foot": (0, -0.06, 0.12), "r_foot": (0, -0.06, 0.12)}
 #: metres per file unit, stated here and not taken from the converter (a wrong factor there must fail)
 METRES_PER_UNIT = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "cmu": 0.0254 / 0.45}
@@ -60,7 +65,9 @@ CONVENTIONS: dict[str, dict] = {
                                     "*clavicle": "mixamorig:{S}Shoulder", "*upperarm": "mixamorig:{S}Arm",
                                     "*forearm": "mixamorig:{S}ForeArm", "*hand": "mixamorig:{S}Hand",
                                     "*thigh": "mixamorig:{S}UpLeg", "*calf": "mixamorig:{S}Leg",
-                                    "*foot": "mixamorig:{S}Foot", "*toe": "mixamorig:{S}ToeBase"}),
+                                    "*foot": "mixamorig:{S}Foot", "*toe": "mixamorig:{S}ToeBase",
+                                    "*index1": "mixamorig:{S}HandIndex1", "*index2": "mixamorig:{S}HandIndex2",
+                                    "*thumb1": "mixamorig:{S}HandThumb1"}),
                    order="ZXY", units="cm"),
     "rokoko": dict(names=_sided(pelvis="Hips", spine1="Spine1", spine2="Spine2", spine3="Spine3", neck="Neck",
                                 head="Head", **{"*clavicle": "{S}Shoulder", "*upperarm": "{S}Arm",
@@ -88,7 +95,9 @@ CONVENTIONS: dict[str, dict] = {
                                 neck="neck_01", head="head", **{
                                     "*clavicle": "clavicle_{lo}", "*upperarm": "upperarm_{lo}",
                                     "*forearm": "lowerarm_{lo}", "*hand": "hand_{lo}", "*thigh": "thigh_{lo}",
-                                    "*calf": "calf_{lo}", "*foot": "foot_{lo}", "*toe": "ball_{lo}"}),
+                                    "*calf": "calf_{lo}", "*foot": "foot_{lo}", "*toe": "ball_{lo}",
+                                    "*twist": "upperarm_twist_01_{lo}", "*index1": "index_01_{lo}",
+                                    "*index2": "index_02_{lo}", "*thumb1": "thumb_01_{lo}"}),
                    order="XYZ", units="cm"),
     "unity": dict(names=_sided(pelvis="Hips", spine1="Spine", spine2="Chest", spine3="UpperChest", neck="Neck",
                                head="Head", **{"*clavicle": "{S}Shoulder", "*upperarm": "{S}UpperArm",
@@ -131,7 +140,7 @@ CONVENTIONS: dict[str, dict] = {
                         "*toe": "{S}ToeBase"}),
                     parents={"l_clavicle": "spine1", "r_clavicle": "spine1", "head": "spine1"},
                     order="ZXY", units="cm"),
-    "anonymous": dict(names={}, order="ZXY", units="m"),   # joint1, joint2, ...: topology only
+    "anonymous": dict(names={}, order="ZXY", units="m"),   # joint1, joint2, ... (with fingers, twist bones): topology only
 }
 _Z_UP = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])   # Y-up, +Z forward -> Z-up, -Y forward
 
