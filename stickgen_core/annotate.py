@@ -22,7 +22,7 @@ import torch
 
 from .clip_prep import batch_content_prep, metre_scales
 from .errors import DatasetError, StickGenError
-from .io import atomic_path, clip_ids, dataset_files, file_stamp, load_torch_file, samples_from_object
+from .io import atomic_path, dataset_files, file_stamp, load_torch_file, samples_from_object, stored_clip_ids
 from .metrics import ClipInput, MetricThresholds, compute_metrics
 from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
 from .threads import single_thread
@@ -149,7 +149,7 @@ def _annotate_samples(samples: Sequence, file: str, options: AnnotateOptions, pr
                 ident["problems"][i] = "; ".join(map(str, probs))
                 del motions[i]
     valid_idx = list(motions)
-    ids = dict(zip(valid_idx, clip_ids([samples[i] for i in valid_idx])))
+    ids = dict(zip(valid_idx, stored_clip_ids(samples, valid_idx)))  # a packed file's are stored
     ident["clip_id"] = [ids.get(i, f"invalid-{i}") for i in range(n)]
     ident["valid"] = [i in ids for i in range(n)]
     table = pd.DataFrame(ident)

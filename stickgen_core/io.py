@@ -30,7 +30,7 @@ from .schema import SCHEMA_VERSION, Problem, validate_sample
 
 log = logging.getLogger(__name__)
 
-DATASET_SUFFIXES = (".pt", ".pth")
+DATASET_SUFFIXES = (".pt", ".pth", ".arrow")  # .arrow: a packed dataset (``packed``)
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -159,10 +159,14 @@ class LoadedDataset(Sequence):
 
 
 def dataset_files(path: str | os.PathLike) -> list[Path]:
-    """The dataset files a path names: itself, or the sorted ``.pt``/``.pth`` files of a folder."""
+    """The dataset files a path names: itself, the shards of a sharded packed set (in order), or the
+    sorted ``.pt``/``.pth``/``.arrow`` files of a folder."""
     p = Path(path)
     if not p.exists():
         raise DatasetError(f"{p}: no such file or folder", p)
+    if p.is_dir() and (p / "index.json").is_file():
+        from .packed import shard_files
+        return shard_files(p)
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix in DATASET_SUFFIXES and f.is_file())
         if not files:
@@ -178,11 +182,17 @@ def file_stamp(path: str | os.PathLike) -> tuple[int, int, int]:
 
 
 def load_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
-    """``torch.load(weights_only=True)`` with every failure turned into a clear DatasetError."""
+    """``torch.load(weights_only=True)`` with every failure turned into a clear DatasetError.
+
+    A packed dataset (``packed``: an Arrow file or a sharded folder) loads as its list of samples
+    (``PackedSamples``), so every reader of dataset files accepts either form."""
     import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     p = Path(path)
     if not p.exists():
         raise DatasetError(f"{p}: no such file", p)
+    from .packed import is_packed, read_samples
+    if is_packed(p):
+        return read_samples(p)
     check_regular_file(p, "a torch file", lambda msg: DatasetError(msg, p))  # a FIFO would hang torch.load
     if p.stat().st_size == 0:
         raise DatasetError(f"{p}: file is empty (expected a torch file written by torch.save)", p)
@@ -237,7 +247,19 @@ def samples_from_object(obj: Any, path: str | os.PathLike) -> list:
         obj = obj["sequences"]
     if not isinstance(obj, (list, tuple)):
         raise DatasetError(f"{path}: expected a list of samples or a dict with key 'sequences'; got {type(obj).__name__}", path)
+    from .packed import PackedSamples
+    if isinstance(obj, PackedSamples):  # keep the clip ids stored at write
+        return PackedSamples(upgrade_samples(obj, path), obj.clip_ids)
     return upgrade_samples(obj, path)
+
+
+def stored_clip_ids(samples: Sequence[dict], indices: Sequence[int]) -> list[str]:
+    """The clip ids of ``samples[i]`` for ``i`` in ``indices``: the ones a packed file stored at
+    write, else computed (``clip_id``)."""
+    stored = getattr(samples, "clip_ids", None)
+    if stored is not None:
+        return [stored[i] for i in indices]
+    return clip_ids([samples[i] for i in indices])
 
 
 def load_dataset(
@@ -270,7 +292,7 @@ def load_dataset(
                 skipped.append(item)
                 continue
             s = dict(s)  # never mutate the caller's (or torch's cached) objects
-            s["clip_id"] = clip_id(s)
+            s["clip_id"] = raw.clip_ids[i] if hasattr(raw, "clip_ids") else clip_id(s)
             s["source_file"] = str(f)
             s["source_index"] = i
             samples.append(s)
@@ -302,6 +324,18 @@ def sample_at(path: str | os.PathLike, index: int) -> dict:
     not, across a folder's files in order), validated; an invalid one is an error naming it."""
     count = 0
     for f in dataset_files(path):
+        from .packed import count_clips, is_packed, read_clip
+        if is_packed(f):  # one clip read from the map, not the whole file
+            n = count_clips(f)
+            if 0 <= index - count < n:
+                s, cid = read_clip(f, index - count)
+                s = upgrade_samples([s], f)[0]
+                problems = validate_sample(s)
+                if problems:
+                    raise SampleValidationError(f"{SkippedSample(str(f), index - count, tuple(problems))}", problems)
+                return s | {"clip_id": cid, "source_file": str(f), "source_index": index - count}
+            count += n
+            continue
         raw = samples_from_object(load_torch_file(f), f)
         if 0 <= index - count < len(raw):
             i = index - count

@@ -52,7 +52,8 @@ class Workspace:
     def dataset_files(self) -> list[Path]:
         from stickgen_core.io import DATASET_SUFFIXES
 
-        return sorted(p for p in self.datasets_dir.iterdir() if p.suffix in DATASET_SUFFIXES and p.is_file())
+        return sorted(p for p in self.datasets_dir.iterdir()  # files, and sharded packed sets (folders)
+                      if (p.suffix in DATASET_SUFFIXES and p.is_file()) or (p / "index.json").is_file())
 
     # ------------------------------------------------------------------ manifest
     # workspace.json remembers datasets added from outside the workspace and the ones the

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from .. import __version__
 from ..errors import StickGenError
-from . import config_cmd, convert, curate, data, jobs, judge, model
+from . import config_cmd, convert, curate, data, jobs, judge, model, pack
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"stickgen {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, curate, convert, model, judge, config_cmd, jobs):
+    for module in (data, pack, curate, convert, model, judge, config_cmd, jobs):
         module.register(sub)
     return p
 

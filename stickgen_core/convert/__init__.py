@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 from ..errors import DatasetError, StickGenError
 from ..io import atomic_torch_save, load_torch_file, samples_from_object
+from ..packed import is_packed
 from ..schema import SCHEMA_VERSION, validate_sample
 from .batch import BatchResult, Progress, convert_many, failure_message
 from .bvh import read_bvh
@@ -162,6 +163,8 @@ def _is_reference_v1(samples: list) -> bool:
 
 def _import_one(f: Path, fmt: str | None, cache: Path) -> Path:
     """The dataset file for one source file: the file itself when it loads as it is, else its cached conversion."""
+    if fmt is None and is_packed(f):
+        return f  # checked and in the current schema when packed; opened lazily by its readers
     if fmt is None:
         samples = samples_from_object(load_torch_file(f, mmap=True), f)  # readable, vocabulary known
         if not _is_reference_v1(samples):
@@ -192,7 +195,7 @@ def import_paths(paths: Iterable[str | Path], cache_dir: str | Path, *,
             continue
         if not p.exists():
             result.problems.append((str(p), f"{p}: no such file or folder"))
-        elif fmt is None and p.suffix in (".pt", ".pth"):
+        elif fmt is None and (p.suffix in (".pt", ".pth") or is_packed(p)):
             items.append((p, None))  # a dataset of ours or of the reference: the loader reads both
         elif fmt is None:
             result.problems.append((str(p), f"{p}: not a dataset (.pt), BVH (.bvh), HumanML3D / KIT-ML (new_joints/*.npy), "

@@ -17,8 +17,9 @@ if TYPE_CHECKING:  # the converters import torch: loaded by the task, off the GU
 
 FOREIGN_SUFFIXES = (".bvh", ".npy", ".pkl", ".skeleton")
 FILE_FILTERS = ";;".join((
-    "Motion data (*.pt *.pth *.bvh *.npy *.pkl *.skeleton)",
+    "Motion data (*.pt *.pth *.arrow *.bvh *.npy *.pkl *.skeleton)",
     "Stick-Gen datasets, ours or the reference's (*.pt *.pth)",
+    "Packed datasets (*.arrow)",  # a sharded set is a folder: "Add folder"
     "BVH motion capture (*.bvh)",
     "HumanML3D or KIT-ML joints (*.npy)",
     "AIST++ keypoints (*.pkl)",

@@ -328,7 +328,7 @@ class LaunchForm(QWidget):
             self.config.setCurrentIndex(self.config.count() - 1)
 
     def _browse_data(self) -> None:
-        path = QFileDialog.getOpenFileName(self, "Training data", str(self.workspace or ""), "Datasets (*.pt *.pth)")[0]
+        path = QFileDialog.getOpenFileName(self, "Training data", str(self.workspace or ""), "Datasets (*.pt *.pth *.arrow)")[0]
         if path:
             self.data.setEditText(path)
 
