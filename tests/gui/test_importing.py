@@ -13,7 +13,7 @@ from tests.gui.conftest import shot
 from tests.gui.user import click, visible_dialogs
 
 DATA = Path(__file__).parents[3] / "shared" / "data"
-pytestmark = pytest.mark.skipif(not (DATA / "bvh").is_dir(), reason="needs ../shared/data")
+needs_shared = pytest.mark.skipif(not (DATA / "bvh").is_dir(), reason="needs ../shared/data")
 
 
 def drop(box, paths):
@@ -32,6 +32,7 @@ def list_texts(cur):
     return [box.item(i).text() for i in range(box.count())]
 
 
+@needs_shared
 def test_dropped_bvh_and_reference_files_load_and_a_broken_one_is_listed(window, qtbot, tmp_path, workspace):
     cur = window.curate
     broken = tmp_path / "broken.bvh"
@@ -53,6 +54,7 @@ def test_dropped_bvh_and_reference_files_load_and_a_broken_one_is_listed(window,
     shot(window, "curate_bvh")
 
 
+@needs_shared
 def test_add_folder_converts_each_bvh_once(window, qtbot, tmp_path, monkeypatch, workspace):
     cur = window.curate
     folder = tmp_path / "captures"
@@ -81,3 +83,28 @@ def test_file_dialog_offers_motion_capture_filters(window, monkeypatch):
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", fake)
     click(window.curate.data_box.add_button)
     assert "*.bvh" in seen["filters"] and "*.npy" in seen["filters"] and "*.pt" in seen["filters"]
+
+
+def test_a_dropped_folder_with_bad_files_loads_the_good_ones_and_lists_the_rest(window, qtbot, tmp_path, workspace):
+    """Generated captures of two rigs beside hostile ones (no shared data needed)."""
+    from tests.bvh_fixtures import write_bvh
+    from tests.test_convert_hostile import BAD_BVH
+
+    cur = window.curate
+    qtbot.waitUntil(lambda: not cur.tasks.busy(), timeout=120_000)
+    before = cur.model.rowCount()
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    write_bvh(folder / "a_walk.bvh", "unreal", frames=60)
+    write_bvh(folder / "b_walk.bvh", "suffix", frames=60)
+    bad = ["JOINT in place of ROOT", "Frames: 0", "four rotation channels"]
+    for k, name in enumerate(bad):
+        (folder / f"z_bad{k}.bvh").write_text(BAD_BVH[name][0])
+    drop(cur.data_box, [folder])
+    qtbot.waitUntil(lambda: not cur.tasks.busy() and cur.model.rowCount() == before + 2, timeout=120_000)
+    texts = list_texts(cur)
+    assert "a_walk (converted) — 1 clips" in texts and "b_walk (converted) — 1 clips" in texts
+    assert all(f"z_bad{k}.bvh — not loaded" in texts for k in range(len(bad)))
+    dialogs = visible_dialogs()
+    assert dialogs and all(f"z_bad{k}.bvh" in dialogs[0].text() for k in range(len(bad)))
+    click(dialogs[0].button(dialogs[0].StandardButton.Ok))
