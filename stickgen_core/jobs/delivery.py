@@ -79,6 +79,7 @@ def needed(spec: JobSpec, volume: Volume) -> list[Needed]:
 def check(spec: JobSpec, settings: dict[str, Any]) -> Volume:
     """Preflight: the volume is named and reachable, and every path on it that the job names exists."""
     volume = Volume.from_settings(settings)
+    volume.client()  # no S3 keys is said now, before a run folder exists (uploads and fetches need them)
     for item in needed(spec, volume):
         if item.key is not None and volume.head(item.key) is None:
             raise JobError(f"job.{item.field}: {volume.path_of(item.key)} is not on network volume "

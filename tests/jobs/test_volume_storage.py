@@ -279,7 +279,7 @@ def test_a_custom_config_and_a_local_checkpoint_go_too(tmp_path, rp, s3_volume, 
     assert env["INIT_FROM_CHECKPOINT"].endswith("/warm.pth") and env["INIT_FROM_CHECKPOINT"].startswith("/runpod-volume/")
 
 
-def test_preflight_needs_a_volume_and_files_that_exist(tmp_path, rp, s3_volume, tiny_spec):
+def test_preflight_needs_a_volume_and_files_that_exist(tmp_path, rp, s3_volume, tiny_spec, monkeypatch):
     from stickgen_core.errors import JobError
     from stickgen_core.jobs import launch
 
@@ -291,6 +291,9 @@ def test_preflight_needs_a_volume_and_files_that_exist(tmp_path, rp, s3_volume, 
         launch(spec.replace(data="nowhere.pt"), tmp_path / "ws")
     with pytest.raises(JobError, match="job.init_from: /runpod-volume/runs/x/best.pth is not on network volume"):
         launch(spec.replace(init_from="/runpod-volume/runs/x/best.pth"), tmp_path / "ws")
+    monkeypatch.delenv("RUNPOD_S3_SECRET_KEY")
+    with pytest.raises(JobError, match="no S3 API key for the network volume: set RUNPOD_S3_ACCESS_KEY"):
+        launch(spec, tmp_path / "ws")  # a local split only: the upload would need them
     assert not rp.deploys and not (tmp_path / "ws" / "runs").exists()
 
 
