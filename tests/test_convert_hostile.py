@@ -61,6 +61,8 @@ BAD_BVH = {
     "nan in the motion": (GOOD.rsplit("\n", 2)[0] + "\n" + " ".join(["nan"] * len(GOOD.rsplit("\n", 2)[1].split())) + "\n",
                           "MOTION frame 29 holds NaN"),
     "values short": (GOOD.rsplit("\n", 3)[0] + "\n", "MOTION holds"),
+    "one value too many": (GOOD.rstrip("\n") + " 0.5\n", "not a whole number of frames of 90 channels"),
+    "one value lost": (GOOD.rstrip("\n").rsplit(" ", 1)[0] + "\n", "MOTION holds 2699 values, expected 30 frames x 90"),
     "Frames: 10^8": (_sub(r"^Frames: \d+", "Frames: 100000000"), "MOTION holds"),
     "no MOTION": (GOOD.split("MOTION")[0], "not a BVH file"),
     "empty": ("", "not a BVH file"),

@@ -199,6 +199,9 @@ def parse_bvh(path: str | Path) -> Bvh:
             raise DatasetError(f"{p}: malformed BVH: the MOTION block holds a value that is not a number", p) from None
     if values.size < frames * n_channels:
         raise DatasetError(f"{p}: MOTION holds {values.size} values, expected {frames} frames x {n_channels} channels", p)
+    if values.size % n_channels:  # a value lost or added shifts every later one: refuse rather than misread
+        raise DatasetError(f"{p}: MOTION holds {values.size} values, not a whole number of frames of "
+                           f"{n_channels} channels", p)
     if values.size > frames * n_channels:
         log.warning("%s: MOTION holds %d values beyond Frames: %d; they are ignored", p,
                     values.size - frames * n_channels, frames)

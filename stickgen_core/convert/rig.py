@@ -163,7 +163,7 @@ class _Tree:
         return self.rest[self.children[k][0]] if self.children[k] else None
 
 
-def _by_names(tree: _Tree) -> tuple[dict[str, int], dict[int, tuple[str | None, str]]]:
+def _by_names(tree: _Tree) -> dict[str, int]:
     parsed = {k: split_side(j.name) for k, j in enumerate(tree.joints)}
     found: dict[str, int] = {}
     for ours in JOINT_NAMES:
@@ -183,7 +183,7 @@ def _by_names(tree: _Tree) -> tuple[dict[str, int], dict[int, tuple[str | None, 
             if any(a not in tree.ancestors(b) for a, b in zip(idx, idx[1:])):
                 for n in names:
                     found.pop(n)
-    return found, parsed
+    return found
 
 
 def _limb(tree: _Tree, start: int) -> list[int] | None:
@@ -196,8 +196,8 @@ def _limb(tree: _Tree, start: int) -> list[int] | None:
     return ch[i: i + 3]
 
 
-def _topology(tree: _Tree, named: dict[str, int]) -> tuple[dict[str, int], dict]:
-    """Joints placed by the skeleton's shape (and ``extra``: neck/chest hints) for what names left open."""
+def _topology(tree: _Tree, named: dict[str, int]) -> dict[str, int]:
+    """Joints placed by the skeleton's shape, building on the ones ``named``."""
     out: dict[str, int] = {}
     kids = tree.children
     if "l_hip" in named and "r_hip" in named:
@@ -207,18 +207,18 @@ def _topology(tree: _Tree, named: dict[str, int]) -> tuple[dict[str, int], dict]
         if pelvis is None:
             pelvis = next((k for k in range(len(tree.joints)) if sum(tree.size[c] >= 3 for c in kids[k]) >= 3), None)
     if pelvis is None:
-        return out, {}
+        return out
     out["pelvis_center"] = pelvis
     branches = sorted(kids[pelvis], key=lambda c: -tree.size[c])
     if len(branches) < 1:
-        return out, {}
+        return out
     spine, legs = branches[0], [c for c in branches[1:3] if tree.size[c] >= 3]
     if "l_shoulder" in named and "r_shoulder" in named:
         fork = tree.lca(named["l_shoulder"], named["r_shoulder"])
     else:
         fork = next((k for k in tree.chain(spine) if len(kids[k]) >= 3), None)
     if fork is None:
-        return out, {}
+        return out
     up = tree.rest[fork] - tree.rest[pelvis]
     up = up / max(np.linalg.norm(up), 1e-9)
     rise = {c: float((tree.rest[tree.chain(c)].mean(0) - tree.rest[fork]) @ up) for c in kids[fork]}
@@ -249,16 +249,16 @@ def _topology(tree: _Tree, named: dict[str, int]) -> tuple[dict[str, int], dict]
         for side, i in zip("lr", order):
             for part, k in zip(_LIMBS[kind], limbs[i]):
                 out[f"{side}_{part}"] = k
-    return out, {"fork": fork, "up": up}
+    return out
 
 
 def match_rig(joints: Sequence[JointLike], origin: str = "") -> RigMap:
     """Our 16 joints on a BVH hierarchy; DatasetError naming what was found and what is missing."""
     tree = _Tree(joints)
-    named, _ = _by_names(tree)
+    named = _by_names(tree)
     rig = RigMap(dict(named), {n: "name" for n in named})
     if len(named) < len(JOINT_NAMES):
-        topo, _ = _topology(tree, named)
+        topo = _topology(tree, named)
         for n, k in topo.items():
             if n not in rig.index:
                 rig.index[n], rig.how[n] = k, "topology"
