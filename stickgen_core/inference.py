@@ -43,7 +43,7 @@ class InferenceGenerator:
                  refine: bool = True, plan_actions: bool = True, min_bone_share: float | None = None,
                  weights: str = "float32", compile_step: bool = False) -> None:
         from .model.int8_weights import check_weight_format, quantize_linears
-        from .train.trainer import model_from_checkpoint, pick_device
+        from .model.loading import model_from_checkpoint, pick_device
 
         ck = load_checkpoint(model_path)
         model, self.config = model_from_checkpoint(ck, model_path)

@@ -36,7 +36,7 @@ def test_a_weights_only_checkpoint_cannot_resume(tmp_path):
 
 
 def test_a_stored_config_that_is_not_valid_is_a_checkpoint_error():
-    from stickgen_core.train.trainer import load_config_from_checkpoint
+    from stickgen_core.model.loading import load_config_from_checkpoint
 
     with pytest.raises(CheckpointError, match="the config stored in it is not valid"):
         load_config_from_checkpoint({**GOOD, "config": {"model": {"d_model": "wide"}}}, "x.pth")

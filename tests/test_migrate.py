@@ -9,7 +9,7 @@ from stickgen_core.errors import SampleValidationError
 from stickgen_core.io import load_dataset, save_dataset
 from stickgen_core.schema import ACTION_INDEX, ACTIONS, SCHEMA_VERSION
 from stickgen_core.train.checkpoint import load_checkpoint
-from stickgen_core.train.trainer import model_from_checkpoint
+from stickgen_core.model.loading import model_from_checkpoint
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy_v1"  # written by this project's code of 2b6ebd0
 REFERENCE = Path(__file__).parents[2] / "shared" / "data" / "reference" / "ref_sample_60.pt"

@@ -207,7 +207,7 @@ def _file(samples, tmp_path):
 def test_checkpoints_from_before_the_new_settings_load_and_mismatches_are_named(two_action_checkpoint, tmp_path):
     from stickgen_core.errors import StickGenError
     from stickgen_core.train.checkpoint import load_checkpoint, save_checkpoint
-    from stickgen_core.train.trainer import model_from_checkpoint
+    from stickgen_core.model.loading import model_from_checkpoint
 
     ck = load_checkpoint(two_action_checkpoint)
     old = dict(ck, config=dict(ck["config"], model={k: v for k, v in ck["config"]["model"].items() if k not in (

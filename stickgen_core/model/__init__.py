@@ -1,4 +1,4 @@
-"""The Stick-Gen transformer and its diffusion refinement module (LoRA glue lives in ``train``)."""
+"""The Stick-Gen transformer and its diffusion refinement module (rebuilt from a checkpoint, LoRA included, by ``model.loading``)."""
 
 from .refiner import MotionRefiner
 from .transformer import StickFigureTransformer

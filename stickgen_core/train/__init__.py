@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .planner import fit_planner_into
-    from .trainer import RunFolder, apply_lora, export_merged, train
+    from ..model.loading import apply_lora
+    from .checkpoint import export_merged
+    from .trainer import RunFolder, train
 
 __all__ = ["RunFolder", "apply_lora", "export_merged", "fit_planner_into", "train"]
-_HOMES = {"fit_planner_into": ".planner"}
+_HOMES = {"fit_planner_into": ".planner", "export_merged": ".checkpoint", "apply_lora": "..model.loading"}
 
 
 def __getattr__(name: str) -> Any:

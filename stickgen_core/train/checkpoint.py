@@ -11,6 +11,7 @@ import torch
 from ..errors import CheckpointError, StickGenError
 from ..io import atomic_torch_save, load_torch_file
 from ..migrate import upgrade_checkpoint
+from ..model.loading import model_from_checkpoint
 from ..schema import SCHEMA_VERSION
 
 LATEST = "model_checkpoint_latest.pth"
@@ -104,29 +105,13 @@ def check_checkpoint(ck: dict[str, Any], path: str | Path) -> None:
                                    "when it was saved: use an earlier checkpoint", path)
 
 
-def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path, what: str) -> None:
-    """``model.load_state_dict(state)`` with a mismatch reported as one line naming the file."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    extra = [k for k in state if k not in own]
-    wrong = [(k, list(state[k].shape), list(own[k].shape)) for k in own
-             if k in state and isinstance(state[k], torch.Tensor) and state[k].shape != own[k].shape]
-    if missing or extra or wrong:
-        parts = []
-        if wrong:
-            k, got, want = wrong[0]
-            parts.append(f"{len(wrong)} weight(s) of another shape (first {k}: file {got}, model {want})")
-        if missing:
-            parts.append(f"{len(missing)} weight(s) missing (first {missing[0]})")
-        if extra:
-            parts.append(f"{len(extra)} unexpected weight(s) (first {extra[0]})")
-        # layers that only some model settings add: name the setting, the likely cause
-        flags = {"modulation": "model.text_conditioning: adaln", "null_text": "model.text_conditioning: adaln",
-                 "root_in": "model.root_relative", "clock_in": "model.time_conditioning",
-                 "action_emb": "model.action_conditioning", "camera_in": "model.camera_conditioning",
-                 "refiner.": "diffusion.enabled (and its d_model / n_layers)"}
-        hint = sorted({v for k, v in flags.items() for n in missing + extra if k in n})
-        if hint:
-            parts.append(f"settings involved: {', '.join(hint)}")
-        raise CheckpointError(f"{path}: its weights do not fit {what}: {'; '.join(parts)}", path)
-    model.load_state_dict(state)
+def export_merged(checkpoint: str | Path, output: str | Path) -> Path:
+    """A LoRA checkpoint with its adapters merged into the base weights (no PEFT needed to load)."""
+    ck = load_checkpoint(checkpoint)
+    merged, _ = model_from_checkpoint(ck, checkpoint)
+    out = {k: v for k, v in ck.items() if k not in ("optimizer_state_dict", "scheduler_state_dict", "lora_state_dict")}
+    out["model_state_dict"] = merged.state_dict()
+    out["config"] = dict(ck["config"], lora=dict(ck["config"].get("lora", {}), enabled=False))
+    out["merged_from"] = str(checkpoint)
+    save_checkpoint(output, out)
+    return Path(output)

@@ -11,6 +11,7 @@ from ..config import StickGenConfig
 from ..errors import CheckpointError, DatasetError
 from ..io import load_dataset
 from ..model.action_plan import CHECKPOINT_KEY, fit_action_planner
+from ..model.loading import load_config_from_checkpoint
 from .checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -27,8 +28,6 @@ def planner_for_training(cfg: StickGenConfig, samples: Sequence[dict], train_idx
 def fit_planner_into(checkpoint: str | Path, data: str | Path, output: str | Path | None = None) -> tuple[Path, float, int]:
     """Fit a planner on the embedded clips ``data`` and store it in the checkpoint (atomically).
     Returns the file written, the planner's training accuracy and the number of clips."""
-    from .trainer import load_config_from_checkpoint
-
     ck = load_checkpoint(checkpoint)
     cfg = load_config_from_checkpoint(ck, checkpoint)
     if not cfg.model.action_conditioning:

@@ -11,7 +11,6 @@ import datetime as _dt
 import json
 import logging
 import math
-import re
 import sys
 import time
 from pathlib import Path
@@ -20,14 +19,15 @@ from typing import Any, Callable
 import psutil
 import torch
 
-from ..config import RunSources, StickGenConfig, load_config
+from ..config import RunSources, StickGenConfig
 from ..errors import CheckpointError, ConfigError, StickGenError, TrainingDivergedError
 from ..io import atomic_write_text
 from ..limits import read_json_file
 from ..model import StickFigureTransformer
+from ..model.loading import apply_lora, load_config_from_checkpoint, load_weights, pick_device
 from ..model.action_plan import CHECKPOINT_KEY as PLANNER_KEY
 from .planner import planner_for_training
-from .checkpoint import BEST, LATEST, load_checkpoint, load_weights, recorded_best, restore_rng, save_checkpoint
+from .checkpoint import BEST, LATEST, load_checkpoint, recorded_best, restore_rng, save_checkpoint
 from .data import MotionData
 from .distributed import setup, teardown
 from .losses import compute_losses
@@ -87,76 +87,8 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def lora_targets(model: torch.nn.Module, patterns: list[str]) -> list[str]:
-    """Names of the Linear layers whose name matches any regex of ``lora.target_modules``."""
-    regex = [re.compile(p) for p in patterns]
-    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and any(r.search(n) for r in regex)]
-
-
-def apply_lora(model: StickFigureTransformer, cfg: StickGenConfig) -> torch.nn.Module:
-    """Wrap ``model`` with PEFT LoRA adapters; only the adapters stay trainable."""
-    from peft import LoraConfig, get_peft_model
-
-    targets = lora_targets(model, cfg.lora.target_modules)
-    if not targets:
-        raise ConfigError(f"lora.target_modules: {cfg.lora.target_modules} match no Linear layer "
-                          f"(names look like {[n for n, _ in model.named_modules()][1:6]})")
-    peft_cfg = LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                          target_modules=targets, bias="none")
-    return get_peft_model(model, peft_cfg)
-
-
 def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
-
-
-def model_from_checkpoint(ck: dict, path: str | Path = "checkpoint") -> tuple[StickFigureTransformer, StickGenConfig]:
-    """The model a checkpoint holds, rebuilt from its stored config, LoRA adapters merged in."""
-    cfg = load_config_from_checkpoint(ck, path)
-    dim = ck.get("embedding_dim")
-    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
-        raise CheckpointError(f"{path}: 'embedding_dim' should be a positive whole number, got {str(dim)[:40]!r}", path)
-    lora = any("lora_" in k for k in ck["model_state_dict"])
-    if ck.get("lora_state_dict") and not lora:
-        raise CheckpointError(f"{path}: holds a lora_state_dict but its model weights have no LoRA adapters; "
-                           "expected both (a LoRA run) or neither", path)
-    model: torch.nn.Module = StickFigureTransformer(cfg.model, dim, cfg.diffusion)
-    if lora:
-        model = apply_lora(model, cfg)
-    load_weights(model, ck["model_state_dict"], path, "the model its config describes")
-    return (model.merge_and_unload() if lora else model), cfg
-
-
-def export_merged(checkpoint: str | Path, output: str | Path) -> Path:
-    """A LoRA checkpoint with its adapters merged into the base weights (no PEFT needed to load)."""
-    ck = load_checkpoint(checkpoint)
-    merged, _ = model_from_checkpoint(ck, checkpoint)
-    out = {k: v for k, v in ck.items() if k not in ("optimizer_state_dict", "scheduler_state_dict", "lora_state_dict")}
-    out["model_state_dict"] = merged.state_dict()
-    out["config"] = dict(ck["config"], lora=dict(ck["config"].get("lora", {}), enabled=False))
-    out["merged_from"] = str(checkpoint)
-    save_checkpoint(output, out)
-    return Path(output)
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` (CUDA when present), ``cpu``, ``cuda``/``cuda:N`` or ``mps``; anything else is a ConfigError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        device = None
-    if device is None or device.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"device {str(name)[:40]!r}: expected auto, cpu, cuda, cuda:N or mps")
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
-        # on a pod this is the loud failure we want: a driver older than torch's CUDA leaves 0 devices
-        raise ConfigError(f"device {name!r}: no such CUDA device here ({torch.cuda.device_count()} found; this torch "
-                          f"is built for CUDA {torch.version.cuda or 'none'}: no GPU, or a driver too old for it?); "
-                          "use auto or cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device {name!r}: MPS is not available here; use auto or cpu")
-    return device
 
 
 def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
@@ -408,11 +340,3 @@ def evaluate(model: torch.nn.Module, data: MotionData, cfg: StickGenConfig, devi
         n += batch.text.shape[0]
     model.train()
     return {k: v / n for k, v in sums.items()}
-
-
-def load_config_from_checkpoint(ck: dict, path: str | Path = "checkpoint") -> StickGenConfig:
-    """The typed config a checkpoint was trained with (nanoGPT style: it travels with the weights)."""
-    try:
-        return load_config(overrides=ck["config"])
-    except ConfigError as exc:
-        raise CheckpointError(f"{path}: the config stored in it is not valid ({exc})", path) from None

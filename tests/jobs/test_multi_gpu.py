@@ -122,7 +122,7 @@ def test_cuda_asked_where_there_is_none_fails_loudly():
     import torch
 
     from stickgen_core.errors import ConfigError
-    from stickgen_core.train.trainer import pick_device
+    from stickgen_core.model.loading import pick_device
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
