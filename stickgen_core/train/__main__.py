@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from ..cli import run_reporting_errors
+    from ..reporting import run_reporting_errors
 
     return run_reporting_errors(lambda: run(args))
 
