@@ -92,6 +92,14 @@ class Progress:
                      self.rate() / 1e6, f", {eta:.0f} s left" if eta is not None and self.done < self.total else "")
 
 
+def _md5_of(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def file_sha256(path: str | Path, progress: Progress | None = None) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -287,24 +295,49 @@ class Volume:
         size, etag = int(head["ContentLength"]), str(head.get("ETag", ""))
 
         def open_range(offset: int):
+            # the answer's ETag must be the HEAD's: no If-Match, which an S3 look-alike may not honour
             try:
-                resp = self.client().get_object(Bucket=self.volume_id, Key=key, IfMatch=etag,
+                resp = self.client().get_object(Bucket=self.volume_id, Key=key,
                                                 **({"Range": f"bytes={offset}-"} if offset else {}))
-            except ClientError as exc:
-                if str(exc.response.get("Error", {}).get("Code")) in ("PreconditionFailed", "412"):
-                    raise ChangedError(key) from None
+            except (BotoCoreError, ClientError) as exc:
                 raise self._fail(exc, f"GET {key}") from None
-            except BotoCoreError as exc:
-                raise self._fail(exc, f"GET {key}") from None
+            if str(resp.get("ETag", "")) != etag:
+                resp["Body"].close()
+                raise ChangedError(key)
             return resp["Body"]
 
         want = self.expected_sha256(key, head)
-        return resumable_download(dest, size, f"s3:{self.volume_id}/{key}@{etag}", open_range,
-                                  lambda: want, sink, f"volume {self.volume_id}: {key}")
-
+        what = f"volume {self.volume_id}: {key}"
+        try:
+            return resumable_download(dest, size, f"s3:{self.volume_id}/{key}@{etag}", open_range,
+                                      lambda: want, sink, what)
+        except DigestMismatch as exc:
+            if want is None or want[0] != "md5":
+                raise VolumeStorageError(str(exc)) from None
+            first = exc.sha256
+        # a second, whole download (a bad .part is the usual cause); if it misses the ETag's MD5 too but agrees
+        # byte for byte with the first, the ETag is not an MD5 (a filesystem-backed S3 may make it otherwise)
+        second = resumable_download(dest, size, f"s3:{self.volume_id}/{key}@{etag}#again", open_range,
+                                    lambda: None, sink, what)
+        if _md5_of(Path(dest)) == want[1]:
+            return second
+        if second != first:
+            Path(dest).unlink(missing_ok=True)
+            raise VolumeStorageError(f"{what}: two downloads differ (SHA-256 {first} then {second}) and "
+                                     f"neither has the ETag's MD5 {want[1]}; nothing was kept")
+        log.warning("%s: its ETag is not the MD5 of its bytes; two whole downloads agree (SHA-256 %s)", what, second)
+        return second
 
 class ChangedError(Exception):
     """The source's bytes changed between two requests of one download (a new checkpoint was saved)."""
+
+
+class DigestMismatch(VolumeStorageError):
+    """The bytes that arrived do not have the digest the source gave (nothing was kept)."""
+
+    def __init__(self, message: str, sha256: str) -> None:
+        super().__init__(message)
+        self.sha256 = sha256
 
 
 def resumable_download(dest: str | Path, size: int, identity: str, open_range: Callable[[int], Any],
@@ -371,8 +404,8 @@ def resumable_download(dest: str | Path, size: int, identity: str, open_range: C
         if have != want:
             part.unlink(missing_ok=True)
             note.unlink(missing_ok=True)
-            raise VolumeStorageError(f"{what}: the downloaded bytes have {algo} {have}, the source says {want}; "
-                                     "nothing was kept")
+            raise DigestMismatch(f"{what}: the downloaded bytes have {algo} {have}, the source says {want}; "
+                                 "nothing was kept", sha.hexdigest())
     else:
         log.warning("%s: the source gives no digest to check against; size checked only", what)
     os.replace(part, dest)

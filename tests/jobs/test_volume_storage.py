@@ -100,14 +100,26 @@ def test_download_byte_identical_resumes_and_checks_after_the_body(vol, s3_volum
     assert dest.read_bytes() == data
     assert [g.get("Range") for g in gets] == [f"bytes={1 << 20}-"]
 
-    # a .part whose kept bytes are wrong: the digest (the ETag's MD5 here) refuses it, nothing kept
+    # a .part whose kept bytes are wrong: the digest (the ETag's MD5 here), checked once the body is in,
+    # refuses them; a second, whole download has the MD5 and is kept
     dest.unlink()
     part.write_bytes(b"\0" * (1 << 20))
     dest.with_name(dest.name + ".part.json").write_text(json.dumps(
         {"identity": f"s3:{s3_volume.volume_id}/{key}@{head['ETag']}"}))
-    with pytest.raises(VolumeStorageError, match="the downloaded bytes have md5"):
-        vol.download(key, dest)
-    assert not dest.exists() and not part.exists()
+    gets.clear()
+    assert vol.download(key, dest) == hashlib.sha256(data).hexdigest() and dest.read_bytes() == data
+    assert [g.get("Range") for g in gets] == [f"bytes={1 << 20}-", None] and not part.exists()
+
+
+def test_an_etag_that_is_not_an_md5_is_settled_by_a_second_download(vol, s3_volume, tmp_path, monkeypatch, caplog):
+    key = "runs/r1/checkpoints/model_checkpoint_best.pth"
+    data = blob(70000, seed=8)
+    s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key=key, Body=data)
+    monkeypatch.setattr(Volume, "expected_sha256", lambda self, k, h: ("md5", "0" * 32))  # 32 hex, not the MD5
+    gets = calls(vol, "GetObject")
+    dest = tmp_path / "best.pth"
+    assert vol.download(key, dest) == hashlib.sha256(data).hexdigest() and dest.read_bytes() == data
+    assert len(gets) == 2 and "ETag is not the MD5" in caplog.text
 
 
 def test_a_part_of_another_version_starts_over(vol, s3_volume, tmp_path):
@@ -325,3 +337,16 @@ def test_a_second_upload_does_not_reread_the_file_unless_it_changed(vol, tmp_pat
     second = vol.upload(src)
     assert len(reads) == 2 and second != first
     assert hashlib.sha256(blob(4096, seed=4)).hexdigest() in second
+
+
+def test_a_checkpoint_saved_between_head_and_get_is_not_mixed(vol, s3_volume, tmp_path, monkeypatch):
+    key = "runs/r1/checkpoints/model_checkpoint_latest.pth"
+    s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key=key, Body=b"epoch 1" * 1000)
+    old = vol.head(key)
+    s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key=key, Body=b"epoch 2" * 1000)  # a new save
+    real = Volume.head
+    monkeypatch.setattr(Volume, "head", lambda self, k: old if k == key else real(self, k))
+    dest = tmp_path / "latest.pth"
+    with pytest.raises(VolumeStorageError, match="changed while being downloaded"):
+        vol.download(key, dest)
+    assert not dest.exists() and not dest.with_name(dest.name + ".part").exists()
