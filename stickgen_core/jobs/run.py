@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -162,10 +163,13 @@ class Run:
         """A folder `stickgen train --run-dir` wrote has no supervisor watching it: the trainer's own
         record (status.json's ``process``) says whether 'running' is still true after a kill -9."""
         status = self.raw_status()
-        if status.get("state") != "running":
+        record = status.get("process")
+        if status.get("state") != "running" or not isinstance(record, dict):
             return
+        if record.get("host", socket.gethostname()) != socket.gethostname():
+            return  # trained on another machine (a shared folder): its pids mean nothing here
         try:
-            ref = ProcessRef.from_dict(status.get("process"))
+            ref = ProcessRef.from_dict(record)
         except JobError:
             return  # damaged: ``damage`` reports it
         if ref is not None and not ref.alive():

@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import socket
 import sys
 import time
 from pathlib import Path
@@ -46,7 +47,7 @@ class RunFolder:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.root / "metrics.jsonl", "a", encoding="utf-8")
         me = psutil.Process()
-        self._process = {"pid": me.pid, "create_time": me.create_time()}
+        self._process = {"pid": me.pid, "create_time": me.create_time(), "host": socket.gethostname()}
 
     def write_json(self, name: str, data: dict) -> None:
         atomic_write_text(self.root / name, json.dumps(data, indent=2, default=str))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -199,3 +200,19 @@ def test_damaged_metrics_lines_are_unreadable_rows_not_errors(tmp_path):
     rows, offset = Run(root).read_metrics(0)
     assert rows == [{"type": "step", "step": 1}, {"type": "unreadable", "line": 1}, {"type": "unreadable", "line": 2}]
     assert offset == 3
+
+
+def test_stop_on_a_folder_stickgen_train_wrote_is_one_line(tmp_path):
+    root = make_run(tmp_path / "ws", "manual", run={"stage": "pretrain", "run_created": "2026-01-01"},
+                    status={"state": "running"})
+    with pytest.raises(JobError, match=r"run manual: not started by `stickgen jobs` \(no job in run.json\)"):
+        Run(root).stop(wait=False)
+
+
+def test_a_trainer_on_another_machine_is_not_declared_dead_here(tmp_path):
+    """A shared run folder: the pid of a trainer on another host says nothing about this one."""
+    ref = {**dead_ref(), "host": "some-other-host"}
+    root = make_run(tmp_path / "ws", "remote", run={"stage": "pretrain"}, status={"state": "running", "process": ref})
+    assert Run(root).status()["state"] == "running"
+    write_json(root / "status.json", {"state": "running", "process": {**ref, "host": socket.gethostname()}})
+    assert Run(root).status()["state"] == "failed"
