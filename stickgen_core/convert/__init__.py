@@ -27,7 +27,7 @@ from .reference_v1 import V1_DIM, v1_sample_to_v3
 
 log = logging.getLogger(__name__)
 FORMATS = ("bvh", "humanml3d", "reference", *DATASETS)
-CONVERTER_VERSION = 2  # part of the cache key: bump when conversion changes
+CONVERTER_VERSION = 3  # part of the cache key: bump when conversion changes (3: rig matching, units, labels)
 
 
 def _description(path: Path, describe: str | None) -> str:
