@@ -120,16 +120,22 @@ class CompareView(QWidget):
         self.viewer_a.frameChanged.connect(self.viewer_b.set_frame)
 
     def refresh(self) -> None:
-        paths = self.host.report_paths()
+        paths = self.host.report_paths()  # newest first
+        current = {k: combo.currentData() for k, combo in self.pick.items()}
         for k, combo in self.pick.items():
-            current = combo.currentData()
             combo.blockSignals(True)
             combo.clear()
             for p in paths:
                 combo.addItem(p.parent.name, str(p))
             combo.blockSignals(False)
-            i = combo.findData(current) if current else -1
+            i = combo.findData(current[k]) if current[k] else -1
+            # A (before) the second newest, B (after) the newest
             combo.setCurrentIndex(i if i >= 0 else min(1 if k == "a" else 0, combo.count() - 1))
+        if self.pick["a"].currentData() == self.pick["b"].currentData() and len(paths) > 1:
+            # never a report against itself: B (or A where B was kept) takes the newest report unlike the other
+            other = "a" if current["b"] and not current["a"] else "b"
+            self.pick[other].setCurrentIndex(next(i for i, p in enumerate(paths)
+                                                  if str(p) != self.pick["b" if other == "a" else "a"].currentData()))
         if self.prompts.rowCount() == 0:  # no comparison on show: say what the next step is
             both = all(c.currentData() for c in self.pick.values())
             self.summary.setText("A (before) and B (after) are picked: press Compare" if both else

@@ -52,7 +52,6 @@ class Playground(QWidget):
         self.host = host
         self.result: dict[str, Any] | None = None
         self.prompt = QLineEdit(placeholderText="A person walks forward and waves.")
-        self.prompt.setText("A person walks forward and waves.")
         self.checkpoint = CheckpointPicker()
         self.seconds = QDoubleSpinBox()
         self.seconds.setRange(0.2, 60.0)

@@ -189,6 +189,7 @@ class ReportBrowser(QWidget):
             empty.setToolTip("Run an evaluation below: its report appears here")
             self.list.addItem(empty)
         self.run_box.checkpoint.set_paths(self.host.checkpoints())
+        self.run_box.refresh_pace(self.host.report_paths())
 
     def open(self, path: str | None = None) -> bool:
         """Open a report file; a malformed one gives a titled error dialog and changes nothing."""

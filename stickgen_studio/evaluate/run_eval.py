@@ -1,18 +1,32 @@
-"""Run an adversarial evaluation from a checkpoint in the background: per-prompt progress, Cancel."""
+"""Run an adversarial evaluation from a checkpoint in the background: a quick suite set ticked by default
+with its time estimate, phases (loading the checkpoint, then per-prompt counts with an ETA), Cancel, and
+a final state that says how it ended."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem,
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QProgressBar, QPushButton, QVBoxLayout)
 
+from stickgen_core.eval_reports import load_report
 from stickgen_core.errors import StickGenError
-from stickgen_core.evaluation import DEFAULT_SUITES, REPORT_FILE, load_suites, run_adversarial_eval
+from stickgen_core.evaluation import (DEFAULT_SUITES, REPORT_FILE, Suite, generation_pace, load_suites, quick_suites,
+                                      run_adversarial_eval, suite_cost)
 
 from ..workers import Task, progress_text
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '3 min', '1 h 05 min'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:02.0f} min"
 
 
 def checkpoint_label(path: Path) -> str:
@@ -70,15 +84,25 @@ class RunEvalBox(QGroupBox):
         self.suites.setMaximumHeight(130)
         self.suites.setTextElideMode(Qt.TextElideMode.ElideMiddle)   # "multi_act…ctions (3)", whole in the tooltip
         self.suites.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._suites: dict[str, Suite] = {}
         try:
-            for name, s in load_suites(DEFAULT_SUITES).items():
-                item = QListWidgetItem(f"{name} ({len(s.prompts)})")
-                item.setToolTip(f"{name}: {len(s.prompts)} prompts")
-                item.setData(Qt.ItemDataRole.UserRole, name)
-                item.setCheckState(Qt.CheckState.Checked)
-                self.suites.addItem(item)
+            self._suites = load_suites(DEFAULT_SUITES)
         except StickGenError as exc:  # a broken suites file must not stop the studio
             self.suites.addItem(f"cannot read the suites: {exc}")
+        quick = quick_suites(self._suites)  # all 13 suites take minutes; a quick set still gives every figure
+        for name, s in self._suites.items():
+            n, motion = suite_cost(s)
+            item = QListWidgetItem(f"{name} ({n})")
+            item.setToolTip(f"{name}: {n} prompts, {motion:.0f} s of motion" + (" (quick set)" if name in quick else ""))
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setCheckState(Qt.CheckState.Checked if name in quick else Qt.CheckState.Unchecked)
+            self.suites.addItem(item)
+        #: wall seconds per second of generated motion: the newest report's, then this box's own runs
+        self.pace: float | None = None
+        self.estimate = QLabel()
+        self.estimate.setObjectName("suite-estimate")
+        self.estimate.setWordWrap(True)
+        self.suites.itemChanged.connect(lambda _it: self._show_estimate())
         self.run_button = QPushButton("Run evaluation")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -95,9 +119,16 @@ class RunEvalBox(QGroupBox):
         lay = QVBoxLayout(self)
         lay.addLayout(row)
         lay.addWidget(self.suites)
+        lay.addWidget(self.estimate)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         self.task: Task | None = None
+        self._phase, self._phase_t0, self._done, self._total = "idle", 0.0, 0, 0
+        self._started = 0.0
+        self._ticker = QTimer(self)  # the loading phase has no count: its elapsed time says it is alive
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._tick)
+        self._show_estimate()
         self.browse.clicked.connect(self._browse)
         self.run_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
@@ -107,6 +138,31 @@ class RunEvalBox(QGroupBox):
         path, _ = QFileDialog.getOpenFileName(self, "Pick a checkpoint", start, "Checkpoints (*.pth *.pt)")
         if path:
             self.checkpoint.select(path)
+
+    def refresh_pace(self, report_paths: list[Path]) -> None:
+        """Take the generation pace of the newest report that recorded its timing (older reports did not)."""
+        for p in report_paths[:5]:
+            try:
+                pace = generation_pace(load_report(p))
+            except StickGenError:
+                continue
+            if pace is not None:
+                self.pace = pace
+                break
+        self._show_estimate()
+
+    def _show_estimate(self) -> None:
+        chosen = [self._suites[n] for n in self.chosen_suites() if n in self._suites]
+        prompts = sum(suite_cost(s)[0] for s in chosen)
+        motion = sum(suite_cost(s)[1] for s in chosen)
+        text = f"{len(chosen)} of {len(self._suites)} suites · {prompts} prompts · {motion:.0f} s of motion"
+        if not chosen:
+            text = "No suite ticked"
+        elif self.pace is not None:
+            text += f" · ≈ {duration(self.pace * motion)} at the last evaluation's pace, plus loading"
+        else:
+            text += " · the time is estimated after the first evaluation"
+        self.estimate.setText(text)
 
     def chosen_suites(self) -> list[str]:
         items = [self.suites.item(i) for i in range(self.suites.count())]
@@ -134,29 +190,59 @@ class RunEvalBox(QGroupBox):
 
         task = Task(work, name="evaluate")
         self.task = task
-        task.began.connect(lambda: self._busy(True, "Loading the checkpoint…"))
-        task.progress.connect(lambda d, t: self._progress(task, d, t))
-        task.finished.connect(lambda path: self.finished.emit(path))
-        task.cancelled.connect(lambda: self.progress.setFormat("cancelled"))
-        task.failed.connect(lambda _m: self.progress.setFormat("failed"))
+        task.began.connect(lambda: self._busy(True))
+        task.progress.connect(self._progress)
+        task.finished.connect(lambda path: self._ended("done", path))
+        task.cancelled.connect(lambda: self._ended("cancelled"))
+        task.failed.connect(lambda _m: self._ended("failed"))
         task.ended.connect(lambda: self._busy(False))
         self.host.run(task, "Evaluation failed")
         return task
 
-    def _progress(self, task: Task, done: float, total: float) -> None:
-        self.progress.setRange(0, int(total))
-        self.progress.setValue(int(done))
-        self.progress.setFormat(progress_text("Evaluating", done, total, task.elapsed(), "prompts"))
+    def _progress(self, done: float, total: float) -> None:
+        if self._phase == "loading":  # the first count (0 of n) comes once the model is loaded
+            self._phase, self._phase_t0 = "evaluating", time.monotonic()
+            self._ticker.stop()
+        self._done, self._total = int(done), int(total)
+        self.progress.setRange(0, max(self._total, 1))
+        self.progress.setValue(self._done)
+        text = progress_text("Evaluating", done, total, time.monotonic() - self._phase_t0, "prompts")
+        if done == 0 and self.pace is not None:
+            motion = sum(suite_cost(self._suites[n])[1] for n in self.chosen_suites() if n in self._suites)
+            text += f" · ~{duration(self.pace * motion)} left"
+        self.progress.setFormat(text)
 
-    def _busy(self, on: bool, text: str = "") -> None:
+    def _tick(self) -> None:
+        self.progress.setFormat(f"Loading the checkpoint… {time.monotonic() - self._phase_t0:.0f} s")
+
+    def _ended(self, how: str, path: str | None = None) -> None:
+        """The bar's last words match the end: done (with the time taken), cancelled or failed at a count."""
+        self._ticker.stop()
+        took = time.monotonic() - self._started
+        at = f"{self._done} / {self._total} prompts" if self._total else "while loading the checkpoint"
+        if how == "done":
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+            self.progress.setFormat(f"Done · {self._total} prompts in {duration(took)}")
+            if self._phase == "evaluating" and path:
+                self.refresh_pace([Path(path)])
+        else:
+            self.progress.setFormat(f"{how.capitalize()} at {at}")
+        self._phase = how
+        if path:
+            self.finished.emit(path)
+
+    def _busy(self, on: bool) -> None:
         self.run_button.setEnabled(not on)
         self.run_button.setToolTip("An evaluation is running: wait for it or press Cancel" if on else "")
         self.cancel_button.setEnabled(on)
-        if on:
-            self.progress.setRange(0, 0)
-            self.progress.setFormat(text)
-        elif self.progress.maximum() == 0:
+        if on:  # a determinate bar at 0: an indeterminate one draws no text in most styles
+            self._phase, self._phase_t0, self._done, self._total = "loading", time.monotonic(), 0, 0
+            self._started = self._phase_t0
             self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self._tick()
+            self._ticker.start()
 
     def cancel(self) -> None:
         if self.task is not None:
