@@ -91,6 +91,7 @@ class LossWeights:
     action: float = 0.5
     physics: float = 0.1
     diffusion: float = 0.0
+    attachment: float = 0.0  # shoulders to the neck, hips to the pelvis, as the ground truth has them (issue 32)
 
 
 @dataclass
@@ -339,7 +340,7 @@ RANGES: tuple[tuple[str, str, float, float, bool, bool], ...] = (
     ("training", "val_fraction", 0, 1, True, False), ("training", "log_interval", 1, math.inf, True, False),
     ("loss_weights", "pose", 0, 1e6, True, True), ("loss_weights", "temporal", 0, 1e6, True, True),
     ("loss_weights", "action", 0, 1e6, True, True), ("loss_weights", "physics", 0, 1e6, True, True),
-    ("loss_weights", "diffusion", 0, 1e6, True, True),
+    ("loss_weights", "diffusion", 0, 1e6, True, True), ("loss_weights", "attachment", 0, 1e6, True, True),
     ("diffusion", "learning_rate", 0, 10, False, True), ("diffusion", "timesteps", 1, 100_000, True, True),
     ("diffusion", "sampling_steps", 1, 100_000, True, True), ("diffusion", "window", 2, 1 << 16, True, True),
     ("diffusion", "d_model", 2, 1 << 16, True, True), ("diffusion", "n_layers", 1, 512, True, True),

@@ -347,3 +347,55 @@ def test_physical_metrics_report_attachment_and_joint_limits(clips):
     assert p["joint_limit_ratio"][2] == pytest.approx(0.2) and p["joint_limit_ratio"][0] == 0.0
     assert p["anatomy_violation_ratio"][1] == 1.0 and p["hip_gap"][0] < 0.2
     assert set(summarise_physical([clips["walk"]])) >= {"shoulder_gap", "hip_gap", "joint_limit_ratio"}
+
+
+# ------------------------------------------------------------------ generation keeps a body
+def test_the_pose_rebuild_brings_a_floating_arm_and_a_wide_hip_back_to_the_body(clips):
+    import torch
+
+    from stickgen_core.model.constraints import HIP_REACH, SHOULDER_REACH, keep_skeleton, reference_lengths
+
+    broken = detach_leg(detach_arm(clips["walk"], 0.9), 0.4).astype(np.float32)
+    ref = reference_lengths(torch.from_numpy(clips["walk"][:1].astype(np.float32)))
+    rebuilt = keep_skeleton(torch.from_numpy(broken), ref).numpy()
+    H = float(anatomy._rest_height(ref.numpy())[0])
+    neck, hip = rebuilt[:, 4:6], rebuilt[:, 28:30]
+    assert np.linalg.norm(rebuilt[:, 12:14] - neck, axis=1).max() <= SHOULDER_REACH * H + 1e-5
+    assert np.linalg.norm(hip - rebuilt[:, 10:12], axis=1).max() <= HIP_REACH * H + 1e-5
+    assert not anatomy_issues(judge(rebuilt))
+    assert [i.type for i in anatomy_issues(judge(broken))] == ["detached_limb", "detached_limb"]
+    # an attached arm is left where it is
+    kept = keep_skeleton(torch.from_numpy(clips["walk"].astype(np.float32)), ref).numpy()
+    np.testing.assert_allclose(kept[:, 12:14] - kept[:, 4:6], clips["walk"][:, 12:14] - clips["walk"][:, 4:6], atol=1e-5)
+
+
+def test_the_attachment_loss_measures_shoulders_and_hips_against_the_ground_truth(clips):
+    import torch
+
+    from stickgen_core.config import LossWeights
+    from stickgen_core.train.data import Batch
+    from stickgen_core.train.losses import compute_losses
+
+    target = torch.from_numpy(clips["walk"][None, :20].astype(np.float32))
+    moved = target.clone()
+    moved[..., 12] += 0.5                                   # the left shoulder 0.5 m off, the arm left as it was
+
+    class Fake(torch.nn.Module):                            # a model whose prediction is fixed
+        def __init__(self, pose):
+            super().__init__()
+            self.pose = pose
+
+        def forward(self, text, inputs, actions, camera, **kw):
+            return {"pose": self.pose}
+
+    B, T = target.shape[:2]
+    batch = Batch(torch.zeros(B, 4), target, torch.zeros(B, T, dtype=torch.long), torch.zeros(B, T, 6),
+                  torch.zeros(B, T, 3), torch.ones(B, T, dtype=torch.bool), torch.zeros(B, dtype=torch.long),
+                  torch.full((B,), T))
+    w = LossWeights(temporal=0, action=0, physics=0, attachment=2.0)
+    same = compute_losses(Fake(target), batch, w)
+    off = compute_losses(Fake(moved), batch, w)
+    assert float(same["attachment"]) == 0.0
+    assert float(off["attachment"]) == pytest.approx(0.25 / 4)   # one of four offsets, 0.5 m: 0.25 m²
+    assert float(off["total"]) == pytest.approx(float(off["pose"]) + 2.0 * 0.25 / 4)
+    assert "attachment" not in compute_losses(Fake(moved), batch, LossWeights(temporal=0, action=0, physics=0))

@@ -6,7 +6,21 @@ import torch
 import torch.nn.functional as F
 
 from ..config import LossWeights, TrainingConfig
+from ..schema import JOINT_INDEX
+from ..skeleton import _JOINT_END, _JOINT_SEG
 from .data import Batch
+
+# 48-vector columns of the joints the attachment term relates: shoulders to the neck, hips to the pelvis
+_COL = {n: int(_JOINT_SEG[i]) * 4 + int(_JOINT_END[i]) * 2 for n, i in JOINT_INDEX.items()}
+_LIMB_COLS = [_COL[n] for n in ("l_shoulder", "r_shoulder", "l_hip", "r_hip")]
+_ROOT_COLS = [_COL[n] for n in ("neck", "neck", "pelvis_center", "pelvis_center")]
+
+
+def attachment_offsets(motion: torch.Tensor) -> torch.Tensor:
+    """``[..., 48]`` -> ``[..., 4, 2]``: each shoulder from the neck, each hip from the pelvis centre."""
+    limb = torch.stack([motion[..., c: c + 2] for c in _LIMB_COLS], -2)
+    root = torch.stack([motion[..., c: c + 2] for c in _ROOT_COLS], -2)
+    return limb - root
 
 
 def model_inputs(model: torch.nn.Module, batch: Batch, tc: TrainingConfig | None) -> tuple[torch.Tensor, dict]:
@@ -65,12 +79,15 @@ def compute_losses(model: torch.nn.Module, batch: Batch, w: LossWeights,
         terms["action_acc"] = ((out["action_logits"].argmax(-1) == batch.actions) & mask).sum() / n
     if w.physics > 0:
         terms["physics"] = ((out["physics"] - batch.physics).pow(2).mean(-1) * mask).sum() / n
+    if w.attachment > 0:  # the free shoulder joints (and the hips) where the body has them, not only near it
+        d = attachment_offsets(out["pose"]) - attachment_offsets(batch.motion)
+        terms["attachment"] = (d.pow(2).sum(-1).mean(-1) * mask).sum() / n
     refiner = refiner_of(model)
     if w.diffusion > 0 and refiner is not None:
         fixed = None if tc is not None else torch.Generator().manual_seed(0)
         terms["diffusion"] = refiner.loss(out["pose"].detach(), batch.motion, batch.text, mask, fixed)
     total = w.pose * terms["pose"]
-    for name in ("temporal", "action", "physics", "diffusion"):
+    for name in ("temporal", "action", "physics", "diffusion", "attachment"):
         if name in terms:
             total = total + getattr(w, name) * terms[name]
     terms["total"] = total
