@@ -32,6 +32,7 @@ from .checkpoint import BEST, LATEST, load_checkpoint, recorded_best, restore_rn
 from .data import MotionData
 from .distributed import setup, teardown
 from .losses import compute_losses
+from .optim import build_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +79,6 @@ class RunFolder:
 
     def close(self) -> None:
         self._metrics.close()
-
-
-def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """Linear warm-up, then cosine decay to ``min_ratio`` of the peak at ``total`` steps."""
-    if step < warmup:
-        return (step + 1) / max(warmup, 1)
-    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -151,30 +144,17 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     n_total = sum(p.numel() for p in model.parameters())
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("parameters: %d trainable of %d (%.2f %%)", n_train, n_total, 100 * n_train / n_total)
-    params = [p for p in model.parameters() if p.requires_grad]
-    # the refiner learns at diffusion.learning_rate and has its own gradient clipping, so that its
-    # (differently scaled) loss never shrinks the transformer's steps; without it: one group of each
-    refining = {id(p) for n, p in model.named_parameters() if ".refiner." in f".{n}"}
-    groups = [[p for p in params if id(p) not in refining], [p for p in params if id(p) in refining]]
-    opt = torch.optim.AdamW([g for part, lr in zip(groups, (tc.learning_rate, cfg.diffusion.learning_rate))
-                             for g in ({"params": [p for p in part if p.dim() >= 2], "weight_decay": tc.weight_decay,
-                                        "lr": lr},
-                                       {"params": [p for p in part if p.dim() < 2], "weight_decay": 0.0, "lr": lr})
-                             if g["params"]], lr=tc.learning_rate, betas=tuple(tc.betas), eps=tc.eps)
     steps_per_epoch = max(math.ceil(len(data.train_idx) / tc.batch_size / ddp.world / tc.grad_accum_steps), 1)
-    total_steps = steps_per_epoch * tc.epochs
-    warmup = tc.warmup_steps if tc.warmup_epochs is None else round(tc.warmup_epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total_steps, tc.min_lr_ratio))
+    opt, groups, schedule = build_optimizer(model, cfg, steps_per_epoch)
     start_epoch, step, best, skip = 0, 0, float("inf"), 0
     carried = (0.0, 0)
     if resume is not None:
         load_weights(core, resume["model_state_dict"], sources.resume_from.value, "the model of this run")
         if "optimizer_state_dict" in resume:  # absent when an old-schema checkpoint was migrated
             try:
-                opt.load_state_dict(resume["optimizer_state_dict"])
-                sched.load_state_dict(resume["scheduler_state_dict"])
+                opt.load_state_dict(resume["optimizer_state_dict"])  # the learning rate follows from global_step
             except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-                raise CheckpointError(f"{sources.resume_from.value}: its optimizer/schedule state does not fit this "
+                raise CheckpointError(f"{sources.resume_from.value}: its optimizer state does not fit this "
                                    f"run ({type(exc).__name__}: {str(exc)[:120]})", sources.resume_from.value) from None
         start_epoch, step = int(resume["epoch"]) + 1, int(resume["global_step"])
         if resume.get("resume_batch"):  # stopped inside an epoch: skip the batches already used
@@ -203,7 +183,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
 
     def checkpoint(epoch: int, train_loss: float, val_loss: float, metrics: dict, **extra: Any) -> dict:
         return {**extra, "epoch": epoch, "global_step": step, "model_state_dict": core.state_dict(),
-                "optimizer_state_dict": opt.state_dict(), "scheduler_state_dict": sched.state_dict(),
+                "optimizer_state_dict": opt.state_dict(), "scheduler_state_dict": schedule.state_dict(step),
                 "best_val_loss": best, "train_loss": train_loss, "val_loss": val_loss, "metrics": metrics,
                 "config": cfg.to_dict(), "stage": tc.stage, "embedding_dim": data.embedding_dim,
                 "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(core)} if cfg.lora.enabled else {}),
@@ -223,8 +203,8 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             norm = float(torch.nn.utils.clip_grad_norm_(part, tc.max_grad_norm)) if part else 0.0
             if not math.isfinite(norm):
                 diverged("gradient norm", norm, epoch, i)
+        schedule.apply(opt, step)
         opt.step()
-        sched.step()
         opt.zero_grad(set_to_none=True)
 
     run.status("running", epoch=start_epoch, global_step=step, error=None)
@@ -256,7 +236,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
             optimizer_step(epoch, i)
             step += 1
             if step % tc.log_interval == 0:
-                rec = {"type": "step", "epoch": epoch, "step": step, "lr": sched.get_last_lr()[0],
+                rec = {"type": "step", "epoch": epoch, "step": step, "lr": schedule.lr(step),
                        "samples_per_s": seen / (time.perf_counter() - t0), "time": _now()}
                 rec.update({f"train_{k}": ddp.mean(v.item()) for k, v in terms.items()})
                 rec["samples_per_s"] *= ddp.world
@@ -276,7 +256,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 return dict(summary, stopped=True, epoch=epoch - 1, global_step=step)
         left = n_batches % tc.grad_accum_steps
         if left:  # the epoch's last, partial accumulation is a step too (steps_per_epoch counts it)
-            for p in params:
+            for p in (p for part in groups for p in part):
                 if p.grad is not None:
                     p.grad.mul_(tc.grad_accum_steps / left)
             optimizer_step(epoch, n_batches - 1)
