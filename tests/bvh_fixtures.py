@@ -169,31 +169,36 @@ def _roles(conv: dict) -> tuple[list[str], dict[str, str | None]]:
     return ordered, parents
 
 
-def walk_angles(T: int, fps: float, speed: float) -> dict[str, np.ndarray]:
-    """Hip, knee and arm angles (radians, per frame) of a walk; ``speed`` 0 stands still."""
-    phase = 2 * np.pi * np.arange(T) / fps / 1.1
-    out = {}
-    for s, shift in (("l", 0.0), ("r", np.pi)):
-        ph = phase + shift
-        out[f"{s}_hip"] = np.radians(25) * np.sin(ph) * speed
-        out[f"{s}_knee"] = np.radians(65) * np.sqrt(np.maximum(0, np.cos(ph))) * speed
-        out[f"{s}_arm"] = -np.radians(20) * np.sin(ph) * speed
-        out[f"{s}_elbow"] = np.radians(20) + np.radians(10) * np.sin(ph) * speed
-    return out
+def gait(T: int, fps: float, speed: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Joint angles (radians, per frame) and pelvis (y, z) of a walk at ``speed`` x 0.8 m/s (0: standing).
 
-
-def _pelvis_path(a: dict[str, np.ndarray]) -> np.ndarray:
-    """Pelvis (y, z) per frame: the lower ankle 0.08 m above the floor, the stance ankle still along z."""
-    rel_y = {s: -(THIGH * np.cos(a[f"{s}_hip"]) + SHIN * np.cos(a[f"{s}_hip"] - a[f"{s}_knee"])) for s in "lr"}
-    rel_z = {s: THIGH * np.sin(a[f"{s}_hip"]) + SHIN * np.sin(a[f"{s}_hip"] - a[f"{s}_knee"]) for s in "lr"}
-    stance = np.where(a["l_knee"] <= a["r_knee"], "l", "r")   # the straight leg carries the body
-    low = np.minimum(rel_y["l"], rel_y["r"])
-    y = 0.08 - low + 0.05                       # hips sit 5 cm below the pelvis joint
-    z = np.zeros(len(low))
-    for t in range(1, len(z)):
-        s = stance[t]
-        z[t] = z[t - 1] - (rel_z[s][t] - rel_z[s][t - 1])
-    return np.stack([y, z], axis=1)
+    The feet are placed first: a stance foot stays where it landed; a swing foot moves on a smooth
+    arc (zero speed at lift-off and landing, 8 cm up). The pelvis travels at a constant speed and bobs
+    so the stance leg never straightens fully, and each leg's hip and knee come from two-bone IK,
+    so the motion is smooth (no kinks for the jitter metric to see) and the stance ankle is exact.
+    """
+    P, V, half = 1.0, 0.8 * speed, 0.2 * speed             # cycle (s), pelvis speed, half stride
+    t = np.arange(T) / fps
+    d_mid = 0.819 - 0.019 * speed                          # hip-ankle distance at mid-stance
+    low, high = np.sqrt(d_mid ** 2 - half ** 2), d_mid     # hip height above the ankle: heel strike, mid-stance
+    hip_y = 0.08 + 0.5 * (low + high) - 0.5 * (high - low) * np.cos(4 * np.pi * t / P)
+    out: dict[str, np.ndarray] = {}
+    for s, offset in (("l", 0.0), ("r", 0.5)):
+        u = (t / P + offset) % 1.0
+        sw = np.clip((u - 0.5) / 0.5, 0, 1)                                # swing progress (0 in stance)
+        # ankle z relative to the hip: stance goes back at the pelvis speed (the foot stands still);
+        # swing covers the stride (4 half) with a smooth start and stop, less what the pelvis did
+        rel_z = np.where(u < 0.5, half - V * u * P, -half + 2 * half * sw - 4 * half * np.sin(2 * np.pi * sw) / (2 * np.pi))
+        ankle_y = 0.08 + 0.08 * speed * (1 - np.cos(2 * np.pi * sw)) / 2
+        dy, dz = ankle_y - hip_y, rel_z
+        d = np.minimum(np.hypot(dy, dz), 0.999 * (THIGH + SHIN))
+        knee = np.pi - np.arccos(np.clip((THIGH ** 2 + SHIN ** 2 - d ** 2) / (2 * THIGH * SHIN), -1, 1))
+        hip = np.arctan2(dz, -dy) + np.arccos(np.clip((THIGH ** 2 + d ** 2 - SHIN ** 2) / (2 * THIGH * d), -1, 1))
+        out[f"{s}_hip"], out[f"{s}_knee"] = hip, knee
+        swing = np.cos(2 * np.pi * u) * speed                # +1 when this leg is ahead: its arm swings back
+        out[f"{s}_arm"] = np.radians(20) * swing
+        out[f"{s}_elbow"] = np.radians(20) - np.radians(10) * swing
+    return out, np.stack([hip_y + 0.05, V * t], axis=1)      # the pelvis joint sits 5 cm above the hips
 
 
 def make_bvh(convention: str, *, frames: int = 60, walk: bool = True, yaw_deg: float = 0.0, order: str | None = None,
@@ -211,8 +216,8 @@ def make_bvh(convention: str, *, frames: int = 60, walk: bool = True, yaw_deg: f
     basis = _Z_UP if conv.get("up") == "z" else np.eye(3)
     B = Rotation.from_matrix(basis)
     rest = {r: np.array(_BASE[r][1], float) * size for r in roles}
-    a = walk_angles(frames, fps, 1.0 if walk else 0.0)
-    path = _pelvis_path(a) * size
+    a, path = gait(frames, fps, 1.0 if walk else 0.0)
+    path = path * size
     yaw = Rotation.from_euler("y", np.full((frames, 1), yaw_deg), degrees=True)
     pelvis = yaw.apply(np.stack([np.zeros(frames), path[:, 0], path[:, 1]], axis=1))
     ident = Rotation.identity(frames)
