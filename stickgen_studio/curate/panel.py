@@ -280,6 +280,9 @@ class CuratePanel(QWidget):
             return  # one read at a time; when it ends, the clip selected by then is shown
 
         def read() -> list:
+            from stickgen_core.packed import PackedClips, is_packed
+            if is_packed(file):  # one clip read on demand from the map: no whole-file read first
+                return PackedClips(file)  # type: ignore[return-value]
             # not memory-mapped: a file truncated while mapped would kill the studio with SIGBUS
             return samples_from_object(load_torch_file(file), file)
 
