@@ -18,11 +18,12 @@ from typing import Any, Callable
 from ..errors import AgentError, JobError, VolumeStorageError
 from ..io import atomic_path
 from .run import BEST, LATEST, Run
-from .volume_storage import Sink, Volume, file_sha256
+from .volume_storage import Interrupted, Sink, Volume, file_sha256
 
 log = logging.getLogger(__name__)
 
 WHICH = {"best": (BEST,), "latest": (LATEST,), "all": (BEST, LATEST)}
+TRIES = 50  # continuations of one file while each gets further (RunPod's proxy cuts requests at 100 s)
 
 
 def fetch(run: Run, which: str = "best", to: str | Path | None = None, sink: Sink | None = None, *,
@@ -85,8 +86,8 @@ def _one(run: Run, name: str, dest: Path, sink: Sink | None) -> dict[str, Any]:
     state = run.job_state()
     if state.get("agent_url") and not state.get("pod_ended") and not state.get("terminated"):
         try:
-            return _row(name, dest, backend.client(run).fetch(name, dest, sink), "agent")
-        except AgentError as exc:  # the pod is gone or busy: the volume holds the same file
+            return _row(name, dest, continuing(lambda: backend.client(run).fetch(name, dest, sink), dest), "agent")
+        except (AgentError, Interrupted) as exc:  # the pod is gone or busy: the volume holds the same file
             if "no checkpoint" in str(exc) and "HTTP" not in str(exc):
                 raise _Missing(f"run {run.run_id}: the pod has no {name} yet") from None
             log.info("run %s: the agent did not serve %s (%s); fetching from the volume", run.run_id, name, exc)
@@ -98,12 +99,27 @@ def _one(run: Run, name: str, dest: Path, sink: Sink | None) -> dict[str, Any]:
     if volume.head(key) is None:
         raise _Missing(f"run {run.run_id}: no {name} on volume {volume.volume_id} ({volume.path_of(key)})")
     try:
-        digest = volume.download(key, dest, sink)
+        digest = continuing(lambda: volume.download(key, dest, sink), dest)
     except VolumeStorageError as exc:
         if "changed while" not in str(exc):
             raise
-        digest = volume.download(key, dest, sink)  # a new save landed meanwhile: once more from the start
+        digest = continuing(lambda: volume.download(key, dest, sink), dest)  # a new save landed: from the start
     return _row(name, dest, digest, "volume")
+
+
+def continuing(step: Callable[[], str], dest: Path, tries: int = TRIES) -> str:
+    """``step()`` (a resumable download to ``dest``) again after an interruption, as long as each try got
+    further than the one before; the last interruption is raised when one makes no progress."""
+    part = dest.with_name(dest.name + ".part")
+    for attempt in range(tries):
+        before = part.stat().st_size if part.is_file() else 0
+        try:
+            return step()
+        except Interrupted as exc:
+            if attempt == tries - 1 or (part.stat().st_size if part.is_file() else 0) <= before:
+                raise
+            log.info("%s; continuing", exc)
+    raise AssertionError("unreachable")
 
 
 def _row(name: str, path: Path, sha256: str, source: str) -> dict[str, Any]:

@@ -332,6 +332,10 @@ class ChangedError(Exception):
     """The source's bytes changed between two requests of one download (a new checkpoint was saved)."""
 
 
+class Interrupted(VolumeStorageError):
+    """The body stopped coming (a dropped connection, a proxy's time limit); the ``.part`` keeps what came."""
+
+
 class DigestMismatch(VolumeStorageError):
     """The bytes that arrived do not have the digest the source gave (nothing was kept)."""
 
@@ -386,7 +390,7 @@ def resumable_download(dest: str | Path, size: int, identity: str, open_range: C
         except (JobError, InterruptedError):  # InterruptedError: cancelled; the part stays for the next try
             raise
         except Exception as exc:  # a dropped connection: what arrived stays in the .part for the next try
-            raise VolumeStorageError(f"{what}: interrupted after {progress.done} of {size} bytes "
+            raise Interrupted(f"{what}: interrupted after {progress.done} of {size} bytes "
                                      f"({type(exc).__name__}); run the fetch again to continue") from None
         finally:
             out.flush()

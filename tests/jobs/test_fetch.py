@@ -134,3 +134,35 @@ def test_a_cancelled_fetch_keeps_its_part_and_the_next_one_continues(remote_run,
     done = []
     fetch(run, "best", progress=lambda d, total: done.append(d))
     assert (run.root / "checkpoints" / BEST).read_bytes() == data and done[0] > kept  # it went on from the part
+
+
+def test_a_source_that_cuts_every_request_is_continued_to_the_end(tmp_path):
+    """RunPod's proxy ends requests after 100 s: each try brings more, and fetch goes on until it is whole."""
+    import io
+
+    from stickgen_core.errors import VolumeStorageError
+    from stickgen_core.jobs.fetch import continuing
+    from stickgen_core.jobs.volume_storage import resumable_download
+
+    data = bytes(range(10))
+    opened = []
+
+    class Cut(io.BytesIO):
+        def read(self, n=-1):
+            if self.tell() >= 3:
+                raise TimeoutError("proxy cut the request")
+            return super().read(min(3 - self.tell(), n if n > 0 else 3))
+
+    def open_range(offset):
+        opened.append(offset)
+        return Cut(data[offset:])
+    dest = tmp_path / "c.pth"
+    want = ("sha256", hashlib.sha256(data).hexdigest())
+    continuing(lambda: resumable_download(dest, 10, "v1", open_range, lambda: want, None, "c"), dest)
+    assert dest.read_bytes() == data and opened == [0, 3, 6, 9]
+
+    def refused(offset):  # no progress at all: the interruption is the answer
+        raise ConnectionResetError("connection reset")
+    with pytest.raises(VolumeStorageError, match="interrupted after 0 of 10 bytes"):
+        continuing(lambda: resumable_download(tmp_path / "d.pth", 10, "v1", refused, lambda: want, None, "d"),
+                   tmp_path / "d.pth")
