@@ -7,9 +7,10 @@ config files, the ``s3_profile`` setting). ``s3_endpoint_url`` or ``$STICKGEN_RU
 points elsewhere (a test server). Keys and secrets never reach a message, a log or a file.
 
 Uploads are content-addressed (``stickgen/data/<sha256>/<name>``): a file already there (HEAD,
-same size) is not sent again. Downloads continue a ``.part`` file with ranged GETs pinned to the
-object's ETag, and are checked after the body has streamed (size, then SHA-256 against what
-the volume says: our upload's metadata, a ``<name>.sha256`` file beside it, or a plain-MD5 ETag).
+same size) is not sent again. Downloads continue a ``.part`` file with ranged GETs whose ETag
+must be the HEAD's, and are checked after the body has streamed (size, then the digest the volume
+gives: our upload's SHA-256 metadata, a ``<name>.sha256`` file beside it, or a plain-MD5 ETag,
+a miss against which a second whole download settles).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def _md5_of(path: Path) -> str:
 
 
 def file_sha256(path: str | Path, progress: Progress | None = None) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(CHUNK), b""):
@@ -161,7 +163,9 @@ class Volume:
             raise VolumeStorageError(
                 "job.backend_settings.data_center_id: the network volume's data centre (e.g. EU-RO-1, "
                 "--data-center-id) is needed to reach it through RunPod's S3 API")
-        return cls(str(vid), dc, str(settings.get("volume_path") or "/runpod-volume").rstrip("/"),
+        # the region is the data centre id as RunPod writes it (upper case: SigV4 compares it as given)
+        return cls(str(vid), str(dc).strip().upper() if dc else None,
+                   str(settings.get("volume_path") or "/runpod-volume").rstrip("/"),
                    endpoint, settings.get("s3_profile"))
 
     # ------------------------------------------------------------------ connection

@@ -33,8 +33,8 @@ def vol(s3_volume):
 def test_endpoint_per_data_centre_and_settings_errors(monkeypatch):
     monkeypatch.delenv("STICKGEN_RUNPOD_S3_ENDPOINT", raising=False)
     assert endpoint_for("EU-RO-1") == "https://s3api-eu-ro-1.runpod.io"
-    assert Volume.from_settings({"network_volume_id": "v1", "data_center_id": "US-KS-2"}).endpoint == \
-        "https://s3api-us-ks-2.runpod.io"
+    us = Volume.from_settings({"network_volume_id": "v1", "data_center_id": "us-ks-2"})
+    assert us.endpoint == "https://s3api-us-ks-2.runpod.io" and us.data_center_id == "US-KS-2"  # the region
     with pytest.raises(VolumeStorageError, match="network_volume_id: a RunPod run needs a network volume"):
         Volume.from_settings({"data_center_id": "EU-RO-1"})
     with pytest.raises(VolumeStorageError, match="data_center_id"):
