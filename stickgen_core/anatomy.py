@@ -194,24 +194,6 @@ def bone_variation(motion: np.ndarray, time_axis: int = -2) -> np.ndarray:
     return (L.std(-2) / np.maximum(mean, 1e-6)).mean(-1)
 
 
-def clip_summary(motion: np.ndarray, limits: AnatomyLimits = AnatomyLimits()) -> dict[str, float]:
-    """Clip-level anatomy figures of one ``[T, 48]`` or ``[T, A, 48]`` clip (worst actor):
-    the largest shoulder and hip gaps (standard m), the bone variation, the share of frames
-    with a joint bent the wrong way, and the share of frames with any anatomy violation."""
-    m = np.asarray(motion, dtype=np.float64)
-    m = m[:, None] if m.ndim == 2 else m
-    x = measure(np.moveaxis(m, 1, 0))                                  # [A, T, ...]
-    v = violations(x, limits)
-    any_frame = np.zeros(v["detached"].shape[:-1], bool)
-    for k in v.values():
-        any_frame |= k.any(-1) if k.ndim == any_frame.ndim + 1 else k
-    return {"max_shoulder_gap": float(x.gap[..., :2].max(initial=0.0)),
-            "max_hip_gap": float(x.gap[..., 2:].max(initial=0.0)),
-            "bone_variation": float(bone_variation(np.moveaxis(m, 1, 0)).max(initial=0.0)),
-            "joint_limit_ratio": float((v["wrong_bend"].any(-1)).mean(-1).max(initial=0.0)),
-            "anatomy_violation_ratio": float(any_frame.mean(-1).max(initial=0.0))}
-
-
 def violations(x: BodyMeasures, limits: AnatomyLimits = AnatomyLimits()) -> dict[str, np.ndarray]:
     """Per-frame boolean flags of ``limits`` broken: ``detached`` ``[..., T, 4]`` (LIMBS),
     ``stretched`` ``[..., T, 11]`` (bones), ``wrong_bend`` ``[..., T, 4]`` (BEND_JOINTS),
