@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from .curation.config import CurationConfig
 from .errors import ConfigError
-from .config_reference import Translation, report, translate
+from .config_files import ConfigLayer, merge_sections, read_config_dict, read_config_layers  # noqa: F401 (re-exported)
 from .io import read_yaml
 from .limits import brief
 from .schema import NUM_ACTIONS
@@ -222,54 +222,11 @@ def _build(cls: type, data: Any, where: str) -> Any:
     return cls(**{k: _coerce(v, hints[k], _join(where, k)) for k, v in data.items()})
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-@dataclass(frozen=True)
-class ConfigLayer:
-    """One YAML file of an ``extends:`` chain, reference keys already read as ours."""
-
-    path: Path
-    data: dict
-    translation: Translation
-
-
-def read_config_layers(path: str | Path, _seen: tuple = ()) -> list[ConfigLayer]:
-    """The files of ``path``'s ``extends:`` chain, the farthest ancestor first."""
-    p = Path(path).resolve()
-    if p in _seen:
-        raise ConfigError(f"{path}: extends itself through {' -> '.join(map(str, _seen + (p,)))}")
-    doc = read_yaml(p)
-    parent = doc.pop("extends", None)
-    try:
-        data, translation = translate(doc)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    report(str(path), translation)
-    if parent is None:
-        return [ConfigLayer(p, data, translation)]
-    if not isinstance(parent, str):
-        raise ConfigError(f"{path}: extends: expected a file name, got {brief(parent)}")
-    return read_config_layers(p.parent / parent, _seen + (p,)) + [ConfigLayer(p, data, translation)]
-
-
-def read_config_dict(path: str | Path) -> dict:
-    """The YAML of ``path`` with its ``extends:`` chain merged in (the child wins)."""
-    out: dict = {}
-    for layer in read_config_layers(path):
-        out = _merge(out, layer.data)
-    return out
-
-
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> StickGenConfig:
     """A typed config from YAML (``extends:`` followed) with optional section overrides."""
     data = read_config_dict(path) if path else {}
     if overrides:
-        data = _merge(data, dict(overrides))
+        data = merge_sections(data, dict(overrides))
     try:
         cfg: StickGenConfig = _build(StickGenConfig, data, "")
         _check(cfg)

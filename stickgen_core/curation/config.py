@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..curation_fields import EXPORT_ONLY_FIELDS, FIELD_HELP  # noqa: F401 (re-exported)
+from ..config_files import read_config_dict  # follows ``extends:``
 from ..io import atomic_write_text, read_yaml
 from ..limits import brief
 
@@ -111,8 +112,6 @@ class CurationConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "CurationConfig":
         """The ``data_curation`` section of a config file (defaults when absent)."""
-        from ..config import read_config_dict  # follows ``extends:``; imported here to avoid a cycle
-
         doc = read_config_dict(path)
         try:
             return cls.from_dict(doc.get(SECTION))
