@@ -44,9 +44,34 @@ class Row:
     path: str
 
 
+#: what a run does before its first training step (status.json's ``phase``, written by the job's supervisor)
+PHASES = {"uploading": "uploading", "provisioning": "starting the pod", "starting": "starting",
+          "embed": "embedding", "train": "starting the trainer"}
+
+
+def phase_progress(st: dict) -> tuple[str, float | None] | None:
+    """('embedding 1,200 / 2,504 clips', 0.48) while a run is in a phase before training, from the count
+    status.json carries (``progress``, or ``upload`` in bytes), else ('embedding…', None); None once training."""
+    label = PHASES.get(st.get("phase")) if st.get("state") in ("queued", "running") else None
+    if label is None:
+        return None
+    count = st.get("upload") if st.get("phase") == "uploading" else st.get("progress")
+    done, total = (count.get("done"), count.get("total")) if isinstance(count, dict) else (None, None)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (done, total)) or total <= 0:
+        return f"{label}…", None
+    if st.get("phase") == "uploading":
+        return f"{label} {done / 1e6:,.0f} / {total / 1e6:,.0f} MB", min(done / total, 1.0)
+    unit = count.get("unit") if isinstance(count.get("unit"), str) else ""
+    return f"{label} {int(done):,} / {int(total):,}{' ' + unit if unit else ''}", min(done / total, 1.0)
+
+
 def progress(state: RunState, series: RunSeries | None) -> tuple[str, float | None, str]:
-    """('epoch 3/10 · step 120', fraction done, 'ETA ~2:10') from the status and the metrics' pace."""
+    """('epoch 3/10 · step 120', fraction done, 'ETA ~2:10') from the status and the metrics' pace;
+    before training, the phase ('embedding 1,200 / 2,504 clips')."""
     st = state.status
+    phase = phase_progress(st)
+    if phase is not None:
+        return (*phase, "")
     step = st.get("global_step") or 0
     total = state.total_epochs
     spe = series.steps_per_epoch() if series else None

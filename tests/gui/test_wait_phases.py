@@ -1,0 +1,48 @@
+"""Every wait says what it waits for: a run's row reads its phase from status.json (embedding with its
+count, starting the trainer) instead of 'epoch 1/3 · step 0'."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import psutil
+
+from stickgen_studio.train.runs_table import COLUMNS, PROGRESS_ROLE
+
+from .test_train_page import LONG, open_window
+
+
+def write_status(run, **fields) -> None:
+    me = psutil.Process()  # this process stands in for the run's: alive, so never settled as dead
+    body = {"state": "running", "updated": "2026-01-01T00:00:00+00:00", "epoch": 0, "global_step": 0,
+            "process": {"pid": os.getpid(), "create_time": me.create_time()}, **fields}
+    (run / "status.json").write_text(json.dumps(body))
+
+
+def progress_cell(win, run_id: str) -> tuple[str, float | None]:
+    m = win.train.model
+    i = m.index(m.row_of(run_id), COLUMNS.index("Progress"))
+    return m.data(i), m.data(i, PROGRESS_ROLE)
+
+
+def test_a_run_row_shows_its_phase_and_count_before_training(qtbot, tmp_path, settings):
+    ws = tmp_path / "ws"
+    run = ws / "runs" / "pre"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"stage": "pretrain", "backend": "local", "created": "2026-01-01T00:00:00",
+                                              "config": {"training": {"epochs": 3}}}))
+    write_status(run, phase="embed")
+    win = open_window(qtbot, ws, settings)
+    try:
+        qtbot.waitUntil(lambda: win.train.model.rows and progress_cell(win, "pre")[0] == "embedding…", timeout=LONG)
+        assert progress_cell(win, "pre")[1] is None  # no count: no made-up fraction
+        write_status(run, phase="embed", progress={"done": 1200, "total": 2504, "unit": "clips"})
+        qtbot.waitUntil(lambda: progress_cell(win, "pre")[0] == "embedding 1,200 / 2,504 clips", timeout=LONG)
+        assert abs(progress_cell(win, "pre")[1] - 1200 / 2504) < 1e-9
+        write_status(run, phase="train")  # the trainer process is starting (data, model) before its first step
+        qtbot.waitUntil(lambda: progress_cell(win, "pre")[0] == "starting the trainer…", timeout=LONG)
+        write_status(run)  # the trainer's own status (no phase): training has begun
+        qtbot.waitUntil(lambda: progress_cell(win, "pre")[0] == "epoch 1/3 · step 0", timeout=LONG)
+    finally:
+        win.close()
