@@ -95,6 +95,8 @@ def shard_files(folder: str | os.PathLike) -> list[Path]:
         if index.get("version") != FORMAT_VERSION:
             raise ValueError(f"format version {index.get('version')!r}; this stickgen reads {FORMAT_VERSION}")
         shards = [(str(s["file"]), int(s["bytes"])) for s in index["shards"]]
+        if len({name for name, _ in shards}) != len(shards):
+            raise ValueError("a shard is named twice")
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise DatasetError(f"{index_path}: not a packed dataset index ({exc})", index_path) from None
     out = []
@@ -255,9 +257,13 @@ def _batch(reader: pa.ipc.RecordBatchFileReader, b: int, path: Path) -> pa.Recor
     try:
         batch = reader.get_batch(b)
         batch.validate()
-        return batch
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
         raise DatasetError(f"{path}: truncated or corrupt packed dataset at batch {b} ({_short(exc)})", path) from None
+    rpb, last = _rows_per_batch(reader, path), b == reader.num_record_batches - 1
+    if batch.num_rows > rpb or (batch.num_rows < rpb and not last):  # positions are computed from rpb
+        raise DatasetError(f"{path}: corrupt packed dataset: batch {b} holds {batch.num_rows} clips, "
+                           f"expected {rpb}", path)
+    return batch
 
 
 def _decode(batch: pa.RecordBatch, path: Path, first: int) -> tuple[list[dict], list[str]]:

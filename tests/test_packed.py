@@ -238,3 +238,25 @@ def test_random_damage_is_an_error_naming_the_file_never_a_crash(tmp_path, pt_fi
         outcomes.add(rc)
         path.unlink()
     assert 2 in outcomes  # some damage is caught as a damaged file
+
+
+def test_a_forged_index_or_batch_layout_is_refused(tmp_path, pt_file, samples, capsys):
+    from stickgen_core import packed
+
+    sharded = tmp_path / "sharded"
+    main(["pack", str(pt_file), str(sharded), "--shard-size", "10"])
+    index = json.loads((sharded / INDEX_FILE).read_text())
+    index["shards"] = [index["shards"][0]] * 3  # one shard read three times: a dataset of copies
+    (sharded / INDEX_FILE).write_text(json.dumps(index))
+    capsys.readouterr()
+    assert main(["validate", str(sharded)]) == 2
+    assert f"{sharded / INDEX_FILE}: not a packed dataset index (a shard is named twice)" in capsys.readouterr().err
+
+    forged = tmp_path / "forged.arrow"  # batches of 5 where the file says 2: positions would be wrong
+    meta = {"format": packed.FORMAT, "version": str(packed.FORMAT_VERSION), "rows_per_batch": "2"}
+    with pa.OSFile(str(forged), "wb") as sink, pa.ipc.new_file(sink, packed.SCHEMA.with_metadata(meta)) as w:
+        w.write_batch(packed._record_batch(samples[:5], [f"{i:016x}" for i in range(5)], 0))
+    for argv in (["validate", str(forged)], ["render", str(forged), "--index", "3", "--sheet", str(tmp_path / "x.png")]):
+        capsys.readouterr()
+        assert main(argv) == 2
+        assert f"{forged}: corrupt packed dataset: batch 0 holds 5 clips, expected 2" in capsys.readouterr().err
