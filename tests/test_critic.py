@@ -85,8 +85,7 @@ def test_auto_ground_looks_at_the_data_not_at_the_source_name():
     assert critic.evaluate(two).is_safe
 
 
-@pytest.mark.skipif(not (Path(__file__).parents[2] / "shared" / "data" / "reference").is_dir(),
-                    reason="needs ../shared/data")
+@pytest.mark.shared_data("reference/ref_sample_60.pt")
 def test_reference_clips_are_not_called_penetrating_for_their_floor():
     raw = torch.load(Path(__file__).parents[2] / "shared" / "data" / "reference" / "ref_sample_60.pt",
                      weights_only=True)

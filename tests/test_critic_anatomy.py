@@ -248,7 +248,7 @@ def test_clean_synthetic_clips_have_no_anatomy_issue():
     assert flagged == []  # the limits are fitted with a margin over 1,500 clips (tests/benchmarks/fit_anatomy.py)
 
 
-@pytest.mark.skipif(not (DATA / "bvh").exists(), reason="needs ../shared/data")
+@pytest.mark.shared_data("bvh")
 def test_every_real_capture_passes_the_anatomy_checks():
     from stickgen_core.convert import convert_file
 

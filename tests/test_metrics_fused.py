@@ -66,7 +66,7 @@ def test_clip_metrics_equal_the_straightforward_code_on_synthetic_clips(syntheti
                  ref.compute_metrics(_inputs(synthetic, ref, ground)))
 
 
-@pytest.mark.skipif(not (DATA / "bvh").exists(), reason="needs ../shared/data")
+@pytest.mark.shared_data("bvh")
 def test_clip_metrics_equal_the_straightforward_code_on_real_clips():
     real = _real()
     assert len(real) >= 4

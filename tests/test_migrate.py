@@ -43,7 +43,7 @@ def test_old_checkpoint_is_migrated_and_predicts_the_same_actions():
     assert model.action_head.out_features == 64
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="needs ../shared/data")
+@pytest.mark.shared_data("reference/ref_sample_60.pt")
 def test_reference_file_keeps_its_indices_and_names_agree():
     ds = load_dataset(REFERENCE)
     for s in ds:

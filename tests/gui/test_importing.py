@@ -13,7 +13,7 @@ from tests.gui.conftest import shot
 from tests.gui.user import click, visible_dialogs
 
 DATA = Path(__file__).parents[3] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not (DATA / "bvh").is_dir(), reason="needs ../shared/data")
+needs_shared = pytest.mark.shared_data("bvh/walk01.bvh", "bvh/mocapbank_sample.bvh", "reference/ref_sample_60_v1.pt")
 
 
 def drop(box, paths):

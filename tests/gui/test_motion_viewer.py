@@ -17,7 +17,8 @@ from stickgen_studio.widgets import ClipCard, MotionViewer
 from stickgen_studio.widgets.figure_canvas import LEFT, RIGHT
 from stickgen_studio.widgets.issue_style import issue_colour
 
-REFERENCE = Path("/work/shared/data/reference/ref_sample_60.pt")
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference" / "ref_sample_60.pt"
+needs_reference = pytest.mark.shared_data("reference/ref_sample_60.pt")
 
 
 @pytest.fixture(scope="module")
@@ -166,13 +167,11 @@ def test_play_range_loops_the_issue_frames(viewer, clips, qtbot):
     assert set(seen) == set(range(20, 26))
 
 
-@pytest.mark.parametrize("source", ["climbing", "reference"])
+@pytest.mark.parametrize("source", ["climbing", pytest.param("reference", marks=needs_reference)])
 def test_a_tall_clip_fills_the_view(viewer, clips, source):
     if source == "climbing":
         s, ground = clips[1], 0.0
     else:
-        if not REFERENCE.exists():
-            pytest.skip("no reference data on this machine")
         s, ground = load_dataset(REFERENCE, skip_invalid=True)[3], None  # foreign: ground near y = -0.7
     m = s["motion"].numpy()
     viewer.set_clip(m, 25.0, [], ground=ground)
@@ -184,9 +183,8 @@ def test_a_tall_clip_fills_the_view(viewer, clips, source):
         assert top > 0 and bottom < H - 1  # and nothing is cut off
 
 
+@needs_reference
 def test_ground_and_earth_are_drawn_for_foreign_data(viewer):
-    if not REFERENCE.exists():
-        pytest.skip("no reference data on this machine")
     s = load_dataset(REFERENCE, skip_invalid=True)[3]
     viewer.set_clip(s["motion"].numpy(), 25.0, [])
     rgb = pixels(viewer.canvas)

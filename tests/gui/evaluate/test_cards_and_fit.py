@@ -45,7 +45,7 @@ def test_the_critic_card_shows_the_clips_physical_metrics(eval_window, qtbot, tm
     assert shown[1] > 2 * shown[0]  # the injected jitter reads on the card
 
 
-@pytest.mark.skipif(not CMU_WALK.is_file(), reason="needs ../shared/data")
+@pytest.mark.shared_data("bvh/cmu_131_01_walk.bvh")
 def test_a_real_capture_reads_as_plausible_on_the_card(eval_window, qtbot, tmp_path):
     path = tmp_path / "cmu.pt"
     save_dataset(convert_file(CMU_WALK, "bvh"), path)
