@@ -198,8 +198,8 @@ def write_packed(samples: Sequence[dict], clip_ids: Sequence[str], out: str | os
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         if shard_size is None:
             _write_file(tmp / "data.arrow", samples, clip_ids, 0)
             staged = tmp / "data.arrow"
@@ -214,6 +214,9 @@ def write_packed(samples: Sequence[dict], clip_ids: Sequence[str], out: str | os
             (tmp / INDEX_FILE).write_text(json.dumps(index, indent=1), encoding="utf-8")
             staged = tmp
         _publish(staged, target)
+    except OSError as exc:  # a full disk, no permission: nothing was published, the old target is whole
+        raise DatasetError(f"{target}: cannot write ({exc.strerror or _short(exc)}); nothing was changed",
+                           target) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
@@ -223,11 +226,13 @@ def _publish(staged: Path, target: Path) -> None:
     """Move ``staged`` to ``target`` with one rename; an old target is moved aside first, then deleted
     (its files are unlinked, never truncated: open maps of them stay valid)."""
     old = target.parent / f".{target.name}.{os.getpid()}.old"
-    if target.is_dir() and not target.is_symlink():
-        os.rename(target, old)
+    if target.exists() and (target.is_dir() or staged.is_dir()) and not target.is_symlink():
+        os.rename(target, old)  # a folder cannot be replaced by one rename, nor a file by a folder
     os.replace(staged, target)
-    if old.exists():
+    if old.is_dir():
         shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- reading

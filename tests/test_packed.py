@@ -3,6 +3,7 @@ and every command that takes a dataset taking a packed one."""
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_damaged_packed_files_are_one_line_errors_naming_the_file(tmp_path, pt_f
     assert f"{shard}: shard named by" in capsys.readouterr().err
 
 
-def test_output_is_replaced_whole_never_in_place(tmp_path, pt_file, samples, capsys):
+def test_output_is_replaced_whole_never_in_place(tmp_path, pt_file, samples, capsys, monkeypatch):
     out = tmp_path / "set.arrow"
     assert main(["pack", str(pt_file), str(out)]) == 0
     assert main(["pack", str(pt_file), str(out)]) == 2
@@ -164,6 +165,23 @@ def test_output_is_replaced_whole_never_in_place(tmp_path, pt_file, samples, cap
     assert main(["pack", str(pt_file), str(folder), "--shard-size", "5"]) == 0
     assert main(["pack", str(small), str(folder), "--shard-size", "5", "--force"]) == 0
     assert sorted(p.name for p in folder.iterdir()) == [INDEX_FILE, "shard-00000.arrow"]
+    assert main(["pack", str(small), str(out), "--shard-size", "2", "--force"]) == 0  # a file becomes a set
+    assert out.is_dir() and count_clips(out) == 3
+    assert main(["pack", str(small), str(out), "--force"]) == 0  # and back
+    assert out.is_file() and count_clips(out) == 3
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temp or old copy left behind"
+    from stickgen_core import packed
+
+    def full_disk(path, *args):
+        Path(path).write_bytes(b"part of a shard")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(packed, "_write_file", full_disk)
+    capsys.readouterr()
+    assert main(["pack", str(pt_file), str(out), "--force"]) == 2
+    assert f"{out}: cannot write (No space left on device); nothing was changed" in capsys.readouterr().err
+    assert out.is_file() and count_clips(out) == 3  # the old set, whole
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "the partial write is gone"
 
 
 def test_commands_take_a_packed_dataset(tmp_path, pt_file, capsys):
