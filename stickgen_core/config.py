@@ -51,9 +51,13 @@ class ModelConfig:
     # with keep_bone_lengths, the least share of its length a bone may show (a 2-D view foreshortens a limb
     # turned towards the camera): 0 keeps the per-bone floors of model/constraints.py, 1 makes every bone rigid
     min_bone_share: float = 0.0
+    # issue 29: an image encoder whose features (and camera) are added to the text conditioning
+    image_encoder_arch: str = "cnn"     # "cnn" (small CNN) or "resnet18" (needs torchvision)
+    image_conditioning: bool = False    # set by training from data.use_parallax_augmentation; a checkpoint keeps it
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
+REPORT_TO = ("tensorboard", "wandb", "mlflow")  # experiment trackers metrics also go to (train/reporters.py)
 
 
 @dataclass
@@ -82,6 +86,7 @@ class TrainingConfig:
     scheduled_sampling: float = 0.0     # share of input frames replaced by the model's own prediction
     action_plan: bool = True            # fit a text -> action plan with the model (action-conditioned models)
     precision: str = "auto"             # auto: bfloat16 autocast on CUDA, float32 on CPU; or float32 / bfloat16
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])  # of REPORT_TO; [] for none
 
 
 @dataclass
@@ -130,6 +135,11 @@ class DataConfig:
     use_parallax_augmentation: bool = False
     parallax_root: str | None = None
     parallax_image_size: int = 256
+    # image conditioning (issue 29, stickgen_core/parallax): which rendered frames a clip is paired with
+    use_parallax_sequences: bool = False   # MultimodalParallaxDataset yields frame windows, not single frames
+    parallax_sequence_length: int = 4      # images per window
+    parallax_sequence_stride: int = 1      # a window starts every this many rendered steps
+    parallax_conditioning_mode: str = "first_frame"  # "first_frame": one image; "sequence": a window of them
 
 
 @dataclass
@@ -251,6 +261,10 @@ def _check(cfg: StickGenConfig) -> None:
             raise ConfigError(f"training.{name}: expected a share in [0, 1), got {getattr(cfg.training, name)}")
     if cfg.training.precision not in PRECISIONS:
         raise ConfigError(f"training.precision: expected one of {', '.join(PRECISIONS)}, got {brief(cfg.training.precision)}")
+    for i, name in enumerate(cfg.training.report_to):
+        if name not in REPORT_TO:
+            raise ConfigError(f"training.report_to[{i}]: unknown tracker {brief(name)}; expected any of "
+                              f"{', '.join(REPORT_TO)}")
     if cfg.training.input_noise < 0:
         raise ConfigError(f"training.input_noise: expected metres >= 0, got {cfg.training.input_noise}")
     if cfg.model.num_actions < NUM_ACTIONS:

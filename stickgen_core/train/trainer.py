@@ -32,6 +32,7 @@ from .checkpoint import BEST, LATEST, load_checkpoint, recorded_best, restore_rn
 from .data import MotionData
 from .distributed import setup, teardown
 from .losses import compute_losses
+from .reporters import Reporters, open_reporters
 from .optim import build_optimizer
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class RunFolder:
         self._metrics = open(self.root / "metrics.jsonl", "a", encoding="utf-8")
         me = psutil.Process()
         self._process = {"pid": me.pid, "create_time": me.create_time(), "host": socket.gethostname()}
+        self.reporters = Reporters()  # TensorBoard / W&B / MLflow (training.report_to), opened by train()
 
     def write_json(self, name: str, data: dict) -> None:
         atomic_write_text(self.root / name, json.dumps(data, indent=2, default=str))
@@ -76,9 +78,11 @@ class RunFolder:
     def metric(self, record: dict) -> None:
         self._metrics.write(json.dumps(record, default=float) + "\n")
         self._metrics.flush()  # a reader tailing the file sees every line as it is written
+        self.reporters.log(record)
 
     def close(self) -> None:
         self._metrics.close()
+        self.reporters.close()
 
 
 def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -178,6 +182,8 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                                 "batch": {"per_gpu": tc.batch_size, "grad_accum_steps": tc.grad_accum_steps,
                                           "processes": ddp.world,
                                           "total": tc.batch_size * tc.grad_accum_steps * ddp.world}})
+    if ddp.main:  # after the resume point is known: TensorBoard drops the events past it
+        run.reporters = open_reporters(tc.report_to, run.root, cfg.to_dict(), start_step=step)
     planner = planner_for_training(cfg, data.samples, data.train_idx)
     amp = autocast_for(tc.precision, device)
 
