@@ -278,3 +278,23 @@ def test_a_forged_index_or_batch_layout_is_refused(tmp_path, pt_file, samples, c
         capsys.readouterr()
         assert main(argv) == 2
         assert f"{forged}: corrupt packed dataset: batch 0 holds 5 clips, expected 2" in capsys.readouterr().err
+
+
+def test_embedding_reads_a_packed_file(tmp_path, pt_file):
+    """``embed`` takes a packed input: the texts it encodes are the packed descriptions, in order."""
+    from stickgen_core.embedding import embed_dataset
+
+    class Encoder:  # the TextEncoder surface embed_dataset uses
+        name, dim, encoded = "fake", 4, 0
+
+        def encode(self, texts, progress=None):
+            self.texts = list(texts)
+            return np.array([[len(t), 1, 2, 3] for t in texts], dtype=np.float32)
+
+    packed, enc = tmp_path / "clips.arrow", Encoder()
+    main(["pack", str(pt_file), str(packed)])
+    embed_dataset(packed, tmp_path / "embedded.pt", enc)
+    want = [s["description"] for s in load_torch_file(pt_file)]
+    assert enc.texts == want
+    got = load_dataset(tmp_path / "embedded.pt")
+    assert [float(s["embedding"][0]) for s in got] == [float(len(t)) for t in want]
