@@ -129,6 +129,11 @@ class Supervisor:
         if state in ("completed", "stopped"):
             self.run.set_status(state, phase=None)
             return state
+        if self.stop_requested and code == -signal.SIGTERM and state != "failed":
+            # asked to stop while still starting (before its handler was in place): it trained nothing new,
+            # the last attempt's checkpoints stand, so this is a stop, not a failure
+            self.run.set_status("stopped", phase=None, error=None)
+            return "stopped"
         why = status.get("error") if state == "failed" else None
         if code < 0:
             why = why or f"the trainer was killed by {signal.Signals(-code).name}"

@@ -92,3 +92,34 @@ def test_delete_waits_for_a_saving_trainer(tmp_path, tiny_spec, procs):
     delete_run(run)
     assert time.monotonic() - t0 > 1.0 and not run.root.exists()
     assert json.dumps(run.root.parent.exists())  # the runs folder itself stays
+
+
+def test_resume_right_after_stop_never_reads_failed(tmp_path, tiny_spec):
+    """The studio's symptom: Stop (not waiting), then Resume at once, with another reader polling all the
+    while. Resume waits for the last attempt's processes; a stop during the new trainer's start is a stop."""
+    from stickgen_core.jobs import launch
+
+    from .helpers import wait_for
+
+    run = launch(tiny_spec(run_name="again"), tmp_path / "ws")
+    wait_for(lambda: run.checkpoint("latest"), "a checkpoint")
+    seen, done = [], threading.Event()
+
+    def poll():  # a second reader, as the studio's poller is
+        while not done.is_set():
+            seen.append(Run(run.root).status().get("state"))
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        for attempt in (2, 3, 4):
+            run.stop(wait=False)
+            wait_for(lambda: run.raw_status().get("state") == "stopped", "the trainer's own 'stopped'")
+            run.resume()  # its last supervisor may still be finishing: resume waits for it
+            assert run.job_state()["attempt"] == attempt
+            wait_for(lambda: run.job_state().get("trainer"), "the new attempt's trainer")
+        assert run.stop()["state"] == "stopped"
+    finally:
+        done.set()
+        poller.join()
+    assert "failed" not in seen and "running" in seen
