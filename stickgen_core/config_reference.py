@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
@@ -41,13 +40,8 @@ IGNORED: dict[str, str] = {
     "metadata": "descriptive only",
     "physics": "the reference's physics sub-weights; its train.py does not read them either",
     "loss_weights.diff_physics": "the reference's Brax physics term is not implemented; trained without it",
-    "model.image_encoder_arch": "image conditioning is not implemented",
-    "model.fusion_strategy": "image conditioning is not implemented",
-    "data.image_backend": "image conditioning is not implemented",
-    "data.use_parallax_sequences": "image conditioning is not implemented",
-    "data.parallax_sequence_length": "image conditioning is not implemented",
-    "data.parallax_sequence_stride": "image conditioning is not implemented",
-    "data.parallax_conditioning_mode": "image conditioning is not implemented",
+    "model.fusion_strategy": "the image's encoding is always added to the text conditioning (stickgen_core/parallax)",
+    "data.image_backend": "images are read with Pillow",
     "data.checkpoint_dir": "pass --checkpoint_dir or --run-dir",
     "data.log_dir": "logs go to the run folder",
     "data_generation": "the reference's generator settings",
@@ -119,11 +113,6 @@ def _check_refused(doc: dict) -> None:
     if isinstance(merge, dict) and merge.get("filter_artifacts") is False:
         raise ConfigError("data_curation.merge.filter_artifacts: false keeps artefacts, which curation here always "
                           "filters: remove the key and set data_curation.max_artifact_score: 1.0 instead")
-    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
-    if data.get("use_parallax_augmentation") and data.get("parallax_root") and Path(data["parallax_root"]).is_dir():
-        raise ConfigError(f"data.use_parallax_augmentation: image-conditioned training is not implemented, and "
-                          f"parallax images exist at {data['parallax_root']}: set data.use_parallax_augmentation: "
-                          f"false to train on motion only")
 
 
 def translate(doc: dict) -> tuple[dict, Translation]:
@@ -165,10 +154,10 @@ def translate(doc: dict) -> tuple[dict, Translation]:
             raise ConfigError(f"data.parallax_image_size: expected one size or [size, size], got {size!r}")
         data["parallax_image_size"] = size[0]
         done.aliases.append("data.parallax_image_size [H, W]→H")
-    if isinstance(data, dict) and data.get("use_parallax_augmentation"):
-        data["use_parallax_augmentation"] = False
-        done.ignore("data.use_parallax_augmentation", "image conditioning is not implemented and there are no "
-                    "parallax images at data.parallax_root: trained on motion only")
+    model = out.get("model")
+    if isinstance(model, dict) and model.get("image_encoder_arch") == "lightweight_cnn":  # the reference's name
+        model["image_encoder_arch"] = "cnn"
+        done.aliases.append("model.image_encoder_arch lightweight_cnn→cnn")
     for path, why in IGNORED.items():
         found, _ = _pop(out, path)
         if found:

@@ -13,6 +13,7 @@ from stickgen_core.config_reference import _reported
 from stickgen_core.config_show import resolved_with_sources
 from stickgen_core.errors import ConfigError
 from stickgen_core.io import atomic_torch_save
+from stickgen_core.parallax.writer import RenderSettings, render_dataset
 from stickgen_core.synth import SynthConfig, generate_dataset
 from stickgen_core.train import train
 from stickgen_core.train.checkpoint import LATEST, load_checkpoint
@@ -36,7 +37,12 @@ def test_reference_small_yaml_loads_with_its_values_under_our_names(caplog):
     assert cfg.lora.enabled and cfg.lora.alpha == 16.0 and cfg.lora.target_modules == ["blocks", "pose_head"]
     assert (cfg.data_curation.max_source_fraction, cfg.data_curation.max_artifact_score) == (0.35, 0.4)
     assert cfg.data_curation.balance_by_source and cfg.data_curation.min_quality_sft == 0.8
-    assert cfg.loss_weights.physics == 0.2 and not cfg.data.use_parallax_augmentation
+    assert cfg.loss_weights.physics == 0.2 and cfg.data.use_parallax_augmentation
+    # image conditioning (issue 29): the reference's parallax keys load as ours
+    assert (cfg.data.parallax_root, cfg.data.parallax_sequence_length, cfg.data.parallax_sequence_stride) == \
+        ("data/2.5d_parallax", 25, 8)
+    assert cfg.data.use_parallax_sequences and cfg.data.parallax_conditioning_mode == "first_frame"
+    assert cfg.model.image_encoder_arch == "cnn"  # lightweight_cnn, the reference's name for it
     infos = [r for r in caplog.records if r.levelno == logging.INFO]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(infos) == 1 and "nhead→model.n_heads" in infos[0].getMessage()
@@ -62,11 +68,12 @@ def test_reference_keys_that_would_change_training_are_errors(tmp_path, yaml_tex
     assert needle in str(err.value) and "ref.yaml" in str(err.value)
 
 
-def test_parallax_training_with_images_present_is_refused(tmp_path, monkeypatch):
+def test_parallax_keys_load_whether_or_not_the_root_exists(tmp_path, monkeypatch):
+    """Image conditioning is implemented (stickgen_core/parallax): a missing root is training's error, not the config's."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "data" / "2.5d_parallax").mkdir(parents=True)  # the images small.yaml would condition on
-    with pytest.raises(ConfigError, match="use_parallax_augmentation: false"):
-        load_config(REF_SMALL)
+    assert load_config(REF_SMALL).data.use_parallax_augmentation
+    (tmp_path / "data" / "2.5d_parallax").mkdir(parents=True)
+    assert load_config(REF_SMALL).data.use_parallax_augmentation
 
 
 def test_config_show_names_the_source_of_each_value(tmp_path, capsys):
@@ -91,7 +98,10 @@ def test_one_epoch_tiny_run_trains_from_reference_small_yaml(tmp_path):
         s["embedding"] = torch.randn(1024, generator=g)
     data = tmp_path / "tiny_embedded.pt"
     atomic_torch_save({"sequences": samples, "embedding_model": "test", "embedding_dim": 1024}, data)
-    cfg = load_config(REF_SMALL, overrides={"training": {"epochs": 1}})
+    # the reference config conditions on parallax renders: render this data's (1 view, 2 frames, 64 px)
+    root = tmp_path / "parallax"
+    render_dataset(samples, root, RenderSettings(views=1, frames_per_view=2, size=64))
+    cfg = load_config(REF_SMALL, overrides={"training": {"epochs": 1}, "data": {"parallax_root": str(root)}})
     summary = train(cfg, resolve_sources(cfg, str(data), env={}), tmp_path / "run")
     assert not summary.get("stopped")
     status = json.loads((tmp_path / "run" / "status.json").read_text())
@@ -100,4 +110,5 @@ def test_one_epoch_tiny_run_trains_from_reference_small_yaml(tmp_path):
     assert ck["epoch"] == 0 and ck["global_step"] >= 1
     lora_b = [v for k, v in ck["lora_state_dict"].items() if "lora_B" in k]
     assert lora_b and any(v.abs().sum() > 0 for v in lora_b)  # LoRA B starts at zero: a step was taken
+    assert ck["config"]["model"]["image_conditioning"] and any("image_encoder." in k for k in ck["model_state_dict"])
     assert ck["config"]["model"]["n_heads"] == 8 and ck["config"]["lora"]["target_modules"] == ["blocks", "pose_head"]

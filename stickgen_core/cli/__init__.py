@@ -13,7 +13,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..reporting import run_reporting_errors
-from . import config_cmd, convert, curate, data, jobs, judge, model, pack
+from . import config_cmd, convert, curate, data, jobs, judge, model, pack, parallax
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"stickgen {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, pack, curate, convert, model, judge, config_cmd, jobs):
+    for module in (data, pack, curate, convert, model, judge, config_cmd, jobs, parallax):
         module.register(sub)
     return p
 

@@ -63,7 +63,8 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: s
         flags = {"modulation": "model.text_conditioning: adaln", "null_text": "model.text_conditioning: adaln",
                  "root_in": "model.root_relative", "clock_in": "model.time_conditioning",
                  "action_emb": "model.action_conditioning", "camera_in": "model.camera_conditioning",
-                 "refiner.": "diffusion.enabled (and its d_model / n_layers)"}
+                 "refiner.": "diffusion.enabled (and its d_model / n_layers)",
+                 "image_encoder.": "data.use_parallax_augmentation (model.image_conditioning, image_encoder_arch)"}
         hint = sorted({v for k, v in flags.items() for n in missing + extra if k in n})
         if hint:
             parts.append(f"settings involved: {', '.join(hint)}")

@@ -30,6 +30,7 @@ from torch import nn
 from ..config import DiffusionConfig, ModelConfig
 from ..schema import FPS_DEFAULT
 from .features import CLOCK_DIM, clock, pelvis_x, root_relative
+from ..parallax.encoder import ImageEncoder
 from .refiner import MotionRefiner
 
 
@@ -190,6 +191,9 @@ class StickFigureTransformer(nn.Module):
         # built last, so a model without it draws exactly the random numbers it always did
         self.refiner = MotionRefiner(diffusion, self.embedding_dim, cfg.motion_dim) \
             if diffusion is not None and diffusion.enabled else None
+        # rendered frames + camera -> added to the text conditioning (stickgen_core/parallax); built after the
+        # refiner for the same reason, and only when asked
+        self.image_encoder = ImageEncoder(cfg.image_encoder_arch, d) if cfg.image_conditioning else None
 
     def _keep_start_pose(self, state_dict, prefix, *_args) -> None:
         """Checkpoints written before ``start_pose`` existed keep the current (data-derived) one."""
@@ -243,7 +247,8 @@ class StickFigureTransformer(nn.Module):
                 camera: torch.Tensor | None = None, cache: list[dict] | None = None, start: int = 0,
                 prev_pose: torch.Tensor | None = None, *, text_keep: torch.Tensor | None = None,
                 before: torch.Tensor | None = None, total: torch.Tensor | None = None,
-                frame0: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                frame0: torch.Tensor | None = None, image: torch.Tensor | None = None,
+                image_camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Predictions for the frame after each token.
 
         Training: ``text`` [B, E], ``motion`` [B, T-1, 48] (frames 0..T-2) -> outputs [B, T, ...]
@@ -252,12 +257,17 @@ class StickFigureTransformer(nn.Module):
         ``start`` is 0. Prefix models accept ``text=None`` after the first call; adaln models
         need the text on every call. ``before``: the frame preceding ``motion`` (root-relative
         velocity); ``total``: [B] frames of the whole clip and ``frame0`` [B] the clip frame of
-        the first prefix-free token (a training crop's start) for the clock.
+        the first prefix-free token (a training crop's start) for the clock. ``image`` [B, 3, H, W] or
+        [B, L, 3, H, W] with ``image_camera`` [B, (L,) 7]: rendered frames whose encoding is added to the text's.
         """
         if cache is not None and start > 0 and "cond" in cache[0]:
             cond = cache[0]["cond"]  # the text's projection, made on the first call of this generation
         else:
             cond = None if text is None else self.text_condition(text, text_keep)
+            if cond is not None and image is not None:
+                if self.image_encoder is None:
+                    raise ValueError("this model has no image encoder (trained without data.use_parallax_augmentation)")
+                cond = cond + self.image_encoder(image.to(cond.dtype), image_camera)
             if cache is not None:  # a (new) text: the blocks' cached scales and shifts are made again
                 cache[0]["cond"] = cond
                 for c in cache:

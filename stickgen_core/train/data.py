@@ -29,7 +29,8 @@ class Batch:
     total: torch.Tensor      # [B] frames of the whole clip
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
+        # type(self): a subclass (parallax.training.ParallaxBatch) keeps its own fields
+        return type(self)(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
 
 
 class MotionData:

@@ -29,6 +29,8 @@ def model_inputs(model: torch.nn.Module, batch: Batch, tc: TrainingConfig | None
     model's own (no-grad, teacher-forced) predictions, a share of clips without their text."""
     inputs = batch.motion[:, :-1]
     kw: dict = {"total": batch.total, "frame0": batch.frame0}
+    if getattr(batch, "image", None) is not None:  # image-conditioned training (parallax.training.ParallaxBatch)
+        kw.update(image=batch.image, image_camera=batch.image_camera)
     if tc is None:
         return inputs, kw
     B = inputs.shape[0]

@@ -105,7 +105,14 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                           "pass --init_from (or resume_from) with its checkpoint")
     if sources.data_path.value is None:
         raise ConfigError("no training data: pass --data_path, set TRAIN_DATA_PATH or data.train_data")
-    data = MotionData(sources.data_path.value, val_fraction=tc.val_fraction, seed=tc.seed, max_frames=tc.max_frames)
+    if cfg.data.use_parallax_augmentation:  # clips paired with their renders; the model gets an image encoder
+        from ..parallax.training import ParallaxMotionData
+
+        cfg.model.image_conditioning = True
+        data: MotionData = ParallaxMotionData(sources.data_path.value, cfg.data, val_fraction=tc.val_fraction,
+                                              seed=tc.seed, max_frames=tc.max_frames)
+    else:
+        data = MotionData(sources.data_path.value, val_fraction=tc.val_fraction, seed=tc.seed, max_frames=tc.max_frames)
     if isinstance(cfg.model.embedding_dim, int):
         data.check_dim(cfg.model.embedding_dim, "config")
     resume = load_checkpoint(sources.resume_from.value, for_resume=True) if sources.resume_from.value else None
@@ -126,6 +133,10 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         init = load_checkpoint(sources.init_from.value)
         state = {k: v for k, v in init["model_state_dict"].items() if "lora_" not in k}
         state = {k.replace("base_model.model.", "").replace(".base_layer", ""): v for k, v in state.items()}
+        if getattr(model, "image_encoder", None) is not None and not any(k.startswith("image_encoder.") for k in state):
+            # a text-only model fine-tuned with images: its image encoder starts fresh (at zero effect)
+            state.update({k: v for k, v in model.state_dict().items() if k.startswith("image_encoder.")})
+            log.info("init_from has no image encoder: it starts fresh on the loaded transformer")
         if model.refiner is not None and not any(k.startswith("refiner.") for k in state):
             # a second stage: the transformer's weights, a fresh refiner on top
             state.update({k: v for k, v in model.state_dict().items() if k.startswith("refiner.")})
