@@ -91,7 +91,9 @@ class DatasetsBox(QGroupBox):
             g = table.groupby("file", observed=True)["valid"]
             per_file = {f: (int(v.sum()), int((~v.astype(bool)).sum())) for f, v in g}
         for f in files:
-            valid, invalid = per_file.get(f, (0, 0))
+            # a sharded packed set is listed as its folder; the table names its shards
+            parts = [n for k, n in per_file.items() if k == f or Path(k).parent == Path(f)]
+            valid, invalid = sum(n[0] for n in parts), sum(n[1] for n in parts)
             text = f"{display_name(f)} — {valid:,} clips" + (f", {invalid:,} invalid" if invalid else "")
             self._add_item(text, f, "ok", f"{f}\n{valid:,} valid clips, {invalid:,} invalid")
         for f, msg in problems:

@@ -22,6 +22,8 @@ def test_a_sharded_packed_set_opens_and_previews_one_clip_on_demand(window, qtbo
 
     cur = window.curate
     assert cur.model.rowCount() == 150
+    valid = int(cur.table["valid"].sum())  # the set is listed once, with its shards' clips
+    assert valid > 0 and cur.data_box.list.item(0).text().startswith(f"clips — {valid:,} clips")
     assert sorted(set(cur.table["file"].map(lambda f: f.rsplit("/", 1)[-1]))) == \
         ["shard-00000.arrow", "shard-00001.arrow", "shard-00002.arrow"]
 
