@@ -287,6 +287,15 @@ class CuratePanel(QWidget):
             return samples_from_object(load_torch_file(file), file)
 
         read_ok, data_then = [], self._data_generation
+        try:
+            size = f" ({Path(file).stat().st_size / 1e6:,.0f} MB)"
+        except OSError:
+            size = ""
+        t0, ticker = time.monotonic(), QTimer(self)
+
+        def waiting() -> None:  # in the viewer the user looks at, with a clock: a long read is not a hang
+            self.player.show_message(f"Reading {Path(file).name}{size} to show this clip… "
+                                     f"{time.monotonic() - t0:.0f} s")
 
         def arrived(samples: list) -> None:
             if self._data_generation != data_then:
@@ -297,8 +306,12 @@ class CuratePanel(QWidget):
 
         def ended() -> None:
             self._preview_task = None
+            ticker.stop()
+            ticker.deleteLater()
             if self._closing:
                 return
+            if not read_ok:
+                self.player.show_message(None)
             row = self.view.currentIndex().row()
             # after a failed read only another file's clip is tried (the same one would fail again)
             if read_ok or (self.table is not None and row >= 0
@@ -311,6 +324,9 @@ class CuratePanel(QWidget):
         task.ended.connect(ended)
         self._preview_task = task
         self.status.emit(f"Loading {Path(file).name} to preview its clips…")
+        ticker.timeout.connect(waiting)
+        ticker.start(1000)
+        waiting()
         task.start()
 
     def show_clip(self, view_row: int) -> None:

@@ -32,7 +32,7 @@ class MotionViewer(QWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.canvas = FigureCanvas()
-        self.canvas.empty_text = empty_text
+        self.canvas.empty_text = self._empty_text = empty_text
         self.timeline = IssueTimeline()
         self.card_view = ClipCardView()
         self.card_view.setVisible(show_card)
@@ -89,6 +89,7 @@ class MotionViewer(QWidget):
         ``ground`` is the clip's ground height; None estimates it from the resting feet.
         """
         m = np.asarray(motion, dtype=np.float32)
+        self.canvas.empty_text = self._empty_text  # a wait's message (show_message) ends with a clip
         self._fps = float(fps or 25.0)
         self._T = len(m)
         self._issues = [s for s in issues if s.end > s.start]
@@ -105,6 +106,13 @@ class MotionViewer(QWidget):
         self.slider.blockSignals(False)
         self.set_frame(0)
         self._retime()
+
+    def show_message(self, text: str | None) -> None:
+        """No clip, ``text`` in its place (what is being waited for); None: the viewer's own empty text."""
+        self.pause()
+        self.set_clip(np.zeros((0, 48), dtype=np.float32), self._fps, ground=0.0)
+        self.canvas.empty_text = self._empty_text if text is None else text
+        self.canvas.update()
 
     @property
     def issues(self) -> list[IssueSpan]:

@@ -46,3 +46,25 @@ def test_a_run_row_shows_its_phase_and_count_before_training(qtbot, tmp_path, se
         qtbot.waitUntil(lambda: progress_cell(win, "pre")[0] == "epoch 1/3 · step 0", timeout=LONG)
     finally:
         win.close()
+
+
+def test_the_first_preview_of_a_file_says_it_is_reading_it(window, qtbot, monkeypatch):
+    import threading
+
+    import stickgen_studio.curate.panel as panel_module
+
+    from .user import click
+
+    cur = window.curate
+    cur._file_cache = {}  # as on a first preview: the clip's file is not in memory yet
+    release, real = threading.Event(), panel_module.load_torch_file
+    monkeypatch.setattr(panel_module, "load_torch_file", lambda *a, **k: release.wait(60) and real(*a, **k))
+    click(cur.view.viewport(), cur.view.visualRect(cur.model.index(0, 1)).center())
+    size = (window.workspace.root / "datasets" / "clips.pt").stat().st_size / 1e6
+    reading = f"Reading clips.pt ({size:,.0f} MB) to show this clip… "
+    qtbot.waitUntil(lambda: cur.player.canvas.empty_text.startswith(reading), timeout=LONG)
+    assert cur.player.canvas.isVisible() and cur.player._T == 0  # the message is what the canvas paints
+    qtbot.waitUntil(lambda: cur.player.canvas.empty_text == reading + "1 s", timeout=5000)  # its clock runs
+    release.set()
+    qtbot.waitUntil(lambda: cur.player._T > 0 and cur.player.is_playing(), timeout=LONG)
+    assert cur.player.canvas.empty_text == "Select a clip to play it"  # the viewer's own text is back
