@@ -65,6 +65,7 @@ def test_delete_refuses_a_running_run_and_removes_a_finished_one(tmp_path):
         delete_run(Run(root))
     assert root.is_dir()
     write_json(root / "status.json", {"state": "completed"})
+    write_json(root / "job_state.json", {})  # its processes are gone (while one lives, delete waits: test_local_state)
     delete_run(Run(root))
     assert not root.exists()
 
