@@ -21,19 +21,19 @@ import psutil
 import torch
 
 from ..config import RunSources, StickGenConfig
-from ..errors import CheckpointError, ConfigError, StickGenError, TrainingDivergedError
+from ..errors import ConfigError, StickGenError, TrainingDivergedError
 from ..io import atomic_write_text
 from ..limits import read_json_file
 from ..model import StickFigureTransformer
 from ..model.loading import apply_lora, load_config_from_checkpoint, load_weights, pick_device
-from ..model.action_plan import CHECKPOINT_KEY as PLANNER_KEY
 from .planner import planner_for_training
-from .checkpoint import BEST, LATEST, load_checkpoint, recorded_best, restore_rng, save_checkpoint
+from .checkpoint import BEST, LATEST, load_checkpoint, save_checkpoint
 from .data import MotionData
 from .distributed import setup, teardown
 from .losses import compute_losses
 from .reporters import Reporters, open_reporters
-from .optim import build_optimizer
+from .optim import LRSchedule, build_optimizer
+from .state import Snapshots, TrainState, resume_into
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,6 @@ class RunFolder:
     def close(self) -> None:
         self._metrics.close()
         self.reporters.close()
-
-
-def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
 
 
 def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
@@ -161,28 +157,11 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
     log.info("parameters: %d trainable of %d (%.2f %%)", n_train, n_total, 100 * n_train / n_total)
     steps_per_epoch = max(math.ceil(len(data.train_idx) / tc.batch_size / ddp.world / tc.grad_accum_steps), 1)
     opt, groups, schedule = build_optimizer(model, cfg, steps_per_epoch)
-    start_epoch, step, best, skip = 0, 0, float("inf"), 0
-    carried = (0.0, 0)
+    progress = TrainState()
     if resume is not None:
-        load_weights(core, resume["model_state_dict"], sources.resume_from.value, "the model of this run")
-        if "optimizer_state_dict" in resume:  # absent when an old-schema checkpoint was migrated
-            try:
-                opt.load_state_dict(resume["optimizer_state_dict"])  # the learning rate follows from global_step
-            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-                raise CheckpointError(f"{sources.resume_from.value}: its optimizer state does not fit this "
-                                   f"run ({type(exc).__name__}: {str(exc)[:120]})", sources.resume_from.value) from None
-        start_epoch, step = int(resume["epoch"]) + 1, int(resume["global_step"])
-        if resume.get("resume_batch"):  # stopped inside an epoch: skip the batches already used
-            start_epoch, skip = int(resume["resume_epoch"]), int(resume["resume_batch"])
-            # the epoch's loss so far, so its logged train_loss covers every batch, not only those after the resume
-            carried = (float(resume.get("resume_running", 0.0)), int(resume.get("resume_batches", 0)))
-        # the best so far: the checkpoint's record, or this folder's best file if that is better (a latest
-        # written before a crash, an older checkpoint without the key): a resumed run never replaces a better best
-        best = min(float(resume.get("best_val_loss", float("inf"))), recorded_best(run.checkpoints / BEST))
-        if "rng_state" in resume:
-            restore_rng(resume["rng_state"])
+        progress = resume_into(resume, sources.resume_from.value, core, opt, run.checkpoints / BEST)
         log.info("resumed from %s (%s) at epoch %d, step %d", sources.resume_from.value, sources.resume_from.origin,
-                 start_epoch, step)
+                 progress.epoch, progress.step)
     run.update_json("run.json", {"config": cfg.to_dict(), "stage": tc.stage, "backend": "local",
                                 "command": command or sys.argv, "created": _now(), "device": str(device),
                                 "data_path": sources.data_path.value, "embedding_dim": data.embedding_dim,
@@ -194,47 +173,24 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                                           "processes": ddp.world,
                                           "total": tc.batch_size * tc.grad_accum_steps * ddp.world}})
     if ddp.main:  # after the resume point is known: TensorBoard drops the events past it
-        run.reporters = open_reporters(tc.report_to, run.root, cfg.to_dict(), start_step=step)
-    planner = planner_for_training(cfg, data.samples, data.train_idx)
+        run.reporters = open_reporters(tc.report_to, run.root, cfg.to_dict(), start_step=progress.step)
+    snapshots = Snapshots(core, opt, schedule, cfg, data, planner_for_training(cfg, data.samples, data.train_idx))
     amp = autocast_for(tc.precision, device)
 
-    def checkpoint(epoch: int, train_loss: float, val_loss: float, metrics: dict, **extra: Any) -> dict:
-        return {**extra, "epoch": epoch, "global_step": step, "model_state_dict": core.state_dict(),
-                "optimizer_state_dict": opt.state_dict(), "scheduler_state_dict": schedule.state_dict(step),
-                "best_val_loss": best, "train_loss": train_loss, "val_loss": val_loss, "metrics": metrics,
-                "config": cfg.to_dict(), "stage": tc.stage, "embedding_dim": data.embedding_dim,
-                "physics_scale": data.physics_scale, **({"lora_state_dict": lora_state(core)} if cfg.lora.enabled else {}),
-                **({PLANNER_KEY: planner} if planner else {})}
-
-    def diverged(what: str, value: float, epoch: int, i: int) -> None:
-        """Stop before the optimizer (or a checkpoint) sees a non-finite value; name the step and clips."""
-        ids = data.batch_clip_ids("train", tc.batch_size, epoch, tc.seed, i)
-        raise TrainingDivergedError(
-            f"non-finite {what} ({value}) at epoch {epoch}, step {step + 1}, batch {i} (clips {', '.join(ids[:8])}"
-            f"{' ...' if len(ids) > 8 else ''}); no checkpoint was written for it. Lower training.learning_rate "
-            "or check these clips")
-
     summary: dict[str, Any] = {"run_dir": str(run.root), "stopped": False}
-    def optimizer_step(epoch: int, i: int) -> None:
-        for part in groups:
-            norm = float(torch.nn.utils.clip_grad_norm_(part, tc.max_grad_norm)) if part else 0.0
-            if not math.isfinite(norm):
-                diverged("gradient norm", norm, epoch, i)
-        schedule.apply(opt, step)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    run.status("running", epoch=start_epoch, global_step=step, error=None)
+    start_epoch = progress.epoch
+    run.status("running", epoch=start_epoch, global_step=progress.step, error=None)
     for epoch in range(start_epoch, tc.epochs):
+        progress.epoch = epoch
         model.train()
         t0, seen, running, n_batches = time.perf_counter(), 0, 0.0, 0
         if epoch == start_epoch:
-            running, n_batches = carried
+            running, n_batches = progress.carried
         opt.zero_grad(set_to_none=True)
         n_all = math.ceil(len(data.train_idx) / tc.batch_size)
         usable = n_all - n_all % ddp.world if ddp.enabled else n_all
         for i, batch in enumerate(data.batches("train", tc.batch_size, epoch, tc.seed)):
-            if epoch == start_epoch and i < skip:
+            if epoch == start_epoch and i < progress.skip:
                 continue
             if i % ddp.world != ddp.rank or i >= usable:  # this rank's share; equal counts on every rank
                 continue
@@ -243,66 +199,88 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 terms = compute_losses(model, batch, cfg.loss_weights, tc)
             loss = terms["total"].item()
             if not math.isfinite(loss):
-                diverged("loss", loss, epoch, i)
+                diverged(data, cfg, progress, i, "loss", loss)
             (terms["total"] / tc.grad_accum_steps).backward()
             running += loss
             n_batches += 1
             seen += batch.text.shape[0]
             if n_batches % tc.grad_accum_steps:
                 continue
-            optimizer_step(epoch, i)
-            step += 1
-            if step % tc.log_interval == 0:
-                rec = {"type": "step", "epoch": epoch, "step": step, "lr": schedule.lr(step),
+            optimizer_step(opt, groups, schedule, data, cfg, progress, i)
+            if progress.step % tc.log_interval == 0:
+                rec = {"type": "step", "epoch": epoch, "step": progress.step, "lr": schedule.lr(progress.step),
                        "samples_per_s": seen / (time.perf_counter() - t0), "time": _now()}
                 rec.update({f"train_{k}": ddp.mean(v.item()) for k, v in terms.items()})
                 rec["samples_per_s"] *= ddp.world
                 run.metric(rec)
-                run.status("running", epoch=epoch, global_step=step, error=None)
+                run.status("running", epoch=epoch, global_step=progress.step, error=None)
             if ddp.any(bool(should_stop and should_stop())):
                 # epoch stays the last completed one; resume_* say where inside this epoch we are
                 if ddp.main:
-                    save_checkpoint(run.checkpoints / LATEST, checkpoint(
-                        epoch - 1, running / max(n_batches, 1), float("nan"), {}, resume_epoch=epoch, resume_batch=i + 1,
-                        resume_running=running, resume_batches=n_batches))
-                run.status("stopped", epoch=epoch - 1, global_step=step, error=None)
+                    save_checkpoint(run.checkpoints / LATEST, snapshots.payload(
+                        progress, epoch - 1, running / max(n_batches, 1), float("nan"), {}, resume_epoch=epoch,
+                        resume_batch=i + 1, resume_running=running, resume_batches=n_batches))
+                run.status("stopped", epoch=epoch - 1, global_step=progress.step, error=None)
                 log.info("stop requested: saved %s", run.checkpoints / LATEST)
                 run.close()
                 ddp.barrier()
                 teardown(ddp)
-                return dict(summary, stopped=True, epoch=epoch - 1, global_step=step)
+                return dict(summary, stopped=True, epoch=epoch - 1, global_step=progress.step)
         left = n_batches % tc.grad_accum_steps
         if left:  # the epoch's last, partial accumulation is a step too (steps_per_epoch counts it)
             for p in (p for part in groups for p in part):
                 if p.grad is not None:
                     p.grad.mul_(tc.grad_accum_steps / left)
-            optimizer_step(epoch, n_batches - 1)
-            step += 1
+            optimizer_step(opt, groups, schedule, data, cfg, progress, n_batches - 1)
         val = evaluate(core, data, cfg, device, epoch) if ddp.main else {}
         train_loss = ddp.mean(running / max(n_batches, 1))
-        rec = {"type": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss, "time": _now(),
+        rec = {"type": "epoch", "epoch": epoch, "step": progress.step, "train_loss": train_loss, "time": _now(),
                "epoch_seconds": time.perf_counter() - t0, **{f"val_{k}": v for k, v in val.items()}}
         run.metric(rec)
         val_loss = val.get("total", train_loss)
-        is_best = val_loss < best
-        best = min(best, val_loss)
+        is_best = val_loss < progress.best
+        progress.best = min(progress.best, val_loss)
         bad = next((n for n, p in core.named_parameters() if not bool(torch.isfinite(p).all())), None)
         if bad is not None:
-            raise TrainingDivergedError(f"weight {bad} became NaN/inf during epoch {epoch} (step {step}); no checkpoint "
-                                        "was written for it. Lower training.learning_rate")
+            raise TrainingDivergedError(f"weight {bad} became NaN/inf during epoch {epoch} (step {progress.step}); no "
+                                        "checkpoint was written for it. Lower training.learning_rate")
         if ddp.main:
-            ck = checkpoint(epoch, train_loss, val_loss, val)
+            ck = snapshots.payload(progress, epoch, train_loss, val_loss, val)
             if is_best:  # best first: a crash between the two never leaves a latest that claims a better best
                 save_checkpoint(run.checkpoints / BEST, ck)
             save_checkpoint(run.checkpoints / LATEST, ck)
         ddp.barrier()
-        run.status("running", epoch=epoch, global_step=step, error=None)
+        run.status("running", epoch=epoch, global_step=progress.step, error=None)
         log.info("epoch %d: train %.4f val %.4f%s", epoch, train_loss, val_loss, " (best)" if is_best else "")
-        summary.update(epoch=epoch, global_step=step, train_loss=train_loss, val_loss=val_loss, best_val_loss=best)
-    run.status("completed", epoch=tc.epochs - 1, global_step=step, error=None)
+        summary.update(epoch=epoch, global_step=progress.step, train_loss=train_loss, val_loss=val_loss,
+                       best_val_loss=progress.best)
+    run.status("completed", epoch=tc.epochs - 1, global_step=progress.step, error=None)
     run.close()
     teardown(ddp)
     return summary
+
+
+def diverged(data: MotionData, cfg: StickGenConfig, state: TrainState, i: int, what: str, value: float) -> None:
+    """Stop before the optimizer (or a checkpoint) sees a non-finite value; name the step and clips."""
+    tc = cfg.training
+    ids = data.batch_clip_ids("train", tc.batch_size, state.epoch, tc.seed, i)
+    raise TrainingDivergedError(
+        f"non-finite {what} ({value}) at epoch {state.epoch}, step {state.step + 1}, batch {i} (clips "
+        f"{', '.join(ids[:8])}{' ...' if len(ids) > 8 else ''}); no checkpoint was written for it. Lower "
+        "training.learning_rate or check these clips")
+
+
+def optimizer_step(opt: torch.optim.Optimizer, parts: list[list[torch.nn.Parameter]], schedule: LRSchedule,
+                   data: MotionData, cfg: StickGenConfig, state: TrainState, i: int) -> None:
+    """Clip each parameter part on its own, step at the learning rate of ``state.step``, count the step."""
+    for part in parts:
+        norm = float(torch.nn.utils.clip_grad_norm_(part, cfg.training.max_grad_norm)) if part else 0.0
+        if not math.isfinite(norm):
+            diverged(data, cfg, state, i, "gradient norm", norm)
+    schedule.apply(opt, state.step)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    state.step += 1
 
 
 class _Silent:
