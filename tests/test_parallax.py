@@ -260,3 +260,15 @@ def test_render_module_is_deterministic_across_worker_counts(samples, tmp_path):
     for p in (tmp_path / "one").rglob("*.png"):
         assert (tmp_path / "two" / p.relative_to(tmp_path / "one")).read_bytes() == p.read_bytes()
     assert render_mod.SUPERSAMPLE >= 2  # antialiasing by supersampling
+
+
+@pytest.mark.parametrize("scale,lift_by", [(1.0, 0.0), (1.8, -0.7)])  # ours, and the reference's taller, sunk figures
+def test_every_camera_keeps_the_whole_figure_in_the_picture(samples, scale, lift_by):
+    m = samples[0]["motion"].numpy().copy()
+    m = (m[:, :1] if m.ndim == 3 else m[:, None]) * scale
+    m[..., 1::2] += lift_by
+    frames = render_mod.view_frames(len(m), 6)
+    poses = render_mod.clip_poses(m, frames, 32, np.random.default_rng(0))
+    pts = lift(m)[frames].reshape(len(frames), -1, 3)  # [S, P, 3]
+    px, z = project(pts[None], poses, 256)  # every view and step at once
+    assert (z > NEAR).all() and px.min() >= 0 and px.max() <= 256

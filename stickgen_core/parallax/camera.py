@@ -20,6 +20,9 @@ NEAR = 0.05  # metres: points closer than this to the camera plane are not drawn
 class CameraRanges:
     """Where sampled cameras may be: azimuth about the figure, elevation, distance, field of view.
 
+    Distances are for a 1.8 m figure and scale with the clip's height; ``target_share`` is where the
+    camera looks, as a share of the figure's height above its lowest point. ``fit`` is the least share of
+    the figure's height that must fit above and below the target (a narrow lens is moved back).
     ``orbit_deg`` and ``dolly`` are how far a camera moves across one view's frames (a slow orbit
     and a dolly in or out), so a view is a short camera move rather than a still.
     """
@@ -28,23 +31,29 @@ class CameraRanges:
     elevation_deg: tuple[float, float] = (0.0, 25.0)
     distance: tuple[float, float] = (3.0, 6.0)
     fov_deg: tuple[float, float] = (35.0, 60.0)
-    target_height: tuple[float, float] = (0.8, 1.1)
+    target_share: tuple[float, float] = (0.45, 0.6)
+    fit: float = 0.62
     orbit_deg: float = 15.0
     dolly: float = 0.15
 
 
 def view_trajectories(centre: np.ndarray, views: int, steps: int, rng: np.random.Generator,
-                      ranges: CameraRanges = CameraRanges()) -> np.ndarray:
+                      ranges: CameraRanges = CameraRanges(), span: tuple[float, float] = (0.0, 1.8)) -> np.ndarray:
     """``[views, steps, 7]`` camera poses looking at ``centre`` (x, z of the figure) from seeded cameras.
 
-    Each view draws an azimuth, elevation, distance, field of view and target height, then orbits
-    by up to ``orbit_deg`` and dollies by up to ``dolly`` (a share of the distance) over its steps.
+    ``span``: the figure's lowest and highest y. Each view draws an azimuth, elevation, distance, field
+    of view and target height, then orbits by up to ``orbit_deg`` and dollies by up to ``dolly`` (a share
+    of the distance) over its steps.
     """
     def draw(lo_hi: tuple[float, float]) -> np.ndarray:
         return rng.uniform(lo_hi[0], lo_hi[1], size=views)
 
-    az, el, dist, fov, th = (draw(ranges.azimuth_deg), draw(ranges.elevation_deg), draw(ranges.distance),
-                             draw(ranges.fov_deg), draw(ranges.target_height))
+    az, el, dist, fov, share = (draw(ranges.azimuth_deg), draw(ranges.elevation_deg), draw(ranges.distance),
+                                draw(ranges.fov_deg), draw(ranges.target_share))
+    height = max(span[1] - span[0], 0.3)
+    th = span[0] + share * height
+    # scaled to the figure, and never so close that the lens crops it (with the dolly in included)
+    dist = np.maximum(dist * height / 1.8, ranges.fit * height / np.tan(np.radians(fov) / 2)) / (1 - ranges.dolly)
     orbit = rng.uniform(-ranges.orbit_deg, ranges.orbit_deg, size=views)
     dolly = rng.uniform(-ranges.dolly, ranges.dolly, size=views)
     t = np.linspace(0.0, 1.0, steps) if steps > 1 else np.zeros(1)

@@ -55,7 +55,10 @@ def clip_poses(motion: np.ndarray, frames: np.ndarray, views: int, rng: np.rando
     A = motion.shape[1]
     track = np.nanmean(motion[frames][..., 0::2].reshape(len(frames), -1), axis=1)  # [S]
     track = np.nan_to_num(track)
-    poses = view_trajectories(np.array([0.0, -ACTOR_SPACING * (A - 1) / 2]), views, len(frames), rng, ranges)
+    ys = motion[..., 1::2]
+    ys = ys[np.isfinite(ys)]
+    span = (min(float(ys.min()), 0.0), float(ys.max())) if ys.size else (0.0, 1.8)  # the ground is in view too
+    poses = view_trajectories(np.array([0.0, -ACTOR_SPACING * (A - 1) / 2]), views, len(frames), rng, ranges, span)
     poses[..., 0] += track[None]
     poses[..., 3] += track[None]
     return poses
