@@ -68,6 +68,8 @@ def generate_demo_dataset(workspace: str | Path, *, num_samples: int = 2000, see
     cfg = SynthConfig(defect_rate=defect_rate)
     samples: list[dict] = []
     tables: list[pd.DataFrame] = []
+    if progress:  # a count from the start: the first chunk (generated and annotated) takes seconds
+        progress(0, num_samples)
     for start in range(0, num_samples, chunk_size):
         if should_stop and should_stop():
             raise InterruptedError("demo generation cancelled")

@@ -51,7 +51,13 @@ class DatasetsBox(QGroupBox):
         self.list.setMinimumHeight(44)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
-        self.progress.setTextVisible(True)
+        # the words go on their own wrapping line: inside the bar, beside Cancel, they were cut at 1024 px
+        self.progress.setTextVisible(False)
+        self.progress.setRange(0, 1000)
+        self.progress_text = QLabel()
+        self.progress_text.setObjectName("progress-text")
+        self.progress_text.setWordWrap(True)
+        self.progress_text.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
         self.notice = QLabel()
@@ -66,6 +72,7 @@ class DatasetsBox(QGroupBox):
             row.addWidget(b, k // 2, k % 2)
         lay.addLayout(row)
         lay.addWidget(self.list)
+        lay.addWidget(self.progress_text)
         prow = QHBoxLayout()
         prow.addWidget(self.progress, 1)
         prow.addWidget(self.cancel_button)
@@ -99,7 +106,7 @@ class DatasetsBox(QGroupBox):
         for f, msg in problems:
             item = self._add_item(f"{Path(f).name} — not loaded", f, "bad", f"{f}\n{msg}")
             item.setForeground(QColor(palette.DROPPED))
-        self.banner.setVisible(self.list.count() == 0)
+        self.banner.setVisible(self.list.count() == 0 and not self.progress.isVisible())  # busy: the task says what comes
         self._sync_remove()
 
     def _add_item(self, text: str, path: str, state: str, tip: str) -> QListWidgetItem:
@@ -119,7 +126,14 @@ class DatasetsBox(QGroupBox):
             b.setToolTip(tip or idle_tip)
         self._sync_remove(busy)
         self.progress.setVisible(busy)
+        self.progress_text.setVisible(busy)
         self.cancel_button.setVisible(busy)
+        self.banner.setVisible(not busy and self.list.count() == 0)  # never "no datasets yet" while making them
+
+    def show_progress(self, text: str, fraction: float) -> None:
+        """The running task's words (whole, wrapped) and its share done."""
+        self.progress_text.setText(text)
+        self.progress.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
 
     def _sync_remove(self, busy: bool | None = None) -> None:
         busy = (not self.add_button.isEnabled()) if busy is None else busy

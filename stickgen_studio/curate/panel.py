@@ -455,17 +455,12 @@ class CuratePanel(QWidget):
         return self.tasks.current
 
     def _run(self, task: Task, message: str, unit: str, on_done, failure_title: str | None = "Something went wrong") -> None:
-        bar = self.data_box.progress
-
         def started() -> None:
-            bar.setRange(0, 0)
-            bar.setFormat(message + "…")
+            self.data_box.show_progress(message + "…", 0.0)
             self.status.emit(message + "…")
 
         def progress(done: float, total: float) -> None:
-            bar.setRange(0, 1000)
-            bar.setValue(int(1000 * done / max(total, 1)))
-            bar.setFormat(progress_text(message, done, total, task.elapsed(), unit))
+            self.data_box.show_progress(progress_text(message, done, total, task.elapsed(), unit), done / max(total, 1))
 
         def finished(result) -> None:
             self.status.emit(f"{message}: done in {task.elapsed():.1f} s")

@@ -27,7 +27,7 @@ def test_first_launch_on_an_empty_workspace_shows_the_demo_data_without_a_click(
     win = open_window(qtbot, ws, settings, generate_if_empty=True, demo_clips=400)
     cur = win.curate
     qtbot.waitUntil(lambda: cur.model.rowCount() > 0, timeout=30_000)  # first clips stream in
-    assert "Generating demo clips" in cur.data_box.progress.format() or not cur.tasks.busy()
+    assert "Generating demo clips" in cur.data_box.progress_text.text() or not cur.tasks.busy()
     qtbot.waitUntil(lambda: not cur.tasks.busy(), timeout=60_000)
     assert cur.model.rowCount() == 400 and not cur.banner.isVisible()
     assert visible_counts(win)[0] == 400

@@ -68,3 +68,38 @@ def test_the_first_preview_of_a_file_says_it_is_reading_it(window, qtbot, monkey
     release.set()
     qtbot.waitUntil(lambda: cur.player._T > 0 and cur.player.is_playing(), timeout=LONG)
     assert cur.player.canvas.empty_text == "Select a clip to play it"  # the viewer's own text is back
+
+
+def test_demo_generation_counts_from_the_start_in_words_that_fit_and_no_empty_banner(qtbot, tmp_path, settings,
+                                                                                     monkeypatch):
+    from PySide6.QtCore import QRect
+    from PySide6.QtCore import Qt as _Qt
+
+    from stickgen_studio.curate.datasets_box import DatasetsBox
+    from stickgen_studio.main_window import MainWindow
+
+    shown = []  # (text, banner visible) at every progress update
+    real = DatasetsBox.show_progress
+
+    def spy(box, text, fraction):
+        real(box, text, fraction)
+        shown.append((text, box.banner.isVisible()))
+
+    monkeypatch.setattr(DatasetsBox, "show_progress", spy)
+    win = MainWindow(tmp_path / "empty", settings=settings, generate_if_empty=True, demo_clips=400)
+    qtbot.addWidget(win)
+    win.resize(1024, 640)
+    win.show()
+    cur, label = win.curate, win.curate.data_box.progress_text
+    qtbot.waitUntil(lambda: "/ 400 clips" in label.text() and label.isVisible(), timeout=LONG)
+    assert not cur.data_box.banner.isVisible()  # not "no datasets yet" while the demo is made
+    rect = label.fontMetrics().boundingRect(QRect(0, 0, label.width(), 10_000),
+                                            int(_Qt.TextFlag.TextWordWrap), label.text())
+    assert rect.width() <= label.width() and rect.height() <= label.height(), (rect, label.size())  # not cut
+    qtbot.waitUntil(lambda: not cur.tasks.busy(), timeout=LONG)
+    texts = [t for t, _ in shown if t.startswith("Generating")]  # then the cached annotation is read
+    assert texts[0] == "Generating demo clips…" and texts[1] == "Generating demo clips · 0 / 400 clips"
+    assert texts[-1] == "Generating demo clips · 400 / 400 clips"
+    assert not any(banner for _, banner in shown)
+    assert not label.isVisible() and not cur.data_box.banner.isVisible()  # done: the list says what is there
+    win.close()
