@@ -322,18 +322,21 @@ def save_dataset(samples: Sequence[dict], path: str | os.PathLike, *, validate: 
 def sample_at(path: str | os.PathLike, index: int) -> dict:
     """The sample at position ``index`` of a dataset file (positions count every sample, valid or
     not, across a folder's files in order), validated; an invalid one is an error naming it."""
+    from .packed import count_clips, is_packed, locate_clip, read_clip
+    if is_packed(path):  # one clip read from the map (and one shard opened), not the whole file
+        f, i = locate_clip(path, index)
+        s, cid = read_clip(path, index)
+        s = upgrade_samples([s], f)[0]
+        problems = validate_sample(s)
+        if problems:
+            raise SampleValidationError(f"{SkippedSample(str(f), i, tuple(problems))}", problems)
+        return s | {"clip_id": cid, "source_file": str(f), "source_index": i}
     count = 0
     for f in dataset_files(path):
-        from .packed import count_clips, is_packed, read_clip
-        if is_packed(f):  # one clip read from the map, not the whole file
+        if is_packed(f):  # a packed file among a folder's files: counted from its footer, not read
             n = count_clips(f)
             if 0 <= index - count < n:
-                s, cid = read_clip(f, index - count)
-                s = upgrade_samples([s], f)[0]
-                problems = validate_sample(s)
-                if problems:
-                    raise SampleValidationError(f"{SkippedSample(str(f), index - count, tuple(problems))}", problems)
-                return s | {"clip_id": cid, "source_file": str(f), "source_index": index - count}
+                return sample_at(f, index - count)
             count += n
             continue
         raw = samples_from_object(load_torch_file(f), f)

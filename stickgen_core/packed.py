@@ -83,6 +83,11 @@ def is_packed(path: str | os.PathLike) -> bool:
 
 def shard_files(folder: str | os.PathLike) -> list[Path]:
     """The shard files of a sharded set, in order, after checking each exists with its recorded size."""
+    return [f for f, _ in _shards(folder)]
+
+
+def _shards(folder: str | os.PathLike) -> list[tuple[Path, int]]:
+    """(shard file, clips the index records for it) of a sharded set, each shard checked as above."""
     from .limits import JSON_BYTES, read_bounded
 
     p = Path(folder)
@@ -94,20 +99,20 @@ def shard_files(folder: str | os.PathLike) -> list[Path]:
             raise ValueError(f"expected format {FORMAT!r} with a list of shards")
         if index.get("version") != FORMAT_VERSION:
             raise ValueError(f"format version {index.get('version')!r}; this stickgen reads {FORMAT_VERSION}")
-        shards = [(str(s["file"]), int(s["bytes"])) for s in index["shards"]]
-        if len({name for name, _ in shards}) != len(shards):
+        shards = [(str(s["file"]), int(s["bytes"]), int(s["clips"])) for s in index["shards"]]
+        if len({name for name, _, _ in shards}) != len(shards):
             raise ValueError("a shard is named twice")
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise DatasetError(f"{index_path}: not a packed dataset index ({exc})", index_path) from None
     out = []
-    for name, size in shards:
+    for name, size, clips in shards:
         f = p / name
         if Path(name).name != name or not f.is_file():  # no path outside the set's folder
             raise DatasetError(f"{f}: shard named by {index_path} is missing", f)
         if f.stat().st_size != size:
             raise DatasetError(f"{f}: truncated or rewritten shard ({f.stat().st_size:,} bytes, the index "
                                f"records {size:,})", f)
-        out.append(f)
+        out.append((f, clips))
     return out
 
 
@@ -316,7 +321,7 @@ def _decode_checked(batch: pa.RecordBatch, path: Path, first: int) -> tuple[list
             s["meta"] = _unjson(text["meta"][i], where)
         if text["extra"][i] is not None:
             s.update(_unjson(text["extra"][i], where))
-    order = [k for k in ("description", "motion", "actions", "physics", "camera", "source")]
+    order = ("description", "motion", "actions", "physics", "camera", "source")  # a .pt sample's key order
     samples = [{k: s[k] for k in order if k in s} | s for s in samples]
     return samples, text["clip_id"]
 
@@ -336,15 +341,11 @@ def _unjson(text: str, where: str) -> Any:
         raise DatasetError(f"{where}: corrupt packed field ({_short(exc)})") from None
 
 
-def _file_or_shards(path: Path) -> list[Path]:
-    return shard_files(path) if path.is_dir() else [path]
-
-
 def read_samples(path: str | os.PathLike) -> PackedSamples:
     """Every sample of a packed file or sharded set, with its stored clip ids (read, not mapped)."""
     samples: list[dict] = []
     ids: list[str] = []
-    for f in _file_or_shards(Path(path)):
+    for f in shard_files(path) if Path(path).is_dir() else [Path(path)]:
         reader = _open(f, mapped=False)
         for b in range(reader.num_record_batches):
             got, got_ids = _decode(_batch(reader, b, f), f, len(samples))
@@ -356,7 +357,7 @@ def read_samples(path: str | os.PathLike) -> PackedSamples:
 def count_clips(path: str | os.PathLike) -> int:
     """How many clips a packed file or set holds (read from footers and batch headers only)."""
     total = 0
-    for f in _file_or_shards(Path(path)):
+    for f in shard_files(path) if Path(path).is_dir() else [Path(path)]:
         reader = _open(f, mapped=True)
         nb = reader.num_record_batches
         total += 0 if nb == 0 else (nb - 1) * _rows_per_batch(reader, f) + _batch(reader, nb - 1, f).num_rows
@@ -370,22 +371,30 @@ def _rows_per_batch(reader: pa.ipc.RecordBatchFileReader, path: Path) -> int:
         raise DatasetError(f"{path}: corrupt packed dataset (no rows_per_batch)", path) from None
 
 
+def locate_clip(path: str | os.PathLike, index: int) -> tuple[Path, int]:
+    """The file holding clip ``index`` of a packed file or set, and its position in that file (from
+    the index's counts: other shards are not opened)."""
+    p, count = Path(path), 0
+    for f, n in _shards(p) if p.is_dir() else []:
+        if 0 <= index - count < n:
+            return f, index - count
+        count += n
+    return (p, index) if not p.is_dir() else (p, -1)
+
+
 def read_clip(path: str | os.PathLike, index: int) -> tuple[dict, str]:
     """Sample ``index`` of a packed file or set and its stored clip id, reading only that clip's
     pages (memory-mapped); DatasetError when out of range."""
-    count = 0
-    for f in _file_or_shards(Path(path)):
+    f, i = locate_clip(path, index)
+    if i >= 0 and not f.is_dir():
         reader = _open(f, mapped=True)
-        rpb, nb = _rows_per_batch(reader, f), reader.num_record_batches
-        b = (index - count) // rpb
-        if 0 <= b < nb:
+        b, r = divmod(i, _rows_per_batch(reader, f))
+        if b < reader.num_record_batches:
             batch = _batch(reader, b, f)
-            r = index - count - b * rpb
             if r < batch.num_rows:
                 got, ids = _decode(batch.slice(r, 1), f, index)
                 return got[0], ids[0]
-        count += 0 if nb == 0 else (nb - 1) * rpb + _batch(reader, nb - 1, f).num_rows
-    raise DatasetError(f"{path}: --index {index} is out of range (the dataset holds {count} sample(s); "
+    raise DatasetError(f"{path}: --index {index} is out of range (the dataset holds {count_clips(path)} sample(s); "
                        "positions start at 0)", path)
 
 

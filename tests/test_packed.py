@@ -67,7 +67,7 @@ def test_pack_unpack_round_trip_keeps_every_field(tmp_path, pt_file, capsys):
     assert [s["clip_id"] for s in load_dataset(packed)] == [s["clip_id"] for s in load_dataset(pt_file)]
 
 
-def test_sharded_round_trip_and_positions(tmp_path, pt_file):
+def test_sharded_round_trip_and_positions(tmp_path, pt_file, monkeypatch):
     out = tmp_path / "sharded"
     assert main(["pack", str(pt_file), str(out), "--shard-size", "10"]) == 0
     index = json.loads((out / INDEX_FILE).read_text())
@@ -81,6 +81,19 @@ def test_sharded_round_trip_and_positions(tmp_path, pt_file):
         assert sample_at(out, k)["clip_id"] == cid == load_dataset(pt_file)[k]["clip_id"]
     with pytest.raises(DatasetError, match="--index 24 is out of range.*24 sample"):
         sample_at(out, 24)
+    from stickgen_core import packed
+
+    opened, real_open = [], packed._open
+    monkeypatch.setattr(packed, "_open", lambda f, mapped: opened.append(f.name) or real_open(f, mapped))
+    assert sample_at(out, 23)["source_index"] == 3 and opened == ["shard-00002.arrow"]  # the index places it
+
+    mixed = tmp_path / "mixed"  # a plain folder: a .pt list, then a packed file
+    mixed.mkdir()
+    shutil.copy(pt_file, mixed / "a.pt")
+    shutil.copy(out / "shard-00001.arrow", mixed / "b.arrow")
+    got = sample_at(mixed, 24 + 3)
+    assert got["source_file"] == str(mixed / "b.arrow") and got["source_index"] == 3
+    assert _same(got["motion"], original[13]["motion"])
     assert main(["pack", str(pt_file), str(tmp_path / "x"), "--shard-size", "0"]) == 2
 
 
