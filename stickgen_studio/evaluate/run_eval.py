@@ -22,6 +22,8 @@ from ..workers import Task, progress_text
 
 def duration(seconds: float) -> str:
     """'45 s', '3 min', '1 h 05 min'."""
+    if seconds < 1:
+        return "under 1 s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 3600:
@@ -90,8 +92,9 @@ class RunEvalBox(QGroupBox):
         except StickGenError as exc:  # a broken suites file must not stop the studio
             self.suites.addItem(f"cannot read the suites: {exc}")
         quick = quick_suites(self._suites)  # all 13 suites take minutes; a quick set still gives every figure
-        for name, s in self._suites.items():
-            n, motion = suite_cost(s)
+        # the ticked ones first: they are what runs, and in view without scrolling the list
+        for name in [*quick, *(n for n in self._suites if n not in quick)]:
+            n, motion = suite_cost(self._suites[name])
             item = QListWidgetItem(f"{name} ({n})")
             item.setToolTip(f"{name}: {n} prompts, {motion:.0f} s of motion" + (" (quick set)" if name in quick else ""))
             item.setData(Qt.ItemDataRole.UserRole, name)

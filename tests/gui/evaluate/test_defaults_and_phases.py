@@ -26,6 +26,7 @@ def test_a_quick_suite_set_is_ticked_with_its_time_estimate(eval_window, qtbot):
     suites = load_suites()
     quick = quick_suites(suites)
     assert sorted(ticked(box)) == sorted(quick) == ["adversarial_injection", "robustness_baseline"]  # baseline + an adversarial
+    assert [box.suites.item(i).data(Qt.ItemDataRole.UserRole) for i in range(2)] == quick  # on top, in view
     prompts = sum(suite_cost(suites[n])[0] for n in quick)
     motion = sum(suite_cost(suites[n])[1] for n in quick)
     pace = generation_pace(report_of(eval_window.workspace.root))  # the workspace's report timed itself
