@@ -165,3 +165,27 @@ def test_tiny_parallax_run_trains_and_its_checkpoint_reloads_with_the_encoder(da
     model, saved = model_from_checkpoint(ck, "latest")
     assert saved.model.image_encoder_arch == "cnn" and model.image_encoder is not None
     assert all(torch.equal(model.state_dict()[k], v) for k, v in enc.items())
+
+
+def test_a_parallax_run_stopped_inside_an_epoch_resumes_exactly(data, tmp_path):
+    path, root, _ = data
+    cfg = cfg_with(root)
+    cfg.training.epochs = 2
+    train(cfg, resolve_sources(cfg, str(path), env={}), tmp_path / "straight")
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] >= 3  # inside epoch 1 (two steps an epoch)
+
+    cfg = cfg_with(root)
+    cfg.training.epochs = 2
+    assert train(cfg, resolve_sources(cfg, str(path), env={}), tmp_path / "split", should_stop=stop)["stopped"]
+    cfg = cfg_with(root)
+    cfg.training.epochs = 2
+    latest = tmp_path / "split" / "checkpoints" / LATEST
+    train(cfg, resolve_sources(cfg, str(path), str(latest), env={}), tmp_path / "split")
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / LATEST)["model_state_dict"]
+    b = load_checkpoint(latest)["model_state_dict"]
+    assert any(k.startswith("image_encoder.") for k in a)
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
