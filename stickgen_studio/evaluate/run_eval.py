@@ -162,7 +162,8 @@ class RunEvalBox(QGroupBox):
         if not chosen:
             text = "No suite ticked"
         elif self.pace is not None:
-            text += f" · ≈ {duration(self.pace * motion)} at the last evaluation's pace, plus loading"
+            est = duration(self.pace * motion)
+            text += f" · {'' if est.startswith('under') else '≈ '}{est} at the last evaluation's pace, plus loading"
         else:
             text += " · the time is estimated after the first evaluation"
         self.estimate.setText(text)

@@ -32,7 +32,8 @@ def test_a_quick_suite_set_is_ticked_with_its_time_estimate(eval_window, qtbot):
     pace = generation_pace(report_of(eval_window.workspace.root))  # the workspace's report timed itself
     assert pace is not None and box.isVisible() and box.estimate.isVisible()
     assert box.estimate.text() == (f"2 of {len(suites)} suites · {prompts} prompts · {motion:.0f} s of motion · "
-                                   f"≈ {duration(pace * motion)} at the last evaluation's pace, plus loading")
+                                   f"{'' if pace * motion < 1 else '≈ '}{duration(pace * motion)} at the last "
+                                   "evaluation's pace, plus loading")
     # ticking one more suite updates the estimate
     row = next(i for i in range(box.suites.count()) if box.suites.item(i).data(Qt.ItemDataRole.UserRole) == "basic_actions")
     toggle(box.suites, row)
