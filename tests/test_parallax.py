@@ -272,3 +272,27 @@ def test_every_camera_keeps_the_whole_figure_in_the_picture(samples, scale, lift
     pts = lift(m)[frames].reshape(len(frames), -1, 3)  # [S, P, 3]
     px, z = project(pts[None], poses, 256)  # every view and step at once
     assert (z > NEAR).all() and px.min() >= 0 and px.max() <= 256
+
+
+def test_contact_sheet_has_a_row_per_view_and_a_column_per_step(root, tmp_path, capsys):
+    out = tmp_path / "sheet.png"
+    assert cli_main(["parallax", "sheet", str(root), "--sample", "1", "--tile", "40", "--out", str(out)]) == 0
+    assert Image.open(out).size == (40 * SMALL.frames_per_view, (40 + 14) * SMALL.views)
+    assert cli_main(["parallax", "sheet", str(root), "--sample", "7", "--out", str(out)]) == 2
+    assert "sample 7, actor 0 has no renders" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content,needle", [
+    (None, "over the limit of 4096"), (b"\x89PNG\r\n\x1a\nbroken", "cannot read the image"),
+])
+def test_an_oversized_or_broken_png_is_a_dataset_error_naming_it(root, samples, tmp_path, content, needle):
+    out, meta_path = _copy(root, tmp_path)
+    png = out / "sample_000000" / "actor_0" / _meta(root)["frames"][0]["file"]
+    if content is None:
+        Image.new("RGB", (5000, 4)).save(png)
+    else:
+        png.write_bytes(content)
+    ds = MultimodalParallaxDataset(out, samples, 16)
+    with pytest.raises(DatasetError, match=needle) as err:
+        ds[0]
+    assert str(png) in str(err.value)

@@ -32,6 +32,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sheet(args: argparse.Namespace) -> int:
+    from ..parallax.sheet import save_contact_sheet
+
+    print(f"wrote {save_contact_sheet(args.root, args.sample, args.out, args.actor, args.tile)}")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("parallax", help="2.5D parallax renders for image-conditioned training")
     psub = p.add_subparsers(dest="parallax_command", required=True, metavar="ACTION")
@@ -46,3 +53,11 @@ def register(sub) -> None:
     r.add_argument("--samples", type=_indices, help="only these sample indices, e.g. 0-99,120")
     r.add_argument("--workers", type=int, default=1, help="render processes")
     r.set_defaults(func=cmd_render)
+
+    c = psub.add_parser("sheet", help="one clip's renders as a contact sheet (views down, steps across)")
+    c.add_argument("root", help="a parallax root")
+    c.add_argument("--sample", type=int, required=True, help="the sample index")
+    c.add_argument("--actor", type=int, default=0)
+    c.add_argument("--tile", type=int, default=192, help="pixels per tile")
+    c.add_argument("--out", required=True, help="OUT.png")
+    c.set_defaults(func=cmd_sheet)
