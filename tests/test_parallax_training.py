@@ -189,3 +189,17 @@ def test_a_parallax_run_stopped_inside_an_epoch_resumes_exactly(data, tmp_path):
     b = load_checkpoint(latest)["model_state_dict"]
     assert any(k.startswith("image_encoder.") for k in a)
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+
+def test_init_from_a_text_only_model_starts_the_encoder_fresh(data, tmp_path, caplog):
+    path, root, _ = data
+    plain = cfg_with(root)
+    plain.data.use_parallax_augmentation = False
+    train(plain, resolve_sources(plain, str(path), env={}), tmp_path / "text")
+    text_only = tmp_path / "text" / "checkpoints" / LATEST
+    cfg = cfg_with(root)
+    with caplog.at_level("INFO", logger="stickgen_core.train.trainer"):
+        train(cfg, resolve_sources(cfg, str(path), init_from=str(text_only), env={}), tmp_path / "images")
+    assert "init_from has no image encoder: it starts fresh" in caplog.text
+    assert any(k.startswith("image_encoder.") for k in load_checkpoint(tmp_path / "images" / "checkpoints" /
+                                                                         LATEST)["model_state_dict"])
