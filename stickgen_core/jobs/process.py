@@ -43,7 +43,7 @@ class ProcessRef:
         try:
             proc = psutil.Process(self.pid)
             argv, cwd = proc.cmdline(), proc.cwd()
-            if not any("stickgen" in a for a in argv):
+            if not _is_stickgen_program(argv):
                 return False
             inside = (os.path.realpath(os.path.join(cwd, a)) for a in argv if a)
             if any(p == root or p.startswith(root + os.sep) for p in inside):
@@ -88,6 +88,14 @@ class ProcessRef:
         except (TypeError, KeyError, ValueError):
             raise JobError(f"{where}: expected {{'pid': a positive whole number, 'create_time': a number}}, "
                            f"got {brief(data)}") from None
+
+
+def _is_stickgen_program(argv: Sequence[str]) -> bool:
+    """True when ``argv`` runs stickgen: a ``stickgen_core`` module (as ``python -m`` names it) or the
+    ``stickgen`` console script. A word that merely holds "stickgen" (a workspace called ``stickgen-ws``
+    in ``tail -f .../train.log``) does not make a process the run's."""
+    return any(a == "stickgen_core" or a.startswith("stickgen_core.") or os.path.basename(a) == "stickgen"
+               for a in argv)
 
 
 def _name(pid: int) -> str:
