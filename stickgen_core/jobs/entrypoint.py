@@ -67,10 +67,26 @@ def spec_from_env(env: Mapping[str, str]) -> JobSpec:
     return spec.validate()
 
 
+def run_dir(env: Mapping[str, str]) -> Path:
+    """The run folder on the volume (``STICKGEN_RUN_DIR``, else ``/runpod-volume/runs/$STICKGEN_RUN_ID``)."""
+    run_id = env.get("STICKGEN_RUN_ID") or f"pod-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    return Path(env.get("STICKGEN_RUN_DIR") or f"/runpod-volume/runs/{run_id}")
+
+
+def finished_attempt(env: Mapping[str, str]) -> str | None:
+    """'completed' or 'failed' when this very attempt (``STICKGEN_ATTEMPT``) already ran to its end in the
+    run folder: RunPod restarts a container that exits, and a finished run must not train (and bill) again."""
+    if not env.get("STICKGEN_RUN_DIR") and not env.get("STICKGEN_RUN_ID"):
+        return None
+    run = Run(run_dir(env))
+    state, job = run.raw_status().get("state"), run.job_state()
+    same = str(job.get("attempt")) == env.get("STICKGEN_ATTEMPT", "1") and job.get("container_starts")
+    return state if same and state in ("completed", "failed") else None
+
+
 def prepare_run(env: Mapping[str, str]) -> Run:
     """The run folder on the volume: config, run.json's job, this attempt's resume point."""
-    run_id = env.get("STICKGEN_RUN_ID") or f"pod-{_dt.datetime.now():%Y%m%d-%H%M%S}"
-    root = Path(env.get("STICKGEN_RUN_DIR") or f"/runpod-volume/runs/{run_id}")
+    root = run_dir(env)
     spec = spec_from_env(env)
     root.mkdir(parents=True, exist_ok=True)
     run = Run(root)
@@ -97,7 +113,8 @@ def main(env: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
     if not env.get(TOKEN_ENV):
         raise JobError(f"{TOKEN_ENV} is not set: the run agent will not serve without a token")
-    run = prepare_run(env)
+    finished = finished_attempt(env)
+    run = Run(run_dir(env)) if finished else prepare_run(env)
     port = int(env.get("STICKGEN_AGENT_PORT", "8765"))
     data_dir = env.get("STICKGEN_DATA_DIR") or str(run.root.parent.parent / "data")
     agent_argv = [sys.executable, "-m", "stickgen_core.cli", "agent", "--run-dir", str(run.root),
@@ -106,12 +123,17 @@ def main(env: Mapping[str, str] | None = None) -> int:
         agent_argv += ["--host", env["STICKGEN_AGENT_HOST"]]
     agent = spawn(agent_argv, run.root / "agent.log", detach=False, env=env)  # token via env, never argv
     try:
-        sup = supervise(run.root)
-        log.info("training ended: %s", sup.state)
+        if finished:  # the container came back after this attempt ended (its removal failed): never train again
+            log.warning("this attempt already ended %s: serving a last fetch, then removing the pod", finished)
+            state, stop_requested = finished, False
+        else:
+            sup = supervise(run.root)
+            log.info("training ended: %s", sup.state)
+            state, stop_requested = sup.state, sup.stop_requested
         # a signal to this process is the pod being stopped or taken back: no linger, nothing to remove
-        if not sup.stop_requested and _linger(float(env.get("AGENT_LINGER_SECONDS", str(DEFAULT_LINGER_S)))):
+        if not stop_requested and _linger(float(env.get("AGENT_LINGER_SECONDS", str(DEFAULT_LINGER_S)))):
             end_own_pod(env)
-        return 0 if sup.state in ("completed", "stopped") else 1
+        return 0 if state in ("completed", "stopped") else 1
     finally:
         agent.terminate()
         agent.wait(30)

@@ -274,3 +274,21 @@ def test_a_crashed_pod_resumes_from_the_volume_and_keeps_the_best(tmp_path, fake
     best = torch.load(root / "checkpoints" / "model_checkpoint_best.pth", weights_only=True)
     assert best["val_loss"] == min(vals)  # the best of all epochs, before and after the crash
     assert not fake.live_pods()
+
+
+def test_a_container_back_after_its_run_ended_does_not_train_again(tmp_path, fake, pod_spec, tiny_data):
+    """Its self-removal failed and RunPod restarted the container: it serves, retries the removal, never retrains."""
+    from stickgen_core.jobs.entrypoint import finished_attempt
+    from stickgen_core.jobs.run import write_json
+
+    run = launch(pod_spec(agent_port=_free_port()), tmp_path / "ws")
+    root = tmp_path / "vol" / "runs" / run.run_id
+    root.mkdir(parents=True)
+    write_json(root / "status.json", {"state": "completed", "epoch": 3})
+    write_json(root / "job_state.json", {"attempt": 1, "container_starts": 1})
+    assert finished_attempt({"STICKGEN_RUN_DIR": str(root), "STICKGEN_ATTEMPT": "1"}) == "completed"
+    assert finished_attempt({"STICKGEN_RUN_DIR": str(root), "STICKGEN_ATTEMPT": "2"}) is None  # a resume: it runs
+    pod = _play_the_pod(fake, run, tmp_path, TRAIN_DATA_PATH=str(tiny_data), AGENT_LINGER_SECONDS="0")
+    assert pod.wait(timeout=120) == 0
+    assert not fake.live_pods() and not (root / "train.log").exists()
+    assert json.loads((root / "status.json").read_text())["state"] == "completed"
