@@ -36,6 +36,8 @@ from .schema import JOINT_INDEX, SEGMENT_NAMES
 from .skeleton import segments_to_joints
 
 STANDARD_HEIGHT = 1.75
+#: Degrees a limb must bend to count in the facing vote (below it the limb is straight).
+FACING_MIN_BEND = 1.0
 #: The percentile of a bone's length over a clip taken as its rest length.
 REST_PERCENTILE = 95.0
 #: Rigid bones (pelvis_width foreshortens with yaw) and the other side's bone of each.
@@ -176,7 +178,9 @@ def _wrong_bends(J: np.ndarray, L: np.ndarray, rest: np.ndarray, side_on: float,
         side = ((hip_w <= side_on * rest[..., 11]) | (rest[..., 11] <= 1e-9)) & (sh_w <= side_on * sh_rest)
     ok &= side[..., None]
     b = np.where(ok, bend, 0.0)
-    # the facing: the sign most of the judged bend agrees on, each joint counted without itself
+    # the facing: the sign most of the judged bend agrees on, each joint counted without itself; a
+    # straight limb has no say (the sign of its rounding-level bend would pick a facing at random)
+    b = np.where(np.abs(b) > FACING_MIN_BEND, b, 0.0)
     total = b.sum(-1, keepdims=True)
     facing = np.sign(total - b)
     return np.where(ok & (facing != 0), np.clip(-facing * bend, 0.0, None), 0.0)
