@@ -65,6 +65,19 @@ def _name_pattern(text: str) -> str:
     return text
 
 
+def _target_height(text: str) -> float:
+    from ..convert.joints3d import target_height_problem
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of metres, got {text!r}") from None
+    problem = target_height_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert BVH, HumanML3D, KIT-ML, AIST++, NTU RGB+D, 100STYLE or reference Stick-Gen files to a dataset file")
     p.add_argument("src", help="a file or a folder of them")
@@ -78,8 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name-pattern", default=None, type=_name_pattern,
                    help="labels from file names: '{_}_{action}_{style}_{take}' ({_} skips a part) "
                         "or a regex with named groups")
-    p.add_argument("--target-height", type=float, default=1.75,
-                   help="standing height in metres the figure is scaled to (0: keep the file's own)")
+    p.add_argument("--target-height", type=_target_height, default=1.75,
+                   help="standing height in metres the figure is scaled to, above 0 and at most 10 (0: keep the file's own)")
     p.add_argument("--units", default="auto", choices=("m", "cm", "mm", "in", "cmu", "auto"),
                    help="length unit of the files (cmu: CMU's own BVH unit, 1/0.45 inch); auto: found from "
                         "the figure's height (default)")

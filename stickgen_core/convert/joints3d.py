@@ -60,6 +60,19 @@ def resample(x: np.ndarray, fps_in: float, fps_out: float = FPS_DEFAULT) -> np.n
     return (1 - w) * x[i0] + w * x[i1]
 
 
+#: The tallest standing height ``--target-height`` scales a figure to (a person, not a building).
+MAX_TARGET_HEIGHT = 10.0
+
+
+def target_height_problem(height: object) -> str | None:
+    """Why ``height`` is no ``--target-height`` (None or 0: keep the file's size), or None when it is one."""
+    if height is None or (isinstance(height, (int, float)) and not isinstance(height, bool)
+                          and (height == 0 or 0 < height <= MAX_TARGET_HEIGHT)):
+        return None  # NaN fails every comparison: refused below
+    return (f"expected 0 (keep the file's size) or a height in metres above 0 and at most "
+            f"{MAX_TARGET_HEIGHT:g}, got {height!r}")
+
+
 def check_length(frames: int, fps_in: float, origin: str, fps_out: float = FPS_DEFAULT) -> int:
     """Frames of ``frames`` at ``fps_in`` resampled to ``fps_out``; DatasetError past ``CONVERT_FRAMES``."""
     if not (np.isfinite(fps_in) and fps_in > 0):
@@ -123,6 +136,9 @@ def to_sample(track: Track3D, description: str, action: str | None = None,
                            f"[T, A, 16, 3]), got {list(np.shape(track.joints))}", track.origin)
     if not np.isfinite(J).all():
         raise DatasetError(f"{track.origin}: joint positions hold NaN or infinite values", track.origin)
+    problem = target_height_problem(target_height)
+    if problem:  # a negative height would turn the figure upside down under the ground
+        raise DatasetError(f"{track.origin}: --target-height: {problem}", track.origin)
     T0, A = J.shape[:2]
     up, sign = find_up_axis(J.reshape(T0 * A, 16, 3))
     ankles = J[..., [JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]], up].mean(-1)
