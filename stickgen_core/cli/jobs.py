@@ -8,6 +8,7 @@ import os
 import time
 
 from ..errors import JobError
+from ..run_state import RunState
 
 
 def _workspace(args: argparse.Namespace) -> str:
@@ -145,7 +146,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'run':28} {'stage':8} {'backend':8} {'state':11} {'epoch':>5} {'step':>7}  {'pod':24} error")
     for r in rows:
-        err = r["error"] if r["state"] == "damaged" else (r["error"] or "")[:60]  # the reason is the point
+        err = r["error"] if r["state"] == RunState.DAMAGED else (r["error"] or "")[:60]  # the reason is the point
         print(f"{r['run_id']:28} {r['stage'] or '':8} {r['backend'] or '':8} {r['state'] or '':11} "
               f"{'' if r['epoch'] is None else r['epoch']:>5} {'' if r['global_step'] is None else r['global_step']:>7}  "
               f"{_pod_cell(r['pod']):24} {err}")
@@ -162,7 +163,7 @@ def _list_row(run) -> dict:
     try:
         row = run.summary()
     except Exception as exc:  # noqa: BLE001 - whatever one run raises, the list goes on
-        row = {"run_id": run.run_id, "stage": None, "backend": None, "state": "unreachable", "epoch": None,
+        row = {"run_id": run.run_id, "stage": None, "backend": None, "state": RunState.UNREACHABLE, "epoch": None,
                "global_step": None, "error": f"{type(exc).__name__}: {exc}", "path": str(run.root)}
     row["pod"] = None
     if row.get("backend") == "runpod":

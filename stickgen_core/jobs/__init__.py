@@ -11,8 +11,9 @@ run.status()["state"]; run.log_tail(20); run.stop(); run.resume(); sft_from(run)
 
 from .command import launch_argv, launch_command
 from .registry import delete_run, find_run, launch, list_runs, preflight, resume_run, sft_from, sft_spec
+from ..run_state import RunState
 from .run import ACTIVE, TERMINAL, Run
 from .spec import JobSpec, LoraSpec
 
-__all__ = ["ACTIVE", "TERMINAL", "JobSpec", "LoraSpec", "Run", "delete_run", "find_run", "launch", "launch_argv",
+__all__ = ["ACTIVE", "TERMINAL", "JobSpec", "LoraSpec", "Run", "RunState", "delete_run", "find_run", "launch", "launch_argv",
            "launch_command", "list_runs", "preflight", "resume_run", "sft_from", "sft_spec"]

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..errors import JobError
+from ..run_state import RunState
 from .spec import CONFIG_DIR, JobSpec
 from .volume_storage import Sink, Volume
 
@@ -133,7 +134,7 @@ def run_sink(run: Any, every_s: float = 1.0) -> Sink:
         now = time.monotonic()
         if now - bar["last"] >= every_s or done >= total:
             bar["last"] = now
-            run.set_status("queued", phase="uploading", upload={"done": done, "total": total, "rate": round(rate),
+            run.set_status(RunState.QUEUED, phase="uploading", upload={"done": done, "total": total, "rate": round(rate),
                                                                 "eta_s": None if eta is None else round(eta, 1)})
     return sink
 
@@ -141,12 +142,12 @@ def run_sink(run: Any, every_s: float = 1.0) -> Sink:
 def deliver_run(run: Any, settings: dict[str, Any]) -> dict[str, str]:
     """``deliver`` for a run about to get a pod: status 'uploading' meanwhile, the volume paths kept in
     job_state.json (``volume_inputs``, which pod_env applies), 'failed' with the reason if it cannot."""
-    run.set_status("queued", phase="uploading", error=None, log_tail=None, upload=None)
+    run.set_status(RunState.QUEUED, phase="uploading", error=None, log_tail=None, upload=None)
     try:
         paths = deliver(run.spec, settings, sink=run_sink(run))
     except JobError as exc:
-        run.set_status("failed", phase=None, error=str(exc), upload=None)
+        run.set_status(RunState.FAILED, phase=None, error=str(exc), upload=None)
         raise
     run.update_job_state(volume_inputs=paths)
-    run.set_status("queued", phase="provisioning", upload=None)
+    run.set_status(RunState.QUEUED, phase="provisioning", upload=None)
     return paths

@@ -29,6 +29,7 @@ from typing import Mapping
 import yaml
 
 from ..errors import JobError
+from ..run_state import RunState
 from .agent import TOKEN_ENV
 from .pipeline import supervise
 from .process import spawn
@@ -81,7 +82,7 @@ def finished_attempt(env: Mapping[str, str]) -> str | None:
     run = Run(run_dir(env))
     state, job = run.raw_status().get("state"), run.job_state()
     same = str(job.get("attempt")) == env.get("STICKGEN_ATTEMPT", "1") and job.get("container_starts")
-    return state if same and state in ("completed", "failed") else None
+    return state if same and state in (RunState.COMPLETED, RunState.FAILED) else None
 
 
 def prepare_run(env: Mapping[str, str]) -> Run:
@@ -105,7 +106,7 @@ def prepare_run(env: Mapping[str, str]) -> Run:
         log.info("resuming from %s found in the run folder", resume)
     run.update_job_state(attempt=int(env.get("STICKGEN_ATTEMPT", "1")), resume_from=resume, stop_requested=False,
                          container_starts=int(run.job_state().get("container_starts", 0)) + 1)
-    run.set_status("running", phase="starting", error=None, log_tail=None)
+    run.set_status(RunState.RUNNING, phase="starting", error=None, log_tail=None)
     return run
 
 
@@ -133,7 +134,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         # a signal to this process is the pod being stopped or taken back: no linger, nothing to remove
         if not stop_requested and _linger(float(env.get("AGENT_LINGER_SECONDS", str(DEFAULT_LINGER_S)))):
             end_own_pod(env)
-        return 0 if state in ("completed", "stopped") else 1
+        return 0 if state in (RunState.COMPLETED, RunState.STOPPED) else 1
     finally:
         agent.terminate()
         agent.wait(30)

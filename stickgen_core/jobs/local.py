@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from ..errors import JobError
 from ..limits import brief
+from ..run_state import RunState
 from .backends import Backend
 from .process import ProcessRef, spawn
 from .run import Run, settle_dead
@@ -86,10 +87,10 @@ def promote_queued(workspace: Path) -> list[Run]:
     with queue_lock(workspace):
         runs = _local_runs(workspace)
         for r in runs:
-            if r.raw_status().get("state") == "running":
+            if r.raw_status().get("state") == RunState.RUNNING:
                 LocalBackend().refresh(r)
-        active = [r for r in runs if r.raw_status().get("state") == "running"]
-        queued = sorted((r for r in runs if r.raw_status().get("state") == "queued"),
+        active = [r for r in runs if r.raw_status().get("state") == RunState.RUNNING]
+        queued = sorted((r for r in runs if r.raw_status().get("state") == RunState.QUEUED),
                         key=lambda r: r.job_state().get("queued_at", 0.0))
         for r in queued:
             if len(active) >= max_parallel(r.spec.backend_settings):
@@ -108,7 +109,7 @@ class LocalBackend(Backend):
 
     def start(self, run: Run) -> None:
         """Queue the run, then start it at once when a slot is free."""
-        run.set_status("queued", error=None, phase=None, log_tail=None)
+        run.set_status(RunState.QUEUED, error=None, phase=None, log_tail=None)
         run.update_job_state(queued_at=time.time())
         promote_queued(run.workspace)
 
@@ -119,7 +120,7 @@ class LocalBackend(Backend):
         # under the run's lock: a poll in between must never see 'running' beside the last attempt's dead
         # supervisor (it would write 'failed' over the run that is starting)
         with run_lock(run):
-            run.set_status("running", phase="starting", error=None, log_tail=None)
+            run.set_status(RunState.RUNNING, phase="starting", error=None, log_tail=None)
             proc = spawn(argv, run.root / "console.log", detach=True)
             run.update_job_state(supervisor=ProcessRef.of(proc.pid).to_dict(), trainer=None, step_process=None,
                                  started_at=time.time(), stop_requested=False)
@@ -127,19 +128,19 @@ class LocalBackend(Backend):
 
     def refresh(self, run: Run) -> None:
         status = run.raw_status()
-        if status.get("state") == "queued":  # polling a queued run is enough to move the queue on
+        if status.get("state") == RunState.QUEUED:  # polling a queued run is enough to move the queue on
             promote_queued(run.workspace)
             return
-        if status.get("state") != "running":
+        if status.get("state") != RunState.RUNNING:
             return
         if live_processes(run):
             return
         with run_lock(run):  # a spawn in progress finishes first; then both files are read afresh
             job, status = run.job_state(), run.raw_status()
-            if status.get("state") != "running" or live_processes(run):
+            if status.get("state") != RunState.RUNNING or live_processes(run):
                 return  # it finished (or was restarted) meanwhile
             if job.get("stop_requested") and status.get("phase") in ("starting", "embed"):
-                run.set_status("stopped", phase=None, error=None)  # stopped before training began: nothing lost
+                run.set_status(RunState.STOPPED, phase=None, error=None)  # stopped before training began: nothing lost
             else:  # only once every process of the run is gone: a trainer may still be saving after its supervisor died
                 settle_dead(run)  # failed, with the log's end; stale temp checkpoints removed
 
@@ -155,8 +156,8 @@ class LocalBackend(Backend):
 
     def stop(self, run: Run, wait: bool, timeout: float) -> None:
         with queue_lock(run.workspace):
-            if run.raw_status().get("state") == "queued":
-                run.set_status("stopped", error=None)
+            if run.raw_status().get("state") == RunState.QUEUED:
+                run.set_status(RunState.STOPPED, error=None)
                 return
         run.update_job_state(stop_requested=True)
         sup = ProcessRef.from_dict(run.job_state().get("supervisor"))

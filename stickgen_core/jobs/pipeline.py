@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import load_torch_file, samples_from_object
+from ..run_state import RunState
 from .process import ProcessRef, spawn
 from .run import Run, failure_tail
 
@@ -81,7 +82,7 @@ class Supervisor:
         self.nice = nice
         self.stop_requested = False
         self.child = None
-        self.state = "running"
+        self.state = RunState.RUNNING
 
     def _on_signal(self, signum, _frame) -> None:
         log.warning("received %s: stopping the run", signal.Signals(signum).name)
@@ -99,12 +100,12 @@ class Supervisor:
         try:
             steps = plan(run)
         except Exception as exc:  # bad data: one line, recorded where the runs list shows it
-            run.set_status("failed", error=f"{type(exc).__name__}: {exc}", log_tail=[])
-            return "failed"
+            run.set_status(RunState.FAILED, error=f"{type(exc).__name__}: {exc}", log_tail=[])
+            return RunState.FAILED
         for step in steps:
             if self.stop_requested:
                 break
-            run.set_status("running", phase=step.name, error=None)
+            run.set_status(RunState.RUNNING, phase=step.name, error=None)
             log.info("step %s: %s", step.name, " ".join(step.argv))
             self.child = spawn(step.argv, run.root / "console.log", detach=False, nice=self.nice)
             run.update_job_state(**{"trainer" if step.name == "train" else "step_process":
@@ -119,30 +120,30 @@ class Supervisor:
                     break
                 return self._fail(f"embedding failed (exit code {code})")
             return self._after_train(code)
-        run.set_status("stopped", phase=None, error=None)
-        return "stopped"
+        run.set_status(RunState.STOPPED, phase=None, error=None)
+        return RunState.STOPPED
 
     def _after_train(self, code: int) -> str:
         status = self.run.raw_status()
         state = status.get("state")
         # the trainer's own final status wins (a signal while it exits after saving changes nothing)
-        if state in ("completed", "stopped"):
+        if state in (RunState.COMPLETED, RunState.STOPPED):
             self.run.set_status(state, phase=None)
             return state
-        if self.stop_requested and code == -signal.SIGTERM and state != "failed":
+        if self.stop_requested and code == -signal.SIGTERM and state != RunState.FAILED:
             # asked to stop while still starting (before its handler was in place): it trained nothing new,
             # the last attempt's checkpoints stand, so this is a stop, not a failure
-            self.run.set_status("stopped", phase=None, error=None)
-            return "stopped"
-        why = status.get("error") if state == "failed" else None
+            self.run.set_status(RunState.STOPPED, phase=None, error=None)
+            return RunState.STOPPED
+        why = status.get("error") if state == RunState.FAILED else None
         if code < 0:
             why = why or f"the trainer was killed by {signal.Signals(-code).name}"
         return self._fail(why or f"the trainer exited with code {code} without a final status")
 
     def _fail(self, error: str) -> str:
-        self.run.set_status("failed", phase=None, error=error, log_tail=failure_tail(self.run))
+        self.run.set_status(RunState.FAILED, phase=None, error=error, log_tail=failure_tail(self.run))
         log.error("run %s failed: %s", self.run.run_id, error)
-        return "failed"
+        return RunState.FAILED
 
 
 def supervise(run_dir: str | Path, nice: int = 0) -> Supervisor:
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         from .local import promote_queued
 
         promote_queued(Run(args.run_dir).workspace)
-    return 0 if state in ("completed", "stopped") else 1
+    return 0 if state in (RunState.COMPLETED, RunState.STOPPED) else 1
 
 
 if __name__ == "__main__":

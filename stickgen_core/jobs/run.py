@@ -21,13 +21,12 @@ from ..errors import JobError
 from ..io import atomic_write_text
 from ..limits import brief, read_json_file
 from ..paths import clean_stale_temps
+from ..run_state import ACTIVE, TERMINAL, RunState
 from .process import ProcessRef
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
 
-TERMINAL = ("completed", "failed", "stopped")
-ACTIVE = ("queued", "running")
 LATEST = "model_checkpoint_latest.pth"
 BEST = "model_checkpoint_best.pth"
 
@@ -157,14 +156,14 @@ class Run:
         self.backend.refresh(self)
         if not isinstance(self.info().get("job"), dict):
             self._settle_untracked()
-        return self.raw_status() or {"state": "unknown"}
+        return self.raw_status() or {"state": RunState.UNKNOWN}
 
     def _settle_untracked(self) -> None:
         """A folder `stickgen train --run-dir` wrote has no supervisor watching it: the trainer's own
         record (status.json's ``process``) says whether 'running' is still true after a kill -9."""
         status = self.raw_status()
         record = status.get("process")
-        if status.get("state") != "running" or not isinstance(record, dict):
+        if status.get("state") != RunState.RUNNING or not isinstance(record, dict):
             return
         if record.get("host", socket.gethostname()) != socket.gethostname():
             return  # trained on another machine (a shared folder): its pids mean nothing here
@@ -177,7 +176,7 @@ class Run:
 
     @property
     def state(self) -> str:
-        return str(self.status().get("state", "unknown"))
+        return str(self.status().get("state", RunState.UNKNOWN))
 
     # ------------------------------------------------------------------ metrics and logs
     def read_metrics(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -310,7 +309,7 @@ class Run:
         A damaged folder is one row whose state is 'damaged' and whose error says why."""
         problem = self.damage()
         if problem is not None:
-            return {"run_id": self.run_id, "stage": None, "backend": None, "state": "damaged", "epoch": None,
+            return {"run_id": self.run_id, "stage": None, "backend": None, "state": RunState.DAMAGED, "epoch": None,
                     "global_step": None, "error": problem.replace(f"{self.root}{os.sep}", ""), "created": None,
                     "attempt": None, "path": str(self.root)}
         info, status = self.info(), self.status()
@@ -318,7 +317,7 @@ class Run:
         state, error = status.get("state"), status.get("error")
         unreachable = self.job_state().get("unreachable")
         if unreachable and state not in TERMINAL:  # a remote run its API or agent did not answer for
-            state, error = "unreachable", f"{unreachable} (last known: {state})"
+            state, error = RunState.UNREACHABLE, f"{unreachable} (last known: {state})"
         # a folder `stickgen train --run-dir` wrote has no job: the trainer's own stage and backend stand in
         return {"run_id": self.run_id, "stage": job.get("stage") or info.get("stage"),
                 "backend": job.get("backend") or info.get("backend"),
@@ -337,7 +336,7 @@ PROCESSES_DIED = "the run's processes died (killed?) without a final status"
 def settle_dead(run: Run) -> None:
     """Record a 'running' run whose processes are all gone as failed, and remove the temp
     checkpoints its killed writers left (their pids are in the names, see io.atomic_path)."""
-    run.set_status("failed", phase=None, error=PROCESSES_DIED, log_tail=failure_tail(run))
+    run.set_status(RunState.FAILED, phase=None, error=PROCESSES_DIED, log_tail=failure_tail(run))
     clean_stale_temps(run.root / "checkpoints")
     log.warning("run %s: %s; recorded as failed", run.run_id, PROCESSES_DIED)
 

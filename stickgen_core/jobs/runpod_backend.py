@@ -27,7 +27,7 @@ from ..errors import AgentError, RunPodError
 from .agent_client import AgentClient
 from .backends import Backend
 from .delivery import deliver_run
-from .run import TERMINAL, Run
+from .run import TERMINAL, Run, RunState
 from .runpod_api import (POD_ENDS, api_key, create_spot_pod, end_pod, escape_env, get_pod, gpu_price, gql_string,
                          run_status_on_volume, sdk)
 from .volume_storage import SETTINGS as VOLUME_SETTINGS
@@ -121,7 +121,7 @@ class RunPodBackend(Backend):
         token_file.write_text(token, encoding="utf-8")
         deliver_run(run, self.s)  # data, checkpoint and config onto the network volume first
         env = escape_env(self.pod_env(run, token))
-        run.set_status("queued", phase="provisioning", error=None, log_tail=None)
+        run.set_status(RunState.QUEUED, phase="provisioning", error=None, log_tail=None)
         errors = []
         for gpu in self.s["gpu_types"]:
             try:
@@ -133,7 +133,7 @@ class RunPodBackend(Backend):
                     log.warning("no %s available; trying the next GPU type", gpu)
                     errors.append(gpu)
                     continue
-                run.set_status("failed", phase=None, error=str(exc))
+                run.set_status(RunState.FAILED, phase=None, error=str(exc))
                 raise
             pod_id = str(pod["id"])
             url = self.s["agent_url_template"].format(pod_id=pod_id, port=self.s["agent_port"])
@@ -145,7 +145,7 @@ class RunPodBackend(Backend):
             log.info("pod %s (%s, %s/h) created for run %s", pod_id, gpu, price, run.run_id)
             return
         msg = f"no RunPod GPU available: {', '.join(errors)} had no free instance; try later or another cloud type"
-        run.set_status("failed", phase=None, error=msg)
+        run.set_status(RunState.FAILED, phase=None, error=msg)
         raise RunPodError(msg)
 
     # ------------------------------------------------------------------ the pod's end
@@ -172,7 +172,7 @@ class RunPodBackend(Backend):
 
     def _fail(self, run: Run, error: str) -> None:
         """The run failed on this side (timeout, restart loop, pod lost): record it, then end the pod."""
-        run.set_status("failed", phase=None, error=error)
+        run.set_status(RunState.FAILED, phase=None, error=error)
         self.end_pod(run, "terminate")
 
     def release(self, run: Run, timeout: float = 0.0) -> None:
@@ -187,7 +187,7 @@ class RunPodBackend(Backend):
         n = int(state.get("interruptions", 0)) + 1
         self.end_pod(run, "terminate")
         if n > int(self.s["interruption_retries"]):
-            return run.set_status("failed", phase=None, error=f"{why}; interrupted {n} times "
+            return run.set_status(RunState.FAILED, phase=None, error=f"{why}; interrupted {n} times "
                                   f"(interruption_retries {self.s['interruption_retries']})")
         log.warning("run %s: %s; new pod %d of %d", run.run_id, why, n, self.s["interruption_retries"])
         run.update_job_state(interruptions=n, attempt=int(state.get("attempt", 1)) + 1)
@@ -220,7 +220,7 @@ class RunPodBackend(Backend):
                 return run.set_status(final["state"], **{k: v for k, v in final.items() if k != "state"})
             if spot and not state.get("stop_requested"):
                 return self._interrupted(run, f"spot pod {pod_id} is gone")
-            return run.set_status("failed", phase=None, error=f"pod {pod_id} no longer exists "
+            return run.set_status(RunState.FAILED, phase=None, error=f"pod {pod_id} no longer exists "
                                   "(and the run folder on the volume has no final state)")
         fields["pod_status"], fields["cost_per_hr"] = pod.get("desiredStatus"), pod.get("costPerHr")
         runtime = pod.get("runtime") or {}
@@ -241,7 +241,7 @@ class RunPodBackend(Backend):
             return self._fail(run, f"pod {pod_id} is {pod['desiredStatus']}")
         if status.get("phase") == "provisioning":
             if runtime.get("ports"):  # RUNNING alone is not enough: the ports appear when the container is up
-                run.set_status("running", phase="starting", error=None)
+                run.set_status(RunState.RUNNING, phase="starting", error=None)
             elif time.time() - float(state.get("created_at", time.time())) > float(self.s["ready_timeout_s"]):
                 self._fail(run, f"pod {pod_id} was not ready after {self.s['ready_timeout_s']:.0f} s "
                                 f"(status {pod.get('desiredStatus')}, no ports yet)")
@@ -253,7 +253,7 @@ class RunPodBackend(Backend):
         while True:
             self.check_pod(run, force=True)
             status = run.raw_status()
-            if status.get("state") == "failed":
+            if status.get("state") == RunState.FAILED:
                 raise RunPodError(status.get("error") or f"pod {run.job_state().get('pod_id')} failed")
             if status.get("phase") != "provisioning" or status.get("state") in TERMINAL:
                 return status
@@ -382,7 +382,7 @@ class RunPodBackend(Backend):
                 log.warning("could not ask the agent to stop: %s", exc)
         self.end_pod(run)
         if run.raw_status().get("state") not in TERMINAL:
-            run.set_status("stopped", phase=None)
+            run.set_status(RunState.STOPPED, phase=None)
 
     def terminate(self, run: Run) -> None:
         """Remove the pod now (the network volume and what the run wrote there stay)."""
@@ -393,7 +393,7 @@ class RunPodBackend(Backend):
             raise RunPodError(f"run {run.run_id}: pod {run.job_state()['pod_id']} could not be terminated: "
                               f"{run.job_state().get('pod_end_error')}")
         if run.raw_status().get("state") not in TERMINAL:
-            run.set_status("stopped", phase=None, error="the pod was terminated while the run was active; "
+            run.set_status(RunState.STOPPED, phase=None, error="the pod was terminated while the run was active; "
                            "training since its last checkpoint on the volume is lost")
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from ..errors import JobError
+from ..run_state import RunState
 from .backends import Backend
 from .run import TERMINAL, Run
 from .spec import JobSpec
@@ -43,8 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "poll_s": 60.0,             # how often `jobs list` / the studio ask SkyPilot about a managed job
 }
 # SkyPilot's ManagedJobStatus names -> our run states (CANCELLING is still running until it ends)
-STATES = {"PENDING": "queued", "SUBMITTED": "queued", "STARTING": "queued", "RUNNING": "running",
-          "RECOVERING": "running", "CANCELLING": "running", "SUCCEEDED": "completed", "CANCELLED": "stopped"}
+STATES = {"PENDING": RunState.QUEUED, "SUBMITTED": RunState.QUEUED, "STARTING": RunState.QUEUED,
+          "RUNNING": RunState.RUNNING, "RECOVERING": RunState.RUNNING, "CANCELLING": RunState.RUNNING,
+          "SUCCEEDED": RunState.COMPLETED, "CANCELLED": RunState.STOPPED}
 REMOTE = "/stickgen"            # where data, checkpoints to start from and runs live on every node
 MASTER_PORT = 29500
 _ACCEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
@@ -217,10 +219,10 @@ class SkyPilotBackend(Backend):
             code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
         if code != 0:
             msg = f"`sky jobs launch` exited with code {code}; see {run.root / 'sky.log'}"
-            run.set_status("failed", phase=None, error=msg)
+            run.set_status(RunState.FAILED, phase=None, error=msg)
             raise JobError(msg)
         run.update_job_state(sky_job_name=name, bucket_run_dir=f"{self.s['bucket'].rstrip('/')}/{run.run_id}")
-        run.set_status("running", phase="submitted to SkyPilot (watch: sky jobs logs -n " + name + ")", error=None)
+        run.set_status(RunState.RUNNING, phase="submitted to SkyPilot (watch: sky jobs logs -n " + name + ")", error=None)
 
     def refresh(self, run: Run) -> None:
         """Follow the managed job's state (at most every ``poll_s``); SkyPilot not answering changes nothing."""
@@ -240,12 +242,12 @@ class SkyPilotBackend(Backend):
             return
         record = max(mine, key=lambda r: r.get("job_id") or 0)  # a relaunch under the same name: the newest
         status = getattr(record.get("status"), "name", str(record.get("status")))
-        ours = STATES.get(status, "failed" if status.startswith("FAILED") else None)
+        ours = STATES.get(status, RunState.FAILED if status.startswith("FAILED") else None)
         if ours is None:
             return
         recoveries = int(record.get("recovery_count") or 0)
         run.update_job_state(sky_error=None, sky_status=status, sky_recoveries=recoveries)
-        error = f"SkyPilot: {status} (see `sky jobs logs -n {name}`)" if ours == "failed" else None
+        error = f"SkyPilot: {status} (see `sky jobs logs -n {name}`)" if ours == RunState.FAILED else None
         run.set_status(ours, phase=None if ours in TERMINAL else f"SkyPilot {status}, {recoveries} recoveries",
                        error=error)
 
@@ -255,7 +257,7 @@ class SkyPilotBackend(Backend):
         if name:
             subprocess.run([sky_command(), "jobs", "cancel", "--yes", "--name", name], check=False,
                            capture_output=True, timeout=max(timeout, 30.0))
-        run.set_status("stopped", phase=None)
+        run.set_status(RunState.STOPPED, phase=None)
 
     def terminate(self, run: Run) -> None:
         self.stop(run, wait=False, timeout=60.0)

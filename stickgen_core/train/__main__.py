@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..config import load_config, resolve_sources
+from ..run_state import RunState
 from .arguments import add_arguments
 
 log = logging.getLogger("stickgen_core.train")
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = train(cfg, sources, run_dir, should_stop=lambda: stop["requested"], command=sys.argv)
     except BaseException as exc:  # record every failure in status.json, then report it
-        RunFolder(run_dir).status("failed", error=f"{type(exc).__name__}: {exc}")
+        RunFolder(run_dir).status(RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         for s, h in old.items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from stickgen_core.jobs import RunState as State
+
 from .poller import RunState
 
 
@@ -42,7 +44,7 @@ class LogView(QWidget):
         if state.run_id != self.run_id:
             return
         st = state.status
-        if st.get("state") == "failed":
+        if st.get("state") == State.FAILED:
             tail = st.get("log_tail") or []
             self.error.setText("<b>This run failed:</b> " + _escape(st.get("error") or "no message")
                                + ("<pre>" + _escape("\n".join(tail[-12:])) + "</pre>" if tail else ""))

@@ -11,11 +11,15 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
+from stickgen_core.jobs import ACTIVE, TERMINAL
+from stickgen_core.jobs import RunState as State
+
 from .poller import RunState
 from .series import RunSeries
 
-STATE_COLOURS = {"queued": "#8a8a8a", "running": "#1f6fd1", "completed": "#2e8540", "failed": "#c62828",
-                 "stopped": "#b26a00", "damaged": "#6d4c41", "unknown": "#555555"}
+STATE_COLOURS = {State.QUEUED: "#8a8a8a", State.RUNNING: "#1f6fd1", State.COMPLETED: "#2e8540",
+                 State.FAILED: "#c62828", State.STOPPED: "#b26a00", State.UNREACHABLE: "#7b1fa2",
+                 State.DAMAGED: "#6d4c41", State.UNKNOWN: "#555555"}
 COLUMNS = ("Run", "Stage", "Backend", "State", "Progress", "Best val", "Started", "Duration")
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -52,7 +56,7 @@ PHASES = {"uploading": "uploading", "provisioning": "starting the pod", "startin
 def phase_progress(st: dict) -> tuple[str, float | None] | None:
     """('embedding 1,200 / 2,504 clips', 0.48) while a run is in a phase before training, from the count
     status.json carries (``progress``, or ``upload`` in bytes), else ('embedding…', None); None once training."""
-    label = PHASES.get(st.get("phase")) if st.get("state") in ("queued", "running") else None
+    label = PHASES.get(st.get("phase")) if st.get("state") in ACTIVE else None
     if label is None:
         return None
     count = st.get("upload") if st.get("phase") == "uploading" else st.get("progress")
@@ -84,7 +88,7 @@ def progress(state: RunState, series: RunSeries | None) -> tuple[str, float | No
     epoch_no = (st.get("epoch") or 0) + 1   # status.json counts from 0
     text = f"epoch {min(epoch_no, total or epoch_no)}/{total or '?'} · step {step:,}"
     eta = ""
-    if st.get("state") == "running" and series and series.steps.n >= 3 and spe and total and "t" in series.steps:
+    if st.get("state") == State.RUNNING and series and series.steps.n >= 3 and spe and total and "t" in series.steps:
         tail = slice(max(series.steps.n - 50, 0), series.steps.n)
         steps, ts = series.steps["step"][tail], series.steps["t"][tail]
         rate = (steps[-1] - steps[0]) / max(ts[-1] - ts[0], 1e-9) if ts[-1] > ts[0] else 0
@@ -95,15 +99,15 @@ def progress(state: RunState, series: RunSeries | None) -> tuple[str, float | No
 
 def build_row(state: RunState, series: RunSeries | None) -> Row:
     s, st = state.summary, state.status
-    if s.get("state") == "damaged":  # no progress to show: which file is at fault (the tooltip says how)
+    if s.get("state") == State.DAMAGED:  # no progress to show: which file is at fault (the tooltip says how)
         text, fraction, eta = f"bad {(st.get('error') or 'run folder').split(':', 1)[0]}", None, ""
     else:
         text, fraction, eta = progress(state, series)
     best = series.best() if series else None
-    ended = st.get("state") in ("completed", "failed", "stopped")
+    ended = st.get("state") in TERMINAL
     end = _dt.datetime.fromisoformat(st["updated"]).timestamp() if ended and st.get("updated") else time.time()
     started = state.started_at
-    return Row(state.run_id, s.get("stage") or "", s.get("backend") or "", s.get("state") or "unknown", text,
+    return Row(state.run_id, s.get("stage") or "", s.get("backend") or "", s.get("state") or State.UNKNOWN, text,
                fraction, eta, f"{best[1]:.4f}" if best else "—",
                _dt.datetime.fromtimestamp(started).strftime("%m-%d %H:%M:%S") if started else "—",
                _clock(end - started if started else None), st.get("error"), state.path)
@@ -167,7 +171,7 @@ class BadgeDelegate(QStyledItemDelegate):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(STATE_COLOURS.get(text, STATE_COLOURS["unknown"])))
+        painter.setBrush(QColor(STATE_COLOURS.get(text, STATE_COLOURS[State.UNKNOWN])))
         painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
         painter.setPen(QColor("white"))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
