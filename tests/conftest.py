@@ -47,7 +47,7 @@ def pytest_runtest_setup(item):
     for mark in item.iter_markers("shared_data"):
         missing = [p for p in (mark.args or ("",)) if not (SHARED_DATA / p).exists()]
         if missing:
-            what = f"needs ../shared/data/{missing[0]}"
+            what = "needs " + ", ".join(f"../shared/data/{p}" for p in missing)
             if os.environ.get(REQUIRE_SHARED_DATA) == "1":
                 pytest.fail(f"{what}, missing although {REQUIRE_SHARED_DATA}=1 (this machine should have it)",
                             pytrace=False)
