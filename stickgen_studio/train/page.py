@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox, QPushButton,
                                QScrollArea, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from stickgen_core.jobs import ACTIVE, TERMINAL, delete_run, find_run, launch, sft_spec
@@ -26,6 +26,7 @@ from .runs_table import COLUMNS, BadgeDelegate, ProgressDelegate, RunsModel, bui
 from .series import RunSeries
 
 ACTIONS = ("Stop", "Resume", "Start SFT from best", "Open folder", "Show log", "Delete")
+TERMINATE = "Terminate pod…"   # in the "⋯" menu and the table's right-click menu: the bar is full at 1024 px
 
 
 class TrainPage(QWidget):
@@ -65,9 +66,22 @@ class TrainPage(QWidget):
         # duration stays beside the rest of its row instead of a thousand pixels away
         header.setStretchLastSection(False)
         self.buttons = {name: QPushButton(name) for name in ACTIONS}
+        self.menu = QMenu(self)   # the "⋯" button's and the table's right-click menu
+        self.menu.setToolTipsVisible(True)
+        self.menu_actions = {TERMINATE: self.menu.addAction(TERMINATE)}
+        self.menu.addSeparator()
+        self.menu_actions.update({name: self.menu.addAction(name) for name in ACTIONS})
+        self.more = QPushButton("⋯")
+        self.more.setToolTip("More actions: terminate a RunPod run's pod")
+        self.more.setFixedWidth(self.more.fontMetrics().horizontalAdvance("⋯") + 24)
+        self.more.clicked.connect(lambda: self.menu.popup(self.more.mapToGlobal(self.more.rect().bottomLeft())))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         bar = QHBoxLayout()   # under the title, so the page fits a 1024 px screen
-        for b in self.buttons.values():
+        for name, b in self.buttons.items():
             bar.addWidget(b)
+            if name == "Stop":
+                bar.addWidget(self.more)
         bar.addStretch(1)
         runs = QWidget()
         rl = QVBoxLayout(runs)
@@ -108,6 +122,8 @@ class TrainPage(QWidget):
         handlers = (self.stop, self.resume, self.sft_from_best, self.open_folder, self.show_log, self.delete)
         for name, handler in zip(ACTIONS, handlers):
             self.buttons[name].clicked.connect(lambda _=False, h=handler: h())
+            self.menu_actions[name].triggered.connect(lambda _=False, h=handler: h())
+        self.menu_actions[TERMINATE].triggered.connect(lambda _=False: self.terminate())
         self._update_buttons()
 
     # ------------------------------------------------------------------ workspace and polling
@@ -207,10 +223,16 @@ class TrainPage(QWidget):
             "Open folder": None if s else "select a run",
             "Show log": None if s else "select a run",
             "Delete": None if state in TERMINAL else "a queued or running run cannot be deleted: stop it first",
+            TERMINATE: None if s is not None and s.pod else "only a RunPod run whose pod still exists has one to terminate",
         }
+        if state in TERMINAL and s.pod:  # ended, but its pod lingers (a last fetch) and bills until it goes
+            why["Stop"] = f"the run has ended; its pod {s.pod.get('pod_id')} still exists: ⋯ → {TERMINATE}"
         for name, b in self.buttons.items():
             b.setEnabled(s is not None and why[name] is None)
             b.setToolTip(why[name] or "")
+        for name, action in self.menu_actions.items():
+            action.setEnabled(s is not None and why[name] is None)
+            action.setToolTip(why[name] or name)
         self.download.set_run(s, self.workspace)
 
     # ------------------------------------------------------------------ actions
@@ -243,6 +265,34 @@ class TrainPage(QWidget):
         if s is not None:
             self._run_task("stop", lambda: find_run(self.workspace, s.path).stop(wait=False))
             self.status.emit(f"stopping {s.run_id}: it saves its latest checkpoint first")
+
+    def _context_menu(self, pos) -> None:
+        """Right-click on a row selects it (unless it is part of the selection) and opens the actions menu."""
+        index = self.table.indexAt(pos)
+        if index.isValid() and index.row() < len(self.model.rows):
+            run_id = self.model.rows[index.row()].run_id
+            if run_id not in self.selected_ids():
+                self.select_runs([run_id])
+        self.menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def terminate(self) -> None:
+        """Remove a RunPod run's pod after one confirmation naming the pod and what it costs."""
+        s = self.current()
+        if s is None or not s.pod:
+            return
+        pod_id, price = s.pod.get("pod_id"), s.pod.get("cost_per_hr")
+        cost = f" (${float(price):.2f}/h)" if isinstance(price, (int, float)) else ""
+        active = s.status.get("state") in ACTIVE
+        text = (f"Terminate pod <b>{pod_id}</b>{cost} of run <b>{s.run_id}</b>? RunPod removes the pod and its "
+                "container disk; the network volume with the run's checkpoints stays."
+                + (f"<br><br>The run is still {s.status.get('state')}: training since its last checkpoint on "
+                   "the volume is lost." if active else ""))
+        box = QMessageBox(QMessageBox.Icon.Warning, "Terminate pod", text,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.accepted.connect(lambda: self._run_task(
+            "terminate", _terminate_pod, self.workspace, s.path,
+            on_done=lambda _r: self.status.emit(f"terminated pod {pod_id} of {s.run_id}")))
+        self._show(box)
 
     def resume(self) -> None:
         s = self.current()
@@ -295,3 +345,9 @@ class TrainPage(QWidget):
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.accepted.connect(lambda: self._run_task("delete", lambda: delete_run(find_run(self.workspace, s.path))))
         self._show(box)
+
+
+def _terminate_pod(workspace: Path, path: str) -> None:
+    """The core's terminate (``stickgen jobs terminate RUN``), run in a background task."""
+    run = find_run(workspace, path)
+    run.backend.terminate(run)

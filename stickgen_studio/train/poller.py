@@ -37,6 +37,7 @@ class RunState:
     has_best: bool = False
     has_latest: bool = False
     log: list[str] | None = None
+    pod: dict[str, Any] | None = None   # a RunPod run's pod while it exists: pod_id, status, cost_per_hr
 
 
 def _iso_seconds(text: str | None) -> float | None:
@@ -57,6 +58,19 @@ def _epochs(run: Run) -> int | None:
         if isinstance(training, dict) and isinstance(training.get("epochs"), int):
             return training["epochs"]
     return None
+
+
+def _pod(run: Run) -> dict[str, Any] | None:
+    """The run's pod while it exists (the API asked at most every ``poll_s``, as ``jobs list`` does), its
+    price falling back to the launch's quote; a failure to ask keeps the last known pod."""
+    try:
+        pod = run.backend.pod_billing(run)
+    except Exception:  # noqa: BLE001 - one run's API trouble never stops the list
+        state = run.job_state()
+        pod = None if state.get("terminated") or not state.get("pod_id") else {"pod_id": state["pod_id"]}
+    if pod and pod.get("cost_per_hr") is None:
+        pod = {**pod, "cost_per_hr": run.job_state().get("price_per_hour")}
+    return pod
 
 
 class RunsPoller(QObject):
@@ -124,7 +138,8 @@ class RunsPoller(QObject):
             out.append(RunState(run.run_id, str(run.root), summary, status, steps, ends, epochs,
                                 run.job_state().get("started_at") or _iso_seconds(summary.get("created")),
                                 run.checkpoint("best") is not None, run.checkpoint("latest") is not None,
-                                run.log_tail(self.log_lines) if run.run_id == self.log_run else None))
+                                run.log_tail(self.log_lines) if run.run_id == self.log_run else None,
+                                _pod(run) if summary.get("backend") == "runpod" else None))
         for gone in set(self._runs) - seen:
             del self._runs[gone]
         return out
