@@ -26,7 +26,7 @@ from .runs_table import COLUMNS, BadgeDelegate, ProgressDelegate, RunsModel, bui
 from .series import RunSeries
 
 ACTIONS = ("Stop", "Resume", "Start SFT from best", "Open folder", "Show log", "Delete")
-TERMINATE = "Terminate pod…"   # in the "⋯" menu and the table's right-click menu: the bar is full at 1024 px
+TERMINATE = "Terminate pod…"   # in the "⋯ More" menu and the table's right-click menu: the bar is full at 1024 px
 
 
 class TrainPage(QWidget):
@@ -71,17 +71,14 @@ class TrainPage(QWidget):
         self.menu_actions = {TERMINATE: self.menu.addAction(TERMINATE)}
         self.menu.addSeparator()
         self.menu_actions.update({name: self.menu.addAction(name) for name in ACTIONS})
-        self.more = QPushButton("⋯")
+        self.more = QPushButton("⋯ More")   # in the title row: beside Stop it squeezed the form by 42 px at 1024
         self.more.setToolTip("More actions: terminate a RunPod run's pod")
-        self.more.setFixedWidth(self.more.fontMetrics().horizontalAdvance("⋯") + 24)
         self.more.clicked.connect(lambda: self.menu.popup(self.more.mapToGlobal(self.more.rect().bottomLeft())))
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         bar = QHBoxLayout()   # under the title, so the page fits a 1024 px screen
-        for name, b in self.buttons.items():
+        for b in self.buttons.values():
             bar.addWidget(b)
-            if name == "Stop":
-                bar.addWidget(self.more)
         bar.addStretch(1)
         runs = QWidget()
         rl = QVBoxLayout(runs)
@@ -90,6 +87,7 @@ class TrainPage(QWidget):
         title.addWidget(QLabel("<b>Runs</b> (select several to overlay them)"))
         self.download = DownloadButton()  # its own task: a long download never holds up Stop or Launch
         title.addWidget(self.download)
+        title.addWidget(self.more)
         title.addStretch(1)
         rl.addLayout(title)
         rl.addLayout(bar)
@@ -226,7 +224,7 @@ class TrainPage(QWidget):
             TERMINATE: None if s is not None and s.pod else "only a RunPod run whose pod still exists has one to terminate",
         }
         if state in TERMINAL and s.pod:  # ended, but its pod lingers (a last fetch) and bills until it goes
-            why["Stop"] = f"the run has ended; its pod {s.pod.get('pod_id')} still exists: ⋯ → {TERMINATE}"
+            why["Stop"] = f"the run has ended; its pod {s.pod.get('pod_id')} still exists: ⋯ More → {TERMINATE}"
         for name, b in self.buttons.items():
             b.setEnabled(s is not None and why[name] is None)
             b.setToolTip(why[name] or "")
