@@ -2,13 +2,16 @@
 
 Files a job adds to the trainer's run folder (DESIGN.md): run.json gets a ``job`` key (the
 JobSpec) and ``run_id``; ``job_state.json`` holds the attempt, the processes (pid + start time)
-or the pod; ``console.log`` the raw output of the pipeline's steps; ``config.yaml`` the
-resolved config the trainer reads.
+or the pod, and the jobs layer's view of the run's state (``status``: queued, the phase before
+training, a supervisor's verdict); ``console.log`` the raw output of the pipeline's steps;
+``config.yaml`` the resolved config the trainer reads.
+
+One writer per file: the trainer writes ``status.json``, the jobs layer ``job_state.json``;
+``Run.raw_status`` merges the two (``record.merge_status``).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import os
@@ -18,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import JobError
-from ..io import atomic_write_text
-from ..limits import brief, read_json_file
+from ..limits import brief
 from ..paths import clean_stale_temps
 from ..run_state import ACTIVE, TERMINAL, RunState
 from .process import ProcessRef
+from .record import file_lock, merge_status, now_iso, read_json, read_record, tail_lines, write_json
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -37,60 +40,6 @@ _JOB_STATE_FIELDS: dict[str, Any] = {"attempt": int, "resume_from": str, "pod_id
                                      "queued_at": (int, float), "price_per_hour": (int, float),
                                      "remote_metrics_offset": int}
 _TYPE_NAMES = {str: "text", int: "a whole number", (int, float): "a number"}
-
-
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def read_record(path: Path) -> dict[str, Any]:
-    """A JSON object file of a run folder (bounded, depth-checked); JobError naming the file and
-    what is wrong, for a missing file too."""
-    data = read_json_file(path, "a run record (JSON)", JobError)
-    if not isinstance(data, dict):
-        raise JobError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object file, or {} when it is missing, mid-replace or damaged (``Run.damage`` says why)."""
-    try:
-        return read_record(path)
-    except JobError:
-        return {}
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=str))
-
-
-#: the most of a log's end a tail reads, the most lines it returns, and the longest line it shows
-TAIL_BYTES, TAIL_MAX_LINES, TAIL_LINE_BYTES = 1 << 20, 10_000, 4096
-
-
-def tail_lines(path: Path, n: int, block: int = 65536) -> list[str]:
-    """The last ``n`` lines of a text file, reading only its end: linear, and bounded however the
-    file looks (at most ``TAIL_BYTES`` read, ``TAIL_MAX_LINES`` lines, each cut at ``TAIL_LINE_BYTES``)."""
-    n = min(n, TAIL_MAX_LINES)
-    if n <= 0 or not path.is_file():
-        return []
-    try:
-        with open(path, "rb") as fh:
-            end = pos = fh.seek(0, os.SEEK_END)
-            floor = max(0, end - TAIL_BYTES)
-            chunks: list[bytes] = []
-            newlines = 0
-            while pos > floor and newlines <= n:  # each block is read and counted once
-                step = min(block, pos - floor)
-                pos -= step
-                fh.seek(pos)
-                chunks.append(fh.read(step))
-                newlines += chunks[-1].count(b"\n")
-    except OSError:
-        return []
-    lines = b"".join(reversed(chunks)).splitlines()[-n:]
-    return [(line[:TAIL_LINE_BYTES] + b" [...]" if len(line) > TAIL_LINE_BYTES else line).decode("utf-8", "replace")
-            for line in lines]
 
 
 class Run:
@@ -127,8 +76,9 @@ class Run:
         return read_json(self.root / "job_state.json")
 
     def update_job_state(self, **fields: Any) -> dict[str, Any]:
-        state = {**self.job_state(), **fields}
-        write_json(self.root / "job_state.json", state)
+        with file_lock(self.root / ".job_state.lock"):  # a poll and the supervisor both update it
+            state = {**self.job_state(), **fields}
+            write_json(self.root / "job_state.json", state)
         return state
 
     @property
@@ -143,15 +93,33 @@ class Run:
         return self._backend or backend_for(self.spec)
 
     # ------------------------------------------------------------------ state
-    def raw_status(self) -> dict[str, Any]:
-        """status.json as written, without asking whether the process is still alive."""
+    def trainer_status(self) -> dict[str, Any]:
+        """status.json: the trainer's own record (epoch, step, its final state)."""
         return read_json(self.root / "status.json")
 
-    def set_status(self, state: str, **fields: Any) -> None:
-        write_json(self.root / "status.json", {**self.raw_status(), "state": state, "updated": now_iso(), **fields})
+    def jobs_status(self) -> dict[str, Any]:
+        """The jobs layer's view of the run (job_state.json's ``status``)."""
+        view = self.job_state().get("status")
+        return view if isinstance(view, dict) else {}
+
+    def raw_status(self) -> dict[str, Any]:
+        """The run's status as its two records say (``merge_status``), without asking whether a process lives."""
+        try:
+            trainer_at: float | None = (self.root / "status.json").stat().st_mtime
+        except OSError:
+            trainer_at = None
+        return merge_status(self.trainer_status(), self.jobs_status(), trainer_at)
+
+    def set_status(self, state: RunState | str, **fields: Any) -> None:
+        """Record the jobs layer's view of the run in job_state.json (status.json is the trainer's alone)."""
+        with file_lock(self.root / ".job_state.lock"):
+            job = self.job_state()
+            old = job.get("status") if isinstance(job.get("status"), dict) else {}
+            view = {**old, "state": RunState(state), "updated": now_iso(), **fields, "at": time.time()}
+            write_json(self.root / "job_state.json", {**job, "status": view})
 
     def status(self) -> dict[str, Any]:
-        """state (queued|running|completed|failed|stopped), epoch, global_step, error, updated;
+        """state (a ``RunState``: queued|running|completed|failed|stopped), epoch, global_step, error, updated;
         a process that died without a final status is reported (and recorded) as failed."""
         self.backend.refresh(self)
         if not isinstance(self.info().get("job"), dict):
@@ -277,12 +245,23 @@ class Run:
                                                             or isinstance(record[key], bool)):
                             raise JobError(f"{self.root / name}: {key}: expected {_TYPE_NAMES[types]}, "
                                            f"got {brief(record[key])}")
+                    if name == "job_state.json" and record.get("status") is not None:
+                        self._check_view(record["status"])
                     roles = ("supervisor", "trainer", "step_process") if name == "job_state.json" else ("process",)
                     for role in roles:
                         ProcessRef.from_dict(record.get(role), where=f"{self.root / name}: {role}")
         except JobError as exc:
             return str(exc)
         return None
+
+    def _check_view(self, view: Any) -> None:
+        """job_state.json's ``status`` holds what status.json would: a mapping of the same typed fields."""
+        where = self.root / "job_state.json"
+        if not isinstance(view, dict):
+            raise JobError(f"{where}: status: expected a mapping, got {brief(view)}")
+        for key, types in _STATUS_FIELDS.items():
+            if view.get(key) is not None and (not isinstance(view[key], types) or isinstance(view[key], bool)):
+                raise JobError(f"{where}: status.{key}: expected {_TYPE_NAMES[types]}, got {brief(view[key])}")
 
     def _check_job(self, job: dict[str, Any]) -> None:
         """The job entry parses, names a known backend, and its backend settings are usable."""

@@ -120,9 +120,21 @@ def gpu_price(gpu_type: str, cloud_type: str) -> float | None:
     return float(price) if price else None
 
 
-def run_status_on_volume(settings: dict[str, Any], path: str) -> dict[str, Any]:
-    """A run's status.json at ``path`` on the network volume, read through its S3 API (no pod needed);
-    {} when there is no volume, no key or no such object."""
+def run_status_on_volume(settings: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """The status of the run folder ``run_dir`` on the network volume, read through its S3 API (no pod
+    needed): its trainer's status.json merged with job_state.json's view, as ``Run.raw_status`` does
+    (whole seconds: the trainer's time is its ``updated``); {} when there is no volume or no record."""
+    from .record import iso_time, merge_status
+
+    trainer, jobs = (_json_on_volume(settings, f"{run_dir}/{name}") for name in ("status.json", "job_state.json"))
+    view = jobs.get("status") if isinstance(jobs.get("status"), dict) else {}
+    if isinstance(view.get("at"), (int, float)):
+        view = {**view, "at": int(view["at"])}
+    return merge_status(trainer, view, iso_time(trainer.get("updated")))
+
+
+def _json_on_volume(settings: dict[str, Any], path: str) -> dict[str, Any]:
+    """A JSON object file at ``path`` on the network volume, or {} when there is none to read."""
     try:
         from .volume_storage import Volume
 
@@ -131,7 +143,7 @@ def run_status_on_volume(settings: dict[str, Any], path: str) -> dict[str, Any]:
         data = json.loads(body)
         return data if isinstance(data, dict) else {}
     except Exception as exc:  # noqa: BLE001 - nothing learnt; the caller decides what a lost pod means
-        log.info("no run status from the volume at %s (%s)", path, type(exc).__name__)
+        log.info("no run record on the volume at %s (%s)", path, type(exc).__name__)
         return {}
 
 

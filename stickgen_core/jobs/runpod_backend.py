@@ -215,7 +215,7 @@ class RunPodBackend(Backend):
         pod_id, spot = state["pod_id"], state.get("interruptible")
         if not pod:
             run.update_job_state(**fields, pod_ended=True, terminated=True)
-            final = run_status_on_volume(self.s, f"{state.get('remote_run_dir', '')}/status.json")
+            final = run_status_on_volume(self.s, state.get("remote_run_dir", ""))
             if final.get("state") in TERMINAL:  # it finished and removed itself before we looked
                 return run.set_status(final["state"], **{k: v for k, v in final.items() if k != "state"})
             if spot and not state.get("stop_requested"):
