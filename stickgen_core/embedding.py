@@ -132,6 +132,10 @@ class TextEncoder:
         return np.stack([have[t] for t in texts]).astype(np.float32)
 
 
+#: clips per encoder call in ``embed_dataset``: a progress count every few seconds on a CPU
+PROGRESS_CHUNK = 512
+
+
 def embed_dataset(input_path: str | Path, output_path: str | Path, encoder: TextEncoder | Callable[[], TextEncoder],
                   progress: Callable[[int, int], None] | None = None) -> dict:
     """Write a training file: every sample gets ``embedding`` [dim]; the file records the model.
@@ -140,6 +144,8 @@ def embed_dataset(input_path: str | Path, output_path: str | Path, encoder: Text
     (``load_dataset`` reads it like a list). Input samples are copied, never modified. Every
     sample is validated first: a training file never receives one that training would refuse.
     ``encoder`` may be a function making one, called only once the input is known to be good.
+    ``progress(done, total)`` counts clips: the texts go to the encoder in chunks of ``PROGRESS_CHUNK``
+    clips (each chunk's repeats and cached texts are not encoded again).
     """
     samples = load_dataset(input_path)
     if not len(samples):
@@ -147,7 +153,12 @@ def embed_dataset(input_path: str | Path, output_path: str | Path, encoder: Text
     texts = [s["description"] for s in samples]
     if not hasattr(encoder, "encode"):
         encoder = encoder()
-    vecs = encoder.encode(texts, progress=progress)
+    parts = []
+    for i in range(0, len(texts), PROGRESS_CHUNK):
+        parts.append(encoder.encode(texts[i: i + PROGRESS_CHUNK]))
+        if progress:
+            progress(i + len(parts[-1]), len(texts))
+    vecs = np.concatenate(parts)
     if not np.isfinite(vecs).all():
         raise DatasetError(f"{input_path}: the encoder {encoder.name} gave NaN/inf embeddings; nothing written")
     out = []

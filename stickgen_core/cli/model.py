@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..train.arguments import add_arguments as train_arguments
+from ..progress_file import ProgressFile
 from .common import bar as _bar
 from .common import run_from
 
@@ -19,11 +20,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
     def encoder() -> TextEncoder:  # loaded once the input has passed validation
         return TextEncoder(model, batch_size=batch, **({"cache_dir": args.cache_dir} if args.cache_dir else {}))
 
-    bar, progress = _bar(0, "embedding", unit="text")
+    bar, progress = _bar(0, "embedding", unit="clip")
+    report = ProgressFile(args.progress_file, unit="clips") if args.progress_file else None
     with bar:
         def prog(done: int, total: int) -> None:
             bar.total = total
             progress(done, total)
+            if report:
+                report.update(done, total)
 
         info = embed_dataset(args.input, args.output, encoder, progress=prog)
     print(f"wrote {info['samples']} samples to {args.output} with {info['model']} ({info['dim']}-dim); "
@@ -81,6 +85,7 @@ def register(sub) -> None:
     e.add_argument("--model", help="sentence-transformers model name or folder (default all-MiniLM-L6-v2, offline)")
     e.add_argument("--batch-size", type=int)
     e.add_argument("--cache-dir", help="embedding cache folder (default ~/.cache/stickgen/embeddings)")
+    e.add_argument("--progress-file", help="keep {done, total, unit} clips in this JSON file (a job's supervisor reads it)")
     e.set_defaults(func=cmd_embed)
 
     tr = sub.add_parser("train", help="train the transformer (pretraining or SFT), resumable")

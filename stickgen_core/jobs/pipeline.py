@@ -12,16 +12,23 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import load_torch_file, samples_from_object
+from ..progress_file import read_progress
 from ..run_state import RunState
 from .process import ProcessRef, spawn
 from .run import Run, failure_tail
 
 log = logging.getLogger("stickgen_core.jobs.pipeline")  # not __name__: it is __main__ under -m
+
+#: the embed step's count (written by ``stickgen embed --progress-file``, read here into the run's status)
+EMBED_PROGRESS = "embed_progress.json"
+#: how often a step's count is read while it runs
+PROGRESS_POLL_S = 0.5
 
 
 @dataclass
@@ -61,7 +68,8 @@ def plan(run: Run, python: str = sys.executable) -> list[Step]:
     if not state.get("train_data") and not has_embeddings(spec.data):
         data = str(run.root / "data" / f"{Path(spec.data).stem}_embedded.pt")
         steps.append(Step("embed", [python, "-m", "stickgen_core.cli", "embed", "--input", spec.data,
-                                    "--output", data, "--config", str(run.root / "config.yaml")]))
+                                    "--output", data, "--config", str(run.root / "config.yaml"),
+                                    "--progress-file", str(run.root / EMBED_PROGRESS)]))
     train = [*trainer_argv(python, spec.gpu_count), "--config", str(run.root / "config.yaml"),
              "--data_path", data, "--run-dir", str(run.root)]
     resume = state.get("resume_from") or spec.resume_from
@@ -105,12 +113,13 @@ class Supervisor:
         for step in steps:
             if self.stop_requested:
                 break
-            run.set_status(RunState.RUNNING, phase=step.name, error=None)
+            run.set_status(RunState.RUNNING, phase=step.name, error=None, progress=None)
+            (run.root / EMBED_PROGRESS).unlink(missing_ok=True)  # an earlier attempt's count is not this one's
             log.info("step %s: %s", step.name, " ".join(step.argv))
             self.child = spawn(step.argv, run.root / "console.log", detach=False, nice=self.nice)
             run.update_job_state(**{"trainer" if step.name == "train" else "step_process":
                                     ProcessRef.of(self.child.pid).to_dict()})
-            code = self.child.wait()
+            code = self._wait(step)
             self.child = None
             if step.name == "embed":
                 if code == 0:
@@ -122,6 +131,22 @@ class Supervisor:
             return self._after_train(code)
         run.set_status(RunState.STOPPED, phase=None, error=None)
         return RunState.STOPPED
+
+    def _wait(self, step: Step) -> int:
+        """The step's exit code; meanwhile the embed step's count goes into the run's status
+        (``progress``: done, total, unit), so the runs list reads 'embedding 1,200 / 2,504 clips'."""
+        last = None
+        while True:
+            try:
+                code = self.child.wait(timeout=PROGRESS_POLL_S)
+            except subprocess.TimeoutExpired:
+                code = None
+            count = read_progress(self.run.root / EMBED_PROGRESS) if step.name == "embed" else None
+            if count is not None and count != last and not self.stop_requested:
+                self.run.set_status(RunState.RUNNING, phase=step.name, progress=count)
+                last = count
+            if code is not None:
+                return code
 
     def _after_train(self, code: int) -> str:
         status = self.run.raw_status()
