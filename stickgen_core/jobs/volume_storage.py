@@ -20,12 +20,12 @@ import json
 import logging
 import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import VolumeStorageError
+from .transfer import CHUNK, Progress, Sink, file_sha256, md5_of  # noqa: F401 - Sink: the API fetch and delivery use
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,8 @@ ACCESS_ENV, SECRET_ENV = "RUNPOD_S3_ACCESS_KEY", "RUNPOD_S3_SECRET_KEY"
 ENDPOINT_ENV = "STICKGEN_RUNPOD_S3_ENDPOINT"
 SETTINGS: dict[str, Any] = {"s3_endpoint_url": None, "s3_profile": None}  # merged into RunPod's settings
 DATA_PREFIX = "stickgen/data"
-CHUNK = 1 << 20
 _PART_SIZE = 16 << 20  # multipart above this; 16 MiB parts (S3's minimum is 5 MiB)
 _MD5 = re.compile(r'^"?([0-9a-f]{32})"?$')
-
-Sink = Callable[[int, int, float, float | None], None]  # done, total, bytes/s, seconds left
 
 
 # data centres whose network volumes have the S3 API (RunPod's S3 API page); any other id may be typed
@@ -59,57 +56,6 @@ def s3_keys_source() -> str | None:
 def endpoint_for(data_center_id: str) -> str:
     """RunPod's S3 endpoint of a data centre (``EU-RO-1`` -> ``https://s3api-eu-ro-1.runpod.io``)."""
     return f"https://s3api-{data_center_id.strip().lower()}.runpod.io"
-
-
-class Progress:
-    """Counts bytes (boto3's ``Callback`` hands increments) and reports done/total, rate and ETA.
-
-    Reports go to ``sink`` (a tqdm bar, a GUI signal) or, without one, to the log every few seconds.
-    """
-
-    def __init__(self, what: str, total: int, sink: Sink | None = None, every_s: float = 2.0, done: int = 0) -> None:
-        self.what, self.total, self.sink, self.every_s = what, int(total), sink, every_s
-        self.done = self._start_done = int(done)
-        self._t0 = self._last = time.monotonic()
-
-    def rate(self) -> float:
-        elapsed = time.monotonic() - self._t0
-        return (self.done - self._start_done) / elapsed if elapsed > 0 else 0.0
-
-    def eta(self) -> float | None:
-        rate = self.rate()
-        return (self.total - self.done) / rate if rate > 0 else None
-
-    def __call__(self, n: int) -> None:
-        self.done += int(n)
-        if self.sink is not None:
-            self.sink(self.done, self.total, self.rate(), self.eta())
-            return
-        now = time.monotonic()
-        if now - self._last >= self.every_s or self.done >= self.total:
-            self._last = now
-            eta = self.eta()
-            log.info("%s: %.1f of %.1f MB (%.1f MB/s%s)", self.what, self.done / 1e6, self.total / 1e6,
-                     self.rate() / 1e6, f", {eta:.0f} s left" if eta is not None and self.done < self.total else "")
-
-
-def _md5_of(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_sha256(path: str | Path, progress: Progress | None = None) -> str:
-    """The SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-            if progress:
-                progress(len(block))
-    return h.hexdigest()
 
 
 def cached_sha256(path: Path) -> str:
@@ -323,7 +269,7 @@ class Volume:
         # byte for byte with the first, the ETag is not an MD5 (a filesystem-backed S3 may make it otherwise)
         second = resumable_download(dest, size, f"s3:{self.volume_id}/{key}@{etag}#again", open_range,
                                     lambda: None, sink, what)
-        if _md5_of(Path(dest)) == want[1]:
+        if md5_of(Path(dest)) == want[1]:
             return second
         if second != first:
             Path(dest).unlink(missing_ok=True)
