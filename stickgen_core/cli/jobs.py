@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 from ..errors import JobError
 from ..run_state import RunState
@@ -13,6 +12,13 @@ from ..run_state import RunState
 
 def _workspace(args: argparse.Namespace) -> str:
     return args.workspace or os.environ.get("STICKGEN_WORKSPACE") or "."
+
+
+def _client(args: argparse.Namespace):
+    """The workspace's JobClient: every command below is one of its calls, printed."""
+    from ..jobs import JobClient
+
+    return JobClient(_workspace(args))
 
 
 def _print_run(run, as_json: bool, verb: str) -> None:
@@ -104,14 +110,12 @@ def _export_skypilot(args: argparse.Namespace) -> int:
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    from ..jobs import launch
-
     if args.export_skypilot:
         return _export_skypilot(args)
     spec = spec_from_args(args)
     if args.estimate:
         return _estimate(spec, args.json)
-    run = launch(spec, _workspace(args))
+    run = _client(args).launch(spec)
     if args.backend == "runpod" and args.wait_ready:
         run.backend.wait_ready(run)
     _print_run(run, args.json, "launched")
@@ -135,9 +139,7 @@ def _estimate(spec, as_json: bool) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..jobs import list_runs
-
-    rows = [_list_row(r) for r in list_runs(_workspace(args))]
+    rows = _client(args).list()
     if args.json:
         print(json.dumps(rows, default=str))
         return 0
@@ -157,23 +159,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list_row(run) -> dict:
-    """One row of `jobs list`, with the run's pod while it exists; a run that cannot be read or reached
-    is a row saying so: one pod or API failure never hides the other runs or fails the command."""
-    try:
-        row = run.summary()
-    except Exception as exc:  # noqa: BLE001 - whatever one run raises, the list goes on
-        row = {"run_id": run.run_id, "stage": None, "backend": None, "state": RunState.UNREACHABLE, "epoch": None,
-               "global_step": None, "error": f"{type(exc).__name__}: {exc}", "path": str(run.root)}
-    row["pod"] = None
-    if row.get("backend") == "runpod":
-        try:
-            row["pod"] = run.backend.pod_billing(run)
-        except Exception as exc:  # noqa: BLE001
-            row["pod"] = {"unreachable": f"{type(exc).__name__}: {exc}"}
-    return row
-
-
 def _pod_cell(pod: dict | None) -> str:
     if not pod:
         return ""
@@ -182,71 +167,43 @@ def _pod_cell(pod: dict | None) -> str:
     return f"{pod.get('pod_id', '?')} {status}{price}"
 
 
-def _find(args):
-    from ..jobs import find_run
-
-    return find_run(_workspace(args), args.run)
-
-
 def cmd_stop(args: argparse.Namespace) -> int:
-    run = _find(args)
-    run.stop(wait=True, timeout=args.timeout)
-    if args.terminate:
-        if run.spec.backend != "runpod":
-            raise JobError("--terminate: only a RunPod run has a pod to remove")
-        run.backend.terminate(run)
+    run = _client(args).stop(args.run, wait=True, timeout=args.timeout, terminate=args.terminate)
     _print_run(run, args.json, "stop")
     return 0
 
 
 def cmd_terminate(args: argparse.Namespace) -> int:
-    run = _find(args)
-    if run.spec.backend != "runpod":
-        raise JobError(f"run {run.run_id} is a {run.spec.backend} run: only a RunPod run has a pod to terminate")
-    run.backend.terminate(run)
+    run = _client(args).terminate(args.run)
     _print_run(run, args.json, "terminated pod of")
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from ..jobs import delete_run
-
-    run = _find(args)
-    delete_run(run)  # refuses an active run; waits for its processes; terminates a pod still up
-    print(json.dumps({"deleted": run.run_id}) if args.json else f"deleted {run.run_id} [{run.root}]")
+    client = _client(args)
+    root = client.run(args.run).root
+    run_id = client.delete(args.run)  # refuses an active run; waits for its processes; terminates a pod still up
+    print(json.dumps({"deleted": run_id}) if args.json else f"deleted {run_id} [{root}]")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    run = _find(args).resume()
+    run = _client(args).resume(args.run)
     _print_run(run, args.json, "resumed")
     return 0
 
 
 def cmd_sft_from(args: argparse.Namespace) -> int:
-    from ..jobs import sft_from
-
-    run = sft_from(_find(args), _workspace(args), data=args.data_path, run_name=args.run_name)
+    run = _client(args).sft_from(args.run, data=args.data_path, run_name=args.run_name)
     _print_run(run, args.json, "launched SFT")
     return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from ..jobs import TERMINAL
-
-    run = _find(args)
-    shown = run.log_tail(args.lines)
-    for line in shown:
-        print(line)
-    while args.follow:
-        time.sleep(1.0)
-        lines = run.log_tail(200)
-        overlap = next((k for k in range(min(len(shown), len(lines)), 0, -1) if shown[-k:] == lines[:k]), 0)
-        for line in lines[overlap:]:
-            print(line, flush=True)
-        shown = lines
-        if run.status().get("state") in TERMINAL:
-            break
+    client = _client(args)
+    run = client.run(args.run)
+    for line in client.follow_logs(run, args.lines) if args.follow else client.logs(run, args.lines):
+        print(line, flush=True)
     if args.json:
         print(json.dumps({"run_id": run.run_id, "status": run.status()}, default=str))
     return 0
@@ -255,8 +212,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Bring a run's checkpoints home (pod's agent, else the network volume); a bar on a terminal."""
     import sys
-
-    from ..jobs.fetch import fetch
 
     bars: dict = {}
 
@@ -268,7 +223,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         bar = bars.get(total) or bars.setdefault(total, tqdm(total=total, unit="B", unit_scale=True, desc="fetch"))
         bar.update(done - bar.n)
 
-    rows = fetch(_find(args), args.which, args.to, sink=sink)
+    rows = _client(args).fetch(args.run, args.which, args.to, sink=sink)
     for bar in bars.values():
         bar.close()
     if args.json:
