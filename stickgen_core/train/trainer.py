@@ -26,6 +26,7 @@ from ..io import atomic_write_text
 from ..limits import read_json_file
 from ..model import StickFigureTransformer
 from ..model.loading import apply_lora, load_config_from_checkpoint, load_weights, pick_device
+from ..run_state import RunState
 from .planner import planner_for_training
 from .checkpoint import BEST, LATEST, load_checkpoint, save_checkpoint
 from .data import MotionData
@@ -65,9 +66,9 @@ class RunFolder:
             old = {}
         self.write_json(name, {**(old if isinstance(old, dict) else {}), **data})
 
-    def status(self, state: str, **fields: Any) -> None:
+    def status(self, state: RunState, **fields: Any) -> None:
         # while running, which process this is: a reader can tell a killed trainer (kill -9) from a live one
-        data = {"state": state, "updated": _now(), **fields, "process": self._process if state == "running" else None}
+        data = {"state": state, "updated": _now(), **fields, "process": self._process if state == RunState.RUNNING else None}
         try:
             self.write_json("status.json", data)
         except StickGenError:
@@ -179,7 +180,7 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
 
     summary: dict[str, Any] = {"run_dir": str(run.root), "stopped": False}
     start_epoch = progress.epoch
-    run.status("running", epoch=start_epoch, global_step=progress.step, error=None)
+    run.status(RunState.RUNNING, epoch=start_epoch, global_step=progress.step, error=None)
     for epoch in range(start_epoch, tc.epochs):
         progress.epoch = epoch
         model.train()
@@ -213,14 +214,14 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 rec.update({f"train_{k}": ddp.mean(v.item()) for k, v in terms.items()})
                 rec["samples_per_s"] *= ddp.world
                 run.metric(rec)
-                run.status("running", epoch=epoch, global_step=progress.step, error=None)
+                run.status(RunState.RUNNING, epoch=epoch, global_step=progress.step, error=None)
             if ddp.any(bool(should_stop and should_stop())):
                 # epoch stays the last completed one; resume_* say where inside this epoch we are
                 if ddp.main:
                     save_checkpoint(run.checkpoints / LATEST, snapshots.payload(
                         progress, epoch - 1, running / max(n_batches, 1), float("nan"), {}, resume_epoch=epoch,
                         resume_batch=i + 1, resume_running=running, resume_batches=n_batches))
-                run.status("stopped", epoch=epoch - 1, global_step=progress.step, error=None)
+                run.status(RunState.STOPPED, epoch=epoch - 1, global_step=progress.step, error=None)
                 log.info("stop requested: saved %s", run.checkpoints / LATEST)
                 run.close()
                 ddp.barrier()
@@ -250,11 +251,11 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
                 save_checkpoint(run.checkpoints / BEST, ck)
             save_checkpoint(run.checkpoints / LATEST, ck)
         ddp.barrier()
-        run.status("running", epoch=epoch, global_step=progress.step, error=None)
+        run.status(RunState.RUNNING, epoch=epoch, global_step=progress.step, error=None)
         log.info("epoch %d: train %.4f val %.4f%s", epoch, train_loss, val_loss, " (best)" if is_best else "")
         summary.update(epoch=epoch, global_step=progress.step, train_loss=train_loss, val_loss=val_loss,
                        best_val_loss=progress.best)
-    run.status("completed", epoch=tc.epochs - 1, global_step=progress.step, error=None)
+    run.status(RunState.COMPLETED, epoch=tc.epochs - 1, global_step=progress.step, error=None)
     run.close()
     teardown(ddp)
     return summary
