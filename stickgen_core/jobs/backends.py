@@ -28,7 +28,7 @@ class Backend:
         must be gone, a pod must not bill on); JobError when it cannot within ``timeout`` seconds."""
 
     def refresh(self, run: "Run") -> None:
-        """Bring status.json up to date (e.g. a dead process becomes 'failed')."""
+        """Bring the run's status up to date in job_state.json (e.g. a dead process becomes 'failed')."""
 
     def sync_metrics(self, run: "Run") -> None:
         """Bring metrics.jsonl up to date (remote runs copy new lines from the pod)."""

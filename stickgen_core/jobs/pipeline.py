@@ -100,7 +100,7 @@ class Supervisor:
             self.child.send_signal(signal.SIGTERM)
 
     def execute(self) -> str:
-        """Run every step; returns the final state written to status.json."""
+        """Run every step; returns the final state (the jobs layer records it in job_state.json)."""
         run = self.run
         for s in (signal.SIGTERM, signal.SIGINT):
             signal.signal(s, self._on_signal)

@@ -238,8 +238,8 @@ class RunPodBackend(Backend):
         log.warning("run %s is unreachable: %s", run.run_id, why)
 
     def refresh(self, run: Run) -> None:
-        """Bring status.json up to date from the API and the agent; an unreachable pod or API is recorded
-        (``unreachable`` in job_state, shown in the runs list), never raised."""
+        """Bring the run's status (job_state.json) up to date from the API and the agent; an unreachable pod
+        or API is recorded (``unreachable`` in job_state, shown in the runs list), never raised."""
         try:
             self.check_pod(run)
         except RunPodError as exc:

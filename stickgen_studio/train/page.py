@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QScrollArea, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from stickgen_core.jobs import ACTIVE, TERMINAL, delete_run, find_run, launch, sft_spec
+from stickgen_core.jobs import RunState as State
 
 from ..workers import Task, TaskQueue
 from .download import DownloadButton
@@ -216,7 +217,7 @@ class TrainPage(QWidget):
             "Stop": None if state in ACTIVE else "only a queued or running run can be stopped",
             "Resume": None if state in TERMINAL and (s.has_latest or remote) else
             "resume needs a stopped, failed or completed run with a latest checkpoint",
-            "Start SFT from best": None if state in ("completed", "stopped") and s.summary.get("stage") == "pretrain"
+            "Start SFT from best": None if state in (State.COMPLETED, State.STOPPED) and s.summary.get("stage") == "pretrain"
             and (s.has_best or remote) else "needs a finished or stopped pretraining run with a best checkpoint",
             "Open folder": None if s else "select a run",
             "Show log": None if s else "select a run",

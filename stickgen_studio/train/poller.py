@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from stickgen_core.errors import ConfigError
 from stickgen_core.io import read_yaml
 from stickgen_core.jobs import Run, list_runs
+from stickgen_core.jobs import RunState as State
 
 from ..workers import Task
 from .series import Columns, parse_rows
@@ -123,10 +124,10 @@ class RunsPoller(QObject):
         for fresh in list_runs(self.workspace):
             seen.add(fresh.run_id)
             summary = fresh.summary()
-            if summary["state"] == "damaged":  # one row saying why; nothing else of the folder is read
+            if summary["state"] == State.DAMAGED:  # one row saying why; nothing else of the folder is read
                 self._runs.pop(fresh.run_id, None)
                 out.append(RunState(fresh.run_id, str(fresh.root), summary,
-                                    {"state": "damaged", "error": summary["error"]}))
+                                    {"state": State.DAMAGED, "error": summary["error"]}))
                 continue
             run, offset, epochs = self._runs.get(fresh.run_id, (fresh, 0, None))
             if epochs is None:

@@ -162,7 +162,7 @@ class BadgeDelegate(QStyledItemDelegate):
     """The state as a coloured pill: running blue, completed green, failed red, stopped amber."""
 
     def paint(self, painter: QPainter, option, index) -> None:
-        text = index.data() or "unknown"
+        text = index.data() or State.UNKNOWN
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
         fm = option.fontMetrics
