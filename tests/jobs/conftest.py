@@ -1,6 +1,8 @@
 """Tiny embedded data and a tiny job spec for the jobs tests."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -102,3 +104,20 @@ def push_folder(client, volume_id, folder):
     for path in Path(folder).rglob("*"):
         if path.is_file():
             client.upload_file(str(path), volume_id, path.relative_to(folder).as_posix())
+
+
+@pytest.fixture
+def sleepers():
+    """Start live child processes that stand in for a run's supervisor or trainer: ``start(seconds=60)``."""
+    started: list[subprocess.Popen] = []
+
+    def start(seconds: float = 60) -> subprocess.Popen:
+        p = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({float(seconds)})"],
+                             stdin=subprocess.DEVNULL)
+        started.append(p)
+        return p
+    yield start
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+        p.wait(10)

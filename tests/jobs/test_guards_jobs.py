@@ -1,6 +1,6 @@
 """A recycled pid is never a live run, and stopping a queued run never starts it.
 
-Fast: the "run processes" are sleeping Python children, never a training.
+Fast: the "run processes" are sleeping Python children (the sleepers fixture), never a training.
 """
 
 from __future__ import annotations
@@ -22,21 +22,6 @@ from stickgen_core.jobs.run import Run, now_iso, write_json
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
-@pytest.fixture
-def children():
-    procs: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        p = subprocess.Popen(SLEEPER, stdin=subprocess.DEVNULL)
-        procs.append(p)
-        return p
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait(10)
-
-
 def _run(ws, run_id: str, state: str, **job_state) -> Run:
     root = ws / "runs" / run_id
     root.mkdir(parents=True)
@@ -50,8 +35,8 @@ def _run(ws, run_id: str, state: str, **job_state) -> Run:
 
 
 # ------------------------------------------------------------------ the recycled pid
-def test_a_live_pid_with_another_start_time_is_not_alive(children):
-    child = children()
+def test_a_live_pid_with_another_start_time_is_not_alive(sleepers):
+    child = sleepers()
     ref = ProcessRef.of(child.pid)
     assert ref.alive()
     for shift in (1.0, -1.0, 0.5, 3600.0):  # the same pid, started at another time: another process
@@ -72,9 +57,9 @@ def test_an_exited_child_not_yet_reaped_is_not_alive():
         child.wait(10)
 
 
-def test_a_running_run_whose_supervisor_pid_was_recycled_is_failed(tmp_path, children):
+def test_a_running_run_whose_supervisor_pid_was_recycled_is_failed(tmp_path, sleepers):
     """job_state.json names a pid that a newer, unrelated process now holds: the run is not live."""
-    stranger = children()
+    stranger = sleepers()
     real = ProcessRef.of(stranger.pid)
     run = _run(tmp_path, "r1", "running", supervisor={"pid": stranger.pid, "create_time": real.create_time - 120.0})
     LocalBackend().refresh(run)
@@ -82,8 +67,8 @@ def test_a_running_run_whose_supervisor_pid_was_recycled_is_failed(tmp_path, chi
     assert stranger.poll() is None     # and the stranger was left alone
 
 
-def test_a_running_run_whose_supervisor_lives_stays_running(tmp_path, children):
-    sup = children()
+def test_a_running_run_whose_supervisor_lives_stays_running(tmp_path, sleepers):
+    sup = sleepers()
     run = _run(tmp_path, "r1", "running", supervisor=ProcessRef.of(sup.pid).to_dict())
     LocalBackend().refresh(run)
     assert run.raw_status()["state"] == "running"
@@ -91,13 +76,13 @@ def test_a_running_run_whose_supervisor_lives_stays_running(tmp_path, children):
 
 # ------------------------------------------------------------------ stopping a queued run
 @pytest.fixture
-def spawned(monkeypatch, children):
+def spawned(monkeypatch, sleepers):
     """LocalBackend's process spawner replaced by a sleeping child; the argv of every start."""
     calls: list[list[str]] = []
 
     def fake_spawn(argv, log_path, *, detach, env=None, nice=0):
         calls.append(list(argv))
-        return children()
+        return sleepers()
     monkeypatch.setattr(local_mod, "spawn", fake_spawn)
     return calls
 

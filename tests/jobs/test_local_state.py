@@ -3,7 +3,6 @@ saving after its supervisor died), a poll racing a (re)start never writes 'faile
 resume / delete wait for (or refuse) a run whose processes still live. Fake processes, no training."""
 
 import json
-import subprocess
 import threading
 import time
 
@@ -16,21 +15,6 @@ from stickgen_core.jobs.process import ProcessRef
 from stickgen_core.jobs.run import now_iso, write_json
 
 
-@pytest.fixture
-def procs():
-    started = []
-
-    def start(seconds=60):
-        p = subprocess.Popen(["sleep", str(seconds)])
-        started.append(p)
-        return p
-    yield start
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-
-
 def make_run(tmp_path, tiny_spec, state="running", **refs):
     root = tmp_path / "ws" / "runs" / "r"
     root.mkdir(parents=True, exist_ok=True)
@@ -40,17 +24,17 @@ def make_run(tmp_path, tiny_spec, state="running", **refs):
     return Run(root)
 
 
-def dead_ref(procs):
-    p = procs()
+def dead_ref(sleepers):
+    p = sleepers()
     ref = ProcessRef.of(p.pid)
     p.kill()
     p.wait()
     return ref
 
 
-def test_failed_only_once_the_trainer_is_gone_too(tmp_path, tiny_spec, procs):
-    trainer = procs()
-    run = make_run(tmp_path, tiny_spec, supervisor=dead_ref(procs), trainer=ProcessRef.of(trainer.pid))
+def test_failed_only_once_the_trainer_is_gone_too(tmp_path, tiny_spec, sleepers):
+    trainer = sleepers()
+    run = make_run(tmp_path, tiny_spec, supervisor=dead_ref(sleepers), trainer=ProcessRef.of(trainer.pid))
     assert run.status()["state"] == "running"  # its supervisor died, its trainer is still saving
     assert [role for role, _ in live_processes(run)] == ["trainer"]
     trainer.kill()
@@ -59,21 +43,21 @@ def test_failed_only_once_the_trainer_is_gone_too(tmp_path, tiny_spec, procs):
     assert status["state"] == "failed" and "without a final status" in status["error"]
 
 
-def test_a_poll_during_a_restart_never_writes_failed(tmp_path, tiny_spec, procs):
-    run = make_run(tmp_path, tiny_spec, supervisor=dead_ref(procs))  # the last attempt's supervisor
+def test_a_poll_during_a_restart_never_writes_failed(tmp_path, tiny_spec, sleepers):
+    run = make_run(tmp_path, tiny_spec, supervisor=dead_ref(sleepers))  # the last attempt's supervisor
     with run_lock(run):  # a spawn in progress: status already 'running', the new supervisor not yet recorded
         poll = threading.Thread(target=LocalBackend().refresh, args=(run,))
         poll.start()
         time.sleep(0.3)
         assert poll.is_alive()  # the poll waits for the spawn
-        run.update_job_state(supervisor=ProcessRef.of(procs().pid).to_dict())
+        run.update_job_state(supervisor=ProcessRef.of(sleepers().pid).to_dict())
     poll.join(10)
     assert run.raw_status()["state"] == "running"
 
 
-def test_resume_refuses_while_a_process_of_the_run_lives(tmp_path, tiny_spec, procs, monkeypatch):
+def test_resume_refuses_while_a_process_of_the_run_lives(tmp_path, tiny_spec, sleepers, monkeypatch):
     monkeypatch.setattr(registry, "RELEASE_TIMEOUT_S", 0.5)
-    trainer = procs()
+    trainer = sleepers()
     run = make_run(tmp_path, tiny_spec, state="stopped", trainer=ProcessRef.of(trainer.pid))
     (run.root / "checkpoints").mkdir()
     (run.root / "checkpoints" / "model_checkpoint_latest.pth").write_bytes(b"x")
@@ -85,8 +69,8 @@ def test_resume_refuses_while_a_process_of_the_run_lives(tmp_path, tiny_spec, pr
     assert run.root.is_dir()
 
 
-def test_delete_waits_for_a_saving_trainer(tmp_path, tiny_spec, procs):
-    trainer = procs(1.5)
+def test_delete_waits_for_a_saving_trainer(tmp_path, tiny_spec, sleepers):
+    trainer = sleepers(1.5)
     run = make_run(tmp_path, tiny_spec, state="stopped", trainer=ProcessRef.of(trainer.pid))
     t0 = time.monotonic()
     delete_run(run)
