@@ -69,8 +69,10 @@ def test_loss_falls(tmp_path, data_file):
         assert key in ck, key
 
 
-def test_bfloat16_on_the_cpu_trains_in_bfloat16_when_asked(tmp_path, data_file):
-    """`training.precision: bfloat16` autocasts the CPU step (a faster hour on AVX512-BF16 CPUs); auto stays float32."""
+def test_bfloat16_on_the_cpu_trains_in_bfloat16_when_asked(tmp_path, data_file, monkeypatch):
+    """`training.precision: bfloat16` autocasts the CPU step (a faster hour on AVX512-BF16 CPUs); auto stays float32.
+    The CPU is said to have native bf16 here: without it the step falls back (test_train_precision.py)."""
+    monkeypatch.setattr("stickgen_core.train.precision.cpu_bf16_native", lambda flags=None: True)
     losses = {}
     for precision in ("auto", "float32", "bfloat16"):
         cfg = cfg_with(training={"epochs": 3, "learning_rate": 1e-3, "precision": precision})

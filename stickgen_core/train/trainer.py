@@ -32,6 +32,7 @@ from .checkpoint import BEST, LATEST, load_checkpoint, save_checkpoint
 from .data import MotionData
 from .distributed import setup, teardown
 from .losses import compute_losses
+from .precision import autocast_for
 from .reporters import Reporters, open_reporters
 from .optim import LRSchedule, build_optimizer
 from .state import Snapshots, TrainState, resume_into
@@ -289,17 +290,6 @@ class _Silent:
 
     def __getattr__(self, _name: str):
         return lambda *a, **k: None
-
-
-def autocast_for(precision: str, device: torch.device) -> torch.autocast:
-    """The training step's autocast: bfloat16 on CUDA unless float32 is asked for; on the CPU only when asked.
-
-    On a CPU with AVX512-BF16 a bfloat16 step of the small config is ~1.35x faster; on one without it,
-    slower, so ``auto`` keeps float32 there.
-    """
-    kind = "cuda" if device.type == "cuda" else "cpu"
-    bf16 = precision == "bfloat16" or (precision == "auto" and kind == "cuda")
-    return torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16)
 
 
 @torch.no_grad()
