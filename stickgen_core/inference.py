@@ -107,11 +107,15 @@ class InferenceGenerator:
     @torch.inference_mode()
     def generate(self, prompt: Any, seconds: float = 5.0, fps: int = 25, seed: int | None = None,
                  use_cache: bool = True, temperature: float = 0.0,
-                 guidance_scale: float | None = None, refine: bool | None = None) -> dict[str, Any]:
+                 guidance_scale: float | None = None, refine: bool | None = None, image: Any = None,
+                 camera: Any = None) -> dict[str, Any]:
         """``motion`` [T, 48], ``actions`` [T], ``physics`` [T, 6], ``notes``, ``refined`` and, when
         enabled, ``safety``. Bad inputs are normalised with a note instead of failing. ``guidance_scale``
-        (classifier-free guidance) and ``refine`` (diffusion refinement) default to the generator's."""
+        (classifier-free guidance) and ``refine`` (diffusion refinement) default to the generator's.
+        ``image`` (a PNG path or an image in memory, with ``camera`` ``x,y,z,tx,ty,tz,fov``): the motion starts
+        from the pictured pose, for checkpoints trained with images (``parallax.picture``)."""
         notes: list[str] = []
+        picture = self.picture(image, camera, notes) if image is not None else None
         if prompt is None:
             prompt, _ = "", notes.append("prompt was None: generated from an empty prompt")
         elif not isinstance(prompt, str):
@@ -134,9 +138,12 @@ class InferenceGenerator:
         text = torch.as_tensor(self.encoder.encode([prompt]), dtype=torch.float32).to(self.device)
         compiled = self.compiled is not None
         motion, logits = self._rollout(text, [T], use_cache, temperature, g,
-                                       self.resolve_guidance(guidance_scale, notes), self._plan(text, [T]))
+                                       self.resolve_guidance(guidance_scale, notes), self._plan(text, [T]), picture)
         if compiled and self.compiled is None:
             notes.append(f"the compiled step failed ({self.compile_error}): generated with the eager step")
+        if picture is not None and refine is None and self.will_refine(None, []):
+            refine = False  # the refiner sees the text only: it would move the pictured start pose
+            notes.append("not diffusion-refined: the refiner is text-only and would move the pictured start pose")
         refined = self.will_refine(refine, notes)
         if refined:
             motion = self.refined(motion, text, g)
@@ -148,6 +155,9 @@ class InferenceGenerator:
                "motion": torch.from_numpy(m), "actions": logits[0, :, :NUM_ACTIONS].argmax(-1).cpu(),
                "physics": torch.from_numpy(derive_physics(joints[:, 0], fps)), "notes": notes,
                "checkpoint": self.checkpoint, "refined": refined, "weights": self.weights, "step": self.last_step}
+        if picture is not None:
+            out["image"] = {"source": picture.source, "camera": picture.camera.reshape(-1).tolist(),
+                            "camera_from": picture.camera_from}
         if self.enable_safety_check:
             is_safe, result = self.check_motion_safety(out["motion"], out["physics"], prompt)
             out["safety"] = result.to_dict()
@@ -157,9 +167,14 @@ class InferenceGenerator:
     @torch.inference_mode()
     def generate_many(self, prompts: list[str], frames: list[int], seed: int = 0, temperature: float = 0.0,
                       guidance_scale: float | None = None, batch_size: int = 64,
-                      refine: bool | None = None) -> list[torch.Tensor]:
+                      refine: bool | None = None, pictures: list | None = None) -> list[torch.Tensor]:
         """Motions ``[frames_i, 48]`` of many prompts, generated together in batches (for evaluation).
-        Each row keeps its own length (clock), so a row equals its one-at-a-time generation."""
+        Each row keeps its own length (clock), so a row equals its one-at-a-time generation.
+        ``pictures``: one ``parallax.picture.Picture`` per prompt to start each motion from."""
+        if pictures is not None:
+            self._need_image_encoder()
+            if len(pictures) != len(prompts):
+                raise ConfigError(f"generate_many: {len(pictures)} pictures for {len(prompts)} prompts")
         g = torch.Generator(device="cpu").manual_seed(int(seed))
         scale = self.resolve_guidance(guidance_scale, [])
         refine = self.will_refine(refine, [])
@@ -168,7 +183,8 @@ class InferenceGenerator:
             text = torch.as_tensor(self.encoder.encode(list(prompts[i: i + batch_size])), dtype=torch.float32)
             lengths = [max(int(n), MIN_FRAMES) for n in frames[i: i + batch_size]]
             text = text.to(self.device)
-            motion, _ = self._rollout(text, lengths, True, temperature, g, scale, self._plan(text, lengths))
+            batch = None if pictures is None else _stack(pictures[i: i + batch_size])
+            motion, _ = self._rollout(text, lengths, True, temperature, g, scale, self._plan(text, lengths), batch)
             if refine:
                 motion = self.refined(motion, text, g)
             out.extend(motion[k, :n].cpu() for k, n in enumerate(lengths))
@@ -200,25 +216,43 @@ class InferenceGenerator:
             out = keep_skeleton(out.reshape(B * T, 48), bones, self.model.cfg.min_bone_share).view(B, T, 48)
         return out
 
+    def _need_image_encoder(self) -> None:
+        if self.model.image_encoder is None:
+            raise ConfigError(f"{self.checkpoint}: this checkpoint has no image encoder (it was trained without "
+                              "data.use_parallax_augmentation); generate without an image, or train with one")
+
+    def picture(self, image: Any, camera: Any = None, notes: list[str] | None = None):
+        """``image`` (and ``camera``) read as this checkpoint's training read its renders (a ``Picture``)."""
+        from .parallax.picture import load_picture
+
+        self._need_image_encoder()
+        pic = load_picture(image, self.config.data.parallax_image_size, camera)
+        if pic.camera_from == "unknown" and notes is not None:
+            notes.append("the image's camera is unknown (no --camera and no metadata.json beside it): the encoder "
+                         "saw a zero camera, which it was not trained on")
+        return pic
+
     def _plan(self, text: torch.Tensor, lengths: list[int]) -> torch.Tensor | None:
         return None if self.planner is None else self.planner.plan(text, lengths)
 
     def _rollout(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
-                 g: torch.Generator, guidance: float = 0.0,
-                 plan: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 g: torch.Generator, guidance: float = 0.0, plan: torch.Tensor | None = None,
+                 picture=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Autoregressive generation of ``len(lengths)`` clips of up to ``max(lengths)`` frames.
 
         With guidance the text rows and null-text rows run as one batch; each new pose is
-        ``cond + scale * (cond - uncond)`` (scale 0: the conditional model alone)."""
+        ``cond + scale * (cond - uncond)`` (scale 0: the conditional model alone). ``picture``: images
+        and cameras ``[B, 1, ...]`` encoded into the conditioning of both kinds of row (as in training,
+        where the image is added after text dropout)."""
         cfg = self.model.cfg
         rows = text.shape[0] * (2 if guidance else 1) * (1 if use_cache else max(lengths))
         work = rows * cfg.d_model * max(3 * cfg.d_model, cfg.ffn_dim)  # the largest matmul of a step
         with threads_for(work if self.device.type == "cpu" else float("inf")):
-            return self._rollout_steps(text, lengths, use_cache, temperature, g, guidance, plan)
+            return self._rollout_steps(text, lengths, use_cache, temperature, g, guidance, plan, picture)
 
     def _rollout_steps(self, text: torch.Tensor, lengths: list[int], use_cache: bool, temperature: float,
-                       g: torch.Generator, guidance: float,
-                       plan: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                       g: torch.Generator, guidance: float, plan: torch.Tensor | None = None,
+                       picture=None) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
         B, T, dev = text.shape[0], max(lengths), self.device
         rows = 2 * B if guidance else B
@@ -226,7 +260,8 @@ class InferenceGenerator:
         text_rows = text.repeat(rows // B, 1)
         total = torch.tensor(lengths, device=dev).repeat(rows // B)
         self.last_step = "eager"
-        if self.compiled is not None and use_cache and T > 1:
+        # the compiled step has no image input: a generation from a picture runs eagerly
+        if self.compiled is not None and use_cache and T > 1 and picture is None:
             state = g.get_state()
             try:
                 out = self.compiled.rollout(text_rows, keep, total, B, T, guidance, temperature, g, plan,
@@ -244,7 +279,9 @@ class InferenceGenerator:
         cache = [{} for _ in model.blocks] if use_cache else None
         dup = (lambda x: x.repeat(2, *([1] * (x.dim() - 1)))) if guidance else (lambda x: x)
         kw = {"text_keep": keep, "total": total}
-        out = model(text_rows, torch.zeros(rows, 0, 48, device=dev), cache=cache, start=0, **kw)
+        seen_image = {} if picture is None else {"image": dup(picture.image.to(dev)),
+                                                 "image_camera": dup(picture.camera.to(dev))}
+        out = model(text_rows, torch.zeros(rows, 0, 48, device=dev), cache=cache, start=0, **kw, **seen_image)
         for t in range(T):
             noise = temperature * torch.randn((B, 48), generator=g).to(dev) if temperature > 0 else None
             pose, logit, action = frame_from_outputs(out["pose"][:, -1], out["action_logits"][:, -1], B, guidance,
@@ -263,7 +300,7 @@ class InferenceGenerator:
                             prev_pose=new, before=before, **kw)
             else:  # the reference's way: the whole prefix again for every frame
                 seen = dup(frames[:, : t + 1])
-                out = model(text_rows, seen, dup(actions[:, : t + 1]), steady_camera(seen), **kw)
+                out = model(text_rows, seen, dup(actions[:, : t + 1]), steady_camera(seen), **kw, **seen_image)
         return frames, logits
 
     # ------------------------------------------------------------------ safety
@@ -271,6 +308,13 @@ class InferenceGenerator:
         """(is_safe, SafetyResult) of any motion, as the spec's section 7.4."""
         result = self.critic.evaluate(motion, physics, prompt, source="generated")
         return result.is_safe, result
+
+
+def _stack(pictures: list) -> Any:
+    """Pictures of one batch as one (``image`` [B, 1, ...], ``camera`` [B, 1, 7])."""
+    from .parallax.picture import Picture
+
+    return Picture(torch.cat([p.image for p in pictures]), torch.cat([p.camera for p in pictures]), "batch", "batch")
 
 
 def save_generation(result: dict[str, Any], path: str | Path) -> Path:
@@ -283,5 +327,7 @@ def save_generation(result: dict[str, Any], path: str | Path) -> Path:
     sample.pop("camera")
     if "safety" in result:
         sample["meta"]["safety"] = result["safety"]
+    if "image" in result:  # the picture the motion started from, and its camera
+        sample["meta"]["image"] = result["image"]
     save_dataset([sample], path)
     return Path(path)

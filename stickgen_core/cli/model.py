@@ -55,14 +55,20 @@ def cmd_fit_planner(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..inference import InferenceGenerator, save_generation
 
+    if args.camera is not None and args.image is None:
+        raise ConfigError("--camera: only with --image (the camera the picture was seen from)")
     gen = InferenceGenerator(args.checkpoint, device=args.device, enable_safety_check=True, refine=not args.no_refine,
                              plan_actions=not args.no_plan, weights=args.weights,
                              compile_step=args.compile)
-    out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed, guidance_scale=args.guidance)
+    out = gen.generate(args.prompt, seconds=args.seconds, seed=args.seed, guidance_scale=args.guidance,
+                       image=args.image, camera=args.camera)
     save_generation(out, args.out)
     print(f"wrote {out['frames']} frames to {args.out}{' (diffusion-refined)' if out['refined'] else ''}")
+    if "image" in out:
+        print(f"started from {out['image']['source']} (camera from {out['image']['camera_from']})")
     for note in out["notes"]:
         print(f"note: {note}")
     if "safety" in out:
@@ -114,6 +120,11 @@ def register(sub) -> None:
     gp.add_argument("--weights", choices=["float32", "int8"], default="float32",
                     help="int8: CPU generation with int8 weights (about 2x faster; outputs within ~1%% of float32)")
     gp.add_argument("--compile", action="store_true", help=COMPILE_HELP)
+    gp.add_argument("--image", help="a PNG (e.g. a frame of a parallax root): the motion starts from the pictured "
+                                    "pose; for checkpoints trained with data.use_parallax_augmentation")
+    gp.add_argument("--camera", help="the picture's camera x,y,z,tx,ty,tz,fov (position, target, vertical fov in "
+                                     "degrees; --camera=-1,... when it starts with a minus); default: the camera "
+                                     "the PNG's metadata.json records")
     gp.set_defaults(func=cmd_generate)
 
     fp = sub.add_parser("fit-planner", help="fit a text -> action plan into a checkpoint (models trained before plans)")
