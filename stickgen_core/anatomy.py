@@ -76,6 +76,16 @@ class AnatomyLimits:
                 raise ConfigError(f"anatomy limit {name}: expected a number >= 0, got {value!r}")
 
 
+@dataclass(frozen=True)
+class BodyReach:
+    """How far generation and training let a limb sit from the body: the clean data's 99th percentile
+    per frame (standard m), tighter than ``AnatomyLimits`` (which pass the worst frame of every clean clip).
+    Fitted by ``tests/benchmarks/fit_anatomy.py`` (``--reach``)."""
+
+    shoulder_gap: float = 0.180  # a shoulder to the neck->chest segment (3,271 curated clips: p99 0.180, max 0.189)
+    hip_gap: float = 0.106       # a hip to the pelvis centre (p99 0.106, max 0.110)
+
+
 @dataclass
 class BodyMeasures:
     """Per-frame measures, each ``[..., T, k]`` (or ``[..., T]``) like the motion's leading shape."""

@@ -1,24 +1,25 @@
 """Model/training configs: YAML with ``extends:``, typed sections, CLI > env > YAML precedence.
 
-Every key is checked: an unknown key or a value of the wrong type is a ConfigError that
-names the file and the key path (``training.learning_rate``), never a crash later on.
+Every key is checked: an unknown key or a value of the wrong type or range is a ConfigError
+that names the file and the key path (``training.learning_rate``), never a crash later on.
+Each key's help, range and choices sit beside it (``config_fields.setting``); each section
+checks itself when it is made.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
 from .curation.config import CurationConfig
 from .errors import ConfigError
+from .config_fields import check_fields, setting
 from .config_files import ConfigLayer, merge_sections, read_config_dict, read_config_layers  # noqa: F401 (re-exported)
 from .io import read_yaml
 from .limits import brief
@@ -29,125 +30,218 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ModelConfig:
-    d_model: int = 256
-    n_layers: int = 6
-    n_heads: int = 8
-    ffn_dim: int = 683            # SwiGLU hidden size (~ 8/3 d_model keeps parameters of a 4x MLP)
-    dropout: float = 0.1
-    max_frames: int = 512
-    motion_dim: int = 48
-    embedding_dim: int | str = "auto"  # "auto": follow the text encoder's dimension
-    num_actions: int = 64            # action slots; the vocabulary (schema.ACTIONS) must fit
-    physics_dim: int = 6
-    camera_dim: int = 3
-    action_conditioning: bool = True
-    camera_conditioning: bool = True
-    rope_base: float = 10000.0
-    # issue 14 (defaults reproduce the models trained before it)
-    text_conditioning: str = "prefix"   # "prefix": one text token; "adaln": also scale/shift every block's norms
-    root_relative: bool = False         # inputs see poses relative to the pelvis x plus its velocity
-    time_conditioning: bool = False     # tokens carry the elapsed share of the requested clip
-    keep_bone_lengths: bool = False     # generation rebuilds each pose with the model's bone lengths, on the ground
-    # with keep_bone_lengths, the least share of its length a bone may show (a 2-D view foreshortens a limb
-    # turned towards the camera): 0 keeps the per-bone floors of model/constraints.py, 1 makes every bone rigid
-    min_bone_share: float = 0.0
-    # issue 29: an image encoder whose features (and camera) are added to the text conditioning
-    image_encoder_arch: str = "cnn"     # "cnn" (small CNN) or "resnet18" (needs torchvision)
-    image_conditioning: bool = False    # set by training from data.use_parallax_augmentation; a checkpoint keeps it
+    SECTION: ClassVar[str] = "model"
+
+    d_model: int = setting(256, help="Width of the transformer: the size of every token's vector.", ge=1, le=1 << 16)
+    n_layers: int = setting(6, help="Transformer blocks.", ge=1, le=512)
+    n_heads: int = setting(8, help="Attention heads per block; d_model must split into heads of even size.",
+                           ge=1, le=1024)
+    ffn_dim: int = setting(683, help="Hidden size of each block's SwiGLU feed-forward layer (about 8/3 × d_model "
+                                     "keeps the parameters of a 4× MLP).", ge=1, le=1 << 18)
+    dropout: float = setting(0.1, help="Dropout inside the transformer.", ge=0, lt=1)
+    max_frames: int = setting(512, help="Longest clip the model's positions cover, in frames.", ge=1, le=1 << 20)
+    motion_dim: int = setting(48, help="Numbers per frame of motion (12 segments × 2 ends × x, y).", ge=1)
+    embedding_dim: int | Literal["auto"] = setting("auto", help="Size of the text embedding the model reads; auto "
+                                                   "follows the text encoder.", ge=1)
+    num_actions: int = setting(64, help="Action slots; the action vocabulary must fit.", ge=NUM_ACTIONS, le=1 << 16,
+                               why=f"the action vocabulary has {NUM_ACTIONS} actions")
+    physics_dim: int = setting(6, help="Numbers per frame of physics (velocity, acceleration, momentum).", ge=1)
+    camera_dim: int = setting(3, help="Numbers per frame of camera (x, y, zoom).", ge=1)
+    action_conditioning: bool = setting(True, help="Tokens carry the clip's action labels.")
+    camera_conditioning: bool = setting(True, help="Tokens carry the camera's position and zoom.")
+    rope_base: float = setting(10000.0, help="Base of the rotary position encoding's frequencies.", gt=0)
+    # defaults reproduce the models trained before these options existed
+    text_conditioning: Literal["prefix", "adaln"] = setting(
+        "prefix", help="prefix: the text is one token before the motion; adaln: it also scales and shifts "
+                       "every block's norms.")
+    root_relative: bool = setting(False, help="Inputs see poses relative to the pelvis, plus its velocity.")
+    time_conditioning: bool = setting(False, help="Tokens carry the elapsed share of the requested clip.")
+    keep_bone_lengths: bool = setting(False, help="Generation rebuilds each pose with the model's bone lengths, "
+                                                  "standing on the ground.")
+    min_bone_share: float = setting(
+        0.0, help="With keep_bone_lengths, the least share of its length a bone may show (a 2-D view foreshortens "
+                  "a limb turned towards the camera): 0 keeps the per-bone floors, 1 makes every bone rigid.",
+        ge=0, le=1)
+    image_encoder_arch: Literal["cnn", "resnet18"] = setting(
+        "cnn", help="Image encoder of image conditioning: a small CNN, or resnet18 (needs torchvision).")
+    image_conditioning: bool = setting(False, help="Set by training from data.use_parallax_augmentation; a "
+                                                   "checkpoint keeps it.")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise ConfigError(f"model.d_model: {self.d_model} must split into {self.n_heads} heads of even size")
 
 
-PRECISIONS = ("auto", "float32", "bfloat16")
-REPORT_TO = ("tensorboard", "wandb", "mlflow")  # experiment trackers metrics also go to (train/reporters.py)
+Precision = Literal["auto", "float32", "bfloat16"]
+Tracker = Literal["tensorboard", "wandb", "mlflow"]  # experiment trackers metrics also go to (train/reporters.py)
+PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
+REPORT_TO: tuple[str, ...] = typing.get_args(Tracker)
 
 
 @dataclass
 class TrainingConfig:
-    stage: str = "pretrain"
-    epochs: int = 10
-    batch_size: int = 8
-    grad_accum_steps: int = 1
-    learning_rate: float = 3e-4
-    weight_decay: float = 0.01
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
-    eps: float = 1e-8
-    warmup_steps: int = 100
-    warmup_epochs: float | None = None  # the reference's unit; when set it wins over warmup_steps
-    min_lr_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    val_fraction: float = 0.1
-    max_frames: int = 250
-    seed: int = 42
-    log_interval: int = 10
-    device: str = "auto"
-    resume_from: str | None = None
-    init_from: str | None = None
-    text_dropout: float = 0.0           # share of clips trained without text (classifier-free guidance)
-    input_noise: float = 0.0            # metres of Gaussian noise on input frames (exposure bias)
-    scheduled_sampling: float = 0.0     # share of input frames replaced by the model's own prediction
-    action_plan: bool = True            # fit a text -> action plan with the model (action-conditioned models)
-    precision: str = "auto"             # auto: bfloat16 autocast on CUDA, float32 on CPU; or float32 / bfloat16
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])  # of REPORT_TO; [] for none
+    SECTION: ClassVar[str] = "training"
+
+    stage: Literal["pretrain", "sft"] = setting("pretrain", help="pretrain: learn motion from the large split; "
+                                                                 "sft: fine-tune on the curated SFT split.")
+    epochs: int = setting(10, help="Passes over the training data.", ge=1)
+    batch_size: int = setting(8, help="Clips per batch (per GPU when several train together).", ge=1)
+    grad_accum_steps: int = setting(1, help="Batches whose gradients add up before each optimizer step.", ge=1)
+    learning_rate: float = setting(3e-4, help="Peak learning rate of AdamW (after warm-up; it then decays to "
+                                              "min_lr_ratio of this).", gt=0, le=10)
+    weight_decay: float = setting(0.01, help="AdamW weight decay.", ge=0, le=10)
+    betas: list[float] = setting(default_factory=lambda: [0.9, 0.95], help="AdamW's two moment decay rates.",
+                                 ge=0, lt=1)
+    eps: float = setting(1e-8, help="AdamW's epsilon (the floor of its denominator).", gt=0, le=1)
+    warmup_steps: int = setting(100, help="Optimizer steps of linear learning-rate warm-up.", ge=0)
+    warmup_epochs: float | None = setting(None, help="Warm-up in epochs (the reference's unit); when set it wins "
+                                                     "over warmup_steps.", ge=0)
+    min_lr_ratio: float = setting(0.1, help="The learning rate decays to this share of its peak.", ge=0, le=1)
+    max_grad_norm: float = setting(1.0, help="Gradients are clipped to this norm.", gt=0)
+    val_fraction: float = setting(0.1, help="Share of clips held out for validation.", ge=0, lt=1)
+    max_frames: int = setting(250, help="Clips are cut to at most this many frames in training.", ge=1)
+    seed: int = setting(42, help="Random seed of initialisation, shuffling and the validation split.")
+    log_interval: int = setting(10, help="Log the loss every this many steps.", ge=1)
+    device: str = setting("auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1, ...")
+    resume_from: str | None = setting(None, help="Continue a run from this checkpoint: weights, optimizer, "
+                                                 "schedule and epoch.")
+    init_from: str | None = setting(None, help="Start from these weights only (an SFT warm start); the optimizer "
+                                               "and schedule start fresh.")
+    text_dropout: float = setting(0.0, help="Share of clips trained without text (classifier-free guidance).",
+                                  ge=0, lt=1)
+    input_noise: float = setting(0.0, help="Metres of Gaussian noise on input frames (against exposure bias).", ge=0)
+    scheduled_sampling: float = setting(0.0, help="Share of input frames replaced by the model's own prediction.",
+                                        ge=0, lt=1)
+    action_plan: bool = setting(True, help="Fit a text -> action plan with the model (action-conditioned models).")
+    precision: Precision = setting("auto", help="auto: bfloat16 autocast on CUDA, float32 on CPU; or float32 / "
+                                                "bfloat16.")
+    report_to: list[Tracker] = setting(default_factory=lambda: ["tensorboard"],
+                                       help="Experiment trackers the metrics also go to; [] for none.")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if len(self.betas) != 2:
+            raise ConfigError(f"training.betas: expected two numbers in [0, 1), got {brief(self.betas)}")
+
+
+def _weight(default: float, help: str) -> Any:
+    return setting(default, help=help, ge=0, le=1e6)
 
 
 @dataclass
 class LossWeights:
-    pose: float = 1.0
-    temporal: float = 0.5
-    action: float = 0.5
-    physics: float = 0.1
-    diffusion: float = 0.0
-    attachment: float = 0.0  # shoulders to the neck, hips to the pelvis, as the ground truth has them (issue 32)
+    SECTION: ClassVar[str] = "loss_weights"
+
+    pose: float = _weight(1.0, "Weight of the pose error (predicted against true segment positions).")
+    temporal: float = _weight(0.5, "Weight of the frame-to-frame motion error (smooth motion at the right speed).")
+    action: float = _weight(0.5, "Weight of the per-frame action classification.")
+    physics: float = _weight(0.1, "Weight of the physics error (velocity, acceleration, momentum).")
+    diffusion: float = _weight(0.0, "Weight of the diffusion refiner's loss: above 0 exactly when diffusion.enabled.")
+    attachment: float = _weight(0.0, "Weight of keeping shoulders at the neck and hips at the pelvis, as the "
+                                     "ground truth has them.")
+    joint_limit: float = _weight(0.0, "Weight of bending elbows and knees the way the ground truth bends them.")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass
 class DiffusionConfig:
     """The refinement module (spec §5, ``model/refiner.py``); off by default (the transformer alone)."""
 
-    enabled: bool = False
-    learning_rate: float = 1e-4      # its own learning rate (the transformer keeps training.learning_rate)
-    timesteps: int = 100             # diffusion steps the denoiser is trained over
-    sampling_steps: int = 4          # DDIM steps at generation (<= timesteps)
-    sampling_noise: float = 0.0      # size of the starting noise: 1 = a sample, 0 = the mean path (steadiest)
-    schedule: str = "cosine"         # "cosine" or "linear" noise schedule
-    window: int = 64                 # frames the denoiser sees at once; longer clips use overlapping windows
-    d_model: int = 128
-    n_layers: int = 2
-    n_heads: int = 4
-    scale: float = 0.05              # metres of correction that count as 1 for the denoiser
-    coarse_noise: float = 0.02       # up to this many metres of noise on the coarse motion in training
-    freeze_transformer: bool = False  # second stage: train only the refiner on a transformer from init_from
+    SECTION: ClassVar[str] = "diffusion"
+
+    enabled: bool = setting(False, help="Train and use the diffusion refiner on the transformer's motion.")
+    learning_rate: float = setting(1e-4, help="The refiner's own learning rate (the transformer keeps "
+                                              "training.learning_rate).", gt=0, le=10)
+    timesteps: int = setting(100, help="Diffusion steps the denoiser is trained over.", ge=1, le=100_000)
+    sampling_steps: int = setting(4, help="DDIM steps at generation (at most timesteps).", ge=1, le=100_000)
+    sampling_noise: float = setting(0.0, help="Size of the starting noise: 1 = a sample, 0 = the mean path "
+                                              "(steadiest).", ge=0, le=10)
+    schedule: Literal["cosine", "linear"] = setting("cosine", help="The noise schedule.")
+    window: int = setting(64, help="Frames the denoiser sees at once; longer clips use overlapping windows.",
+                          ge=2, le=1 << 16)
+    d_model: int = setting(128, help="Width of the denoiser (even, and split into n_heads).", ge=2, le=1 << 16)
+    n_layers: int = setting(2, help="Blocks of the denoiser.", ge=1, le=512)
+    n_heads: int = setting(4, help="Attention heads of the denoiser.", ge=1, le=1024)
+    scale: float = setting(0.05, help="Metres of correction that count as 1 for the denoiser.", gt=0, le=100)
+    coarse_noise: float = setting(0.02, help="Up to this many metres of noise on the coarse motion in training.",
+                                  ge=0, le=10)
+    freeze_transformer: bool = setting(False, help="Second stage: train only the refiner on a transformer from "
+                                                   "init_from.")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.sampling_steps > self.timesteps:
+            raise ConfigError(f"diffusion.sampling_steps: expected at most diffusion.timesteps ({self.timesteps}), "
+                              f"got {self.sampling_steps}")
+        if self.d_model % self.n_heads:
+            raise ConfigError(f"diffusion.d_model: {self.d_model} must split into {self.n_heads} heads "
+                              "(diffusion.n_heads)")
+        if self.d_model % 2:
+            raise ConfigError(f"diffusion.d_model: expected an even number, got {self.d_model}")
 
 
 @dataclass
 class LoraConfig:
-    enabled: bool = False
-    rank: int = 8
-    alpha: float = 16.0
-    dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["blocks", "pose_head"])
+    SECTION: ClassVar[str] = "lora"
+
+    enabled: bool = setting(False, help="Train low-rank adapters only; the base weights stay frozen.")
+    rank: int = setting(8, help="Rank of each adapter (its parameters grow with it).", ge=1, le=4096)
+    alpha: float = setting(16.0, help="Adapter scaling: an adapter's update is scaled by alpha / rank.", gt=0)
+    dropout: float = setting(0.05, help="Dropout on the adapters' input.", ge=0, lt=1)
+    target_modules: list[str] = setting(default_factory=lambda: ["blocks", "pose_head"],
+                                        help="Linear layers whose name matches one of these regular expressions "
+                                             "get adapters.")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for i, pattern in enumerate(self.target_modules):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"lora.target_modules[{i}]: {brief(pattern)} is not a valid regular expression "
+                                  f"({exc})") from None
 
 
 @dataclass
 class DataConfig:
-    train_data: str | None = None
-    curated_pretrain_data: str | None = "data/curated/pretrain_data_embedded.pt"
-    curated_sft_data: str | None = "data/curated/sft_data_embedded.pt"
-    use_parallax_augmentation: bool = False
-    parallax_root: str | None = None
-    parallax_image_size: int = 256
-    # image conditioning (issue 29, stickgen_core/parallax): which rendered frames a clip is paired with
-    use_parallax_sequences: bool = False   # MultimodalParallaxDataset yields frame windows, not single frames
-    parallax_sequence_length: int = 4      # images per window
-    parallax_sequence_stride: int = 1      # a window starts every this many rendered steps
-    parallax_conditioning_mode: str = "first_frame"  # "first_frame": one image; "sequence": a window of them
+    SECTION: ClassVar[str] = "data"
+
+    train_data: str | None = setting(None, help="Training file; when unset, the curated split of the stage.")
+    curated_pretrain_data: str | None = setting("data/curated/pretrain_data_embedded.pt",
+                                                help="The pretraining split (stage pretrain, no train_data).")
+    curated_sft_data: str | None = setting("data/curated/sft_data_embedded.pt",
+                                           help="The SFT split (stage sft, no train_data).")
+    use_parallax_augmentation: bool = setting(False, help="Pair clips with rendered images (image conditioning; "
+                                                          "needs parallax_root).")
+    parallax_root: str | None = setting(None, help="Folder of the rendered images (stickgen parallax render).")
+    parallax_image_size: int = setting(256, help="Images are resized to this many pixels square.", ge=8, le=1024)
+    # image conditioning (stickgen_core/parallax): which rendered frames a clip is paired with
+    use_parallax_sequences: bool = setting(False, help="Pair clips with windows of rendered frames, not single "
+                                                       "frames.")
+    parallax_sequence_length: int = setting(4, help="Images per window.", ge=1)
+    parallax_sequence_stride: int = setting(1, help="A window starts every this many rendered steps.", ge=1)
+    parallax_conditioning_mode: Literal["first_frame", "sequence"] = setting(
+        "first_frame", help="first_frame: one image; sequence: a window of them.")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass
 class EmbeddingConfig:
-    model: str = "all-MiniLM-L6-v2"   # the packaged offline default; any sentence-transformers name or path
-    batch_size: int = 64
-    normalize: bool = True
-    cache_dir: str | None = None
+    SECTION: ClassVar[str] = "embedding"
+
+    model: str = setting("all-MiniLM-L6-v2", help="Text encoder: the packaged offline default, or any "
+                                                  "sentence-transformers name or folder.")
+    batch_size: int = setting(64, help="Texts embedded per batch.", ge=1, le=1 << 16)
+    normalize: bool = setting(True, help="Scale each embedding to length 1.")
+    cache_dir: str | None = setting(None, help="Embedding cache folder (default ~/.cache/stickgen/embeddings).")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass
@@ -161,6 +255,19 @@ class StickGenConfig:
     data_curation: CurationConfig = field(default_factory=CurationConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
 
+    def __post_init__(self) -> None:
+        """Rules that tie two sections together (each section checked its own keys when it was made)."""
+        check_fields(self)
+        d, weight = self.diffusion, self.loss_weights.diffusion
+        if d.enabled and weight <= 0:
+            raise ConfigError("loss_weights.diffusion: expected > 0 with diffusion.enabled: true (the refiner learns "
+                              "only from that term), got 0")
+        if not d.enabled and weight > 0:
+            raise ConfigError(f"diffusion.enabled: false but loss_weights.diffusion is {weight}; "
+                              "set diffusion.enabled: true or the weight to 0.0")
+        if d.freeze_transformer and not d.enabled:
+            raise ConfigError("diffusion.freeze_transformer: true needs diffusion.enabled: true")
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["data_curation"] = self.data_curation.to_dict()
@@ -168,68 +275,24 @@ class StickGenConfig:
 
 
 # --------------------------------------------------------------------------- typed parsing
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for option in typing.get_args(tp):
-            if option is type(None):
-                if value is None:
-                    return None
-                continue
-            try:
-                return _coerce(value, option, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(f"{where}: expected {' or '.join(_type_name(a) for a in typing.get_args(tp))}, "
-                          f"got {type(value).__name__} {brief(value)}")
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {brief(value)}")
-        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {type(value).__name__} {brief(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {type(value).__name__} {brief(value)}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {brief(value)}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected text, got {type(value).__name__} {brief(value)}")
-        return value
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    return value
-
-
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else str(key)
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
+    """``cls`` from a YAML mapping: unknown keys refused here; each section checks its values itself."""
     if cls is CurationConfig:
         return CurationConfig.from_dict(data, where=where)
     if data is None:
         return cls()
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in known:
             raise ConfigError(f"{_join(where, str(key)[:60])}: unknown key (known: {', '.join(sorted(known))})")
-    return cls(**{k: _coerce(v, hints[k], _join(where, k)) for k, v in data.items()})
+    sections = {f.name: f.default_factory for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.default_factory)}
+    return cls(**{k: _build(sections[k], v, _join(where, k)) if k in sections else v for k, v in data.items()})
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> StickGenConfig:
@@ -239,105 +302,9 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
         data = merge_sections(data, dict(overrides))
     try:
         cfg: StickGenConfig = _build(StickGenConfig, data, "")
-        _check(cfg)
     except ConfigError as exc:
         raise ConfigError(f"{path or 'config'}: {exc}") from None
     return cfg
-
-
-def _check(cfg: StickGenConfig) -> None:
-    """Rules that involve more than one key."""
-    if cfg.training.stage not in ("pretrain", "sft"):
-        raise ConfigError(f"training.stage: expected 'pretrain' or 'sft', got {brief(cfg.training.stage)}")
-    if isinstance(cfg.model.embedding_dim, str) and cfg.model.embedding_dim != "auto":
-        raise ConfigError(f"model.embedding_dim: expected a whole number or 'auto', got {brief(cfg.model.embedding_dim)}")
-    check_ranges(cfg)
-    if cfg.model.d_model % cfg.model.n_heads or (cfg.model.d_model // cfg.model.n_heads) % 2:
-        raise ConfigError(f"model.d_model: {cfg.model.d_model} must split into {cfg.model.n_heads} heads of even size")
-    if cfg.model.text_conditioning not in ("prefix", "adaln"):
-        raise ConfigError(f"model.text_conditioning: expected 'prefix' or 'adaln', got {cfg.model.text_conditioning!r}")
-    for name in ("text_dropout", "scheduled_sampling"):
-        if not 0.0 <= getattr(cfg.training, name) < 1.0:
-            raise ConfigError(f"training.{name}: expected a share in [0, 1), got {getattr(cfg.training, name)}")
-    if cfg.training.precision not in PRECISIONS:
-        raise ConfigError(f"training.precision: expected one of {', '.join(PRECISIONS)}, got {brief(cfg.training.precision)}")
-    for i, name in enumerate(cfg.training.report_to):
-        if name not in REPORT_TO:
-            raise ConfigError(f"training.report_to[{i}]: unknown tracker {brief(name)}; expected any of "
-                              f"{', '.join(REPORT_TO)}")
-    if cfg.training.input_noise < 0:
-        raise ConfigError(f"training.input_noise: expected metres >= 0, got {cfg.training.input_noise}")
-    if cfg.model.num_actions < NUM_ACTIONS:
-        raise ConfigError(f"model.num_actions: expected at least {NUM_ACTIONS} (the action vocabulary), "
-                          f"got {cfg.model.num_actions}")
-    check_diffusion(cfg)
-    for name in ("epochs", "batch_size", "grad_accum_steps", "max_frames"):
-        if getattr(cfg.training, name) < 1:
-            raise ConfigError(f"training.{name}: expected at least 1, got {getattr(cfg.training, name)}")
-
-
-def check_diffusion(cfg: StickGenConfig) -> None:
-    """The diffusion section agrees with itself and with ``loss_weights.diffusion``."""
-    d = cfg.diffusion
-    if d.schedule not in ("cosine", "linear"):
-        raise ConfigError(f"diffusion.schedule: expected 'cosine' or 'linear', got {brief(d.schedule)}")
-    if d.sampling_steps > d.timesteps:
-        raise ConfigError(f"diffusion.sampling_steps: expected at most diffusion.timesteps ({d.timesteps}), "
-                          f"got {d.sampling_steps}")
-    if d.d_model % d.n_heads:
-        raise ConfigError(f"diffusion.d_model: {d.d_model} must split into {d.n_heads} heads (diffusion.n_heads)")
-    if d.d_model % 2:
-        raise ConfigError(f"diffusion.d_model: expected an even number, got {d.d_model}")
-    if d.enabled and cfg.loss_weights.diffusion <= 0:
-        raise ConfigError("loss_weights.diffusion: expected > 0 with diffusion.enabled: true (the refiner learns "
-                          "only from that term), got 0")
-    if not d.enabled and cfg.loss_weights.diffusion > 0:
-        raise ConfigError(f"diffusion.enabled: false but loss_weights.diffusion is {cfg.loss_weights.diffusion}; "
-                          "set diffusion.enabled: true or the weight to 0.0")
-    if d.freeze_transformer and not d.enabled:
-        raise ConfigError("diffusion.freeze_transformer: true needs diffusion.enabled: true")
-
-
-#: (section, key, low, high, low inclusive, high inclusive): every number must lie in its range (NaN never does)
-RANGES: tuple[tuple[str, str, float, float, bool, bool], ...] = (
-    ("model", "d_model", 1, 1 << 16, True, True), ("model", "n_layers", 1, 512, True, True),
-    ("model", "n_heads", 1, 1024, True, True), ("model", "ffn_dim", 1, 1 << 18, True, True),
-    ("model", "dropout", 0, 1, True, False), ("model", "max_frames", 1, 1 << 20, True, True),
-    ("model", "num_actions", 1, 1 << 16, True, True), ("model", "rope_base", 0, math.inf, False, False),
-    ("model", "min_bone_share", 0, 1, True, True),
-    ("training", "learning_rate", 0, 10, False, True), ("training", "weight_decay", 0, 10, True, True),
-    ("training", "eps", 0, 1, False, True), ("training", "warmup_steps", 0, math.inf, True, False),
-    ("training", "min_lr_ratio", 0, 1, True, True), ("training", "max_grad_norm", 0, math.inf, False, False),
-    ("training", "val_fraction", 0, 1, True, False), ("training", "log_interval", 1, math.inf, True, False),
-    ("loss_weights", "pose", 0, 1e6, True, True), ("loss_weights", "temporal", 0, 1e6, True, True),
-    ("loss_weights", "action", 0, 1e6, True, True), ("loss_weights", "physics", 0, 1e6, True, True),
-    ("loss_weights", "diffusion", 0, 1e6, True, True), ("loss_weights", "attachment", 0, 1e6, True, True),
-    ("diffusion", "learning_rate", 0, 10, False, True), ("diffusion", "timesteps", 1, 100_000, True, True),
-    ("diffusion", "sampling_steps", 1, 100_000, True, True), ("diffusion", "window", 2, 1 << 16, True, True),
-    ("diffusion", "d_model", 2, 1 << 16, True, True), ("diffusion", "n_layers", 1, 512, True, True),
-    ("diffusion", "n_heads", 1, 1024, True, True), ("diffusion", "scale", 0, 100, False, True),
-    ("diffusion", "coarse_noise", 0, 10, True, True), ("diffusion", "sampling_noise", 0, 10, True, True),
-    ("lora", "rank", 1, 4096, True, True), ("lora", "alpha", 0, math.inf, False, False),
-    ("lora", "dropout", 0, 1, True, False), ("embedding", "batch_size", 1, 1 << 16, True, True),
-)
-
-
-def check_ranges(cfg: StickGenConfig) -> None:
-    """Every numeric key within its range, betas in [0, 1), LoRA target patterns valid regexes."""
-    for section, key, lo, hi, lo_in, hi_in in RANGES:
-        v = getattr(getattr(cfg, section), key)
-        ok = (lo <= v if lo_in else lo < v) and (v <= hi if hi_in else v < hi)
-        if not ok:
-            span = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
-            raise ConfigError(f"{section}.{key}: expected a value in {span}, got {brief(v)}")
-    betas = cfg.training.betas
-    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-        raise ConfigError(f"training.betas: expected two numbers in [0, 1), got {brief(betas)}")
-    for i, pattern in enumerate(cfg.lora.target_modules):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(f"lora.target_modules[{i}]: {brief(pattern)} is not a valid regular expression ({exc})") from None
 
 
 # --------------------------------------------------------------------------- precedence

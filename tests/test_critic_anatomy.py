@@ -374,7 +374,8 @@ def test_the_attachment_loss_measures_shoulders_and_hips_against_the_ground_trut
 
     from stickgen_core.config import LossWeights
     from stickgen_core.train.data import Batch
-    from stickgen_core.train.losses import compute_losses
+    from stickgen_core.anatomy import BodyReach
+    from stickgen_core.train.losses import attachment_loss, compute_losses
 
     target = torch.from_numpy(clips["walk"][None, :20].astype(np.float32))
     moved = target.clone()
@@ -396,6 +397,8 @@ def test_the_attachment_loss_measures_shoulders_and_hips_against_the_ground_trut
     same = compute_losses(Fake(target), batch, w)
     off = compute_losses(Fake(moved), batch, w)
     assert float(same["attachment"]) == 0.0
-    assert float(off["attachment"]) == pytest.approx(0.25 / 4)   # one of four offsets, 0.5 m: 0.25 m²
-    assert float(off["total"]) == pytest.approx(float(off["pose"]) + 2.0 * 0.25 / 4)
+    offsets = attachment_loss(moved, target, batch.mask, BodyReach(shoulder_gap=1e6, hip_gap=1e6))
+    assert float(offsets) == pytest.approx(0.25 / 4)   # one of four offsets, 0.5 m: 0.25 m²
+    assert float(off["attachment"]) > float(offsets)    # and the gap past the data's reach
+    assert float(off["total"]) == pytest.approx(float(off["pose"]) + 2.0 * float(off["attachment"]))
     assert "attachment" not in compute_losses(Fake(moved), batch, LossWeights(temporal=0, action=0, physics=0))

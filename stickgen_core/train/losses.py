@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..anatomy import STANDARD_HEIGHT, BodyReach
 from ..config import LossWeights, TrainingConfig
 from ..schema import JOINT_INDEX
 from ..skeleton import _JOINT_END, _JOINT_SEG
@@ -21,6 +22,70 @@ def attachment_offsets(motion: torch.Tensor) -> torch.Tensor:
     limb = torch.stack([motion[..., c: c + 2] for c in _LIMB_COLS], -2)
     root = torch.stack([motion[..., c: c + 2] for c in _ROOT_COLS], -2)
     return limb - root
+
+
+_NECK, _CHEST, _PELVIS = _COL["neck"], _COL["chest"], _COL["pelvis_center"]
+# (upper, middle, lower joint) of each elbow and knee, as 48-vector columns
+_BEND_COLS = [(_COL[a], _COL[b], _COL[c]) for a, b, c in (("l_shoulder", "l_elbow", "l_wrist"),
+                                                          ("r_shoulder", "r_elbow", "r_wrist"),
+                                                          ("l_hip", "l_knee", "l_ankle"), ("r_hip", "r_knee", "r_ankle"))]
+#: Sine of the bend under which a ground-truth limb counts as straight: no direction to keep.
+BENT_SINE = 0.17  # ~10 degrees
+
+
+def _xy(motion: torch.Tensor, col: int) -> torch.Tensor:
+    return motion[..., col: col + 2]
+
+
+def attachment_gaps(motion: torch.Tensor) -> torch.Tensor:
+    """``[..., 48]`` -> ``[..., 4]``: each shoulder's distance to the neck->chest segment, each hip's to
+    the pelvis centre (``anatomy.measure``'s gap, in the motion's units), differentiable."""
+    neck, chest = _xy(motion, _NECK), _xy(motion, _CHEST)
+    ab = chest - neck
+    out = []
+    for c in _LIMB_COLS[:2]:
+        p = _xy(motion, c)
+        t = (((p - neck) * ab).sum(-1) / (ab * ab).sum(-1).clamp(min=1e-12)).clamp(0.0, 1.0)
+        out.append((p - neck - t[..., None] * ab).norm(dim=-1))
+    out += [(_xy(motion, c) - _xy(motion, _PELVIS)).norm(dim=-1) for c in _LIMB_COLS[2:]]
+    return torch.stack(out, -1)
+
+
+def figure_height(motion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[B, T, 48]`` -> ``[B]``: standing height from each bone's longest real frame (as ``anatomy``'s rest height)."""
+    seg = motion.reshape(*motion.shape[:-1], 12, 4)
+    L = torch.hypot(seg[..., 2] - seg[..., 0], seg[..., 3] - seg[..., 1]).masked_fill(~mask[..., None], 0.0)
+    R = L.amax(1)
+    return R[:, 0] + R[:, 1] + R[:, 2] + 0.5 * (R[:, 7] + R[:, 8] + R[:, 9] + R[:, 10])
+
+
+def attachment_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                    reach: BodyReach = BodyReach()) -> torch.Tensor:
+    """Per real frame: the shoulders and hips where the ground truth has them (squared offsets from the neck
+    and pelvis centre), plus the squared gap past ``reach`` (standard m, the clean data's 99th percentile) —
+    0 for a prediction that is the clean clip, growing with an arm that floats away."""
+    n = mask.sum().clamp(min=1)
+    match = (attachment_offsets(pred) - attachment_offsets(target)).pow(2).sum(-1).mean(-1)
+    scale = STANDARD_HEIGHT / figure_height(target, mask).clamp(min=1e-6)                     # [B]
+    limit = torch.tensor([reach.shoulder_gap] * 2 + [reach.hip_gap] * 2, device=pred.device, dtype=pred.dtype)
+    past = (attachment_gaps(pred) * scale[:, None, None] - limit).clamp(min=0) / scale[:, None, None]
+    return ((match + past.pow(2).mean(-1)) * mask).sum() / n
+
+
+def joint_limit_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Elbows and knees bent the way the ground truth bends them: where a ground-truth limb is bent (sine of
+    the bend over ``BENT_SINE``), the squared sine of a predicted bend the other way. 0 on a clean clip."""
+    def sines(m: torch.Tensor) -> torch.Tensor:
+        out = []
+        for a, b, c in _BEND_COLS:
+            u, v = _xy(m, b) - _xy(m, a), _xy(m, c) - _xy(m, b)
+            cross = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+            out.append(cross / (u.norm(dim=-1) * v.norm(dim=-1)).clamp(min=1e-6))
+        return torch.stack(out, -1)                                                            # [B, T, 4]
+    want = sines(target)
+    bent = (want.abs() > BENT_SINE) & mask[..., None]
+    wrong = (-torch.sign(want) * sines(pred)).clamp(min=0).pow(2)
+    return (wrong * bent).sum() / mask.sum().clamp(min=1)
 
 
 def model_inputs(model: torch.nn.Module, batch: Batch, tc: TrainingConfig | None) -> tuple[torch.Tensor, dict]:
@@ -82,14 +147,15 @@ def compute_losses(model: torch.nn.Module, batch: Batch, w: LossWeights,
     if w.physics > 0:
         terms["physics"] = ((out["physics"] - batch.physics).pow(2).mean(-1) * mask).sum() / n
     if w.attachment > 0:  # the free shoulder joints (and the hips) where the body has them, not only near it
-        d = attachment_offsets(out["pose"]) - attachment_offsets(batch.motion)
-        terms["attachment"] = (d.pow(2).sum(-1).mean(-1) * mask).sum() / n
+        terms["attachment"] = attachment_loss(out["pose"], batch.motion, mask)
+    if w.joint_limit > 0:
+        terms["joint_limit"] = joint_limit_loss(out["pose"], batch.motion, mask)
     refiner = refiner_of(model)
     if w.diffusion > 0 and refiner is not None:
         fixed = None if tc is not None else torch.Generator().manual_seed(0)
         terms["diffusion"] = refiner.loss(out["pose"].detach(), batch.motion, batch.text, mask, fixed)
     total = w.pose * terms["pose"]
-    for name in ("temporal", "action", "physics", "diffusion", "attachment"):
+    for name in ("temporal", "action", "physics", "diffusion", "attachment", "joint_limit"):
         if name in terms:
             total = total + getattr(w, name) * terms[name]
     terms["total"] = total
