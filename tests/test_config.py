@@ -33,7 +33,7 @@ def test_curation_thresholds_follow_extends():
     ("lora:\n  target_modules: blocks\n", "lora.target_modules: expected a list"),
     ("lora:\n  enabled: 1\n", "lora.enabled: expected true or false"),
     ("optimizer: {}\n", "optimizer: unknown key"),
-    ("training:\n  stage: rlhf\n", "training.stage: expected 'pretrain' or 'sft'"),
+    ("training:\n  stage: rlhf\n", "training.stage: expected one of pretrain, sft, got 'rlhf'"),
     ("training:\n  precision: fp16\n", "training.precision: expected one of auto, float32, bfloat16, got 'fp16'"),
     ("model:\n  embedding_dim: big\n", "model.embedding_dim"),
     ("model:\n  d_model: 100\n  n_heads: 8\n", "model.d_model: 100 must split"),

@@ -28,7 +28,7 @@ def jitter(m: torch.Tensor) -> float:
 @pytest.mark.parametrize("section, key, match", [
     ({"diffusion": {"enabled": True}}, None, "loss_weights.diffusion: expected > 0"),
     ({"loss_weights": {"diffusion": 0.5}}, None, "diffusion.enabled: false but loss_weights.diffusion"),
-    ({"diffusion": {"schedule": "quadratic"}}, None, "diffusion.schedule: expected 'cosine' or 'linear'"),
+    ({"diffusion": {"schedule": "quadratic"}}, None, "diffusion.schedule: expected one of cosine, linear, got 'quadratic'"),
     ({"diffusion": {"sampling_steps": 50, "timesteps": 10}}, None, "diffusion.sampling_steps: expected at most"),
     ({"diffusion": {"window": 1}}, None, r"diffusion.window: expected a value in \[2"),
     ({"diffusion": {"learning_rate": 0}}, None, "diffusion.learning_rate: expected a value"),

@@ -27,17 +27,11 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     print(valid[cols].describe(percentiles=[0.1, 0.5, 0.9]).round(3).to_string())
     return 0
 
-# flags of `stickgen curate`: (flag, CurationConfig field, type)
-_CURATE_FLAGS = [
-    ("--min-quality-pretrain", "min_quality_pretrain", float), ("--min-quality-sft", "min_quality_sft", float),
-    ("--min-camera-stability-sft", "min_camera_stability_sft", float),
-    ("--min-realism-pretrain", "min_realism_pretrain", float), ("--min-realism-sft", "min_realism_sft", float),
-    ("--max-artifact-score", "max_artifact_score", float), ("--min-frames", "min_frames", int),
-    ("--max-frames", "max_frames", int), ("--balance-max-fraction", "balance_max_fraction", float),
-    ("--max-source-fraction", "max_source_fraction", float),
-    ("--synthetic-quality-penalty", "synthetic_quality_penalty", float), ("--target-height", "target_height", float),
-    ("--smooth-sigma", "smooth_sigma", float), ("--seed", "seed", int),
-]
+# fields of CurationConfig that `stickgen curate` takes as --flags (--min-quality-pretrain ...), type and help
+# from the field itself
+_CURATE_FLAGS = ["min_quality_pretrain", "min_quality_sft", "min_camera_stability_sft", "min_realism_pretrain",
+                 "min_realism_sft", "max_artifact_score", "min_frames", "max_frames", "balance_max_fraction",
+                 "max_source_fraction", "synthetic_quality_penalty", "target_height", "smooth_sigma", "seed"]
 
 _CURATE_SWITCHES = ["prefer_mocap", "balance_by_source", "normalize_height", "smooth"]
 
@@ -49,7 +43,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     from ..curation.export import curation_inputs
 
     cfg = CurationConfig.from_yaml(args.config) if args.config else CurationConfig()
-    changes = {field: getattr(args, field) for _, field, _ in _CURATE_FLAGS if getattr(args, field) is not None}
+    changes = {field: getattr(args, field) for field in _CURATE_FLAGS if getattr(args, field) is not None}
     changes.update({k: getattr(args, k) for k in _CURATE_SWITCHES if getattr(args, k) is not None})
     if args.source_weight:
         weights = dict(cfg.source_weights)
@@ -103,13 +97,15 @@ def register(sub) -> None:
     c.add_argument("--output-dir", default="data/curated")
     c.add_argument("--config", help="a config YAML whose data_curation section gives the thresholds")
     c.add_argument("--ground", choices=["auto", "zero", "estimate"], default="auto")
-    from ..curation_fields import FIELD_HELP
+    from ..config_fields import cli_help, hints
+    from ..curation.config import CurationConfig
 
-    for flag, field, typ in _CURATE_FLAGS:
-        c.add_argument(flag, dest=field, type=typ, default=None, help=f"{FIELD_HELP[field]} (data_curation.{field})")
+    for field in _CURATE_FLAGS:
+        c.add_argument(f"--{field.replace('_', '-')}", dest=field, type=hints(CurationConfig)[field], default=None,
+                       help=cli_help(CurationConfig, field))
     for name in _CURATE_SWITCHES:
         c.add_argument(f"--{name.replace('_', '-')}", dest=name, action=argparse.BooleanOptionalAction, default=None,
-                       help=f"{FIELD_HELP[name]} (data_curation.{name})")
+                       help=cli_help(CurationConfig, name))
     c.add_argument("--source-weight", action="append", metavar="SOURCE=WEIGHT",
-                   help="how much SOURCE's realism counts in its quality (repeatable)")
+                   help=f"{cli_help(CurationConfig, 'source_weights')} For one SOURCE; repeatable.")
     c.set_defaults(func=cmd_curate)

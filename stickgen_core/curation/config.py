@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-
-from ..errors import ConfigError
-from ..curation_fields import EXPORT_ONLY_FIELDS, FIELD_HELP  # noqa: F401 (re-exported)
+from ..config_fields import check_fields, help_of, setting
 from ..config_files import read_config_dict  # follows ``extends:``
+from ..errors import ConfigError
 from ..io import atomic_write_text, read_yaml
-from ..limits import brief
 
 SECTION = "data_curation"
 
@@ -23,71 +21,60 @@ def _default_source_weights() -> dict[str, float]:
     return {"mocap": 0.5, "mocap_like": 0.6, "video_estimate": 0.8, "synthetic": 1.0}
 
 
+def _share(default: float, help: str) -> Any:
+    return setting(default, help=help, ge=0, le=1)
+
+
 @dataclass
 class CurationConfig:
     """Thresholds and balancing of the pretrain/SFT split (names as the reference policy)."""
 
-    min_quality_pretrain: float = 0.5
-    min_quality_sft: float = 0.8
-    min_camera_stability_sft: float = 0.6
-    min_realism_pretrain: float = 0.3
-    min_realism_sft: float = 0.6
-    max_artifact_score: float = 0.5
-    min_frames: int = 25
-    max_frames: int = 500
-    balance_max_fraction: float = 0.3
-    balance_by_source: bool = True
-    max_source_fraction: float = 0.4
-    synthetic_quality_penalty: float = 0.1
-    prefer_mocap: bool = True
-    source_weights: dict[str, float] = field(default_factory=_default_source_weights)
-    default_source_weight: float = 1.0
-    synthetic_sources: tuple[str, ...] = ("synthetic",)
-    mocap_sources: tuple[str, ...] = ("mocap", "mocap_like")
-    normalize_height: bool = False
-    target_height: float = 1.75
-    smooth: bool = False
-    smooth_sigma: float = 1.0
-    seed: int = 42
+    SECTION: ClassVar[str] = SECTION
+
+    min_quality_pretrain: float = _share(0.5, "A clip reaches pretraining only if its combined quality is at least "
+                                              "this.")
+    min_quality_sft: float = _share(0.8, "A pretraining clip reaches SFT only if its quality is at least this.")
+    min_camera_stability_sft: float = _share(0.6, "SFT keeps only clips whose camera stability (1 = still camera) "
+                                                  "is at least this.")
+    min_realism_pretrain: float = _share(0.3, "Pretraining drops clips whose realism (ground penetration, "
+                                              "superhuman speed or acceleration, stretching limbs; 1 = plausible) "
+                                              "is below this.")
+    min_realism_sft: float = _share(0.6, "SFT drops pretraining clips whose realism is below this.")
+    max_artifact_score: float = _share(0.5, "Pretraining drops clips whose artifact score (jitter, frozen frames, "
+                                            "foot sliding, velocity explosions; 0 = clean) is above this.")
+    min_frames: int = setting(25, help="Clips shorter than this many frames are dropped (25 frames = 1 s).", ge=1)
+    max_frames: int = setting(500, help="Clips longer than this many frames are dropped.", ge=1)
+    balance_max_fraction: float = setting(0.3, help="In the SFT split no action may exceed this share (clips of "
+                                                    "over-represented actions are left out, best quality kept).",
+                                          gt=0, le=1)
+    balance_by_source: bool = setting(True, help="Also cap each source's share of the SFT split at the max share "
+                                                 "per source.")
+    max_source_fraction: float = setting(0.4, help="In the SFT split no source may exceed this share (when "
+                                                   "balancing by source).", gt=0, le=1)
+    synthetic_quality_penalty: float = _share(0.1, "Quality of clips from synthetic sources is multiplied by "
+                                                   "(1 - this).")
+    prefer_mocap: bool = setting(True, help="When balancing, keep mocap clips before others of equal quality.")
+    source_weights: dict[str, float] = setting(default_factory=_default_source_weights, ge=0, le=1,
+                                               help="How much each source's realism counts in its quality "
+                                                    "(0 = ignored, 1 = fully).")
+    default_source_weight: float = _share(1.0, "Realism weight of sources not listed in the source weights.")
+    synthetic_sources: tuple[str, ...] = setting(("synthetic",), help="Source names treated as synthetic (they get "
+                                                                      "the synthetic quality penalty).")
+    mocap_sources: tuple[str, ...] = setting(("mocap", "mocap_like"), help="Source names treated as motion capture "
+                                                                           "(preferred when balancing).")
+    normalize_height: bool = setting(False, help="Export only: scale every exported clip to the target height. "
+                                                 "Does not change the counts.")
+    target_height: float = setting(1.75, help="Export only: figure height in metres after normalisation. Does not "
+                                              "change the counts.", gt=0)
+    smooth: bool = setting(False, help="Export only: smooth exported motion in time. Does not change the counts.")
+    smooth_sigma: float = setting(1.0, help="Export only: Gaussian smoothing width in frames. Does not change the "
+                                            "counts.", gt=0)
+    seed: int = setting(42, help="Random seed of the balancing tie-breaks (same seed, same splits).")
 
     def __post_init__(self) -> None:
-        unit = ("min_quality_pretrain", "min_quality_sft", "min_camera_stability_sft", "min_realism_pretrain",
-                "min_realism_sft", "max_artifact_score", "synthetic_quality_penalty", "default_source_weight")
-        for name in unit:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
-                raise ConfigError(f"{SECTION}.{name}: expected a number in [0, 1], got {brief(v)}")
-            setattr(self, name, float(v))
-        for name in ("balance_max_fraction", "max_source_fraction"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) <= 1.0:
-                raise ConfigError(f"{SECTION}.{name}: expected a fraction in (0, 1], got {brief(v)}")
-            setattr(self, name, float(v))
-        for name in ("min_frames", "max_frames", "seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or (name != "seed" and v < 1):
-                raise ConfigError(f"{SECTION}.{name}: expected a positive whole number, got {brief(v)}")
+        check_fields(self)
         if self.min_frames > self.max_frames:
             raise ConfigError(f"{SECTION}.min_frames: {self.min_frames} is above max_frames {self.max_frames}")
-        for name in ("balance_by_source", "prefer_mocap", "normalize_height", "smooth"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{SECTION}.{name}: expected true or false, got {brief(getattr(self, name))}")
-        if not isinstance(self.source_weights, dict):
-            raise ConfigError(f"{SECTION}.source_weights: expected a mapping source -> weight, got {brief(self.source_weights)}")
-        for k, v in self.source_weights.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
-                raise ConfigError(f"{SECTION}.source_weights.{str(k)[:60]}: expected a number in [0, 1], got {brief(v)}")
-        self.source_weights = {str(k): float(v) for k, v in self.source_weights.items()}
-        for name in ("synthetic_sources", "mocap_sources"):
-            v = getattr(self, name)
-            if isinstance(v, str) or not all(isinstance(x, str) for x in v):
-                raise ConfigError(f"{SECTION}.{name}: expected a list of source names, got {brief(v)}")
-            setattr(self, name, tuple(v))
-        for name in ("target_height", "smooth_sigma"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v) > 0:
-                raise ConfigError(f"{SECTION}.{name}: expected a positive number, got {brief(v)}")
-            setattr(self, name, float(v))
 
     # ------------------------------------------------------------------ dict / YAML
     def to_dict(self) -> dict[str, Any]:
@@ -151,3 +138,9 @@ class CurationConfig:
         rt.dump(doc, out)
         atomic_write_text(p, out.getvalue())
         return p
+
+
+#: What each field does, in words (the studio's tooltips and ``stickgen curate --help``): the fields' own help.
+FIELD_HELP: dict[str, str] = {f.name: help_of(CurationConfig, f.name) for f in fields(CurationConfig)}
+#: Settings that only shape the exported files, never which clips are kept.
+EXPORT_ONLY_FIELDS = ("normalize_height", "target_height", "smooth", "smooth_sigma")

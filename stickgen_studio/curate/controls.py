@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDoubleSpinBox, QGridLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from stickgen_core.curation_fields import FIELD_HELP
+from stickgen_core.curation.config import FIELD_HELP
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget)
 
 from stickgen_core.curation import CurationConfig
-from stickgen_core.curation_fields import FIELD_HELP
+from stickgen_core.curation.config import FIELD_HELP
 from stickgen_core.errors import ConfigError
 
 from .. import palette

@@ -183,7 +183,7 @@ def test_every_config_field_has_a_control_with_its_help(window):
     import dataclasses
 
     from stickgen_core.curation import CurationConfig
-    from stickgen_core.curation_fields import FIELD_HELP
+    from stickgen_core.curation.config import FIELD_HELP
 
     t = window.curate.thresholds
     covered = set(t.controls) | set(t.switches) | set(t.source_lists) | {"seed", "source_weights"}
