@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QVBoxLayout, QWidget)
+                               QToolTip, QVBoxLayout, QWidget)
 
 from stickgen_core.io import atomic_write_text
 
 from ..palette import TEXT
 from ..widgets.empty_message import EmptyMessage, show_plot_message
 from .peaks import PeakPyramid
-from .plot_parts import RunLegend, make_plot
+from .plot_parts import RunLegend, make_plot, nearest_values
 from .series import LOSS_TERMS, RunSeries
 
 RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
@@ -49,6 +49,7 @@ class LivePlots(QWidget):
         self._shown_for: dict[int, tuple] = {}     # id(view box) -> (x range, width, auto) its curves show
         self._marks: list = []
         self._marks_key: tuple = ()
+        self._colours: dict[str, str] = {}   # one colour per run, kept while the window lives
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setMinimumWidth(60)
         self.smoothing.setRange(0, 99)
@@ -146,9 +147,15 @@ class LivePlots(QWidget):
             self.shown = list(run_ids)
             self._rebuild()
 
+    def colour(self, run_id: str) -> str:
+        """The run's colour, the same alone or overlaid: handed out in the registry's order at first sight."""
+        return self._colours.setdefault(run_id, RUN_COLOURS[len(self._colours) % len(RUN_COLOURS)])
+
     def update_series(self, series: dict[str, RunSeries]) -> None:
         """Draw what is new since the last call (called on every poll)."""
         self.series = series
+        for run_id in series:   # the poll's order: oldest run first
+            self.colour(run_id)
         changed = False
         for run_id in self.shown:
             s = series.get(run_id)
@@ -198,8 +205,7 @@ class LivePlots(QWidget):
 
     def _fill_legend(self) -> None:
         terms = [t for t, box in self.terms.items() if box.isChecked()]
-        rows = [(run_id, RUN_COLOURS[i % len(RUN_COLOURS)], Qt.PenStyle.SolidLine, None)
-                for i, run_id in enumerate(self.shown)]
+        rows = [(run_id, self.colour(run_id), Qt.PenStyle.SolidLine, None) for run_id in self.shown]
         if len(terms) > 1:
             rows += [(term, TEXT, TERM_STYLES[term], None) for term in terms]
         rows += [("val loss", "#888888", None, "o"), ("best epoch", "#888888", None, "star")]
@@ -278,7 +284,7 @@ class LivePlots(QWidget):
     def _draw_run(self, run_id: str) -> None:
         """(Re)set the curves of one run; only those whose rows grew since the last draw."""
         s = self.series[run_id]
-        colour = RUN_COLOURS[self.shown.index(run_id) % len(RUN_COLOURS)]
+        colour = self.colour(run_id)
         xs, xe, w = s.x("steps", self.mode), s.x("epochs", self.mode), self.weight
         n_steps, n_epochs = self._drawn.get(run_id, (-1, -1))
         new_steps, new_epochs = s.steps.n != n_steps, s.epochs.n != n_epochs
@@ -329,7 +335,7 @@ class LivePlots(QWidget):
                 continue
             i, value = best
             x = float(s.x("epochs", self.mode)[i])
-            colour = RUN_COLOURS[self.shown.index(run_id) % len(RUN_COLOURS)]
+            colour = self.colour(run_id)
             stars.append({"pos": (x, np.log10(value) if log and value > 0 else value), "brush": pg.mkBrush(colour)})
             # the label at the top: the star sits low, where the loss is lowest; each overlaid run's label a
             # line lower than the one before, so two runs' labels never print into one string
@@ -353,27 +359,29 @@ class LivePlots(QWidget):
         vb = self.loss.getViewBox()
         if not vb.sceneBoundingRect().contains(pos):
             self.cursor.setVisible(False)
+            QToolTip.hideText()
             return
         x = vb.mapSceneToView(pos).x()
         self.cursor.setPos(x)
         self.cursor.setVisible(True)
         self.readout.setText(self.readout_at(x))
+        lines = [f"<b>{X_LABELS[self.mode][0]} {x:,.4g}</b>"] + [
+            f"<span style='color:{self.colour(run_id)}'>■</span> {name} = {value:.4g}"
+            for run_id, name, value in self.values_at(x)]
+        QToolTip.showText(self.loss.mapToGlobal(self.loss.mapFromScene(pos)) + QPoint(16, 16),
+                          "<br>".join(lines), self.loss)
 
     def readout_at(self, x: float) -> str:
         """Every named curve's value nearest to ``x``: 'run · term = value'."""
-        parts = [f"{X_LABELS[self.mode][0]} {x:,.4g}"]
-        for (run_id, key), item in self._curves.items():
-            name = item.name()
-            if not name or (run_id, key) not in self._sources or item.getViewBox() is not self.loss.getViewBox():
-                continue
-            xs, ys, _ = self._sources[(run_id, key)]     # the rows themselves, not the points drawn
-            if not len(xs):
-                continue
-            i = int(np.clip(np.searchsorted(xs, x), 1, len(xs) - 1)) if len(xs) > 1 else 0
-            if len(xs) > 1 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
-                i -= 1
-            parts.append(f"{name} = {ys[i]:.4g}")
-        return "   ".join(parts)
+        return "   ".join([f"{X_LABELS[self.mode][0]} {x:,.4g}"]
+                          + [f"{name} = {value:.4g}" for _, name, value in self.values_at(x)])
+
+    def values_at(self, x: float) -> list[tuple[str, str, float]]:
+        """(run, curve name, value of the row nearest to ``x``) of every named curve on the loss plot."""
+        vb = self.loss.getViewBox()
+        return nearest_values(((run_id, item.name(), *self._sources[(run_id, key)][:2])  # the rows, not the points drawn
+                               for (run_id, key), item in self._curves.items()
+                               if item.name() and (run_id, key) in self._sources and item.getViewBox() is vb), x)
 
     # ------------------------------------------------------------------ export
     def export_png(self, path: str | None = None) -> str | None:

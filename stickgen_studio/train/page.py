@@ -23,6 +23,7 @@ from ..widgets.empty_message import EmptyMessage
 from .live_plots import LivePlots
 from .log_view import LogView
 from .poller import RunsPoller, RunState
+from .runs_overview import RunsOverview
 from .runs_table import COLUMNS, BadgeDelegate, ProgressDelegate, RunsModel, build_row
 from .series import RunSeries
 
@@ -101,6 +102,8 @@ class TrainPage(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.plots, "Live plots")
         self.tabs.addTab(self.log_view, "Log")
+        self.overview = RunsOverview()   # every run's config and final metrics; a double click selects it
+        self.tabs.addTab(self.overview, "Runs table")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(runs)
         right.addWidget(self.tabs)
@@ -118,6 +121,7 @@ class TrainPage(QWidget):
         self.download.status.connect(self.status)
         self.download.downloaded.connect(lambda _rows: self.poller and self.poller.poll_now())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.overview.run_chosen.connect(lambda run_id: self.select_runs([run_id]))
         handlers = (self.stop, self.resume, self.sft_from_best, self.open_folder, self.show_log, self.delete)
         for name, handler in zip(ACTIONS, handlers):
             self.buttons[name].clicked.connect(lambda _=False, h=handler: h())
@@ -166,6 +170,7 @@ class TrainPage(QWidget):
         self.states = {s.run_id: s for s in states}
         selected = self.selected_ids()
         self.model.set_rows([build_row(s, self.series.get(s.run_id)) for s in states])
+        self.overview.set_rows([s.table for s in states])
         if self.table_message.isHidden() != bool(states):
             self.table_message.say(None if states else self.table_message_text)
         self._restore_selection(selected, ids)

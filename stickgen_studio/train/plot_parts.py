@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
@@ -38,6 +39,20 @@ class HeadroomViewBox(pg.ViewBox):
             lo = math.floor(lo / unit) * unit
             bounds[0] = [lo, lo + (width if lo + width >= hi else headroom(hi - lo))]
         return bounds
+
+
+def nearest_values(curves, x: float) -> list[tuple[str, str, float]]:
+    """(run, name, y of the row whose x is nearest to ``x``) for each (run, name, xs, ys) with rows
+    (xs ascending); a tie goes to the earlier row."""
+    out = []
+    for run_id, name, xs, ys in curves:
+        if not len(xs):
+            continue
+        i = int(np.clip(np.searchsorted(xs, x), 1, len(xs) - 1)) if len(xs) > 1 else 0
+        if len(xs) > 1 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
+            i -= 1
+        out.append((run_id, name, float(ys[i])))
+    return out
 
 
 def make_plot(title: str | None, y_label: str) -> pg.PlotWidget:

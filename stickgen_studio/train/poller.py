@@ -18,6 +18,7 @@ from stickgen_core.errors import ConfigError
 from stickgen_core.io import read_yaml
 from stickgen_core.jobs import Run, list_runs
 from stickgen_core.jobs import RunState as State
+from stickgen_core.run_table import MetricTotals, table_row
 
 from ..workers import Task
 from .series import Columns, parse_rows
@@ -39,6 +40,7 @@ class RunState:
     has_latest: bool = False
     log: list[str] | None = None
     pod: dict[str, Any] | None = None   # a RunPod run's pod while it exists: pod_id, status, cost_per_hr
+    table: dict[str, Any] = field(default_factory=dict)   # the runs table's row (stickgen_core.run_table)
 
 
 def _iso_seconds(text: str | None) -> float | None:
@@ -84,6 +86,7 @@ class RunsPoller(QObject):
         self.log_run: str | None = None     # whose train.log to read (the log view's run)
         self.log_lines = 400
         self._runs: dict[str, tuple[Run, int, int | None]] = {}   # run_id -> (Run, metrics offset, epochs)
+        self._totals: dict[str, MetricTotals] = {}   # run_id -> final metrics folded over the rows read so far
         self._task: Task | None = None
         self._again = False
         self.timer = QTimer(self)
@@ -126,8 +129,10 @@ class RunsPoller(QObject):
             summary = fresh.summary()
             if summary["state"] == State.DAMAGED:  # one row saying why; nothing else of the folder is read
                 self._runs.pop(fresh.run_id, None)
+                self._totals.pop(fresh.run_id, None)
                 out.append(RunState(fresh.run_id, str(fresh.root), summary,
-                                    {"state": State.DAMAGED, "error": summary["error"]}))
+                                    {"state": State.DAMAGED, "error": summary["error"]},
+                                    table=table_row(fresh, summary, MetricTotals())))
                 continue
             run, offset, epochs = self._runs.get(fresh.run_id, (fresh, 0, None))
             if epochs is None:
@@ -135,12 +140,16 @@ class RunsPoller(QObject):
             rows, offset = run.read_metrics(offset)
             self._runs[run.run_id] = (run, offset, epochs)
             steps, ends = parse_rows(rows)
+            totals = self._totals.setdefault(run.run_id, MetricTotals())
+            totals.add(rows)
             status = run.raw_status()
             out.append(RunState(run.run_id, str(run.root), summary, status, steps, ends, epochs,
                                 run.job_state().get("started_at") or _iso_seconds(summary.get("created")),
                                 run.checkpoint("best") is not None, run.checkpoint("latest") is not None,
                                 run.log_tail(self.log_lines) if run.run_id == self.log_run else None,
-                                _pod(run) if summary.get("backend") == "runpod" else None))
+                                _pod(run) if summary.get("backend") == "runpod" else None,
+                                table_row(run, summary, totals)))
         for gone in set(self._runs) - seen:
             del self._runs[gone]
+            self._totals.pop(gone, None)
         return out

@@ -118,18 +118,23 @@ class RunsModel(QAbstractTableModel):
         super().__init__()
         self.rows: list[Row] = []
 
-    def set_rows(self, rows: list[Row]) -> None:
-        if [r.run_id for r in rows] != [r.run_id for r in self.rows]:
+    @staticmethod
+    def run_id_of(row) -> str:
+        return row.run_id
+
+    def set_rows(self, rows: list) -> None:
+        """New rows: a reset when the runs changed (the views keep their selection by run id), else a repaint."""
+        if [self.run_id_of(r) for r in rows] != [self.run_id_of(r) for r in self.rows]:
             self.beginResetModel()
             self.rows = rows
             self.endResetModel()
             return
         self.rows = rows
         if rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
+            self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, self.columnCount() - 1))
 
     def row_of(self, run_id: str) -> int:
-        return next((i for i, r in enumerate(self.rows) if r.run_id == run_id), -1)
+        return next((i for i, r in enumerate(self.rows) if self.run_id_of(r) == run_id), -1)
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.rows)
