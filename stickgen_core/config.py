@@ -66,6 +66,9 @@ class ModelConfig:
         "cnn", help="Image encoder of image conditioning: a small CNN, or resnet18 (needs torchvision).")
     image_conditioning: bool = setting(False, help="Set by training from data.use_parallax_augmentation; a "
                                                    "checkpoint keeps it.")
+    image_fusion: Literal["add", "prefix"] = setting(
+        "add", help="How the image joins the text: add (to the text's conditioning, every block) or prefix (one "
+                    "more token before the text; the blocks' scales and shifts stay the text's).")
 
     def __post_init__(self) -> None:
         check_fields(self)

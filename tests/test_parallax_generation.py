@@ -49,9 +49,10 @@ def trained(tmp_path_factory):
     root = folder / "parallax"
     render_dataset(samples, root, RenderSettings(views=2, frames_per_view=3, size=24))
     out = {}
-    for name, images in (("images", True), ("text", False)):
+    for name, images in (("images", True), ("text", False), ("prefix", True)):
         merged = json.loads(json.dumps(TINY))
         merged["data"].update(parallax_root=str(root), use_parallax_augmentation=images)
+        merged["model"]["image_fusion"] = "prefix" if name == "prefix" else "add"
         cfg = load_config("configs/small.yaml", overrides=merged)
         train(cfg, resolve_sources(cfg, str(path), env={}), folder / name)
         out[name] = folder / name / "checkpoints" / LATEST
@@ -168,3 +169,76 @@ def test_cli_generate_from_a_picture(trained, tmp_path, monkeypatch, capsys):
                  "--out", str(tmp_path / "y.pt")]) != 0
     assert "--camera: only with --image" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists() and not (tmp_path / "y.pt").exists()
+
+
+def test_joint_errors_in_metres_and_pelvis_aligned():
+    from stickgen_core.parallax.evaluation import joint_errors
+
+    pose = generate_dataset(1, seed=1, config=SynthConfig(multi_actor_rate=0.0))[0]["motion"][:1].numpy()
+    moved = pose.copy()
+    moved[:, 0::2] += 0.1  # the whole figure 10 cm to the right
+    assert joint_errors(moved, pose)[0] == pytest.approx(0.1, abs=1e-6)
+    assert joint_errors(moved, pose, align=True)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_eval_compares_the_first_frame_with_and_without_the_picture(trained, tmp_path, capsys):
+    from stickgen_core.parallax.evaluation import evaluate_pictures
+
+    cks, root, samples = trained
+    data = root.parent / "d.pt"
+    report = evaluate_pictures(cks["images"], data, root)
+    assert report.pictures == 16 and report.clips == 8 and report.step == 0  # 8 clips x 2 views at step 0
+    assert 0 < report.with_image_m < 5 and report.with_image_m != report.without_image_m
+    assert main(["parallax", "eval", str(cks["images"]), "--data", str(data), "--root", str(root), "--step", "2",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    assert "| first-frame joint error, m (mean) |" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text())["step"] == 2
+    every = evaluate_pictures(cks["images"], data, root, step=None)
+    assert every.pictures == 48 and every.step is None  # 8 clips x 2 views x 3 steps
+    with pytest.raises(SystemExit):
+        main(["parallax", "eval", str(cks["images"]), "--data", str(data), "--root", str(root), "--step", "first"])
+    assert "--step: expected a whole number >= 0 or all, got 'first'" in capsys.readouterr().err
+    with pytest.raises(DatasetError, match="no actor_0 render at step 3"):
+        evaluate_pictures(cks["images"], data, root, step=3)
+    with pytest.raises(ConfigError, match="has no image encoder"):
+        evaluate_pictures(cks["text"], data, root)
+    bare = [dict(s) for s in samples]
+    bare[5].pop("embedding")
+    atomic_torch_save({"sequences": bare}, tmp_path / "bare.pt")
+    with pytest.raises(DatasetError, match="bare.pt: sample 5 has no 'embedding'"):
+        evaluate_pictures(cks["images"], tmp_path / "bare.pt", root)
+
+
+@pytest.mark.parametrize("fusion", ["images", "prefix"])
+def test_cached_generation_from_a_picture_equals_the_uncached_one(trained, fusion):
+    cks, root, _ = trained
+    g = InferenceGenerator(cks[fusion], encoder=HashEncoder(), device="cpu")
+    assert g.model.cfg.image_fusion == ("prefix" if fusion == "prefix" else "add")
+    torch.manual_seed(0)
+    torch.nn.init.normal_(g.model.image_encoder.fuse[-1].weight, std=0.5)
+    for block in g.model.blocks:  # sharp attention: a token one position off changes the answer (~1e-3)
+        torch.nn.init.normal_(block.attn.qkv.weight, std=0.5)
+    cached = g.generate("walk", seconds=0.3, image=png(root, 2))
+    uncached = g.generate("walk", seconds=0.3, image=png(root, 2), use_cache=False)
+    assert torch.allclose(cached["motion"], uncached["motion"], atol=1e-5)
+    other = g.generate("walk", seconds=0.3, image=png(root, 5))
+    assert not torch.allclose(cached["motion"][0], other["motion"][0])
+
+
+def test_prefix_fusion_leaves_the_text_scales_alone_and_keeps_output_length(trained):
+    cks, root, _ = trained
+    g = InferenceGenerator(cks["prefix"], encoder=HashEncoder(), device="cpu")
+    model = g.model
+    text, motion = torch.randn(2, DIM), torch.randn(2, 5, 48)
+    image, cam = torch.rand(2, 1, 3, 24, 24), torch.rand(2, 1, 7)
+    out = model(text, motion, image=image, image_camera=cam)
+    assert out["pose"].shape == (2, 6, 48)  # the image token predicts nothing: the text prefix + 5 frames
+    cache = [{} for _ in model.blocks]
+    model(text, motion[:, :0], cache=cache, start=0, image=image, image_camera=cam)
+    assert torch.equal(cache[0]["cond"], model.text_condition(text))  # adaLN sees the text alone
+    assert cache[0]["n"] == 2  # the image token and the text token
+
+
+def test_an_unknown_fusion_names_the_key():
+    with pytest.raises(ConfigError, match="model.image_fusion"):
+        load_config("configs/small.yaml", overrides={"model": {"image_fusion": "concat"}})

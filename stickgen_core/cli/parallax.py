@@ -39,6 +39,29 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step(text: str) -> int | None:
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"--step: expected a whole number >= 0 or all, got {text!r}")
+    return int(text)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from ..io import atomic_write_text
+    from ..parallax.evaluation import evaluate_pictures
+
+    report = evaluate_pictures(args.checkpoint, args.data, args.root, step=args.step, max_pictures=args.max_pictures,
+                               seed=args.seed, device=args.device)
+    print(report.table())
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("parallax", help="2.5D parallax renders for image-conditioned training")
     psub = p.add_subparsers(dest="parallax_command", required=True, metavar="ACTION")
@@ -61,3 +84,16 @@ def register(sub) -> None:
     c.add_argument("--tile", type=int, default=192, help="pixels per tile")
     c.add_argument("--out", required=True, help="OUT.png")
     c.set_defaults(func=cmd_sheet)
+
+    e = psub.add_parser("eval", help="how well generation follows a picture: the first generated frame against the "
+                                     "pictured pose (metres), with and without the image")
+    e.add_argument("checkpoint", help="a checkpoint trained with data.use_parallax_augmentation")
+    e.add_argument("--data", required=True, help="the held-out clips (an embedded file: its own embeddings are the text)")
+    e.add_argument("--root", required=True, help="their renders (use a --seed training never saw: unseen cameras)")
+    e.add_argument("--step", type=_step, default=0, help="which render step of each view (0: the clip's frame 0), "
+                                                        "or all")
+    e.add_argument("--max-pictures", type=int, default=2000)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--json", help="also write the figures to this JSON file")
+    e.set_defaults(func=cmd_eval)

@@ -258,8 +258,10 @@ class StickFigureTransformer(nn.Module):
         need the text on every call. ``before``: the frame preceding ``motion`` (root-relative
         velocity); ``total``: [B] frames of the whole clip and ``frame0`` [B] the clip frame of
         the first prefix-free token (a training crop's start) for the clock. ``image`` [B, 3, H, W] or
-        [B, L, 3, H, W] with ``image_camera`` [B, (L,) 7]: rendered frames whose encoding is added to the text's.
+        [B, L, 3, H, W] with ``image_camera`` [B, (L,) 7]: rendered frames whose encoding is added to the text's
+        (``model.image_fusion: add``) or is one more token before it (``prefix``; needs the text prefix).
         """
+        image_token = None  # model.image_fusion: prefix puts the image in a token before the text's
         if cache is not None and start > 0 and "cond" in cache[0]:
             cond = cache[0]["cond"]  # the text's projection, made on the first call of this generation
         else:
@@ -267,9 +269,14 @@ class StickFigureTransformer(nn.Module):
             if cond is not None and image is not None:
                 if self.image_encoder is None:
                     raise ValueError("this model has no image encoder (trained without data.use_parallax_augmentation)")
-                cond = cond + self.image_encoder(image.to(cond.dtype), image_camera)
+                seen = self.image_encoder(image.to(cond.dtype), image_camera)
+                if self.cfg.image_fusion == "prefix":
+                    image_token = seen
+                else:
+                    cond = cond + seen
             if cache is not None:  # a (new) text: the blocks' cached scales and shifts are made again
                 cache[0]["cond"] = cond
+                cache[0]["image_token"] = image_token is not None  # later positions move one on
                 for c in cache:
                     c.pop("modulation", None)
         if self.null_text is not None and cond is None:
@@ -282,12 +289,16 @@ class StickFigureTransformer(nn.Module):
             if frame0 is not None:
                 frame = frame + frame0[:, None]
         x = self.tokens(cond if prefix else None, motion, actions, camera, before, frame, total)
+        shifted = image_token is not None and prefix
+        if shifted:
+            x = torch.cat([image_token.unsqueeze(1), x], dim=1)
+        pos = start + int(start > 0 and cache is not None and bool(cache[0].get("image_token")))
         T = x.shape[1]
-        cos, sin = self._rope(start + T, x.device)
-        cos, sin = cos[start: start + T], sin[start: start + T]
+        cos, sin = self._rope(pos + T, x.device)
+        cos, sin = cos[pos: pos + T], sin[pos: pos + T]
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, None if cache is None else cache[i], cond)
-        h = self.norm(x)
+        h = self.norm(x[:, 1:] if shifted else x)  # the image token predicts nothing
         # the pose head predicts a change from the latest pose (``start_pose`` before the first frame)
         if prev_pose is None:
             start_pose = self.start_pose.to(motion.dtype).expand(motion.shape[0], 1, -1)
