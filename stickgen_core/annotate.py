@@ -10,9 +10,7 @@ re-annotates instantly and a changed one is recomputed.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -21,43 +19,16 @@ import pandas as pd
 import torch
 
 from .clip_prep import batch_content_prep, metre_scales
+from .annotation_table import (ANNOTATION_VERSION, AnnotateOptions, Progress, add_ident,  # noqa: F401  (re-exported)
+                               finish_table, identity_table)
 from .errors import DatasetError, StickGenError
 from .io import atomic_path, dataset_files, file_stamp, load_torch_file, samples_from_object, stored_clip_ids
-from .metrics import ClipInput, MetricThresholds, compute_metrics
-from .schema import ACTIONS, FPS_DEFAULT, batch_motion_problems, structure_problems
+from .metrics import ClipInput, MetricThresholds, compute_metrics  # noqa: F401  (re-exported)
+from .packed import is_packed
+from .schema import ACTIONS, batch_motion_problems, structure_problems  # noqa: F401  (ACTIONS: re-exported)
 from .threads import single_thread
 
 log = logging.getLogger(__name__)
-
-ANNOTATION_VERSION = 6  # bump when metric definitions change: old caches are then ignored
-Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class AnnotateOptions:
-    """Settings that change the numbers (and so the cache key).
-
-    ``ground``: "auto" (estimated from the resting feet of each clip; y = 0 when the
-    estimate agrees within ``metrics.AUTO_GROUND_TOLERANCE``), "zero" (always y = 0) or
-    "estimate" (always the estimate). Metrics are of each clip without its trailing padding,
-    at metre scale (``clip_prep``); ``n_frames`` is that length, ``padded_frames`` what was
-    left out, ``figure_height`` and ``ground_y`` are in the clip's own units.
-    """
-
-    ground: str = "auto"
-    thresholds: MetricThresholds = field(default_factory=MetricThresholds)
-    chunk_frames: int = 50_000  # frames per batch: its arrays stay in cache (measured ~20 % faster than 400k)
-
-    def __post_init__(self) -> None:
-        if self.ground not in ("auto", "zero", "estimate"):
-            from .errors import ConfigError
-            raise ConfigError(f"ground: expected 'auto', 'zero' or 'estimate', got {self.ground!r}")
-
-    def key(self) -> str:
-        d = asdict(self)
-        d.pop("chunk_frames")
-        d["version"] = ANNOTATION_VERSION
-        return hashlib.blake2b(json.dumps(d, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
 
 def file_digest(path: str | Path) -> str:
@@ -77,11 +48,6 @@ def _np(x) -> np.ndarray | None:
     return np.asarray(x)
 
 
-def _text(value: object) -> str:
-    """``value`` as text a parquet file can hold (lone surrogates replaced; the sample is refused elsewhere)."""
-    return str(value).encode("utf-8", "replace").decode("utf-8")
-
-
 def _scaled(x, n: int, scale: float, cols: int | None = None) -> np.ndarray | None:
     """The first ``n`` rows of a per-frame array, lengths (all columns, or the first ``cols``) scaled."""
     a = _np(x)
@@ -93,17 +59,6 @@ def _scaled(x, n: int, scale: float, cols: int | None = None) -> np.ndarray | No
     elif a.ndim == 2:
         a[:, :cols] *= scale
     return a
-
-
-def _base_quality(sample: dict) -> float:
-    """The sample's own quality: ``quality_score``, else ``annotations['quality_score']``, else NaN."""
-    for holder in (sample, sample.get("annotations") if isinstance(sample.get("annotations"), dict) else None):
-        if holder is not None and holder.get("quality_score") is not None:
-            try:
-                return float(np.clip(float(holder["quality_score"]), 0.0, 1.0))
-            except (TypeError, ValueError):
-                return float("nan")
-    return float("nan")
 
 
 def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOptions = AnnotateOptions(),
@@ -121,22 +76,12 @@ def annotate_samples(samples: Sequence, *, file: str = "", options: AnnotateOpti
 
 def _annotate_samples(samples: Sequence, file: str, options: AnnotateOptions, progress: Progress | None,
                       should_stop: Callable[[], bool] | None) -> pd.DataFrame:
-    n = len(samples)
     ident: dict[str, list] = {k: [] for k in ("index", "source", "description", "fps", "base_quality",
                                               "problems", "injected")}
     motions: dict[int, np.ndarray] = {}
     for i, s in enumerate(samples):
         problems, motion = structure_problems(s)
-        d = s if isinstance(s, dict) else {}
-        meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
-        ident["index"].append(i)
-        ident["source"].append(_text(d.get("source") or "unknown"))
-        ident["description"].append(_text(d.get("description", "")))
-        ident["fps"].append(float(d.get("fps") or meta.get("fps") or FPS_DEFAULT) if not problems else FPS_DEFAULT)
-        ident["base_quality"].append(_base_quality(d))
-        ident["problems"].append(_text("; ".join(map(str, problems))))
-        defects = meta.get("injected_defects") if not problems else None
-        ident["injected"].append(",".join(sorted({str(r.get("type")) for r in defects or []})))
+        add_ident(ident, i, s, problems)
         if not problems and motion is not None:
             motions[i] = np.asarray(motion, dtype=np.float32)
     # value checks (finite, connected) for every structurally sound clip in one pass
@@ -150,11 +95,7 @@ def _annotate_samples(samples: Sequence, file: str, options: AnnotateOptions, pr
                 del motions[i]
     valid_idx = list(motions)
     ids = dict(zip(valid_idx, stored_clip_ids(samples, valid_idx)))  # a packed file's are stored
-    ident["clip_id"] = [ids.get(i, f"invalid-{i}") for i in range(n)]
-    ident["valid"] = [i in ids for i in range(n)]
-    table = pd.DataFrame(ident)
-    table = table[["clip_id"] + [c for c in table.columns if c != "clip_id"]]
-    table.insert(1, "file", file)
+    table = identity_table(ident, ids, file)
     lengths = np.array([len(motions[i]) for i in valid_idx], dtype=np.int64)
     metric_cols: dict[str, np.ndarray] = {}
     fps_of = ident["fps"]
@@ -192,28 +133,9 @@ def _annotate_samples(samples: Sequence, file: str, options: AnnotateOptions, pr
             done += len(chunk)
             if progress:
                 progress(done, len(valid_idx))
-    for name, col in metric_cols.items():
-        full = np.full(n, np.nan)
-        full[valid_idx] = col
-        table[name] = full
     total = np.array([len(s["motion"]) if isinstance(s, dict) and hasattr(s.get("motion"), "__len__") else 0
                       for s in samples], dtype=np.int64)
-    n_frames = total.copy()
-    n_frames[valid_idx] = kept_len
-    table["n_frames"] = n_frames
-    table["padded_frames"] = total - n_frames
-    for name, vals in (("figure_height", heights), ("metric_scale", scale)):
-        col = np.full(n, np.nan)
-        col[valid_idx] = vals
-        table[name] = col
-    if "ground_y" in table:  # back to the clip's own units, where export and the player use it
-        table["ground_y"] = table["ground_y"] / table["metric_scale"]
-    dom = table.get("dominant_action", pd.Series(np.nan, index=table.index))
-    table["dominant_action"] = pd.Categorical([ACTIONS[int(a)] if a == a else "unknown" for a in dom])
-    table["source"] = table["source"].astype("category")
-    # a numeric form of the id: balancing breaks ties with it on every slider move
-    table["clip_key"] = pd.util.hash_pandas_object(table["clip_id"], index=False).to_numpy().view(np.int64)
-    return table
+    return finish_table(table, valid_idx, metric_cols, total, kept_len, heights, scale)
 
 
 def cache_path(file: str | Path, options: AnnotateOptions = AnnotateOptions(),
@@ -225,9 +147,10 @@ def cache_path(file: str | Path, options: AnnotateOptions = AnnotateOptions(),
 
 
 def write_cache(table: pd.DataFrame, file: str | Path, options: AnnotateOptions = AnnotateOptions(),
-                cache_dir: str | Path | None = None) -> None:
-    """Store ``table`` (the annotation of ``file``) so the next ``annotate`` of it is a cache hit."""
-    cache = cache_path(file, options, cache_dir)
+                cache_dir: str | Path | None = None, cache: Path | None = None) -> None:
+    """Store ``table`` (the annotation of ``file``) so the next ``annotate`` of it is a cache hit
+    (``cache``: its ``cache_path`` when already known, so the file is not hashed twice)."""
+    cache = cache or cache_path(file, options, cache_dir)
     try:
         with atomic_path(cache) as tmp:
             table.to_parquet(tmp, index=False)
@@ -248,9 +171,9 @@ def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptio
     other files are still annotated; without one, the first such file raises.
 
     Cached per file as ``<cache_dir or file's folder/.stickgen-cache>/<name>.<content>.<settings>.parquet``.
-    With a ``loaded`` dict, each file read here (not a cache hit) is kept in it as ``str(file) ->
+    With a ``loaded`` dict, each ``.pt`` file read here (not a cache hit) is kept in it as ``str(file) ->
     (file_stamp, samples)``: ``export_splits`` then writes those samples without reading and checking
-    the file again.
+    the file again. A packed file is annotated from its columns (``annotate_packed``), never as dicts.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -302,15 +225,20 @@ def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool
             return t
         except Exception as exc:  # a damaged cache is only a cache: recompute
             log.warning("ignoring unreadable annotation cache %s: %s", cache, exc)
+    sub = None
+    if progress:
+        sub = lambda done, total: progress(fi + done / max(total, 1), n_files)  # noqa: E731
+    if is_packed(f):  # from its columns, batch by batch: no sample dicts (``annotate_packed``)
+        from .annotate_packed import annotate_packed_file
+        t = annotate_packed_file(f, options, sub, should_stop)
+        write_cache(t, f, options, cache_dir, cache)
+        return t
     stamp = file_stamp(f)  # before reading: a rewrite during the read makes the kept copy stale
     samples = samples_from_object(load_torch_file(f), f)  # not mapped: truncation under a map is SIGBUS
     if len(samples) == 0:
         raise DatasetError(f"{f}: the file holds no clips (expected a list of samples)", f)
-    sub = None
-    if progress:
-        sub = lambda done, total: progress(fi + done / max(total, 1), n_files)  # noqa: E731
     t = annotate_samples(samples, file=str(f), options=options, progress=sub, should_stop=should_stop)
-    write_cache(t, f, options, cache_dir)
+    write_cache(t, f, options, cache_dir, cache)
     if loaded is not None:
         loaded[str(f)] = (stamp, samples)
     return t

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .anatomy import anatomy_metrics
+from .flat_clips import FlatClips
 from .schema import FPS_DEFAULT, JOINT_INDEX, NUM_ACTIONS, SEGMENTS
 from .skeleton import _JOINT_END, _JOINT_SEG
 
@@ -219,22 +220,6 @@ def frame_signals(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.T
     }
 
 
-def _rows(clips: Sequence[ClipInput]):
-    """One row per actor: motion ``[T, 48]`` arrays, owning clip index, fps, ground (nan = estimate)."""
-    motions, owner, fps, ground = [], [], [], []
-    for ci, c in enumerate(clips):
-        m = np.asarray(c.motion, dtype=np.float32)
-        actors = [m] if m.ndim == 2 else [m[:, a] for a in range(m.shape[1])]
-        motions.extend(actors)
-        owner.extend([ci] * len(actors))
-        fps.extend([float(c.fps or FPS_DEFAULT)] * len(actors))
-        # nan: estimate; inf: estimate, snapped to 0 when close ("auto")
-        g = np.nan if c.ground is None else np.inf if c.ground == "auto" else float(c.ground)
-        ground.extend([g] * len(actors))
-    return (motions, torch.tensor(owner), torch.tensor(fps, dtype=torch.float32),
-            torch.tensor(ground, dtype=torch.float32))
-
-
 def _resolve_ground(J: tuple[torch.Tensor, torch.Tensor], F: _Frames, fps: torch.Tensor,
                     ground_in: torch.Tensor) -> torch.Tensor:
     """Per-row ground: given values as they are; estimated where nan; for "auto" (inf) 0 where
@@ -267,13 +252,17 @@ def _xy(J: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     return torch.cat([X, Y], dim=1)
 
 
-def _flat_joints(motions: Sequence[np.ndarray]) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, _Frames]:
+def _flat_joints(motions: Sequence[np.ndarray] | np.ndarray, lengths: np.ndarray | None = None
+                 ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, _Frames]:
     """Planar joints ``(X, Y)`` ``[N, 16]`` (views of one ``[N, 32]`` array) and ``[N, 48]`` segments
-    of all rows' frames, and their layout."""
-    M = torch.from_numpy(np.concatenate(motions) if len(motions) > 1 else np.asarray(motions[0]))
-    lengths = torch.tensor([len(m) for m in motions], dtype=torch.long)
+    of all rows' frames, and their layout (``motions``: a list of rows, or their frames back to back
+    with ``lengths``)."""
+    if lengths is None:
+        lengths = np.array([len(m) for m in motions])
+        motions = np.concatenate(motions) if len(motions) > 1 else np.asarray(motions[0])
+    M = torch.from_numpy(np.ascontiguousarray(motions, dtype=np.float32))
     XY = M[:, _XY_COLS]
-    return (XY[:, :16], XY[:, 16:]), M, _Frames(lengths)
+    return (XY[:, :16], XY[:, 16:]), M, _Frames(torch.as_tensor(lengths, dtype=torch.long))
 
 
 def _per_clip(values: torch.Tensor, owner: torch.Tensor, n: int, how: str) -> torch.Tensor:
@@ -331,62 +320,68 @@ def compute_metrics(clips: Sequence[ClipInput], th: MetricThresholds = MetricThr
 
     Ratios are shares of the clip's frame transitions; ``*_frames`` are counts.
     """
-    n = len(clips)
+    if len(clips) == 0:
+        return {}
+    return compute_metrics_flat(FlatClips.of(clips), th)
+
+
+def compute_metrics_flat(clips: FlatClips, th: MetricThresholds = MetricThresholds()) -> dict[str, np.ndarray]:
+    """``compute_metrics`` of clips laid back to back (``FlatClips``): the same values, no per-clip objects."""
+    n = len(clips.frames)
     if n == 0:
         return {}
     with torch.no_grad():
-        motions, owner, fps, ground_in = _rows(clips)
-        J, M, F = _flat_joints(motions)
+        rows, row_len, owner = clips.actor_rows()
+        J, M, F = _flat_joints(rows, row_len)
+        owner_t = torch.from_numpy(owner)
+        fps = torch.from_numpy(clips.fps.astype(np.float32))[owner_t]
+        ground_in = torch.from_numpy(clips.ground.astype(np.float32))[owner_t]
         ground = _resolve_ground(J, F, fps, ground_in)
         row = _row_metrics(J, M, F, fps, ground, th)
-        out = {k: _per_clip(v, owner, n, "min" if k == "min_y" else "max" if k in _WORST else "mean").numpy()
+        out = {k: _per_clip(v, owner_t, n, "min" if k == "min_y" else "max" if k in _WORST else "mean").numpy()
                for k, v in row.items()}
-    out["n_frames"] = np.array([len(c.motion) for c in clips], dtype=np.float64)
-    out["actors"] = np.array([1 if np.ndim(c.motion) == 2 else np.shape(c.motion)[1] for c in clips], dtype=np.float64)
+    out["n_frames"] = clips.frames.astype(np.float64)
+    out["actors"] = clips.actors.astype(np.float64)
     out.update(_physics_maxima(clips, out))
     out["camera_stability"] = _camera_stability(clips, th)
     out.update(_action_stats(clips))
-    out.update(anatomy_metrics([c.motion for c in clips]))
+    out.update(anatomy_metrics(clips.clip_motions()))
     out.update(scores(out, th))
     return out
 
 
-def _physics_maxima(clips: Sequence[ClipInput], m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _physics_maxima(clips: FlatClips, m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Max pelvis velocity and acceleration from ``physics`` when present, else derived."""
-    has = np.array([c.physics is not None and len(c.physics) == len(c.motion) for c in clips])
+    has = clips.physics_rows == clips.frames
     v = m["derived_max_velocity"].copy()
     a = m["derived_max_accel"].copy()
     if has.any():
-        phys = [np.asarray(c.physics, dtype=np.float32) for c, h in zip(clips, has) if h]
-        P = torch.from_numpy(np.concatenate(phys))
-        F = _Frames(torch.tensor([len(p) for p in phys]))
+        F = _Frames(torch.from_numpy(np.maximum(clips.physics_rows, 0)))
+        P = torch.from_numpy(clips.physics)
         everywhere = torch.ones(F.N, dtype=torch.bool)
-        v[has] = F.max(_norm(P[:, 0:2]), everywhere).double().numpy()
-        a[has] = F.max(_norm(P[:, 2:4]), everywhere).double().numpy()
+        v[has] = F.max(_norm(P[:, 0:2]), everywhere).double().numpy()[has]
+        a[has] = F.max(_norm(P[:, 2:4]), everywhere).double().numpy()[has]
     return {"max_velocity": v, "max_acceleration": a, "has_physics": has.astype(np.float64)}
 
 
-def _camera_stability(clips: Sequence[ClipInput], th: MetricThresholds) -> np.ndarray:
+def _camera_stability(clips: FlatClips, th: MetricThresholds) -> np.ndarray:
     """1 / (1 + shake / camera_shake_ref); shake = mean |second difference| of x, y and zoom."""
-    out = np.ones(len(clips))
-    idx = [i for i, c in enumerate(clips) if c.camera is not None and len(c.camera) >= 3]
-    if idx:
-        cams = [np.asarray(clips[i].camera, dtype=np.float32) for i in idx]
-        C = torch.from_numpy(np.concatenate(cams))
-        F = _Frames(torch.tensor([len(c) for c in cams]))
-        d2 = _diff(_diff(C)).abs().sum(-1)
+    out = np.ones(len(clips.frames))
+    idx = clips.camera_rows >= 3
+    if idx.any():
+        F = _Frames(torch.from_numpy(np.maximum(clips.camera_rows, 0)))
+        d2 = _diff(_diff(torch.from_numpy(clips.camera))).abs().sum(-1)
         shake = torch.nan_to_num(F.mean(d2, F.valid(2), 2)).double().numpy()
-        out[idx] = 1.0 / (1.0 + shake / th.camera_shake_ref)
+        out[idx] = 1.0 / (1.0 + shake[idx] / th.camera_shake_ref)
     return out
 
 
-def _action_stats(clips: Sequence[ClipInput]) -> dict[str, np.ndarray]:
+def _action_stats(clips: FlatClips) -> dict[str, np.ndarray]:
     """Dominant action, number of distinct actions and normalised label entropy."""
-    labels = [np.asarray(c.actions).reshape(-1) if c.actions is not None else np.zeros(0, np.int64) for c in clips]
-    lengths = np.array([len(x) for x in labels])
-    flat = np.clip(np.concatenate(labels), 0, NUM_ACTIONS - 1).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
-    owner = np.repeat(np.arange(len(clips)), lengths)
-    counts = np.bincount(owner * NUM_ACTIONS + flat, minlength=len(clips) * NUM_ACTIONS).reshape(len(clips), NUM_ACTIONS)
+    n, lengths = len(clips.frames), clips.action_counts
+    flat = np.clip(clips.actions, 0, NUM_ACTIONS - 1).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
+    owner = np.repeat(np.arange(n), lengths)
+    counts = np.bincount(owner * NUM_ACTIONS + flat, minlength=n * NUM_ACTIONS).reshape(n, NUM_ACTIONS)
     p = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ent = -(np.where(p > 0, p * np.log(p), 0)).sum(1) / np.log(NUM_ACTIONS)
@@ -428,8 +423,11 @@ def clip_frame_signals(clip: ClipInput, th: MetricThresholds = MetricThresholds(
     magnitudes behind them (``mean_speed``, ``max_speed`` m/s, ``hf_acc`` m/s², ``min_y`` m above
     the ground) and ``ground_y`` (``[1]``, the ground used: the clip's own, else estimated)."""
     with torch.no_grad():
-        motions, _, fps, ground_in = _rows([clip])
-        J, _, F = _flat_joints(motions)
+        flat = FlatClips.of([clip])
+        motions, row_len, owner = flat.actor_rows()
+        J, _, F = _flat_joints(motions, row_len)
+        fps = torch.from_numpy(flat.fps.astype(np.float32))[owner]
+        ground_in = torch.from_numpy(flat.ground.astype(np.float32))[owner]
         ground = _resolve_ground(J, F, fps, ground_in)
         s = frame_signals(J, F, fps, ground, th)
     T = len(clip.motion)

@@ -10,9 +10,58 @@ import numpy as np
 import torch
 
 # unchanged by the fusion: the reference uses the library's own
-from stickgen_core.metrics import (_FEET, ARTIFACT_KINDS, ClipInput, MetricThresholds, _action_stats, _diff, _per_clip,
-                                   _physics_maxima, _resolve_ground, _rows, _shift, anatomy_metrics, scores)
+from stickgen_core.metrics import (_FEET, ARTIFACT_KINDS, ClipInput, MetricThresholds, _diff, _norm, _per_clip,
+                                   _resolve_ground, _shift, anatomy_metrics, scores)
+from stickgen_core.schema import FPS_DEFAULT, NUM_ACTIONS
 from stickgen_core.skeleton import _JOINT_END, _JOINT_SEG
+
+
+# the per-clip extraction as it was before the flat layout (issue 33), verbatim
+def _rows(clips: Sequence[ClipInput]):
+    """One row per actor: motion ``[T, 48]`` arrays, owning clip index, fps, ground (nan = estimate)."""
+    motions, owner, fps, ground = [], [], [], []
+    for ci, c in enumerate(clips):
+        m = np.asarray(c.motion, dtype=np.float32)
+        actors = [m] if m.ndim == 2 else [m[:, a] for a in range(m.shape[1])]
+        motions.extend(actors)
+        owner.extend([ci] * len(actors))
+        fps.extend([float(c.fps or FPS_DEFAULT)] * len(actors))
+        # nan: estimate; inf: estimate, snapped to 0 when close ("auto")
+        g = np.nan if c.ground is None else np.inf if c.ground == "auto" else float(c.ground)
+        ground.extend([g] * len(actors))
+    return (motions, torch.tensor(owner), torch.tensor(fps, dtype=torch.float32),
+            torch.tensor(ground, dtype=torch.float32))
+
+
+def _physics_maxima(clips: Sequence[ClipInput], m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Max pelvis velocity and acceleration from ``physics`` when present, else derived."""
+    has = np.array([c.physics is not None and len(c.physics) == len(c.motion) for c in clips])
+    v = m["derived_max_velocity"].copy()
+    a = m["derived_max_accel"].copy()
+    if has.any():
+        phys = [np.asarray(c.physics, dtype=np.float32) for c, h in zip(clips, has) if h]
+        P = torch.from_numpy(np.concatenate(phys))
+        F = _Frames(torch.tensor([len(p) for p in phys]))
+        everywhere = torch.ones(F.N, dtype=torch.bool)
+        v[has] = F.max(_norm(P[:, 0:2]), everywhere).double().numpy()
+        a[has] = F.max(_norm(P[:, 2:4]), everywhere).double().numpy()
+    return {"max_velocity": v, "max_acceleration": a, "has_physics": has.astype(np.float64)}
+
+
+def _action_stats(clips: Sequence[ClipInput]) -> dict[str, np.ndarray]:
+    """Dominant action, number of distinct actions and normalised label entropy."""
+    labels = [np.asarray(c.actions).reshape(-1) if c.actions is not None else np.zeros(0, np.int64) for c in clips]
+    lengths = np.array([len(x) for x in labels])
+    flat = np.clip(np.concatenate(labels), 0, NUM_ACTIONS - 1).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
+    owner = np.repeat(np.arange(len(clips)), lengths)
+    counts = np.bincount(owner * NUM_ACTIONS + flat, minlength=len(clips) * NUM_ACTIONS).reshape(len(clips), NUM_ACTIONS)
+    p = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -(np.where(p > 0, p * np.log(p), 0)).sum(1) / np.log(NUM_ACTIONS)
+    return {"dominant_action": np.where(lengths > 0, counts.argmax(1), 0).astype(np.float64),
+            "n_actions": (counts > 0).sum(1).astype(np.float64), "action_entropy": np.abs(ent)}
+
+
 
 
 class _Frames:
