@@ -55,7 +55,7 @@ class Range:
         return f"a value in {'[' if self.lo_in else '('}{self.lo:g}, {self.hi:g}{']' if self.hi_in else ')'}"
 
 
-def setting(default: Any = MISSING, *, help: str, ge: float | None = None, gt: float | None = None,
+def setting(default: Any = MISSING, *, help: str = "", ge: float | None = None, gt: float | None = None,
             le: float | None = None, lt: float | None = None, default_factory: Callable[[], Any] | Any = MISSING,
             why: str = "", like: tuple[type, str] | None = None) -> Any:
     """A dataclass field with its help text and (for numbers, or each number of a list) its range.

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .anatomy import LYING_WORDS, AnatomyLimits, find_violations
-from .errors import ConfigError, MotionInputError
+from .anatomy import find_violations
+from .critic_config import STILLNESS_WORDS, SafetyCriticConfig  # noqa: F401 (re-exported)
+from .errors import MotionInputError
 from .issues import runs
 from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags, scores
 from .schema import FPS_DEFAULT, motion_array
@@ -36,69 +37,6 @@ from .threads import single_thread
 #: The ground generated motion is judged on: y = 0, where every generation starts (``ground="auto"``
 #: reads the floor from the data, which suits files from elsewhere but forgives a clip that sinks).
 GENERATED_GROUND = "zero"
-STILLNESS_WORDS = ("still", "motionless", "meditat", "freez", "frozen", "statue", "sleep", "asleep",
-                   "lies down", "lying", "stays put", "does not move", "doesn't move", "holds a pose")
-
-
-@dataclass
-class SafetyCriticConfig:
-    frozen_velocity: float = 0.002          # m/s mean joint speed: a frame slower than this is frozen
-    frozen_ratio: float = 0.8
-    frozen_severity: float = 0.9
-    repetition_window: int = 25             # frames per window (1 s at 25 fps)
-    repetition_similarity: float = 0.995    # cosine similarity of velocity windows that counts as a repeat
-    repetition_min_windows: int = 3
-    repetitive_severity: float = 0.7
-    jitter_acceleration: float = 25.0       # m/s^2 of frame-alternating acceleration
-    jitter_ratio: float = 0.3
-    jitter_severity: float = 0.6
-    max_velocity: float = 15.0              # m/s
-    velocity_severity: float = 0.8
-    max_acceleration: float = 50.0          # m/s^2
-    acceleration_severity: float = 0.7
-    ground_threshold: float = -0.1          # m below the ground
-    ground_severity: float = 0.6
-    ground: str = "auto"                    # "auto": y = 0 when the resting feet agree, else estimated; "zero"; "estimate"
-    min_quality: float = 0.3
-    quality_severity: float = 0.5
-    rejection_severity_threshold: float = 0.7
-    stillness_words: tuple[str, ...] = STILLNESS_WORDS
-    # anatomy (distances in metres of a 1.75 m figure; defaults are anatomy.AnatomyLimits, fitted on data)
-    max_shoulder_gap: float = AnatomyLimits.max_shoulder_gap
-    max_hip_gap: float = AnatomyLimits.max_hip_gap
-    detached_limb_severity: float = 0.8
-    max_bone_stretch: float = AnatomyLimits.max_bone_stretch
-    max_bone_variation: float = AnatomyLimits.max_bone_variation
-    bone_length_severity: float = 0.7
-    max_wrong_bend: float = AnatomyLimits.max_wrong_bend
-    max_head_drop: float = AnatomyLimits.max_head_drop
-    joint_limit_severity: float = 0.7
-    max_height_gain: float = AnatomyLimits.max_height_gain
-    min_height_ratio: float = AnatomyLimits.min_height_ratio
-    height_change_severity: float = 0.7
-    lying_words: tuple[str, ...] = LYING_WORDS
-
-    def anatomy_limits(self) -> AnatomyLimits:
-        """The anatomy limits these settings hold."""
-        return AnatomyLimits(**{f: getattr(self, f) for f in AnatomyLimits.__dataclass_fields__})
-
-    def __post_init__(self) -> None:
-        try:
-            self.anatomy_limits()
-        except ConfigError as exc:
-            raise ConfigError(f"safety_critic.{str(exc).removeprefix('anatomy limit ')}") from None
-        for name, value in asdict(self).items():
-            if name.endswith("severity") or name.endswith("ratio") or name in ("repetition_similarity", "min_quality"):
-                if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                    raise ConfigError(f"safety_critic.{name}: expected a number in [0, 1], got {value!r}")
-        t = self.rejection_severity_threshold
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 < t <= 1.0:
-            raise ConfigError(f"safety_critic.rejection_severity_threshold: expected a number in (0, 1] (severities "
-                              f"run from 0 to 1, so a higher one makes nothing unsafe), got {t!r}")
-        if self.ground not in ("auto", "zero", "estimate"):
-            raise ConfigError(f"safety_critic.ground: expected 'auto', 'zero' or 'estimate', got {self.ground!r}")
-        if self.repetition_window < 4 or self.repetition_min_windows < 2:
-            raise ConfigError("safety_critic.repetition_window / repetition_min_windows: expected >= 4 frames and >= 2 windows")
 
 
 @dataclass

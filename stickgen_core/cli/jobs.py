@@ -259,26 +259,34 @@ def register(sub) -> None:
         p.add_argument("--workspace", help="folder holding runs/ (default $STICKGEN_WORKSPACE or .)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    # the flags that override a config key say what the key says (the JobSpec copies the same help and range;
+    # read from the config, which is light, not from the jobs package)
+    from dataclasses import fields
+
+    from ..config import LoraConfig, LossWeights, TrainingConfig
+    from ..config_fields import choices_of, cli_help
+
     la = jsub.add_parser("launch", help="start a training run (queued when a local run is already training)")
     common(la)
     la.add_argument("--config", required=True, help="config YAML or name under configs/ (small, sft_small, ...)")
     la.add_argument("--data_path", required=True, help="curated split; embedded first when it has no embeddings")
-    la.add_argument("--stage", choices=("pretrain", "sft"), help="default: sft when the config's name says so")
+    la.add_argument("--stage", choices=choices_of(TrainingConfig, "stage"),
+                    help=f"{cli_help(TrainingConfig, 'stage')} Default: sft when the config's name says so.")
     la.add_argument("--run-name")
     g = la.add_mutually_exclusive_group()
-    g.add_argument("--resume_from", help="continue from this checkpoint")
-    g.add_argument("--init_from", help="start from these weights (SFT warm start)")
-    la.add_argument("--epochs", type=int)
-    la.add_argument("--batch_size", type=int)
-    la.add_argument("--learning_rate", type=float)
-    la.add_argument("--loss-weight", action="append", metavar="NAME=W", help="e.g. pose=1.0 (repeatable)")
+    g.add_argument("--resume_from", help=cli_help(TrainingConfig, "resume_from"))
+    g.add_argument("--init_from", help=cli_help(TrainingConfig, "init_from"))
+    for name, typ in (("epochs", int), ("batch_size", int), ("learning_rate", float)):
+        la.add_argument(f"--{name}", type=typ, help=cli_help(TrainingConfig, name))
+    la.add_argument("--loss-weight", action="append", metavar="NAME=W",
+                    help=f"e.g. pose=1.0 (repeatable); NAME one of {', '.join(f.name for f in fields(LossWeights))}")
     lg = la.add_mutually_exclusive_group()
-    lg.add_argument("--lora", action="store_true", help="train LoRA adapters only")
+    lg.add_argument("--lora", action="store_true", help=cli_help(LoraConfig, "enabled"))
     lg.add_argument("--no-lora", action="store_true", help="full fine-tuning even when the config enables LoRA")
-    la.add_argument("--lora-rank", type=int)
-    la.add_argument("--lora-alpha", type=int)
-    la.add_argument("--lora-dropout", type=float)
-    la.add_argument("--lora-target-modules", nargs="+")
+    la.add_argument("--lora-rank", type=int, help=cli_help(LoraConfig, "rank"))
+    la.add_argument("--lora-alpha", type=int, help=cli_help(LoraConfig, "alpha"))
+    la.add_argument("--lora-dropout", type=float, help=cli_help(LoraConfig, "dropout"))
+    la.add_argument("--lora-target-modules", nargs="+", help=cli_help(LoraConfig, "target_modules"))
     la.add_argument("--backend", choices=("local", "runpod", "skypilot"), default="local")
     la.add_argument("--gpu-count", dest="gpu_count", type=int, default=1,
                     help="GPUs per machine (default 1); above 1 the trainer runs under torchrun, one process per GPU, "

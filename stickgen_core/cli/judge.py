@@ -111,8 +111,13 @@ def register(sub) -> None:
     k = sub.add_parser("critic", help="judge clips with the safety critic and explain the verdicts")
     k.add_argument("file")
     k.add_argument("--index", type=int, help="position of the clip in the file (counting invalid samples too)")
-    k.add_argument("--ground", choices=["auto", "zero", "estimate"], default="auto")
-    k.add_argument("--rejection-severity-threshold", type=float, default=0.7)
+    from ..config_fields import choices_of, cli_help
+    from ..critic_config import SafetyCriticConfig as Critic  # no torch: --help stays fast
+
+    k.add_argument("--ground", choices=choices_of(Critic, "ground"), default=Critic.ground,
+                   help=cli_help(Critic, "ground"))
+    k.add_argument("--rejection-severity-threshold", type=float, default=Critic.rejection_severity_threshold,
+                   help=cli_help(Critic, "rejection_severity_threshold"))
     k.set_defaults(func=cmd_critic)
 
     ev = sub.add_parser("eval-adversarial", help="run prompt suites through a checkpoint and the safety critic")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from ..config import load_config
+from ..config import LoraConfig, TrainingConfig, load_config
+from ..config_fields import check_fields, setting
 from ..errors import JobError
 
-BACKENDS = ("local", "runpod", "skypilot")
-STAGES = ("pretrain", "sft")
+Backend = Literal["local", "runpod", "skypilot"]
+Stage = Literal["pretrain", "sft"]
+BACKENDS: tuple[str, ...] = typing.get_args(Backend)
+STAGES: tuple[str, ...] = typing.get_args(Stage)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # the repository's, in a source checkout
 
@@ -26,65 +30,62 @@ def config_dirs() -> list[Path]:
 
 @dataclass
 class LoraSpec:
-    """The ``lora`` section a job overrides (None fields keep the config's value)."""
+    """The ``lora`` section a job overrides (None fields keep the config's value); help and ranges are the
+    config's own."""
 
-    enabled: bool = False
-    rank: int | None = None
-    alpha: int | None = None
-    dropout: float | None = None
-    target_modules: list[str] | None = None
+    SECTION: ClassVar[str] = "job.lora"
+
+    enabled: bool = setting(False, like=(LoraConfig, "enabled"))
+    rank: int | None = setting(None, like=(LoraConfig, "rank"))
+    alpha: int | None = setting(None, like=(LoraConfig, "alpha"))
+    dropout: float | None = setting(None, like=(LoraConfig, "dropout"))
+    target_modules: list[str] | None = setting(None, like=(LoraConfig, "target_modules"))
+
+    def __post_init__(self) -> None:
+        check_fields(self, error=JobError)
 
 
 @dataclass
 class JobSpec:
-    """One training job. ``resume_from`` and ``init_from`` exclude each other."""
+    """One training job. ``resume_from`` and ``init_from`` exclude each other.
 
-    stage: str
-    config: str                         # a YAML path, or a name under configs/ ("small", "sft_small")
-    data: str                           # a curated split; embedded first when it has no embeddings
-    run_name: str | None = None
-    resume_from: str | None = None
-    init_from: str | None = None
-    lora: LoraSpec | None = None
-    loss_weights: dict[str, float] = field(default_factory=dict)
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    gpu_count: int = 1                  # GPUs per node; above 1 the trainer runs under torchrun (DDP)
-    overrides: dict[str, Any] = field(default_factory=dict)   # any other config section, nested
-    backend: str = "local"
-    backend_settings: dict[str, Any] = field(default_factory=dict)
+    Each field's type, choices and range are checked when the spec is made (``JobError`` naming
+    ``job.<field>``); ``validate`` adds what needs the whole spec or the disk (the config file)."""
+
+    SECTION: ClassVar[str] = "job"
+
+    stage: Stage = setting(like=(TrainingConfig, "stage"))
+    config: str = setting(help="A config YAML path, or a name under configs/ (small, sft_small, ...).")
+    data: str = setting(help="A curated split; embedded first when it has no embeddings.")
+    run_name: str | None = setting(None, help="The run's folder name under runs/ (default <stage>-<date>-<time>).")
+    resume_from: str | None = setting(None, like=(TrainingConfig, "resume_from"))
+    init_from: str | None = setting(None, like=(TrainingConfig, "init_from"))
+    lora: LoraSpec | None = setting(None, help="LoRA settings over the config's lora section.")
+    loss_weights: dict[str, float] = setting(default_factory=dict, ge=0, le=1e6,
+                                             help="Loss weights over the config's loss_weights, by name.")
+    epochs: int | None = setting(None, like=(TrainingConfig, "epochs"))
+    batch_size: int | None = setting(None, like=(TrainingConfig, "batch_size"))
+    learning_rate: float | None = setting(None, like=(TrainingConfig, "learning_rate"))
+    gpu_count: int = setting(1, help="GPUs per machine (a RunPod pod has up to 8); above 1 the trainer runs under "
+                                     "torchrun, one process per GPU, each with the batch size.", ge=1)
+    overrides: dict[str, Any] = setting(default_factory=dict, help="Any other config section, nested.")
+    backend: Backend = setting("local", help="Where the job runs: this machine, a RunPod pod or SkyPilot.")
+    backend_settings: dict[str, Any] = setting(default_factory=dict, help="The backend's own settings.")
+
+    def __post_init__(self) -> None:
+        check_fields(self, error=JobError)
 
     def validate(self) -> "JobSpec":
         """Raise JobError naming the first bad field; returns self."""
-        if self.stage not in STAGES:
-            raise JobError(f"job.stage: expected one of {STAGES}, got {self.stage!r}")
-        if self.backend not in BACKENDS:
-            raise JobError(f"job.backend: expected one of {BACKENDS}, got {self.backend!r}")
-        if not isinstance(self.data, str) or not self.data:
+        check_fields(self, error=JobError)  # again: a field may have been set since the spec was made
+        if not self.data:
             raise JobError("job.data: expected the path of a dataset file")
         if self.run_name is not None and not _NAME.match(self.run_name):
             raise JobError(f"job.run_name: expected letters, digits, '.', '_' or '-' (at most 64), got {self.run_name!r}")
         if self.resume_from and self.init_from:
             raise JobError("job.resume_from / job.init_from: set one of them, not both")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise JobError(f"job.{name}: expected a whole number of at least 1, got {value!r}")
-        if not isinstance(self.gpu_count, int) or isinstance(self.gpu_count, bool) or self.gpu_count < 1:
-            raise JobError(f"job.gpu_count: expected a whole number of at least 1, got {self.gpu_count!r}")
-        if self.learning_rate is not None and not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise JobError(f"job.learning_rate: expected a positive number, got {self.learning_rate!r}")
-        for key, value in self.loss_weights.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise JobError(f"job.loss_weights.{key}: expected a number >= 0, got {value!r}")
         if self.lora is not None:
-            if self.lora.rank is not None and self.lora.rank < 1:
-                raise JobError(f"job.lora.rank: expected at least 1, got {self.lora.rank}")
-            if self.lora.dropout is not None and not 0 <= self.lora.dropout < 1:
-                raise JobError(f"job.lora.dropout: expected 0 <= dropout < 1, got {self.lora.dropout}")
-        if not isinstance(self.backend_settings, dict):
-            raise JobError("job.backend_settings: expected a mapping")
+            check_fields(self.lora, error=JobError)
         self.config_path()  # a missing config is the config field's error
         try:
             load_config(self.config_path(), overrides=self.config_overrides())

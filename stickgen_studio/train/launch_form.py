@@ -4,6 +4,7 @@ core's message shows inline) and gives the exact ``stickgen jobs launch`` line."
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from stickgen_core.config import LossWeights, load_config
+from stickgen_core.config import LoraConfig, LossWeights, TrainingConfig, load_config
+from stickgen_core.config_fields import describe
 from stickgen_core.curation.export import PRETRAIN_FILE, SFT_FILE
 from stickgen_core.errors import StickGenError
 from stickgen_core.io import DATASET_SUFFIXES
@@ -33,7 +35,7 @@ START_HELP = {
     "init": "init_from loads the <b>weights only</b> (e.g. a pretrained best checkpoint for SFT); the optimizer "
             "and scheduler start fresh and training starts at epoch 0.",
 }
-LOSS_TERMS = [f for f in LossWeights.__dataclass_fields__]
+LOSS_TERMS = [f.name for f in fields(LossWeights)]
 
 
 def _spin(lo: float, hi: float, decimals: int = 0, step: float = 1.0):
@@ -85,8 +87,6 @@ class LaunchForm(QWidget):
         self.epochs, self.batch = _spin(1, 100_000), _spin(1, 65_536)
         self.lr = _spin(1e-8, 10.0, decimals=8, step=1e-5)
         self.gpu_count = _spin(1, 64)
-        self.gpu_count.setToolTip("GPUs on the machine (a RunPod pod has up to 8). Above 1 the trainer runs under "
-                                  "torchrun, one process per GPU, each with the batch size above")
         self.batch_note = QLabel()
         self.batch_note.setWordWrap(True)
         self.run_name = QLineEdit()
@@ -97,7 +97,6 @@ class LaunchForm(QWidget):
         self.lora_rank, self.lora_alpha = _spin(1, 1024), _spin(1, 4096)
         self.lora_dropout = _spin(0.0, 0.99, decimals=3, step=0.01)
         self.lora_modules = QLineEdit()
-        self.lora_modules.setToolTip("Linear layers whose names contain one of these words, comma separated")
         lf = QFormLayout(self.lora)
         for label, w in (("Rank", self.lora_rank), ("Alpha", self.lora_alpha), ("Dropout", self.lora_dropout),
                          ("Target modules", self.lora_modules)):
@@ -107,6 +106,15 @@ class LaunchForm(QWidget):
         wf = QFormLayout(wbox)
         for name, w in self.weights.items():
             wf.addRow(name, w)
+        # each control's tooltip is its key's help, range and key path (the words of `stickgen jobs launch --help`)
+        for w, cls, name in ((self.stage, TrainingConfig, "stage"), (self.epochs, TrainingConfig, "epochs"),
+                             (self.batch, TrainingConfig, "batch_size"), (self.lr, TrainingConfig, "learning_rate"),
+                             (self.gpu_count, JobSpec, "gpu_count"), (self.run_name, JobSpec, "run_name"),
+                             (self.lora, LoraConfig, "enabled"), (self.lora_rank, LoraConfig, "rank"),
+                             (self.lora_alpha, LoraConfig, "alpha"), (self.lora_dropout, LoraConfig, "dropout"),
+                             (self.lora_modules, LoraConfig, "target_modules"),
+                             *((box, LossWeights, term) for term, box in self.weights.items())):
+            w.setToolTip(describe(cls, name) + (" Comma-separated." if w is self.lora_modules else ""))
 
         self.backend = BackendBox()
         self.preview = ConfigPreview()

@@ -40,12 +40,11 @@ def test_plan_runs_torchrun_for_several_gpus_and_plain_python_for_one(tmp_path, 
 
 @pytest.mark.parametrize("value, ok", [(1, True), (2, True), (0, False), (-1, False), (True, False), (1.5, False)])
 def test_gpu_count_is_a_whole_number_of_at_least_one(tiny_spec, value, ok):
-    spec = tiny_spec(gpu_count=value)
     if ok:
-        assert spec.validate().gpu_count == value
-    else:
+        assert tiny_spec(gpu_count=value).validate().gpu_count == value
+    else:  # refused when the spec is made (its fields check themselves)
         with pytest.raises(JobError, match="job.gpu_count"):
-            spec.validate()
+            tiny_spec(gpu_count=value)
 
 
 def test_cli_gpu_count_round_trips_through_the_copied_command(tiny_data):
