@@ -5,7 +5,8 @@ request, whatever its route, must carry ``Authorization: Bearer <token>`` (compa
 time) or gets 401.
 
 Endpoints: ``GET /status``, ``GET /metrics?offset=N`` (lines from N on, at most ``MAX_ROWS``, and the
-next offset), ``GET /log?lines=N`` (at most ``MAX_LINES``), ``GET /checkpoints`` (names and sizes),
+next offset), ``GET /log?lines=N`` (at most ``MAX_LINES``), ``GET /system`` (the trainer's CPU, memory and GPU
+samples, system.jsonl, bounded by its writer), ``GET /checkpoints`` (names and sizes),
 ``GET /checkpoints/<name>`` (streamed at once; its version in ``X-Checkpoint-Version``),
 ``GET /checkpoints/<name>.sha256?version=V`` (the SHA-256 of the bytes that download sent, hashed
 while streaming, so the client verifies after the body instead of waiting for a whole-file hash
@@ -38,6 +39,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from ..errors import AgentError, JobError
+from ..system_metrics import SYSTEM_FILE, read_system
 from .backends import Backend
 from .process import ProcessRef
 from .run import Run, tail_lines
@@ -191,7 +193,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         handler = {("GET", "/status"): self._status, ("GET", "/metrics"): self._metrics,
-                   ("GET", "/log"): self._log, ("GET", "/checkpoints"): self._checkpoints,
+                   ("GET", "/log"): self._log, ("GET", "/system"): self._system,
+                   ("GET", "/checkpoints"): self._checkpoints,
                    ("PUT", "/upload"): self._upload, ("POST", "/stop"): self._stop}.get((method, url.path))
         if handler is None and method == "GET" and url.path.startswith("/checkpoints/"):
             name = url.path[len("/checkpoints/"):]
@@ -235,6 +238,10 @@ class _Handler(BaseHTTPRequestHandler):
         lines = min(_whole(q.get("lines", "50"), "lines"), MAX_LINES)
         self._drain()
         self._json({"lines": tail_lines(self.server.run.root / "train.log", lines)})
+
+    def _system(self, _q: dict) -> None:
+        self._drain()
+        self._json({"rows": read_system(self.server.run.root / SYSTEM_FILE)})
 
     def _checkpoints(self, _q: dict) -> None:
         folder = self.server.run.root / "checkpoints"

@@ -62,6 +62,10 @@ class AgentClient:
     def log(self, lines: int = 50) -> list[str]:
         return self._json("GET", f"/log?lines={int(lines)}")["lines"]
 
+    def system(self) -> list[dict]:
+        """The run's system metrics rows (CPU, memory, GPU samples)."""
+        return self._json("GET", "/system")["rows"]
+
     def checkpoints(self) -> list[dict]:
         return self._json("GET", "/checkpoints")["checkpoints"]
 

@@ -36,6 +36,9 @@ class Backend:
     def sync_log(self, run: "Run") -> None:
         """Bring train.log up to date (remote runs copy its tail from the pod)."""
 
+    def sync_system(self, run: "Run") -> None:
+        """Bring system.jsonl (CPU, memory, GPU samples) up to date (remote runs copy it from the pod)."""
+
     def fetch_checkpoint(self, run: "Run", which: str) -> "Path":
         """The local path of the run's best or latest checkpoint (remote runs download it)."""
         path = run.checkpoint(which)

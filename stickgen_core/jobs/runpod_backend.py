@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AgentError, RunPodError
+from ..io import atomic_write_text
+from ..system_metrics import SYSTEM_FILE
 from .agent_client import AgentClient
 from .backends import Backend
 from .delivery import deliver_run
@@ -327,6 +329,19 @@ class RunPodBackend(Backend):
         except AgentError:
             return
         (run.root / "train.log").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+    def sync_system(self, run: Run) -> None:
+        """Copy the pod's system.jsonl home (whole: its writer keeps it small); unchanged, the file is left alone."""
+        if not self._agent_up(run):
+            return
+        try:
+            rows = self.client(run).system()
+        except AgentError:
+            return
+        text = "".join(json.dumps(r) + "\n" for r in rows if isinstance(r, dict))
+        path = run.root / SYSTEM_FILE
+        if text and (not path.is_file() or path.read_text(encoding="utf-8") != text):
+            atomic_write_text(path, text)
 
     def fetch_checkpoint(self, run: Run, which: str = "best") -> Path:
         """Copy the best or latest checkpoint into the local run folder: from the pod's agent while it is up,

@@ -36,6 +36,7 @@ from .precision import autocast_for
 from .reporters import Reporters, open_reporters
 from .optim import LRSchedule, build_optimizer
 from .state import Snapshots, TrainState, resume_into
+from ..system_metrics import SystemSampler
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class RunFolder:
         me = psutil.Process()
         self._process = {"pid": me.pid, "create_time": me.create_time(), "host": socket.gethostname()}
         self.reporters = Reporters()  # TensorBoard / W&B / MLflow (training.report_to), opened by train()
+        self.system: SystemSampler | None = None   # CPU / memory / GPU samples (system.jsonl), started by train()
 
     def write_json(self, name: str, data: dict) -> None:
         atomic_write_text(self.root / name, json.dumps(data, indent=2, default=str))
@@ -85,6 +87,8 @@ class RunFolder:
     def close(self) -> None:
         self._metrics.close()
         self.reporters.close()
+        if self.system is not None:
+            self.system.stop()
 
 
 def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
@@ -181,6 +185,8 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
 
     summary: dict[str, Any] = {"run_dir": str(run.root), "stopped": False}
     start_epoch = progress.epoch
+    if ddp.main:
+        run.system = SystemSampler(run.root, device=device).start()
     run.status(RunState.RUNNING, epoch=start_epoch, global_step=progress.step, error=None)
     for epoch in range(start_epoch, tc.epochs):
         progress.epoch = epoch

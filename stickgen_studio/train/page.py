@@ -24,6 +24,7 @@ from .live_plots import LivePlots
 from .log_view import LogView
 from .poller import RunsPoller, RunState
 from .runs_overview import RunsOverview
+from .system_plots import SystemPlots
 from .runs_table import COLUMNS, BadgeDelegate, ProgressDelegate, RunsModel, build_row
 from .series import RunSeries
 
@@ -104,6 +105,8 @@ class TrainPage(QWidget):
         self.tabs.addTab(self.log_view, "Log")
         self.overview = RunsOverview()   # every run's config and final metrics; a double click selects it
         self.tabs.addTab(self.overview, "Runs table")
+        self.system = SystemPlots()      # the selected run's CPU, memory and GPU use
+        self.tabs.addTab(self.system, "System")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(runs)
         right.addWidget(self.tabs)
@@ -174,6 +177,7 @@ class TrainPage(QWidget):
         if self.table_message.isHidden() != bool(states):
             self.table_message.say(None if states else self.table_message_text)
         self._restore_selection(selected, ids)
+        self._show_system()
         self.plots.update_series(self.series)
         self.form.set_checkpoints([(f"{s.run_id} · {which}", str(Path(s.path) / "checkpoints" / f"model_checkpoint_{which}.pth"))
                                    for s in reversed(states) for which, has in (("best", s.has_best), ("latest", s.has_latest)) if has])
@@ -209,8 +213,17 @@ class TrainPage(QWidget):
         ids = self.selected_ids()
         return self.states.get(ids[-1]) if ids else None
 
+    def _show_system(self) -> None:
+        """The System tab follows the current run; the poller reads that run's samples (the next poll if new)."""
+        s = self.current()
+        if self.poller is not None and s is not None and self.poller.system_runs != {s.run_id}:
+            self.poller.system_runs = {s.run_id}
+            self.poller.poll_now()
+        self.system.show_run(s.run_id if s else None, s.system if s else None)
+
     def _selection_changed(self, *_: object) -> None:
         self.plots.show_runs(self.selected_ids())
+        self._show_system()
         self.plots.update_series(self.series)
         self._update_buttons()
 

@@ -19,6 +19,7 @@ from stickgen_core.io import read_yaml
 from stickgen_core.jobs import Run, list_runs
 from stickgen_core.jobs import RunState as State
 from stickgen_core.run_table import MetricTotals, table_row
+from stickgen_core.system_metrics import SYSTEM_FILE, read_system
 
 from ..workers import Task
 from .series import Columns, parse_rows
@@ -41,6 +42,7 @@ class RunState:
     log: list[str] | None = None
     pod: dict[str, Any] | None = None   # a RunPod run's pod while it exists: pod_id, status, cost_per_hr
     table: dict[str, Any] = field(default_factory=dict)   # the runs table's row (stickgen_core.run_table)
+    system: list[dict[str, Any]] | None = None   # system.jsonl's rows, read for the runs in ``system_runs`` only
 
 
 def _iso_seconds(text: str | None) -> float | None:
@@ -87,6 +89,8 @@ class RunsPoller(QObject):
         self.log_lines = 400
         self._runs: dict[str, tuple[Run, int, int | None]] = {}   # run_id -> (Run, metrics offset, epochs)
         self._totals: dict[str, MetricTotals] = {}   # run_id -> final metrics folded over the rows read so far
+        self.system_runs: set[str] = set()       # whose system metrics to read (the selected run)
+        self._system: dict[str, tuple[tuple[int, int] | None, list]] = {}   # run_id -> (file size and time, rows)
         self._task: Task | None = None
         self._again = False
         self.timer = QTimer(self)
@@ -148,8 +152,23 @@ class RunsPoller(QObject):
                                 run.checkpoint("best") is not None, run.checkpoint("latest") is not None,
                                 run.log_tail(self.log_lines) if run.run_id == self.log_run else None,
                                 _pod(run) if summary.get("backend") == "runpod" else None,
-                                table_row(run, summary, totals)))
+                                table_row(run, summary, totals),
+                                self._system_rows(run) if run.run_id in self.system_runs else None))
         for gone in set(self._runs) - seen:
             del self._runs[gone]
             self._totals.pop(gone, None)
+            self._system.pop(gone, None)
         return out
+
+    def _system_rows(self, run: Run) -> list[dict[str, Any]]:
+        """The run's system metrics; the same list object while system.jsonl is unchanged (nothing to redraw)."""
+        run.backend.sync_system(run)
+        try:
+            st = (run.root / SYSTEM_FILE).stat()
+            key: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        old = self._system.get(run.run_id)
+        if old is None or old[0] != key:
+            old = self._system[run.run_id] = (key, read_system(run.root / SYSTEM_FILE))
+        return old[1]
