@@ -22,7 +22,7 @@ LINE_LIMIT = 400
 SIZE_CHECKED = ("stickgen_core/train", "stickgen_core/jobs", "stickgen_studio/curate")
 # files over the limit when this test was written: they may shrink, never grow; split them and
 # delete their line here (a new file over the limit fails at once)
-KNOWN_LONG = {"stickgen_studio/curate/panel.py": 514}
+KNOWN_LONG: dict[str, int] = {}
 
 
 def _module_name(path: Path, root: Path) -> str:

@@ -5,8 +5,10 @@ It runs on every slider move in the studio, so it works on numpy columns, never 
 
 from __future__ import annotations
 
+import copy
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ PRETRAIN_RULES = ("invalid_sample", "duplicate", "missing_metrics", "too_short",
 SFT_RULES = ("not_in_pretrain", "sft_low_quality", "sft_low_realism", "sft_camera_unstable",
              "sft_action_balance", "sft_source_balance")
 KEPT = -1
+_UNSET = object()
 _REQUIRED = ("artifact_score", "realism_score", "camera_stability", "n_frames")
 
 
@@ -64,12 +67,37 @@ def combined_quality(table: PreparedTable, cfg: CurationConfig) -> np.ndarray:
             * (1 - cfg.synthetic_quality_penalty * syn[codes]))
 
 
-def _first_failed(rules: list[np.ndarray]) -> np.ndarray:
-    """Index of the first True rule per row, -1 when none is."""
-    out = np.full(len(rules[0]), KEPT, dtype=np.int8)
-    for k in range(len(rules) - 1, -1, -1):  # later rules first, so earlier ones overwrite them
-        out[rules[k]] = k
-    return out
+# the index of the lowest set bit of every 8-bit pattern (-1 for none): a rule list of up to 8 rules,
+# packed one bit a rule, gives each row's first failed rule in one table look-up
+_LOWEST_BIT = np.array([KEPT] + [(b & -b).bit_length() - 1 for b in range(1, 256)], dtype=np.int8)
+
+
+class RuleMasks:
+    """One rule list's masks (up to 8), packed one bit a rule per row and kept between calls.
+
+    A slider move changes one threshold, so only that rule's comparison runs again (``computed``
+    counts them); each row's first failed rule is then one look-up of its bit pattern.
+    """
+
+    def __init__(self, n: int, rules: tuple[str, ...]) -> None:
+        self.rules = rules
+        self.bits = np.zeros(n, dtype=np.uint8)
+        self.keys: list[object] = [_UNSET] * len(rules)  # the inputs each mask was computed from
+        self.computed: Counter[str] = Counter()
+
+    def update(self, k: int, key: object, mask: Callable[[], np.ndarray]) -> None:
+        """Rule ``k``'s mask as ``mask()`` computes it, unless ``key`` (its inputs) is the one last used."""
+        if self.keys[k] == key:
+            return
+        m = mask()
+        self.bits &= np.uint8(~(1 << k) & 0xFF)
+        self.bits |= np.asarray(m, dtype=bool).view(np.uint8) << np.uint8(k)
+        self.keys[k] = key
+        self.computed[self.rules[k]] += 1
+
+    def first_failed(self) -> np.ndarray:
+        """int8 per row: index of the first rule it fails, -1 when it passes all (a new array)."""
+        return _LOWEST_BIT[self.bits]
 
 
 def _distribution(slots: np.ndarray, names: list[str], mask: np.ndarray) -> dict[str, dict[str, float]]:
@@ -101,7 +129,9 @@ class PreparedTable:
 
     A slider move re-runs ``apply_thresholds`` on 100,000 rows; reading columns out of the
     DataFrame, finding duplicate ids and ordering clips for SFT balancing do not depend on
-    the thresholds, so a prepared table does them once. Treat the table as frozen after.
+    the thresholds, so a prepared table does them once. Treat the table as frozen after. It also keeps
+    the last setting's rule masks and balancing, so a move recomputes only what it changed: one
+    thread at a time may use it.
     """
 
     def __init__(self, table: pd.DataFrame) -> None:
@@ -123,13 +153,32 @@ class PreparedTable:
         self.dup = self.valid & _duplicated_ids(table)
         self.keys = table["clip_key"].to_numpy() if "clip_key" in table else _keys_of(table["clip_id"])
         self._by_config: dict[tuple, tuple[np.ndarray, Grouping, Grouping]] = {}
+        # the last setting's rule masks: apply_thresholds recomputes only the rules whose inputs moved
+        self.pretrain_masks = RuleMasks(n, PRETRAIN_RULES)
+        self.sft_masks = RuleMasks(n, SFT_RULES[:4])
+        self._last_balance: tuple | None = None
+
+    @staticmethod
+    def source_key(cfg: CurationConfig) -> tuple:
+        """The settings the combined quality and the SFT priority order depend on."""
+        return (tuple(sorted(cfg.source_weights.items())), cfg.default_source_weight,
+                tuple(sorted(cfg.synthetic_sources)), cfg.synthetic_quality_penalty,
+                tuple(sorted(cfg.mocap_sources)), cfg.prefer_mocap, cfg.seed)
+
+    def balanced(self, candidates: np.ndarray, cfg: CurationConfig, run: Callable[[], tuple]) -> tuple:
+        """``run()`` (balancing ``candidates`` under ``cfg``), or the last answer when both are unchanged:
+        a pretrain-only threshold moved below the SFT ones leaves the SFT candidates as they were."""
+        key = (self.source_key(cfg), cfg.balance_max_fraction, cfg.max_source_fraction, cfg.balance_by_source)
+        last = self._last_balance
+        if last is None or last[0] != key or not np.array_equal(last[1], candidates):
+            last = self._last_balance = (key, candidates, run())
+        keep, cut_by, report = last[2]
+        return keep.copy(), cut_by, copy.deepcopy(report)  # callers own what they get back
 
     def per_config(self, cfg: CurationConfig) -> tuple[np.ndarray, Grouping, Grouping]:
         """(quality, rows by action, rows by source in SFT priority order) for the source settings of
         ``cfg``: the sliders never change these, so they are kept for the last few settings seen."""
-        key = (tuple(sorted(cfg.source_weights.items())), cfg.default_source_weight,
-               tuple(sorted(cfg.synthetic_sources)), cfg.synthetic_quality_penalty,
-               tuple(sorted(cfg.mocap_sources)), cfg.prefer_mocap, cfg.seed)
+        key = self.source_key(cfg)
         hit = self._by_config.get(key)
         if hit is None:
             quality = combined_quality(self, cfg)
@@ -161,20 +210,31 @@ def apply_thresholds(table: pd.DataFrame | PreparedTable, config: CurationConfig
     t = table if isinstance(table, PreparedTable) else PreparedTable(table)
     n = t.n
     quality, by_act, by_src = t.per_config(config)
+    q_key = t.source_key(config)
     frames, art, real, cam = t.frames, t.art, t.real, t.cam
-    with np.errstate(invalid="ignore"):
-        pre_rules = [~t.valid, t.dup, t.valid & (t.missing | np.isnan(quality)), frames < config.min_frames,
-                     frames > config.max_frames, art > config.max_artifact_score, real < config.min_realism_pretrain,
-                     quality < config.min_quality_pretrain]
-    pre_reason = _first_failed(pre_rules)
+    pre, c = t.pretrain_masks, config
+    with np.errstate(invalid="ignore"):  # NaN compares False: missing metrics have their own rule
+        pre.update(0, (), lambda: ~t.valid)
+        pre.update(1, (), lambda: t.dup)
+        pre.update(2, q_key, lambda: t.valid & (t.missing | np.isnan(quality)))
+        pre.update(3, c.min_frames, lambda: frames < c.min_frames)
+        pre.update(4, c.max_frames, lambda: frames > c.max_frames)
+        pre.update(5, c.max_artifact_score, lambda: art > c.max_artifact_score)
+        pre.update(6, c.min_realism_pretrain, lambda: real < c.min_realism_pretrain)
+        pre.update(7, (q_key, c.min_quality_pretrain), lambda: quality < c.min_quality_pretrain)
+    pre_reason = pre.first_failed()
     pretrain = pre_reason == KEPT
+    sft_in = t.sft_masks
     with np.errstate(invalid="ignore"):
-        sft_rules = [~pretrain, quality < config.min_quality_sft, real < config.min_realism_sft,
-                     cam < config.min_camera_stability_sft]
-    sft_reason = _first_failed(sft_rules)
+        sft_in.update(0, (q_key, tuple(pre.keys)), lambda: ~pretrain)
+        sft_in.update(1, (q_key, c.min_quality_sft), lambda: quality < c.min_quality_sft)
+        sft_in.update(2, c.min_realism_sft, lambda: real < c.min_realism_sft)
+        sft_in.update(3, c.min_camera_stability_sft, lambda: cam < c.min_camera_stability_sft)
+    sft_reason = sft_in.first_failed()
     candidates = sft_reason == KEPT
     src_names, act_names = t.src_names, t.act_names
-    keep, cut_by, report = balance(candidates, by_act, act_names, by_src, src_names, config)
+    keep, cut_by, report = t.balanced(candidates, config, lambda: balance(candidates, by_act, act_names, by_src,
+                                                                          src_names, config))
     sft_reason[cut_by == 1] = SFT_RULES.index("sft_action_balance")
     sft_reason[cut_by == 2] = SFT_RULES.index("sft_source_balance")
     sft = keep

@@ -1,8 +1,9 @@
 """The Curate panel: datasets, live thresholds, clip table, clip player, summary, export.
 
-Every number comes from stickgen_core (annotate, apply_thresholds, frame_flags,
-export_splits); long work runs in a ``Task`` on one queue, so follow-up work waits for the
-task before it instead of being dropped.
+The state (files, metrics table, thresholds, splits, selection, export) is a
+``stickgen_core.curation.CurationSession``: the panel forwards what the user does to it and
+renders its change events. Long work runs in a ``Task`` on one queue, so follow-up work waits
+for the task before it instead of being dropped.
 """
 
 from __future__ import annotations
@@ -11,26 +12,22 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from PySide6.QtCore import QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
-from stickgen_core.curation import PRETRAIN_RULES, CurationConfig, apply_thresholds, export_splits, prepare_table
+from stickgen_core.curation import CurationConfig
+from stickgen_core.curation.session import CurationSession
 from stickgen_core.errors import StickGenError
-from stickgen_core.io import load_torch_file, samples_from_object
+from stickgen_core.workspace import Workspace
 
-from .. import palette
-from ..widgets.clip_card import ClipCard
 from ..workers import Task, TaskQueue, progress_text
-from ..workspace import Workspace
-from . import importing, panel_layout
-from .table_model import COLUMNS, PRETRAIN_ONLY, SFT, status_label
+from . import dialogs, importing, panel_layout
+from .preview import ClipPreview
+from .table_model import COLUMNS
 
 log = logging.getLogger(__name__)
 DEMO_CLIPS = 3000
-EXPORT_NAMES = ("pretrain_data.pt", "sft_data.pt", "curation_stats.json")
 
 
 class CuratePanel(QWidget):
@@ -42,28 +39,23 @@ class CuratePanel(QWidget):
     def __init__(self, demo_clips: int | None = None) -> None:
         super().__init__()
         self.demo_clips = demo_clips or DEMO_CLIPS
-        self.workspace: Workspace | None = None
-        self.table: pd.DataFrame | None = None
-        self.prepared = None  # the table read once for the sliders (stickgen_core.curation.prepare_table)
-        self.files: list[str] = []
-        self.result = None
+        self.session = CurationSession()
         self.tasks = TaskQueue(self)
+        self.preview = ClipPreview(self)
         self.last_error: str | None = None
         self.last_dialog: QMessageBox | None = None
-        self.last_update_ms = 0.0
-        self.last_export: dict | None = None
+        self.last_update_ms = 0.0   # a threshold change: the session's recompute and this page's redraw
         self.first_data_s: float | None = None
-        self._wanted: list[str] = []  # dataset files the user asked for, in order
         self._annotation_queued = False
-        self._file_cache: dict[str, list] = {}
-        self._preview_task: Task | None = None
         self._closing = False
-        self._data_generation = 0     # bumped whenever the clips on show change (a preview read is then stale)
-        self._problems: list[tuple[str, str]] = []
-        self._import_problems: list[tuple[str, str]] = []  # files that could not be converted or read
         self._unreported: list[tuple[str, str]] = []  # import problems the next loading's dialog shows
 
         panel_layout.build(self)
+        # render the session's changes (bound methods: psygnal holds them weakly)
+        for signal, slot in ((self.session.table_changed, self._on_table), (self.session.files_changed, self._on_files),
+                             (self.session.result_changed, self._on_result),
+                             (self.session.config_changed, self._on_config), (self.session.exported, self._on_exported)):
+            signal.connect(slot)
         self.view.customContextMenuRequested.connect(self._clip_menu)
         self._user_split = False
         self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_split", True))
@@ -83,13 +75,20 @@ class CuratePanel(QWidget):
             lambda: self.add_datasets(importing.choose_folder(self, self._start_dir())))
         self.data_box.filesDropped.connect(self.add_datasets)
         self.data_box.removeRequested.connect(self.remove_dataset)
-        self.data_box.cancelRequested.connect(self.cancel)
+        self.data_box.cancelRequested.connect(self.tasks.cancel_all)
         self.load_button.clicked.connect(lambda: self.load_thresholds())
         self.save_button.clicked.connect(lambda: self.save_thresholds())
         self.export_button.clicked.connect(lambda: self.export())
         self.tasks.started.connect(lambda t: self._sync_busy())
         self.tasks.idle.connect(self._sync_busy)
         self._set_enabled(False)
+
+    # ------------------------------------------------------------------ the session's state, rendered
+    workspace = property(lambda self: self.session.workspace)
+    table = property(lambda self: self.session.table)
+    result = property(lambda self: self.session.result)
+    files = property(lambda self: self.session.files)
+    last_export = property(lambda self: self.session.last_export, lambda self, v: setattr(self.session, "last_export", v))
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         """Share the width so the table keeps the most room, until the user drags a splitter."""
@@ -99,8 +98,7 @@ class CuratePanel(QWidget):
 
     # ------------------------------------------------------------------ workspace and data
     def set_workspace(self, ws: Workspace, generate_if_empty: bool = False) -> None:
-        self.workspace = ws
-        self._wanted = []
+        self.session.set_workspace(ws)
         files = ws.datasets()
         self.data_box.show_files(None, [], [])
 
@@ -117,28 +115,17 @@ class CuratePanel(QWidget):
     def generate_demo(self, num_samples: int | None = None) -> None:
         if self.workspace is None:
             return
-        num_samples = num_samples or self.demo_clips
-        ws = self.workspace
-        path = str(ws.demo_dataset)
-        if ws.demo_dataset.exists():
+        path = str(self.workspace.demo_dataset)
+        if self.workspace.demo_dataset.exists():
             self.load_datasets([path])
             return
-
-        def make(progress=None, should_stop=None, on_partial=None):
-            from stickgen_core.demo import generate_demo_dataset  # torch: imported off the GUI thread
-
-            generate_demo_dataset(ws.root, num_samples=num_samples, progress=progress, should_stop=should_stop,
-                                  on_partial=on_partial)
-            return [path]
-
-        task = Task(make, name="demo")
+        task = Task(self.session.generate_demo, num_samples or self.demo_clips, name="demo")
         task.partial.connect(lambda data: self._on_partial(data, path))
         self._run(task, "Generating demo clips", "clips", lambda files: self.load_datasets(files, announce=False))
 
     def _on_partial(self, data: tuple[pd.DataFrame, list], path: str) -> None:
         table, samples = data
-        self._data_generation += 1
-        self._file_cache = {path: samples}  # the file is written at the end: preview from memory
+        self.preview.new_data({path: samples})  # the file is written at the end: preview from memory
         self._show_table(table, [path], keep_cache=True)
 
     def _start_dir(self) -> str:
@@ -157,36 +144,22 @@ class CuratePanel(QWidget):
 
     def _imported(self, result, announce: bool) -> None:
         files = [str(p) for p in result.samples_files]
-        known = {f for f, _ in result.problems}
-        self._import_problems = [(f, m) for f, m in self._import_problems if f not in known] + result.problems
+        self.session.note_import_problems(result.problems)
         if files:  # reported with the loading's own problems, in one dialog
             self._unreported = list(result.problems)
             self.load_datasets(files, announce)
         else:
             self._report_problems(result.problems)
-            self.data_box.show_files(self.table, self.files, self._import_problems + self._problems)
 
     def load_datasets(self, paths: list[str], announce: bool = True) -> None:
         """Annotate dataset files (ours, or converted ones) together with those already shown."""
-        self._wanted = list(dict.fromkeys(self._wanted + [str(p) for p in paths]))
-        if self.workspace is not None:
-            self.workspace.remember([str(p) for p in paths])
+        self.session.want([str(p) for p in paths])
         self._annotate(announce)
 
     def remove_dataset(self, path: str) -> None:
-        if self.workspace is not None:
-            self.workspace.forget(path)
-        self._problems = [(f, m) for f, m in self._problems if f != path]
-        self._import_problems = [(f, m) for f, m in self._import_problems if f != path]
-        self._wanted = [f for f in self._wanted if f != path]
-        if self._wanted:
+        self.session.forget(path)  # with no file left the session empties its table
+        if self.session.wanted:
             self._annotate(announce=False)
-        else:
-            self.files, self.table, self.prepared, self.result = [], None, None, None
-            self.model.set_table(pd.DataFrame(columns=[c for _, c, _ in COLUMNS if not c.startswith("_")]))
-            self.data_box.show_files(None, [], self._import_problems + self._problems)
-            self._set_enabled(False)
-            self.browser.update_shown()
 
     def _annotate(self, announce: bool) -> None:
         """(Re-)annotate the wanted files. A request made while another annotation waits in the
@@ -199,19 +172,16 @@ class CuratePanel(QWidget):
 
         def begin() -> None:
             self._annotation_queued = False
-            files[:] = self._wanted
+            files[:] = self.session.wanted
 
-        def work(progress=None, should_stop=None):
-            from stickgen_core.annotate import annotate  # torch: imported here, off the GUI thread, not at start-up
-
-            return annotate(files, progress=progress, should_stop=should_stop, errors=problems)
+        def work(progress=None, should_stop=None):  # torch is imported here, off the GUI thread
+            return self.session.annotate(files, errors=problems, progress=progress, should_stop=should_stop)
 
         t0 = time.perf_counter()
 
         def done(table: pd.DataFrame) -> None:
             readable = [f for f in files if f not in {p for p, _ in problems}]
-            self._problems = problems
-            self._show_table(table, readable)
+            self._show_table(table, readable, problems=problems)
             self._report_problems(self._unreported + problems)
             self._unreported = []
             if announce:
@@ -224,8 +194,7 @@ class CuratePanel(QWidget):
         self._run(task, "Annotating clips", "%", done, failure_title=None)
 
     def _on_load_failed(self, message: str, problems: list[tuple[str, str]]) -> None:
-        self._problems = problems
-        self.data_box.show_files(self.table, self.files, self._import_problems + problems)
+        self.session.set_problems(problems)
         self.show_error("Could not load datasets", message)
 
     def _report_problems(self, problems: list[tuple[str, str]]) -> None:
@@ -234,140 +203,85 @@ class CuratePanel(QWidget):
             self.show_error("Some datasets were not loaded", f"The other files were loaded.\n\n{text}",
                             icon=QMessageBox.Icon.Warning)
 
-    def _show_table(self, table: pd.DataFrame, files: list[str], keep_cache: bool = False) -> None:
+    def _show_table(self, table: pd.DataFrame, files: list[str], keep_cache: bool = False,
+                    problems: list[tuple[str, str]] | None = None) -> None:
         if self.first_data_s is None:
             self.first_data_s = time.perf_counter()
-        self.files = files
-        self.table, self.prepared = table, prepare_table(table)
-        self.summary.new_data()
         if not keep_cache:
-            self._data_generation += 1
-            self._file_cache.clear()
-        self.data_box.show_files(table, files, self._import_problems + self._problems)
+            self.preview.new_data()
+        self._sync_config()  # the splits the table shows are those of the controls (their last valid values)
+        self.session.set_table(table, files, problems)
+
+    def _on_table(self, table: pd.DataFrame | None) -> None:
+        if table is None:
+            self.model.set_table(pd.DataFrame(columns=[c for _, c, _ in COLUMNS if not c.startswith("_")]))
+            self._set_enabled(False)
+            self.browser.update_shown()
+            return
+        self.summary.new_data()
         self.model.set_table(table)
         self.thresholds.set_table(table)
         self.thresholds.set_sources(sorted(map(str, table["source"].unique())))
         self.browser.set_choices(table)
         self._set_enabled(True)
-        self.recompute()
+
+    def _on_files(self) -> None:
+        self.data_box.show_files(self.table, self.files, self.session.all_problems())
 
     # ------------------------------------------------------------------ live thresholds
-    def recompute(self) -> None:
-        if self.table is None:
-            return
-        t0 = time.perf_counter()
+    def _sync_config(self) -> bool:
+        """Hand the controls' config to the session (it recomputes when it differs); False when the
+        controls hold an invalid value (shown inline next to its control; the last good counts stay)."""
         try:
             cfg = self.thresholds.config()
-        except StickGenError as exc:  # shown inline next to its control; the last good counts stay
+        except StickGenError as exc:
             self.status.emit(str(exc))
+            return False
+        if cfg != self.session.config:
+            self.session.set_config(cfg)
+        return True
+
+    def recompute(self) -> None:
+        t0, shown = time.perf_counter(), self.result
+        if self._sync_config() and self.table is not None:  # the session recomputes, then _on_result draws
+            self.last_update_ms = (time.perf_counter() - t0) * 1000
+            if self.result is shown:  # an edit back to the same config: what is shown is current
+                self.updated.emit()
+
+    def _on_config(self, cfg) -> None:
+        """A config set on the session from elsewhere (a script): the controls show it."""
+        try:
+            same = self.thresholds.config() == cfg
+        except StickGenError:
+            same = False
+        if not same:
+            self.thresholds.set_config(cfg)
+
+    def _on_result(self, r) -> None:
+        if r is None:
             return
-        r = apply_thresholds(self.prepared, cfg)
-        self.result = r
-        codes = np.where(r.sft, SFT, np.where(r.pretrain, PRETRAIN_ONLY, r.pretrain_reason)).astype(np.int8)
-        self.model.set_status(codes, r.quality)
+        self.model.set_status(self.session.status_codes(), r.quality)
         self.thresholds.update_histograms(r.quality, r.pretrain, r.sft)
         self.counts.show_stats(r.stats)
         self.summary.show_stats(r.stats)
         self.browser.update_shown()
-        self.last_update_ms = (time.perf_counter() - t0) * 1000
         self.updated.emit()
 
     # ------------------------------------------------------------------ clip preview
-    def _read_for_preview(self, file: str) -> None:
-        """Read a dataset file for clip previews in the background (a 10,000-clip file takes seconds);
-        the selected clip is shown when it arrives."""
-        if self._preview_task is not None:
-            return  # one read at a time; when it ends, the clip selected by then is shown
-
-        def read() -> list:
-            from stickgen_core.packed import PackedClips, is_packed
-            if is_packed(file):  # one clip read on demand from the map: no whole-file read first
-                return PackedClips(file)  # type: ignore[return-value]
-            # not memory-mapped: a file truncated while mapped would kill the studio with SIGBUS
-            return samples_from_object(load_torch_file(file), file)
-
-        read_ok, data_then = [], self._data_generation
-        try:
-            size = f" ({Path(file).stat().st_size / 1e6:,.0f} MB)"
-        except OSError:
-            size = ""
-        t0, ticker = time.monotonic(), QTimer(self)
-
-        def waiting() -> None:  # in the viewer the user looks at, with a clock: a long read is not a hang
-            self.player.show_message(f"Reading {Path(file).name}{size} to show this clip… "
-                                     f"{time.monotonic() - t0:.0f} s")
-
-        def arrived(samples: list) -> None:
-            if self._data_generation != data_then:
-                return  # the data changed while the file was read: this copy may be stale
-            self._file_cache = {file: samples}  # one file at a time is plenty for previews
-            read_ok.append(True)
-            self.status.emit(f"{Path(file).name}: {len(samples):,} clips ready to preview")
-
-        def ended() -> None:
-            self._preview_task = None
-            ticker.stop()
-            ticker.deleteLater()
-            if self._closing:
-                return
-            if not read_ok:
-                self.player.show_message(None)
-            row = self.view.currentIndex().row()
-            # after a failed read only another file's clip is tried (the same one would fail again)
-            if read_ok or (self.table is not None and row >= 0
-                           and self.table.iloc[self.model.table_row(row)]["file"] != file):
-                self.show_clip(row)
-
-        task = Task(read, name="preview")
-        task.finished.connect(arrived)
-        task.failed.connect(lambda msg: self.show_error("Could not show the clip", msg))
-        task.ended.connect(ended)
-        self._preview_task = task
-        self.status.emit(f"Loading {Path(file).name} to preview its clips…")
-        ticker.timeout.connect(waiting)
-        ticker.start(1000)
-        waiting()
-        task.start()
-
     def show_clip(self, view_row: int) -> None:
         if self.table is None or view_row < 0:
+            self.session.select(None)
             self.thresholds.mark_clip(None, None)
             return
         row = self.model.table_row(view_row)
+        self.session.select(row)
         rec = self.table.iloc[row]
-        self.thresholds.mark_clip(rec, float(self.result.quality[row]) if self.result is not None else None)
+        quality = float(self.result.quality[row]) if self.result is not None else float("nan")
+        self.thresholds.mark_clip(rec, quality if self.result is not None else None)
         if not rec.get("valid", True):
             self.status.emit(f"clip {row} is invalid: {rec['problems']}")
             return
-        if rec["file"] not in self._file_cache:
-            self._read_for_preview(rec["file"])
-            return
-        try:
-            s = self._file_cache[rec["file"]][int(rec["index"])]
-        except IndexError:
-            self.show_error("Could not show the clip", f"{rec['file']}: clip {int(rec['index'])} is not in the file "
-                            "any more (it changed since it was annotated); add it again")
-            return
-        motion = s["motion"].numpy()
-        fps, ground = float(rec["fps"]), float(rec["ground_y"])
-        # the ground annotation settled on for this clip (0 for our sources, else estimated)
-        from stickgen_core.issues import curation_issues  # loaded by the first annotation already
-        from stickgen_core.metrics import ClipInput
-
-        issues = curation_issues(ClipInput(motion, fps, ground=ground))
-        code = int(self.model.status_code(view_row))
-        reason = "" if code < 0 else PRETRAIN_RULES[code].replace("_", " ")
-        metrics = {"quality": float(self.result.quality[row]) if self.result is not None else float("nan"),
-                   **{k: float(rec[k]) for k in ("artifact_score", "realism_score", "camera_stability") if k in rec},
-                   "frames": int(rec["n_frames"])}
-        # a dropped clip reads "✗ dropped — low realism" (its table label is the reason itself)
-        card = ClipCard.from_sample(s, status="✗ dropped" if code >= 0 else status_label(code), drop_reason=reason,
-                                    source=str(rec["source"]),
-                                    action=str(rec["dominant_action"]), metrics=metrics,
-                                    status_colour=palette.DROPPED if code >= 0 else
-                                    (palette.SFT if code == SFT else palette.PRETRAIN_ONLY))
-        self.player.set_clip(motion, fps, issues, card, ground=ground)
-        self.player.play()
+        self.preview.play(rec, int(self.model.status_code(view_row)), quality)
 
     def _clip_menu(self, pos) -> None:
         row = self.view.indexAt(pos).row()
@@ -379,12 +293,10 @@ class CuratePanel(QWidget):
 
     # ------------------------------------------------------------------ thresholds files
     def load_thresholds(self, path: str | None = None) -> None:
-        if path is None:
-            start = str(self.workspace.root) if self.workspace else "configs"
-            path, _ = QFileDialog.getOpenFileName(self, "Load thresholds from a config", start, "YAML (*.yaml *.yml)")
-            if not path:
-                return
-        try:
+        path = path or dialogs.thresholds_file(self, str(self.workspace.root) if self.workspace else "configs", False)
+        if not path:
+            return
+        try:  # the controls show the file; their change reaches the session as a slider's does
             widened = self.thresholds.set_config(CurationConfig.from_yaml(path))
         except StickGenError as exc:
             self.show_error("Could not load thresholds", str(exc))
@@ -393,13 +305,14 @@ class CuratePanel(QWidget):
         self.status.emit(f"thresholds loaded from {path}{note}")
 
     def save_thresholds(self, path: str | None = None) -> None:
-        if path is None:
-            start = str(self.workspace.thresholds_path) if self.workspace else "curation.yaml"
-            path, _ = QFileDialog.getSaveFileName(self, "Save thresholds into a config", start, "YAML (*.yaml *.yml)")
-            if not path:
-                return
+        start = str(self.workspace.thresholds_path) if self.workspace else "curation.yaml"
+        path = path or dialogs.thresholds_file(self, start, True)
+        if not path:
+            return
         try:
-            self.thresholds.config().save_to_yaml(path)
+            self.thresholds.config()  # an invalid control is named (and shown inline), not saved
+            self._sync_config()
+            self.session.save_thresholds(path)
         except (StickGenError, OSError) as exc:
             self.show_error("Could not save thresholds", str(exc))
             return
@@ -409,51 +322,30 @@ class CuratePanel(QWidget):
     def export(self, output_dir: str | None = None, confirmed: bool = False) -> None:
         if self.table is None or self.result is None:
             return
-        if output_dir is None:
-            start = str(self.workspace.curated_dir) if self.workspace else ""
-            output_dir = QFileDialog.getExistingDirectory(self, "Export splits to", start)
-            if not output_dir:
-                return
-        existing = [n for n in EXPORT_NAMES if (Path(output_dir) / n).exists()]
+        output_dir = output_dir or dialogs.export_folder(self, str(self.workspace.curated_dir) if self.workspace else "")
+        if not output_dir:
+            return
+        existing = self.session.existing_exports(output_dir)
         if existing and not confirmed:
-            box = QMessageBox(QMessageBox.Icon.Question, "Replace the exported splits?",
-                              f"{output_dir} already holds {', '.join(existing)}.\nReplace them with this export?",
-                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-            box.setObjectName("confirm-dialog")
-            box.accepted.connect(lambda: self.export(output_dir, confirmed=True))
-            self.last_dialog = box
-            box.open()
+            self.last_dialog = dialogs.ask_replace(self, output_dir, existing,
+                                                   lambda: self.export(output_dir, confirmed=True))
             return
         try:
-            cfg = self.thresholds.config()
+            self.thresholds.config()
+            self._sync_config()
+            job = self.session.export_job(output_dir)  # reads the splits now, not when the worker starts
         except StickGenError as exc:
             self.show_error("Could not export splits", str(exc))
             return
-        task = Task(export_splits, self.table, self.result, output_dir, cfg, name="export")
-        self._run(task, "Exporting splits", "%", self._on_exported, failure_title="Could not export splits")
+        self._run(Task(job, name="export"), "Exporting splits", "%", self.session.exported_to,
+                  failure_title="Could not export splits")
 
     def _on_exported(self, paths: dict) -> None:
-        self.last_export = paths
-        folder = Path(paths["pretrain"]).parent
-        text = "\n".join(f"{k}: {Path(v).name}" for k, v in paths.items())
-        box = QMessageBox(QMessageBox.Icon.Information, "Splits exported",
-                          f"Wrote the curated splits to {folder}:\n{text}", QMessageBox.StandardButton.Ok, self)
-        open_button = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
-        open_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))))
-        box.setObjectName("export-dialog")
-        self.last_dialog = box
-        box.open()
-        self.status.emit(f"exported to {folder}")
-        self.exported.emit({k: str(v) for k, v in paths.items()})
+        self.last_dialog = dialogs.exported(self, paths)
+        self.status.emit(f"exported to {Path(paths['pretrain']).parent}")
+        self.exported.emit(dict(paths))
 
     # ------------------------------------------------------------------ plumbing
-    def _busy(self) -> bool:
-        return self.tasks.busy()
-
-    @property
-    def task(self) -> Task | None:
-        return self.tasks.current
-
     def _run(self, task: Task, message: str, unit: str, on_done, failure_title: str | None = "Something went wrong") -> None:
         def started() -> None:
             self.data_box.show_progress(message + "…", 0.0)
@@ -483,27 +375,19 @@ class CuratePanel(QWidget):
         self.export_button.setEnabled(not busy and self.table is not None)
         self.export_button.setToolTip(tip)
 
-    def cancel(self) -> None:
-        self.tasks.cancel_all()
-
     def shutdown(self) -> None:
         """Stop playback and wait for background work (window closing)."""
         self.player.pause()
         self._closing = True
-        if self.tasks.busy():
-            self.tasks.cancel_all()
-        if self._preview_task is not None:
-            self._preview_task.wait()
+        self.tasks.cancel_all()
+        if self.preview.task is not None:
+            self.preview.task.wait()
         self.tasks.wait()
 
     def show_error(self, title: str, message: str, icon=QMessageBox.Icon.Critical) -> None:
         self.last_error = message
         log.warning("%s: %s", title, message)
-        box = QMessageBox(icon, title, message, QMessageBox.StandardButton.Ok, self)
-        box.setWindowTitle(title)
-        box.setObjectName("error-dialog")
-        self.last_dialog = box
-        box.open()  # window-modal, not blocking: the app keeps running
+        self.last_dialog = dialogs.error(self, title, message, icon)
         self.data_box.say(f"{title}: {message.splitlines()[0]}", error=True)
         self.status.emit(f"{title}: {message}")
 

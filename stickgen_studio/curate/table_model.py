@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from stickgen_core.curation import PRETRAIN_RULES
+from stickgen_core.curation.session import PRETRAIN_ONLY, SFT
 
 # (header, table column or a computed key, format)
 # what matters first: status, description, action, source, quality; the rest via the column chooser
@@ -25,8 +26,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("Camera", "camera_stability", ".3f"), ("Clip", "clip_id", "s"), ("File", "file", "s"),
 ]
 HIDDEN_BY_DEFAULT = ("Camera", "Clip", "File")
-# status codes: -2 in SFT (and pretrain), -1 pretrain only, k >= 0 dropped by PRETRAIN_RULES[k]
-SFT, PRETRAIN_ONLY = -2, -1
+# status codes (the session's): -2 in SFT (and pretrain), -1 pretrain only, k >= 0 dropped by PRETRAIN_RULES[k]
 STATUS_COLOURS = {SFT: QColor("#1b7f3b"), PRETRAIN_ONLY: QColor("#2d6cb5")}
 DROPPED_COLOUR = QColor("#b3261e")
 

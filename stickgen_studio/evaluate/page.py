@@ -71,14 +71,14 @@ class EvaluatePage(QWidget):
         self.playground.refresh()
 
     def report_paths(self) -> list[Path]:
-        return list_reports(self.workspace.root / "reports") if self.workspace else []
+        return list_reports(self.workspace.reports_dir) if self.workspace else []
 
     def checkpoints(self) -> list[Path]:
-        return find_checkpoints(self.workspace.root / "runs") if self.workspace else []
+        return find_checkpoints(self.workspace.runs_dir) if self.workspace else []
 
     @property
     def reports_dir(self) -> Path:
-        return self.workspace.root / "reports" if self.workspace else Path("reports")
+        return self.workspace.reports_dir if self.workspace else Path("reports")
 
     # ------------------------------------------------------------------ shared work
     def generator(self, checkpoint: str | Path, weights: str = "float32"):

@@ -137,7 +137,7 @@ class RunEvalBox(QGroupBox):
         self.cancel_button.clicked.connect(self.cancel)
 
     def _browse(self) -> None:
-        start = str(self.host.workspace.root / "runs") if self.host.workspace else ""
+        start = str(self.host.workspace.runs_dir) if self.host.workspace else ""
         path, _ = QFileDialog.getOpenFileName(self, "Pick a checkpoint", start, "Checkpoints (*.pth *.pt)")
         if path:
             self.checkpoint.select(path)

@@ -21,8 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+from benchlib import studio_window
 
 from stickgen_core.annotate import annotate
 from stickgen_core.io import save_dataset
@@ -51,16 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--moves", type=int, default=41)
     ap.add_argument("--play-seconds", type=float, default=4.0)
     args = ap.parse_args(argv)
-    app = QApplication.instance() or QApplication([])
-    from stickgen_studio.main_window import MainWindow
-    from stickgen_studio.resources import register_fonts
-
-    register_fonts(app)
     with tempfile.TemporaryDirectory() as tmp:
-        win = MainWindow(Path(tmp) / "ws", settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
-        win.resize(1280, 800)
-        win.show()
-        app.processEvents()
+        app, win = studio_window(Path(tmp))
         table = big_table(args.rows, Path(tmp))
         cur = win.curate
         t = time.perf_counter()

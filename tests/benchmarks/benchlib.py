@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import subprocess
 import sys
+from pathlib import Path
 from typing import Iterator
 
 
@@ -23,6 +25,24 @@ def busy_neighbour() -> Iterator[None]:
     finally:
         proc.kill()
         proc.wait()
+
+
+def studio_window(folder: Path, width: int = 1280, height: int = 800):
+    """(app, main window) of the studio on a fresh workspace under ``folder``, shown offscreen."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from stickgen_studio.main_window import MainWindow
+    from stickgen_studio.resources import register_fonts
+
+    register_fonts(app)
+    win = MainWindow(folder / "ws", settings=QSettings(str(folder / "s.ini"), QSettings.Format.IniFormat))
+    win.resize(width, height)
+    win.show()
+    app.processEvents()
+    return app, win
 
 
 def synthetic_batch(B: int, T: int, emb: int):

@@ -106,11 +106,11 @@ def test_a_clip_preview_reads_its_file_off_the_gui_thread(window, qtbot, monkeyp
     The read runs in the background (the window says so and keeps answering), then the clip plays."""
     import threading
 
-    import stickgen_studio.curate.panel as panel_mod
+    import stickgen_studio.curate.preview as preview_mod  # the preview reads files
 
     cur = window.curate
     gate, on_main = threading.Event(), []
-    real = panel_mod.load_torch_file
+    real = preview_mod.load_torch_file
 
     def slow_read(path, *a, **k):
         on_main.append(threading.current_thread() is threading.main_thread())
@@ -118,7 +118,7 @@ def test_a_clip_preview_reads_its_file_off_the_gui_thread(window, qtbot, monkeyp
             gate.wait(120)
         return real(path, *a, **k)
 
-    monkeypatch.setattr(panel_mod, "load_torch_file", slow_read)
+    monkeypatch.setattr(preview_mod, "load_torch_file", slow_read)
     try:
         _click_and_use_the_window_while_the_file_is_read(window, qtbot, on_main)
     finally:

@@ -18,7 +18,7 @@ def workspace(tmp_path, dataset_template):
 
 
 def test_a_sharded_packed_set_opens_and_previews_one_clip_on_demand(window, qtbot, monkeypatch):
-    import stickgen_studio.curate.panel as panel_mod
+    import stickgen_studio.curate.preview as preview_mod  # the preview reads files
 
     cur = window.curate
     assert cur.model.rowCount() == 150
@@ -30,7 +30,7 @@ def test_a_sharded_packed_set_opens_and_previews_one_clip_on_demand(window, qtbo
     def whole_read(path, *a, **k):
         raise AssertionError(f"the preview read {path} whole")
 
-    monkeypatch.setattr(panel_mod, "load_torch_file", whole_read)
+    monkeypatch.setattr(preview_mod, "load_torch_file", whole_read)
     row = next(r for r in range(cur.model.rowCount())
                if cur.table.iloc[cur.model.table_row(r)]["valid"]
                and cur.table.iloc[cur.model.table_row(r)]["file"].endswith("shard-00002.arrow"))

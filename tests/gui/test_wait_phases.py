@@ -51,14 +51,14 @@ def test_a_run_row_shows_its_phase_and_count_before_training(qtbot, tmp_path, se
 def test_the_first_preview_of_a_file_says_it_is_reading_it(window, qtbot, monkeypatch):
     import threading
 
-    import stickgen_studio.curate.panel as panel_module
+    import stickgen_studio.curate.preview as preview_module
 
     from .user import click
 
     cur = window.curate
-    cur._file_cache = {}  # as on a first preview: the clip's file is not in memory yet
-    release, real = threading.Event(), panel_module.load_torch_file
-    monkeypatch.setattr(panel_module, "load_torch_file", lambda *a, **k: release.wait(60) and real(*a, **k))
+    cur.preview.cache = {}  # as on a first preview: the clip's file is not in memory yet
+    release, real = threading.Event(), preview_module.load_torch_file
+    monkeypatch.setattr(preview_module, "load_torch_file", lambda *a, **k: release.wait(60) and real(*a, **k))
     click(cur.view.viewport(), cur.view.visualRect(cur.model.index(0, 1)).center())
     size = (window.workspace.root / "datasets" / "clips.pt").stat().st_size / 1e6
     reading = f"Reading clips.pt ({size:,.0f} MB) to show this clip… "
