@@ -242,3 +242,29 @@ def test_prefix_fusion_leaves_the_text_scales_alone_and_keeps_output_length(trai
 def test_an_unknown_fusion_names_the_key():
     with pytest.raises(ConfigError, match="model.image_fusion"):
         load_config("configs/small.yaml", overrides={"model": {"image_fusion": "concat"}})
+
+
+def test_root_summary_counts_views_and_coverage(trained, tmp_path):
+    from stickgen_core.errors import StickGenError
+    from stickgen_core.parallax.summary import count_clips, coverage_problem, root_summary
+
+    _, root, _ = trained
+    data = root.parent / "d.pt"
+    s = root_summary(root)
+    assert s.samples == list(range(8)) and (s.views, s.frames_per_view, s.image_size, s.seed) == (2, 3, 24, 0)
+    assert count_clips(data) == 8
+    assert s.text(8) == "8 of 8 clips covered · 2 views × 3 frames · 24 px · camera seed 0"
+    assert coverage_problem(s, data, 8) is None  # every clip: at the boundary
+    problem = coverage_problem(s, data, 9)  # one clip more than rendered
+    assert problem.startswith(f"data.parallax_root: {root} has renders of 8 of the 9 clips") and "sample 8" in problem
+    assert s.missing(10) == [8, 9]
+    (root / "parallax.json").rename(tmp_path / "kept.json")  # a root of the reference's: read from its metadata
+    try:
+        ref = root_summary(root)
+        assert (ref.views, ref.frames_per_view, ref.image_size, ref.seed) == (2, 3, 24, None)
+    finally:
+        (tmp_path / "kept.json").rename(root / "parallax.json")
+    with pytest.raises(StickGenError, match="data.parallax_root: .* is not a folder"):
+        root_summary(tmp_path / "none")
+    with pytest.raises(StickGenError, match="holds no sample_XXXXXX folders"):
+        root_summary(tmp_path)

@@ -25,6 +25,7 @@ from stickgen_core.jobs.spec import CONFIG_DIR
 from ..widgets.elided_path_edit import ElidedPathEdit
 from .backend_box import BackendBox
 from .config_preview import ConfigPreview
+from .parallax_box import ParallaxBox
 
 START_MODES = (("scratch", "New weights"), ("resume", "Resume a run (resume_from)"),
                ("init", "Warm start from weights (init_from)"))
@@ -117,6 +118,7 @@ class LaunchForm(QWidget):
             w.setToolTip(describe(cls, name) + (" Comma-separated." if w is self.lora_modules else ""))
 
         self.backend = BackendBox()
+        self.parallax = ParallaxBox()
         self.preview = ConfigPreview()
         job = QWidget()
         jf = QFormLayout(job)
@@ -137,7 +139,8 @@ class LaunchForm(QWidget):
         ml.addWidget(wbox)
         ml.addStretch(1)
         self.tabs = QTabWidget()
-        for w, name in ((job, "Job"), (model, "LoRA && losses"), (self.backend, "Backend"), (self.preview, "Config")):
+        for w, name in ((job, "Job"), (model, "LoRA && losses"), (self.parallax, "Images"),
+                        (self.backend, "Backend"), (self.preview, "Config")):
             self.tabs.addTab(w, name)
         self.problem = QLabel()
         self.problem.setObjectName("formProblem")
@@ -172,7 +175,7 @@ class LaunchForm(QWidget):
                     self.batch.valueChanged, self.gpu_count.valueChanged, self.lr.valueChanged,
                     self.run_name.textChanged, self.lora.toggled,
                     self.lora_rank.valueChanged, self.lora_alpha.valueChanged, self.lora_dropout.valueChanged,
-                    self.lora_modules.textChanged, self.backend.changed,
+                    self.lora_modules.textChanged, self.backend.changed, self.parallax.changed,
                     *[w.valueChanged for w in self.weights.values()]):
             sig.connect(self.changed)
         self.gpu_count.valueChanged.connect(self._batch_changed)
@@ -302,6 +305,7 @@ class LaunchForm(QWidget):
         self.lora_modules.setText(", ".join(lo["target_modules"]))
         for name, box in self.weights.items():
             box.setValue(lw[name])
+        self.parallax.set_config(self._cfg)
         self._loading = False
         self._fill_data()
 
@@ -362,7 +366,8 @@ class LaunchForm(QWidget):
                                                 if abs(b.value() - lw.get(k, b.value())) > 1e-9},
                        epochs=changed(self.epochs.value(), "epochs"), batch_size=changed(self.batch.value(), "batch_size"),
                        learning_rate=None if abs(self.lr.value() - t.get("learning_rate", 0)) < 1e-12 else self.lr.value(),
-                       gpu_count=self.gpu_count.value(), overrides=dict(self._overrides), backend=self.backend.backend,
+                       gpu_count=self.gpu_count.value(), overrides=self.parallax.merged(self._overrides),
+                       backend=self.backend.backend,
                        backend_settings=self.backend.settings())
 
     def set_spec(self, spec: JobSpec) -> None:
@@ -397,7 +402,7 @@ class LaunchForm(QWidget):
                 self.lora_modules.setText(", ".join(spec.lora.target_modules))
         for name, value in spec.loss_weights.items():
             self.weights[name].setValue(value)
-        self._overrides = dict(spec.overrides)
+        self._overrides = self.parallax.set_overrides(spec.overrides)
         self.backend.set_settings(spec.backend, spec.backend_settings)
         self._loading = False
         self._start_changed()
@@ -406,8 +411,11 @@ class LaunchForm(QWidget):
     def check(self) -> JobSpec | None:
         """Preflight the form's spec: the core's message inline (Launch disabled), else the preview and CLI line."""
         self._check_timer.stop()
+        images = self.parallax.check(self.data.currentText().strip(), remote=self.backend.backend == "runpod")
         try:
             spec = preflight(self.spec())
+            if images:  # the renders do not cover the data: training would refuse at its start
+                raise StickGenError(images)
             self.preview.show_config(spec.config_path(), spec.resolved_config())
         except StickGenError as exc:
             # nothing chosen yet is a step still to take, not a mistake: said in plain grey words
