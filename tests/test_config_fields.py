@@ -125,6 +125,30 @@ def test_each_range_at_its_boundary_and_one_step_past(cls, name, value, accepted
         assert re.match(rf"{re.escape(key_of(cls, name))}(\[0\]|\.x)?: expected a value ", str(err.value)), err.value
 
 
+@pytest.mark.parametrize("cls_name, name, text", [
+    # the ranges whose open or closed end carries meaning (the generated cases above test whatever is declared;
+    # these pin what is declared)
+    ("SafetyCriticConfig", "rejection_severity_threshold", "a value in (0, 1]"),  # above 1: nothing is ever unsafe
+    ("SafetyCriticConfig", "repetition_window", "a value >= 4"),
+    ("CurationConfig", "balance_max_fraction", "a value in (0, 1]"),  # 0 would keep no clip of any action
+    ("CurationConfig", "min_quality_sft", "a value in [0, 1]"),
+    ("TrainingConfig", "learning_rate", "a value in (0, 10]"),
+    ("TrainingConfig", "val_fraction", "a value in [0, 1)"),  # 1 would leave nothing to train on
+    ("TrainingConfig", "text_dropout", "a value in [0, 1)"),
+    ("LoraConfig", "dropout", "a value in [0, 1)"),
+    ("ModelConfig", "num_actions", "a value in [{n}, 65536]"),
+    ("DiffusionConfig", "window", "a value in [2, 65536]"),
+    ("JobSpec", "gpu_count", "a value >= 1"),
+    ("LoraSpec", "rank", "a value in [1, 4096]"),  # the config's own range, copied
+])
+def test_ranges_that_matter_are_as_declared(cls_name, name, text):
+    from stickgen_core.config_fields import range_of
+    from stickgen_core.schema import NUM_ACTIONS
+
+    cls = next(c for c in CLASSES if c.__name__ == cls_name)
+    assert str(range_of(cls, name)) == text.format(n=NUM_ACTIONS)
+
+
 def literal_fields():
     return [pytest.param(cls, f.name, id=f"{cls.__name__}.{f.name}")
             for cls in CLASSES for f in dataclasses.fields(cls) if choices_of(cls, f.name)]
