@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QToolTip, QVBoxLayout, QWidget)
 
 from stickgen_core.io import atomic_write_text
+from stickgen_core.train.series import LOSS_TERMS, DrawnRows, IncreasingCheck, RunSeries
 
 from ..palette import TEXT
 from ..widgets.empty_message import EmptyMessage, show_plot_message
 from .peaks import PeakPyramid
 from .plot_parts import RunLegend, make_plot, nearest_values
-from .series import LOSS_TERMS, RunSeries
 
 RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
                "#7f7f7f", "#bcbd22")
@@ -42,10 +42,10 @@ class LivePlots(QWidget):
         super().__init__(parent)
         self.series: dict[str, RunSeries] = {}
         self.shown: list[str] = []
-        self._drawn: dict[str, tuple[int, int]] = {}       # run -> (steps, epochs) already drawn
+        self._drawn = DrawnRows()                             # what each run had when last drawn
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._sources: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, PeakPyramid | None]] = {}
-        self._monotonic: dict[tuple[str, bool], tuple[int, bool]] = {}  # (run, val?) -> (rows checked, sorted)
+        self._increasing = IncreasingCheck()                  # per (run, val?): x still sorted
         self._shown_for: dict[int, tuple] = {}     # id(view box) -> (x range, width, auto) its curves show
         self._marks: list = []
         self._marks_key: tuple = ()
@@ -156,13 +156,10 @@ class LivePlots(QWidget):
         self.series = series
         for run_id in series:   # the poll's order: oldest run first
             self.colour(run_id)
-        changed = False
-        for run_id in self.shown:
-            s = series.get(run_id)
-            if s is not None and self._drawn.get(run_id) != (s.steps.n, s.epochs.n):
-                self._draw_run(run_id)
-                changed = True
-        if changed:
+        grown = self._drawn.grown(self.shown, series)
+        for run_id in grown:
+            self._draw_run(run_id)
+        if grown:
             self._draw_marks()
         self._say_why_empty()
 
@@ -179,7 +176,7 @@ class LivePlots(QWidget):
                 item.getViewBox().removeItem(item)
         self._curves.clear()
         self._sources.clear()
-        self._monotonic.clear()
+        self._increasing.clear()
         self._shown_for.clear()
         self._drawn.clear()
         self._marks_key = ()
@@ -236,17 +233,6 @@ class LivePlots(QWidget):
         self._sources[(run_id, key)] = (x, y, pyramid)
         self._show(item, run_id, key)
 
-    def _x_increases(self, table: tuple[str, bool], x: np.ndarray) -> bool:
-        """Whether a run's step (or val) rows' x never decreases (checked over new rows only): clipping
-        needs sorted x."""
-        done, ok = self._monotonic.get(table, (0, True))
-        if len(x) < done:
-            done, ok = 0, True
-        if ok and len(x) > done:
-            ok = bool(np.all(np.diff(x[max(done - 1, 0):]) >= 0))
-        self._monotonic[table] = (len(x), ok)
-        return ok
-
     def _show(self, item: pg.PlotDataItem, run_id: str, key: str) -> None:
         x, y, pyramid = self._sources[(run_id, key)]
         vb = item.getViewBox()
@@ -255,7 +241,7 @@ class LivePlots(QWidget):
             return
         i0, i1 = 0, len(x)
         # following the data (auto-range on x) shows everything, so only a zoomed-in view is clipped
-        if not vb.state["autoRange"][0] and self._x_increases((run_id, key.startswith("val_")), x):
+        if not vb.state["autoRange"][0] and self._increasing((run_id, key.startswith("val_")), x):
             x0, x1 = vb.viewRange()[0]
             i0 = max(int(np.searchsorted(x, x0)) - 1, 0)             # one row past each edge: the line
             i1 = min(int(np.searchsorted(x, x1, side="right")) + 1, len(x))   # runs off the plot
@@ -286,8 +272,7 @@ class LivePlots(QWidget):
         s = self.series[run_id]
         colour = self.colour(run_id)
         xs, xe, w = s.x("steps", self.mode), s.x("epochs", self.mode), self.weight
-        n_steps, n_epochs = self._drawn.get(run_id, (-1, -1))
-        new_steps, new_epochs = s.steps.n != n_steps, s.epochs.n != n_epochs
+        new_steps, new_epochs = self._drawn.news(run_id, s)
         if self.mode == "epoch" and new_epochs:  # steps per epoch may have become known: steps move too
             new_steps = True
         for term, box in self.terms.items():
@@ -312,7 +297,7 @@ class LivePlots(QWidget):
         if "samples_per_s" in s.steps and new_steps:
             self._set(self._curve(self.speed, run_id, "samples_per_s", None, pen=pg.mkPen(colour, width=1)),
                       run_id, "samples_per_s", xs, s.smoothed("samples_per_s", w))
-        self._drawn[run_id] = (s.steps.n, s.epochs.n)
+        self._drawn.mark(run_id, s)
 
     def _draw_marks(self) -> None:
         """The best epoch of every shown run: a star on its val point (one item for all runs) and a
