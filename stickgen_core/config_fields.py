@@ -116,7 +116,7 @@ def choices_of(cls: type, name: str) -> tuple[Any, ...] | None:
     return None
 
 
-def describe(cls: type, name: str) -> str:
+def describe(cls: type, name: str, key: bool = True) -> str:
     """Help, then the accepted values, then the key: ``Adapter rank. A value in [1, 4096]. (lora.rank)``."""
     parts = [help_of(cls, name)]
     rng, choices = range_of(cls, name), choices_of(cls, name)
@@ -124,7 +124,9 @@ def describe(cls: type, name: str) -> str:
         parts.append(f"One of {', '.join(map(str, choices))}.")
     if rng is not None:
         parts.append(f"{str(rng)[0].upper()}{str(rng)[1:]}.")
-    return f"{' '.join(p for p in parts if p)} ({key_of(cls, name)})"
+    if key:
+        parts.append(f"({key_of(cls, name)})")
+    return " ".join(p for p in parts if p)
 
 
 def cli_help(cls: type, name: str) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import load_config, read_config_layers, resolve_sources
+from .config import StickGenConfig, load_config, read_config_layers, resolve_sources
+from .config_fields import describe
+from .errors import ConfigError
 
 # settings that a training run takes from the command line or the environment (config.pick)
 RUN_SETTINGS = {
@@ -72,3 +75,24 @@ def format_sources(path: str | Path, rows: list[ResolvedValue]) -> str:
         if layer.translation.ignored:
             lines.append(f"# {layer.path.name}: not used here: {layer.translation.ignored_text()}")
     return "\n".join(lines)
+
+
+def key_reference(prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(key, default, what it does and accepts) of every config key, in file order; ``prefix`` keeps the keys
+    that start with it (``lora``, ``training.warmup``)."""
+    defaults = StickGenConfig()
+    rows = [(f"{section.name}.{f.name}", getattr(getattr(defaults, section.name), f.name),
+             describe(type(getattr(defaults, section.name)), f.name, key=False))
+            for section in dataclasses.fields(StickGenConfig)
+            for f in dataclasses.fields(type(getattr(defaults, section.name)))]
+    rows = [r for r in rows if r[0].startswith(prefix)]
+    if not rows:
+        sections = ", ".join(f.name for f in dataclasses.fields(StickGenConfig))
+        raise ConfigError(f"no config key starts with {prefix!r} (sections: {sections})")
+    return rows
+
+
+def format_reference(rows: list[tuple[str, Any, str]]) -> str:
+    """``key: default`` lines as YAML writes them, each followed by what the key does."""
+    return "\n".join(f"{key}: {json.dumps(list(value) if isinstance(value, tuple) else value)}\n    {text}"
+                     for key, value, text in rows)

@@ -256,3 +256,21 @@ def test_describe_reads_help_range_choices_and_key():
                                                         "(training.val_fraction)")
     assert describe(SafetyCriticConfig, "ground").endswith("One of auto, zero, estimate. (safety_critic.ground)")
     assert "%%" in cli_help(SafetyCriticConfig, "max_bone_variation")  # argparse formats help with %
+
+
+def test_config_keys_lists_every_key_with_its_default_and_help(capsys):
+    from stickgen_core.cli import main
+    from stickgen_core.config import StickGenConfig
+    from stickgen_core.config_show import key_reference
+
+    rows = key_reference()
+    assert [key for key, _, _ in rows] == [f"{s}.{k}" for s, keys in StickGenConfig().to_dict().items() for k in keys]
+    assert all(len(text) >= 10 for _, _, text in rows)
+    assert [key for key, _, _ in key_reference("training.warmup")] == ["training.warmup_steps", "training.warmup_epochs"]
+    with pytest.raises(ConfigError, match=r"no config key starts with 'trainng' \(sections: model, training, "):
+        key_reference("trainng")
+    assert main(["config", "keys", "lora.rank"]) == 0
+    assert capsys.readouterr().out == ("lora.rank: 8\n    Rank of each adapter (its parameters grow with it). "
+                                       "A value in [1, 4096].\n")
+    assert main(["config", "keys", "nope"]) == 2
+    assert "error: no config key starts with 'nope'" in capsys.readouterr().err

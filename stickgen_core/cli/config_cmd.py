@@ -1,4 +1,5 @@
-"""Config commands: ``stickgen config show FILE`` prints the resolved config and each value's source."""
+"""Config commands: ``stickgen config show FILE`` (the resolved config and each value's source) and
+``stickgen config keys [PREFIX]`` (every key's default, help and accepted values)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from ..config_show import format_reference, key_reference
+
+    print(format_reference(key_reference(args.prefix or "")))
+    return 0
+
+
 def register(sub) -> None:
     c = sub.add_parser("config", help="inspect training configs (ours or the reference Stick-Gen's)")
     csub = c.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -24,3 +32,6 @@ def register(sub) -> None:
     s.add_argument("--resume_from", help="as stickgen train --resume_from")
     s.add_argument("--init_from", help="as stickgen train --init_from")
     s.set_defaults(func=cmd_show)
+    k = csub.add_parser("keys", help="every config key with its default, what it does and the values it accepts")
+    k.add_argument("prefix", nargs="?", help="only keys starting with this (lora, training.warmup, ...)")
+    k.set_defaults(func=cmd_keys)
