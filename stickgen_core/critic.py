@@ -20,14 +20,14 @@ for data that does not stand on y = 0 (``ground="auto"`` looks at the data, not 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from .anatomy import find_violations
-from .critic_config import STILLNESS_WORDS, SafetyCriticConfig  # noqa: F401 (re-exported)
+from .critic_config import SafetyCriticConfig
 from .errors import MotionInputError
 from .issues import runs
 from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags, scores
