@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .issues import runs
+from .frame_runs import runs
 from .schema import JOINT_INDEX, SEGMENT_NAMES
 from .skeleton import segments_to_joints
 

@@ -29,7 +29,7 @@ import torch
 from .anatomy import find_violations
 from .critic_config import SafetyCriticConfig
 from .errors import MotionInputError
-from .issues import runs
+from .frame_runs import runs
 from .metrics import ClipInput, MetricThresholds, compute_metrics, frame_flags, scores
 from .schema import FPS_DEFAULT, motion_array
 from .threads import single_thread

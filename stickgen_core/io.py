@@ -253,6 +253,15 @@ def samples_from_object(obj: Any, path: str | os.PathLike) -> list:
     return upgrade_samples(obj, path)
 
 
+def has_embeddings(path: str | os.PathLike) -> bool:
+    """True when the dataset's samples carry ``embedding`` (a training file), False for a plain split."""
+    obj = load_torch_file(path, mmap=True)
+    if isinstance(obj, dict) and "embedding_dim" in obj:
+        return True
+    samples = samples_from_object(obj, path)
+    return bool(samples) and isinstance(samples[0], dict) and "embedding" in samples[0]
+
+
 def stored_clip_ids(samples: Sequence[dict], indices: Sequence[int]) -> list[str]:
     """The clip ids of ``samples[i]`` for ``i`` in ``indices``: the ones a packed file stored at
     write, else computed (``clip_id``)."""

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .frame_runs import runs
+
 if TYPE_CHECKING:  # the metrics (torch) load on first use: the studio shows issues without them at start-up
     from .metrics import ClipInput, MetricThresholds
 
@@ -61,12 +63,6 @@ class IssueSpan:
 def issue_label(kind: str) -> str:
     """The name a person reads for an issue kind."""
     return ISSUE_LABELS.get(kind, kind.replace("_", " "))
-
-
-def runs(flag: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of each run of True."""
-    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flag, np.int8), 0]))
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
 
 
 def severity_from_ratio(ratio: np.ndarray | float) -> np.ndarray:

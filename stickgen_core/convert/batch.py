@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import DatasetError, StickGenError
+from .one_file import convert_file
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -49,8 +50,6 @@ def failure_message(path: Path, exc: BaseException) -> str:
 
 
 def _one(path: Path, fmt: str, options: dict) -> list[dict]:
-    from . import convert_file  # the package imports this module
-
     return convert_file(path, fmt, **options)
 
 

@@ -40,27 +40,18 @@ from urllib.parse import parse_qs, urlparse
 
 from ..errors import AgentError, JobError
 from ..system_metrics import SYSTEM_FILE, read_system
-from .backends import Backend
 from .process import ProcessRef
-from .run import Run, tail_lines
+from .run_record import RunRecord, tail_lines
+from .transfer import CHUNK, file_digest
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "STICKGEN_AGENT_TOKEN"
-CHUNK = 1 << 20
 MAX_LINES = 5000            # /log?lines= beyond this is cut to it
 MAX_ROWS = 20000            # metric rows per answer; the client asks again from next_offset
 DRAIN_LIMIT = 64 << 20      # a refused body up to this size is read (so the client sees the answer); beyond, the connection closes
 DEFAULTS = {"max_connections": 32, "request_timeout": 60.0, "max_upload": 64 << 30}
 _CHECKPOINT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}\.pth$")
-
-
-def file_sha256(fh, chunk: int = CHUNK) -> str:
-    """SHA-256 of an open binary file from its current position to the end."""
-    h = hashlib.sha256()
-    for block in iter(lambda: fh.read(chunk), b""):
-        h.update(block)
-    return h.hexdigest()
 
 
 def file_version(st: os.stat_result) -> str:
@@ -92,7 +83,7 @@ class AgentServer(ThreadingHTTPServer):
                  max_upload: int = DEFAULTS["max_upload"]) -> None:
         if not token:
             raise AgentError(f"{TOKEN_ENV} is empty: the agent needs a token to check every request against")
-        self.run = Run(run_dir, backend=Backend())  # the folder here is the truth: nothing to sync
+        self.run = RunRecord(run_dir)  # the folder here is the truth: nothing to sync
         self.token = token.encode()
         self.data_dir = Path(data_dir).resolve()
         self.request_timeout = float(request_timeout)
@@ -296,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if version and current != version:
                     raise _Refused(HTTPStatus.CONFLICT, f"{name} changed since version {version} (now {current}); "
                                                         "download it again")
-                digest, version = file_sha256(fh), current
+                digest, version = file_digest(fh), current
             self.server.remember_digest(name, version, digest)
         self._drain()
         self._json({"name": name, "version": version, "sha256": digest})

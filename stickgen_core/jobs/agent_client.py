@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import AgentError
 from ..io import atomic_path
-from .agent import CHUNK, file_sha256
+from .transfer import CHUNK, file_digest
 
 
 class _Changed(Exception):
@@ -132,7 +132,7 @@ class AgentClient:
         """Stream a local file into the pod's data folder at ``remote_path``; the agent verifies its SHA-256."""
         src = Path(src)
         with open(src, "rb") as fh:
-            digest = file_sha256(fh)
+            digest = file_digest(fh)
             fh.seek(0)
             return self._json("PUT", f"/upload?path={urllib.request.quote(remote_path)}", body=fh,
                               headers={"X-SHA256": digest, "Content-Length": str(os.path.getsize(src)),
@@ -140,3 +140,16 @@ class AgentClient:
 
     def stop(self) -> dict[str, Any]:
         return self._json("POST", "/stop", body=b"")
+
+
+def agent_client_for(run: Any) -> AgentClient:
+    """The client of a remote run's agent: its URL from job_state.json, its token from ``.agent_token``
+    (0600 in the run folder, never in run.json); AgentError when the folder has neither."""
+    url = run.job_state().get("agent_url")
+    if not url:
+        raise AgentError(f"run {run.run_id}: no agent URL in its job_state.json (its pod never came up)")
+    try:
+        token = (run.root / ".agent_token").read_text(encoding="utf-8").strip()
+    except OSError as exc:  # a copied or damaged run folder: the agent cannot be asked, the list goes on
+        raise AgentError(f"run {run.run_id}: no agent token ({exc.strerror or exc})") from None
+    return AgentClient(url, token)

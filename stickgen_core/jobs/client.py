@@ -7,7 +7,8 @@ The shape of Ray Jobs' ``JobSubmissionClient``: launch a spec, then address the 
     client.status(run.run_id)["state"]; client.logs(run.run_id, 20); client.stop(run.run_id)
     client.fetch(run.run_id, "best"); client.list()
 
-It holds no state of its own: every call reads the run folder (``Run``) and asks the run's backend,
+It holds no state of its own: every call reads the run folder (``RunRecord``) and asks the run's backend
+(through ``Run``),
 so the CLI, a script and the studio see the same runs. The registry's functions do the work.
 """
 
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import JobError
 from ..run_state import TERMINAL, RunState
+from .fetch import fetch
 from .registry import delete_run, find_run, launch, list_runs, resume_run, sft_from
 from .run import Run
 from .spec import JobSpec
@@ -77,8 +79,6 @@ class JobClient:
     def fetch(self, run: str | Path | Run, which: str = "best", to: str | Path | None = None,
               sink: Callable[[int, int, float, float | None], None] | None = None) -> list[dict[str, Any]]:
         """Bring checkpoints home (a pod's agent, else the network volume): one row per file."""
-        from .fetch import fetch
-
         return fetch(self.run(run), which, to, sink=sink)
 
     def logs(self, run: str | Path | Run, lines: int = 40) -> list[str]:

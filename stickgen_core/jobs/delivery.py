@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..errors import JobError
+from ..io import has_embeddings
 from ..run_state import RunState
 from .spec import CONFIG_DIR, JobSpec
 from .volume_storage import Sink, Volume
@@ -40,8 +41,6 @@ def embedded_twin(data: Path) -> Path:
     newer: sending it spares the pod the embedding step (and its text encoder)."""
     twin = data.with_name(f"{data.stem}_embedded{data.suffix}")
     if twin.is_file() and twin.stat().st_mtime >= data.stat().st_mtime and data.is_file():
-        from .pipeline import has_embeddings
-
         if not has_embeddings(data):
             return twin
     return data

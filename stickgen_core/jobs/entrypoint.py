@@ -33,7 +33,7 @@ from ..run_state import RunState
 from .agent import TOKEN_ENV
 from .pipeline import supervise
 from .process import spawn
-from .run import LATEST, Run, now_iso, write_json
+from .run_record import LATEST, RunRecord, now_iso, write_json
 from .runpod_api import end_pod
 from .spec import JobSpec, LoraSpec
 
@@ -79,18 +79,18 @@ def finished_attempt(env: Mapping[str, str]) -> str | None:
     run folder: RunPod restarts a container that exits, and a finished run must not train (and bill) again."""
     if not env.get("STICKGEN_RUN_DIR") and not env.get("STICKGEN_RUN_ID"):
         return None
-    run = Run(run_dir(env))
+    run = RunRecord(run_dir(env))
     state, job = run.raw_status().get("state"), run.job_state()
     same = str(job.get("attempt")) == env.get("STICKGEN_ATTEMPT", "1") and job.get("container_starts")
     return state if same and state in (RunState.COMPLETED, RunState.FAILED) else None
 
 
-def prepare_run(env: Mapping[str, str]) -> Run:
+def prepare_run(env: Mapping[str, str]) -> RunRecord:
     """The run folder on the volume: config, run.json's job, this attempt's resume point."""
     root = run_dir(env)
     spec = spec_from_env(env)
     root.mkdir(parents=True, exist_ok=True)
-    run = Run(root)
+    run = RunRecord(root)
     config = spec.resolved_config()
     if env.get("STICKGEN_DEVICE"):  # a pod trains on its GPU or fails loudly, never on the CPU at GPU prices
         config["training"]["device"] = env["STICKGEN_DEVICE"]
@@ -115,7 +115,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     if not env.get(TOKEN_ENV):
         raise JobError(f"{TOKEN_ENV} is not set: the run agent will not serve without a token")
     finished = finished_attempt(env)
-    run = Run(run_dir(env)) if finished else prepare_run(env)
+    run = RunRecord(run_dir(env)) if finished else prepare_run(env)
     port = int(env.get("STICKGEN_AGENT_PORT", "8765"))
     data_dir = env.get("STICKGEN_DATA_DIR") or str(run.root.parent.parent / "data")
     agent_argv = [sys.executable, "-m", "stickgen_core.cli", "agent", "--run-dir", str(run.root),

@@ -17,7 +17,9 @@ from typing import Any, Callable
 
 from ..errors import AgentError, JobError, VolumeStorageError
 from ..io import atomic_path
-from .run import BEST, LATEST, Run
+from .agent_client import agent_client_for
+from .run_record import BEST, LATEST, RunRecord
+from .runpod_settings import validated
 from .volume_storage import Interrupted, Sink, Volume, file_sha256
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ WHICH = {"best": (BEST,), "latest": (LATEST,), "all": (BEST, LATEST)}
 TRIES = 50  # continuations of one file while each gets further (RunPod's proxy cuts requests at 100 s)
 
 
-def fetch(run: Run, which: str = "best", to: str | Path | None = None, sink: Sink | None = None, *,
+def fetch(run: RunRecord, which: str = "best", to: str | Path | None = None, sink: Sink | None = None, *,
           progress: Callable[[float, float], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
     """Bring ``which`` checkpoint(s) of ``run`` to ``to`` (default: the run folder's checkpoints/).
@@ -71,7 +73,7 @@ class _Missing(JobError):
     """The run has no such checkpoint (yet)."""
 
 
-def _one(run: Run, name: str, dest: Path, sink: Sink | None) -> dict[str, Any]:
+def _one(run: RunRecord, name: str, dest: Path, sink: Sink | None) -> dict[str, Any]:
     if run.spec.backend != "runpod":
         src = run.root / "checkpoints" / name
         if not src.is_file():
@@ -80,18 +82,15 @@ def _one(run: Run, name: str, dest: Path, sink: Sink | None) -> dict[str, Any]:
             with atomic_path(dest) as tmp:
                 shutil.copyfile(src, tmp)
         return _row(name, dest, file_sha256(dest), "local")
-    from .runpod_backend import RunPodBackend
-
-    backend = RunPodBackend(run.spec.backend_settings)
     state = run.job_state()
     if state.get("agent_url") and not state.get("pod_ended") and not state.get("terminated"):
         try:
-            return _row(name, dest, continuing(lambda: backend.client(run).fetch(name, dest, sink), dest), "agent")
+            return _row(name, dest, continuing(lambda: agent_client_for(run).fetch(name, dest, sink), dest), "agent")
         except (AgentError, Interrupted) as exc:  # the pod is gone or busy: the volume holds the same file
             if "no checkpoint" in str(exc) and "HTTP" not in str(exc):
                 raise _Missing(f"run {run.run_id}: the pod has no {name} yet") from None
             log.info("run %s: the agent did not serve %s (%s); fetching from the volume", run.run_id, name, exc)
-    volume = Volume.from_settings(backend.s)
+    volume = Volume.from_settings(validated(run.spec.backend_settings))
     run_dir = state.get("remote_run_dir") or f"{volume.mount_path}/runs/{run.run_id}"
     key = volume.key_of(f"{run_dir}/checkpoints/{name}")
     if key is None:

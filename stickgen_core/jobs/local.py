@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import signal
 import sys
 import time
@@ -19,11 +18,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import JobError
-from ..limits import brief
 from ..run_state import RunState
 from .backends import Backend
+from .local_settings import max_parallel
 from .process import ProcessRef, spawn
-from .run import Run, settle_dead
+from .run_record import RunRecord, run_folders, settle_dead
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ log = logging.getLogger(__name__)
 ROLES = ("supervisor", "trainer", "step_process")  # the processes of a run, as job_state.json names them
 
 
-def live_processes(run: Run) -> list[tuple[str, ProcessRef]]:
+def live_processes(run: RunRecord) -> list[tuple[str, ProcessRef]]:
     """The run's processes that still run (pid and start time match), by role."""
     job = run.job_state()
     refs = [(role, ProcessRef.from_dict(job.get(role))) for role in ROLES]
@@ -39,7 +38,7 @@ def live_processes(run: Run) -> list[tuple[str, ProcessRef]]:
 
 
 @contextmanager
-def run_lock(run: Run) -> Iterator[None]:
+def run_lock(run: RunRecord) -> Iterator[None]:
     """One process at a time changes who runs a run: spawning it, or declaring its processes dead."""
     with open(run.root / ".run.lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -47,17 +46,6 @@ def run_lock(run: Run) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def max_parallel(settings: dict[str, Any] | None = None) -> int:
-    value = (settings or {}).get("max_parallel") or os.environ.get("STICKGEN_MAX_LOCAL_RUNS") or 1
-    try:
-        if isinstance(value, (bool, float)):
-            raise ValueError
-        return max(int(value), 1)
-    except (TypeError, ValueError):
-        raise JobError(f"max_parallel (job.backend_settings or STICKGEN_MAX_LOCAL_RUNS): expected a whole "
-                       f"number, got {brief(value)}") from None
 
 
 @contextmanager
@@ -73,15 +61,13 @@ def queue_lock(workspace: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _local_runs(workspace: Path) -> list[Run]:
-    from .registry import list_runs
-
+def _local_runs(workspace: Path) -> list[RunRecord]:
     # a damaged folder is listed as such, never started or settled: its files cannot be trusted
-    return [r for r in list_runs(workspace, refresh=False)
+    return [r for r in run_folders(workspace)
             if r.damage() is None and (r.info().get("job") or {}).get("backend") == "local"]
 
 
-def promote_queued(workspace: Path) -> list[Run]:
+def promote_queued(workspace: Path) -> list[RunRecord]:
     """Start the oldest queued local runs while slots are free; the runs started."""
     started = []
     with queue_lock(workspace):
@@ -107,13 +93,13 @@ class LocalBackend(Backend):
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         self.settings = dict(settings or {})
 
-    def start(self, run: Run) -> None:
+    def start(self, run: RunRecord) -> None:
         """Queue the run, then start it at once when a slot is free."""
         run.set_status(RunState.QUEUED, error=None, phase=None, log_tail=None)
         run.update_job_state(queued_at=time.time())
         promote_queued(run.workspace)
 
-    def spawn(self, run: Run) -> None:
+    def spawn(self, run: RunRecord) -> None:
         """Start the supervisor now, detached (callers hold the queue lock)."""
         argv = [sys.executable, "-m", "stickgen_core.jobs.pipeline", str(run.root),
                 "--nice", str(int(self.settings.get("nice", 10)))]
@@ -126,7 +112,7 @@ class LocalBackend(Backend):
                                  started_at=time.time(), stop_requested=False)
         log.info("started run %s (pid %d)", run.run_id, proc.pid)
 
-    def refresh(self, run: Run) -> None:
+    def refresh(self, run: RunRecord) -> None:
         status = run.raw_status()
         if status.get("state") == RunState.QUEUED:  # polling a queued run is enough to move the queue on
             promote_queued(run.workspace)
@@ -144,7 +130,7 @@ class LocalBackend(Backend):
             else:  # only once every process of the run is gone: a trainer may still be saving after its supervisor died
                 settle_dead(run)  # failed, with the log's end; stale temp checkpoints removed
 
-    def release(self, run: Run, timeout: float = 0.0) -> None:
+    def release(self, run: RunRecord, timeout: float = 0.0) -> None:
         """Wait until no process of the run is alive (a stopping trainer is saving); JobError after ``timeout``."""
         deadline = time.monotonic() + timeout
         while (alive := live_processes(run)) and time.monotonic() < deadline:
@@ -154,7 +140,7 @@ class LocalBackend(Backend):
             raise JobError(f"run {run.run_id}: its {who} still runs (saving?); wait for it to end, or stop the run")
         self.refresh(run)  # a run whose processes all died without a final status is recorded as failed now
 
-    def stop(self, run: Run, wait: bool, timeout: float) -> None:
+    def stop(self, run: RunRecord, wait: bool, timeout: float) -> None:
         with queue_lock(run.workspace):
             if run.raw_status().get("state") == RunState.QUEUED:
                 run.set_status(RunState.STOPPED, error=None)

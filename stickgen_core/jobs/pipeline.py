@@ -17,11 +17,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io import load_torch_file, samples_from_object
+from ..io import has_embeddings
 from ..progress_file import read_progress
 from ..run_state import RunState
+from .local import promote_queued
 from .process import ProcessRef, spawn
-from .run import Run, failure_tail
+from .run_record import RunRecord, failure_tail
 
 log = logging.getLogger("stickgen_core.jobs.pipeline")  # not __name__: it is __main__ under -m
 
@@ -37,15 +38,6 @@ class Step:
     argv: list[str]
 
 
-def has_embeddings(path: str | Path) -> bool:
-    """True when the dataset's samples carry ``embedding`` (a training file), False for a plain split."""
-    obj = load_torch_file(path, mmap=True)
-    if isinstance(obj, dict) and "embedding_dim" in obj:
-        return True
-    samples = samples_from_object(obj, path)
-    return bool(samples) and isinstance(samples[0], dict) and "embedding" in samples[0]
-
-
 def trainer_argv(python: str, gpus: int) -> list[str]:
     """The trainer's launcher: one process, or torchrun with one process per GPU of this machine.
 
@@ -59,7 +51,7 @@ def trainer_argv(python: str, gpus: int) -> list[str]:
             "-m", "stickgen_core.train"]
 
 
-def plan(run: Run, python: str = sys.executable) -> list[Step]:
+def plan(run: RunRecord, python: str = sys.executable) -> list[Step]:
     """The commands of this attempt: embed if needed, then train (resume/init from the job)."""
     spec = run.spec
     state = run.job_state()
@@ -85,7 +77,7 @@ def plan(run: Run, python: str = sys.executable) -> list[Step]:
 class Supervisor:
     """Runs the steps one after another in the foreground of its own process."""
 
-    def __init__(self, run: Run, nice: int = 0) -> None:
+    def __init__(self, run: RunRecord, nice: int = 0) -> None:
         self.run = run
         self.nice = nice
         self.stop_requested = False
@@ -174,7 +166,7 @@ class Supervisor:
 def supervise(run_dir: str | Path, nice: int = 0) -> Supervisor:
     """Run a prepared run folder's pipeline here (logs go to its train.log); the finished supervisor,
     whose ``state`` is the final state and ``stop_requested`` says whether this process was signalled."""
-    sup = Supervisor(Run(run_dir), nice=nice)
+    sup = Supervisor(RunRecord(run_dir), nice=nice)
     handler = logging.FileHandler(sup.run.root / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("stickgen_core").addHandler(handler)
@@ -194,10 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nice", type=int, default=0, help="niceness of the steps (the CPU may be shared)")
     args = p.parse_args(argv)
     state = supervise(args.run_dir, nice=args.nice).state
-    if Run(args.run_dir).spec.backend == "local":
-        from .local import promote_queued
-
-        promote_queued(Run(args.run_dir).workspace)
+    run = RunRecord(args.run_dir)
+    if run.spec.backend == "local":
+        promote_queued(run.workspace)  # this run's slot is free: the next queued run starts
     return 0 if state in (RunState.COMPLETED, RunState.STOPPED) else 1
 
 

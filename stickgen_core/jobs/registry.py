@@ -11,15 +11,16 @@ import yaml
 from ..curation.export import PRETRAIN_FILE, SFT_FILE, STATS_FILE
 from ..errors import JobError
 from ..limits import read_json_file
+from .delivery import check
+from .local import promote_queued
 from .run import ACTIVE, BEST, TERMINAL, Run, now_iso, write_json
+from .run_record import RunRecord, run_folders, runs_dir
+from .runpod_backend import RunPodBackend
+from .skypilot import launch_check
 from .spec import JobSpec, sft_config_for
 
 log = logging.getLogger(__name__)
 RELEASE_TIMEOUT_S = 60.0  # how long resume and delete wait for a stopping trainer to finish saving
-
-
-def runs_dir(workspace: str | Path) -> Path:
-    return Path(workspace) / "runs"
 
 
 def _new_run_dir(workspace: str | Path, spec: JobSpec) -> Path:
@@ -69,17 +70,12 @@ def preflight(spec: JobSpec) -> JobSpec:
         if problem:
             raise JobError(problem)
     if spec.backend == "runpod":
-        from .delivery import check
-        from .runpod_backend import RunPodBackend
-
         # unknown settings named, the network volume and the job's files on it checked, before a pod is asked for
         check(spec, RunPodBackend(spec.backend_settings).s)
         problem = empty_split(spec.data) if Path(spec.data).is_file() else None
         if problem:
             raise JobError(problem)
     if spec.backend == "skypilot":
-        from .skypilot import launch_check
-
         launch_check(spec.backend_settings)  # settings, a bucket and the `sky` command, before a run folder
     return spec
 
@@ -104,22 +100,17 @@ def launch(spec: JobSpec, workspace: str | Path) -> Run:
 
 def list_runs(workspace: str | Path, refresh: bool = True) -> list[Run]:
     """Every run of the workspace, oldest first; ``refresh`` also starts queued local runs whose turn came."""
-    root = runs_dir(workspace)
-    if refresh:
-        from .local import promote_queued
-
-        if root.is_dir():
-            promote_queued(Path(workspace))
-    if not root.is_dir():
-        return []
-    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "run.json").exists()]
-    return sorted(runs, key=lambda r: (str(r.info().get("run_created") or ""), r.run_id))  # str: a damaged one too
+    if refresh and runs_dir(workspace).is_dir():
+        promote_queued(Path(workspace))
+    return [Run(r.root) for r in run_folders(workspace)]
 
 
-def find_run(workspace: str | Path, run: str | Path | Run) -> Run:
-    """A run by id (folder name under runs/) or by path; a clear error when there is none."""
+def find_run(workspace: str | Path, run: str | Path | RunRecord) -> Run:
+    """A run by id (folder name under runs/), by path or by record; a clear error when there is none."""
     if isinstance(run, Run):
         return run
+    if isinstance(run, RunRecord):
+        return Run(run.root)
     for path in (Path(run), runs_dir(workspace) / str(run)):
         if (path / "run.json").is_file():
             return Run(path)

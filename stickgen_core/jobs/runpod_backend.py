@@ -25,10 +25,12 @@ from typing import Any
 from ..errors import AgentError, RunPodError
 from ..io import atomic_write_text
 from ..system_metrics import SYSTEM_FILE
-from .agent_client import AgentClient
+from ..run_state import TERMINAL, RunState
+from .agent_client import AgentClient, agent_client_for
 from .backends import Backend
 from .delivery import deliver_run
-from .run import TERMINAL, Run, RunState
+from .fetch import fetch
+from .run_record import RunRecord
 from .runpod_api import (api_key, create_spot_pod, end_pod, escape_env, get_pod, gpu_price, gql_string,
                          run_status_on_volume, sdk)
 from .runpod_settings import DEFAULTS, gpu_count, validated
@@ -48,7 +50,7 @@ class RunPodBackend(Backend):
         self.s = validated(settings)
 
     # ------------------------------------------------------------------ launch
-    def pod_env(self, run: Run, token: str) -> dict[str, str]:
+    def pod_env(self, run: RunRecord, token: str) -> dict[str, str]:
         """The variables the pod's entrypoint reads (the spec's names plus the job and agent token)."""
         spec, state = run.spec, run.job_state()
         spec = spec.replace(**state.get("volume_inputs", {}))  # the job as the pod sees it: files on the volume
@@ -72,7 +74,7 @@ class RunPodBackend(Backend):
             return float(self.s["bid_per_gpu"])
         return gpu_price(gpu_type, self.s["cloud_type"])
 
-    def _create(self, run: Run, gpu: str, env: dict[str, str]) -> dict[str, Any]:
+    def _create(self, run: RunRecord, gpu: str, env: dict[str, str]) -> dict[str, Any]:
         kw = dict(name=gql_string(f"stickgen-{run.run_id}", "run_name"), image_name=gql_string(self.s["image"], "image"),
                   gpu_type_id=gql_string(gpu, "gpu_types"), cloud_type=self.s["cloud_type"], gpu_count=gpu_count(run.spec),
                   allowed_cuda_versions=[gql_string(v, "allowed_cuda_versions") for v in self.s["allowed_cuda_versions"]],
@@ -85,7 +87,7 @@ class RunPodBackend(Backend):
         with sdk() as rp:
             return rp.create_pod(**kw, docker_args="", start_ssh=False)
 
-    def start(self, run: Run) -> None:
+    def start(self, run: RunRecord) -> None:
         """Create the pod (next GPU type when one has no capacity); readiness is checked by refresh."""
         token = secrets.token_urlsafe(32)
         token_file = run.root / ".agent_token"
@@ -121,7 +123,7 @@ class RunPodBackend(Backend):
         raise RunPodError(msg)
 
     # ------------------------------------------------------------------ the pod's end
-    def end_pod(self, run: Run, how: str | None = None) -> bool:
+    def end_pod(self, run: RunRecord, how: str | None = None) -> bool:
         """Stop or terminate the run's pod (``pod_end`` by default) unless it already ended; True when it is gone.
 
         A failure (API down) is logged and recorded, never raised: the run's own state still gets written.
@@ -142,18 +144,18 @@ class RunPodBackend(Backend):
         log.info("run %s: pod %s %s", run.run_id, pod_id, "terminated" if how == "terminate" else "stopped")
         return True
 
-    def _fail(self, run: Run, error: str) -> None:
+    def _fail(self, run: RunRecord, error: str) -> None:
         """The run failed on this side (timeout, restart loop, pod lost): record it, then end the pod."""
         run.set_status(RunState.FAILED, phase=None, error=error)
         self.end_pod(run, "terminate")
 
-    def release(self, run: Run, timeout: float = 0.0) -> None:
+    def release(self, run: RunRecord, timeout: float = 0.0) -> None:
         """Before a delete or a resume: the old pod must not bill on."""
         if run.job_state().get("pod_id") and not self.end_pod(run, "terminate"):
             raise RunPodError(f"run {run.run_id}: could not terminate pod {run.job_state()['pod_id']} "
                               f"({run.job_state().get('pod_end_error')}); try `stickgen jobs terminate {run.run_id}`")
 
-    def _interrupted(self, run: Run, why: str) -> None:
+    def _interrupted(self, run: RunRecord, why: str) -> None:
         """A spot pod was taken back: a new pod resumes from the volume, up to ``interruption_retries``."""
         state = run.job_state()
         n = int(state.get("interruptions", 0)) + 1
@@ -166,15 +168,10 @@ class RunPodBackend(Backend):
         self.start(run)
 
     # ------------------------------------------------------------------ watching
-    def client(self, run: Run) -> AgentClient:
-        state = run.job_state()
-        try:
-            token = (run.root / ".agent_token").read_text(encoding="utf-8").strip()
-        except OSError as exc:  # a copied or damaged run folder: the agent cannot be asked, the list goes on
-            raise AgentError(f"run {run.run_id}: no agent token ({exc.strerror or exc})") from None
-        return AgentClient(state["agent_url"], token)
+    def client(self, run: RunRecord) -> AgentClient:
+        return agent_client_for(run)
 
-    def check_pod(self, run: Run, force: bool = False) -> None:
+    def check_pod(self, run: RunRecord, force: bool = False) -> None:
         """Ask the API about the pod (at most every ``poll_s``): ready, restarting, gone or too slow.
         RunPodError when the API cannot be asked."""
         state, status = run.job_state(), run.raw_status()
@@ -218,7 +215,7 @@ class RunPodBackend(Backend):
                 self._fail(run, f"pod {pod_id} was not ready after {self.s['ready_timeout_s']:.0f} s "
                                 f"(status {pod.get('desiredStatus')}, no ports yet)")
 
-    def wait_ready(self, run: Run, timeout: float | None = None) -> dict[str, Any]:
+    def wait_ready(self, run: RunRecord, timeout: float | None = None) -> dict[str, Any]:
         """Block until the pod is up (its ports are set); RunPodError with the reason when it fails."""
         timeout = float(timeout if timeout is not None else self.s["ready_timeout_s"])
         deadline = time.monotonic() + timeout
@@ -235,11 +232,11 @@ class RunPodBackend(Backend):
                 raise RunPodError(msg)
             time.sleep(min(float(self.s["poll_s"]), 5.0))
 
-    def _unreachable(self, run: Run, why: str) -> None:
+    def _unreachable(self, run: RunRecord, why: str) -> None:
         run.update_job_state(unreachable=why)
         log.warning("run %s is unreachable: %s", run.run_id, why)
 
-    def refresh(self, run: Run) -> None:
+    def refresh(self, run: RunRecord) -> None:
         """Bring the run's status (job_state.json) up to date from the API and the agent; an unreachable pod
         or API is recorded (``unreachable`` in job_state, shown in the runs list), never raised."""
         try:
@@ -268,7 +265,7 @@ class RunPodBackend(Backend):
                              remote_latest=f"{ckpt_dir}/model_checkpoint_latest.pth" if "model_checkpoint_latest.pth" in names else None,
                              remote_best=f"{ckpt_dir}/model_checkpoint_best.pth" if "model_checkpoint_best.pth" in names else None)
 
-    def pod_billing(self, run: Run) -> dict[str, Any] | None:
+    def pod_billing(self, run: RunRecord) -> dict[str, Any] | None:
         """The run's pod while it still exists (``{"pod_id", "status", "cost_per_hr"}``), else None.
 
         Asked from the API at most every ``poll_s``; a pod that should have removed itself (its run
@@ -297,7 +294,7 @@ class RunPodBackend(Backend):
                 return None
         return out
 
-    def _agent_up(self, run: Run) -> bool:
+    def _agent_up(self, run: RunRecord) -> bool:
         """Whether the pod's agent can be asked (the pod has its ports); checks the pod when unsure."""
         if not run.job_state().get("agent_url") or run.job_state().get("terminated"):
             return False
@@ -308,7 +305,7 @@ class RunPodBackend(Backend):
                 self._unreachable(run, str(exc))
         return run.raw_status().get("phase") != "provisioning"
 
-    def sync_metrics(self, run: Run) -> None:
+    def sync_metrics(self, run: RunRecord) -> None:
         state = run.job_state()
         if not self._agent_up(run):
             return
@@ -321,7 +318,7 @@ class RunPodBackend(Backend):
                 fh.writelines(json.dumps(r) + "\n" for r in rows)
         run.update_job_state(remote_metrics_offset=nxt)
 
-    def sync_log(self, run: Run) -> None:
+    def sync_log(self, run: RunRecord) -> None:
         if not self._agent_up(run):
             return
         try:
@@ -330,7 +327,7 @@ class RunPodBackend(Backend):
             return
         (run.root / "train.log").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
-    def sync_system(self, run: Run) -> None:
+    def sync_system(self, run: RunRecord) -> None:
         """Copy the pod's system.jsonl home (whole: its writer keeps it small); unchanged, the file is left alone."""
         if not self._agent_up(run):
             return
@@ -343,15 +340,13 @@ class RunPodBackend(Backend):
         if text and (not path.is_file() or path.read_text(encoding="utf-8") != text):
             atomic_write_text(path, text)
 
-    def fetch_checkpoint(self, run: Run, which: str = "best") -> Path:
+    def fetch_checkpoint(self, run: RunRecord, which: str = "best") -> Path:
         """Copy the best or latest checkpoint into the local run folder: from the pod's agent while it is up,
         else from the network volume (resumable, verified after the body: ``fetch``)."""
-        from .fetch import fetch
-
         return Path(fetch(run, which)[0]["path"])
 
     # ------------------------------------------------------------------ control
-    def stop(self, run: Run, wait: bool, timeout: float) -> None:
+    def stop(self, run: RunRecord, wait: bool, timeout: float) -> None:
         """Ask the agent to stop training (latest checkpoint saved on the volume), wait for it, then end the pod."""
         run.update_job_state(stop_requested=True)
         if run.raw_status().get("phase") != "provisioning" and not run.job_state().get("pod_ended"):
@@ -369,7 +364,7 @@ class RunPodBackend(Backend):
         if run.raw_status().get("state") not in TERMINAL:
             run.set_status(RunState.STOPPED, phase=None)
 
-    def terminate(self, run: Run) -> None:
+    def terminate(self, run: RunRecord) -> None:
         """Remove the pod now (the network volume and what the run wrote there stay)."""
         if not run.job_state().get("pod_id"):
             return
@@ -382,6 +377,6 @@ class RunPodBackend(Backend):
                            "training since its last checkpoint on the volume is lost")
 
 
-def _local_lines(run: Run) -> int:
+def _local_lines(run: RunRecord) -> int:
     path = run.root / "metrics.jsonl"
     return sum(1 for _ in open(path, "rb")) if path.is_file() else 0

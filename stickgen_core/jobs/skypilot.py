@@ -25,9 +25,10 @@ from typing import Any
 import yaml
 
 from ..errors import JobError
-from ..run_state import RunState
+from ..io import has_embeddings
+from ..run_state import TERMINAL, RunState
 from .backends import Backend
-from .run import TERMINAL, Run
+from .run_record import RunRecord
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -85,12 +86,6 @@ def _mount(local: str, folder: str) -> tuple[str, str]:
     return f"{REMOTE}/{folder}/{path.name}", str(path)
 
 
-def _has_embeddings(path: str) -> bool:
-    from .pipeline import has_embeddings
-
-    return has_embeddings(path)
-
-
 def task_config(spec: JobSpec, run_id: str) -> dict[str, Any]:
     """The SkyPilot task (the dict of its YAML) that trains ``spec`` as run ``run_id``."""
     spec.validate()
@@ -113,7 +108,7 @@ def task_config(spec: JobSpec, run_id: str) -> dict[str, Any]:
         mounts[f"{REMOTE}/runs"] = {"source": s["bucket"], "mode": "MOUNT"}
     embed = ""
     data = data_remote
-    if not _has_embeddings(data_local):  # every node embeds the same split (deterministic), each to its own disk
+    if not has_embeddings(data_local):  # every node embeds the same split (deterministic), each to its own disk
         data = f"$HOME/stickgen-data/{Path(data_local).stem}_embedded.pt"
         embed = (f'mkdir -p "$HOME/stickgen-data"\n[ -f "{data}" ] || stickgen embed --input {shlex.quote(data_remote)} '
                  f'--output "{data}" --config "{run_dir}/config.yaml"\n')
@@ -209,7 +204,7 @@ class SkyPilotBackend(Backend):
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         self.s = check_settings(settings)
 
-    def start(self, run: Run) -> None:
+    def start(self, run: RunRecord) -> None:
         launch_check(self.s)
         sky = sky_command()
         task = export_task(run.spec, run.run_id, run.root / "skypilot.yaml")
@@ -224,7 +219,7 @@ class SkyPilotBackend(Backend):
         run.update_job_state(sky_job_name=name, bucket_run_dir=f"{self.s['bucket'].rstrip('/')}/{run.run_id}")
         run.set_status(RunState.RUNNING, phase="submitted to SkyPilot (watch: sky jobs logs -n " + name + ")", error=None)
 
-    def refresh(self, run: Run) -> None:
+    def refresh(self, run: RunRecord) -> None:
         """Follow the managed job's state (at most every ``poll_s``); SkyPilot not answering changes nothing."""
         state, name = run.job_state(), run.job_state().get("sky_job_name")
         if not name or run.raw_status().get("state") in TERMINAL:
@@ -251,7 +246,7 @@ class SkyPilotBackend(Backend):
         run.set_status(ours, phase=None if ours in TERMINAL else f"SkyPilot {status}, {recoveries} recoveries",
                        error=error)
 
-    def stop(self, run: Run, wait: bool, timeout: float) -> None:
+    def stop(self, run: RunRecord, wait: bool, timeout: float) -> None:
         """Cancel the managed job (SkyPilot tears its cluster down); the bucket keeps the checkpoints."""
         name = run.job_state().get("sky_job_name")
         if name:
@@ -259,5 +254,5 @@ class SkyPilotBackend(Backend):
                            capture_output=True, timeout=max(timeout, 30.0))
         run.set_status(RunState.STOPPED, phase=None)
 
-    def terminate(self, run: Run) -> None:
+    def terminate(self, run: RunRecord) -> None:
         self.stop(run, wait=False, timeout=60.0)

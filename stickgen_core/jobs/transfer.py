@@ -1,6 +1,7 @@
 """Bytes in motion: a transfer's progress (done, rate, ETA, to a sink or the log) and file digests.
 
-Shared by the network volume's uploads and downloads (``volume_storage``) and the checkpoint fetch.
+Shared by the network volume's uploads and downloads (``volume_storage``), the checkpoint fetch and the
+run agent and its client (one digest loop for all of them).
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +51,23 @@ class Progress:
                      self.rate() / 1e6, f", {eta:.0f} s left" if eta is not None and self.done < self.total else "")
 
 
-def md5_of(path: Path) -> str:
-    """The plain MD5 of a file (what a single-part S3 ETag is), read in 1 MiB blocks."""
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_sha256(path: str | Path, progress: Progress | None = None) -> str:
-    """The SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
+def file_digest(source: str | Path | BinaryIO, algorithm: str = "sha256", progress: Progress | None = None) -> str:
+    """The hex digest of a file read in 1 MiB blocks: a path from its start, or an open binary file from
+    its current position to the end (the agent hashes what it streams, the client what it uploads)."""
+    h = hashlib.new(algorithm)
+    with open(source, "rb") if isinstance(source, (str, Path)) else nullcontext(source) as fh:
         for block in iter(lambda: fh.read(CHUNK), b""):
             h.update(block)
             if progress:
                 progress(len(block))
     return h.hexdigest()
+
+
+def md5_of(path: Path) -> str:
+    """The plain MD5 of a file (what a single-part S3 ETag is)."""
+    return file_digest(path, "md5")
+
+
+def file_sha256(path: str | Path, progress: Progress | None = None) -> str:
+    """The SHA-256 of a file."""
+    return file_digest(path, "sha256", progress)

@@ -13,7 +13,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox, QPushButton,
                                QScrollArea, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from stickgen_core.jobs import ACTIVE, TERMINAL, delete_run, find_run, launch, sft_spec
+from stickgen_core.jobs import ACTIVE, TERMINAL, delete_run, find_run, launch, resume_run, sft_spec
 from stickgen_core.jobs import RunState as State
 
 from ..workers import Task, TaskQueue
@@ -314,7 +314,7 @@ class TrainPage(QWidget):
     def resume(self) -> None:
         s = self.current()
         if s is not None:
-            self._run_task("resume", lambda: find_run(self.workspace, s.path).resume())
+            self._run_task("resume", lambda: resume_run(find_run(self.workspace, s.path)))
 
     def sft_from_best(self) -> None:
         """Fill the form with the SFT run's spec, then launch it after one confirmation."""

@@ -126,8 +126,8 @@ def test_lines_are_capped_and_bad_numbers_refused(served, run_dir):  # noqa: F81
 def test_download_sends_headers_before_hashing_and_the_digest_after(served, run_dir, tmp_path, monkeypatch):  # noqa: F811
     server = served()
     hashed_before_headers = []
-    real = agent_mod.file_sha256
-    monkeypatch.setattr(agent_mod, "file_sha256", lambda *a, **k: hashed_before_headers.append(1) or real(*a, **k))
+    real = agent_mod.file_digest
+    monkeypatch.setattr(agent_mod, "file_digest", lambda *a, **k: hashed_before_headers.append(1) or real(*a, **k))
     client = AgentClient(f"http://127.0.0.1:{server.server_address[1]}", TOKEN)
     dest = tmp_path / "best.pth"
     digest = client.download("model_checkpoint_best.pth", dest)

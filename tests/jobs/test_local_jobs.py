@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from stickgen_core.errors import JobError
-from stickgen_core.jobs import JobSpec, launch, list_runs, sft_from
+from stickgen_core.jobs import JobSpec, launch, list_runs, resume_run, sft_from
 
 from .helpers import wait_for
 
@@ -43,7 +43,7 @@ def test_launch_watch_stop_resume_sft(tmp_path, tiny_spec):
     stopped_at = status["global_step"]
     _, offset = run.read_metrics(0)
 
-    run.resume()
+    resume_run(run)
     new, _ = wait_for(lambda: (lambda r: r if steps(r[0]) else None)(run.read_metrics(offset)), "metrics after resume")
     assert steps(new)[0] == stopped_at + 1
     assert run.job_state()["attempt"] == 2
@@ -133,7 +133,7 @@ def test_a_split_without_embeddings_is_embedded_first(tmp_path, tiny_spec):
     assert run.info()["data_path"] == str(embedded)
     assert load_dataset(embedded)[0]["embedding"].shape == (384,)  # the offline all-MiniLM-L6-v2
     assert run.stop()["state"] == "stopped"
-    run.resume()  # the second attempt reuses the embedded file
+    resume_run(run)  # the second attempt reuses the embedded file
     wait_for(lambda: run.job_state().get("attempt") == 2 and run.status()["state"] == "running"
              and run.status().get("phase") is None, "the second attempt training")
     log = (run.root / "train.log").read_text()

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from stickgen_core.errors import JobError
-from stickgen_core.jobs import Run, delete_run, registry
+from stickgen_core.jobs import Run, delete_run, registry, resume_run
 from stickgen_core.jobs.local import LocalBackend, live_processes, run_lock
 from stickgen_core.jobs.process import ProcessRef
 from stickgen_core.jobs.run import now_iso, write_json
@@ -62,7 +62,7 @@ def test_resume_refuses_while_a_process_of_the_run_lives(tmp_path, tiny_spec, sl
     (run.root / "checkpoints").mkdir()
     (run.root / "checkpoints" / "model_checkpoint_latest.pth").write_bytes(b"x")
     with pytest.raises(JobError, match=rf"its trainer pid {trainer.pid} still runs"):
-        run.resume()
+        resume_run(run)
     assert run.job_state().get("attempt") is None and run.raw_status()["state"] == "stopped"  # nothing started
     with pytest.raises(JobError, match="still runs"):
         delete_run(run)
@@ -99,7 +99,7 @@ def test_resume_right_after_stop_never_reads_failed(tmp_path, tiny_spec):
         for attempt in (2, 3, 4):
             run.stop(wait=False)
             wait_for(lambda: run.raw_status().get("state") == "stopped", "the trainer's own 'stopped'")
-            run.resume()  # its last supervisor may still be finishing: resume waits for it
+            resume_run(run)  # its last supervisor may still be finishing: resume waits for it
             assert run.job_state()["attempt"] == attempt
             wait_for(lambda: run.job_state().get("trainer"), "the new attempt's trainer")
         assert run.stop()["state"] == "stopped"

@@ -13,7 +13,7 @@ import pytest
 
 from stickgen_core.cli import main
 from stickgen_core.errors import RunPodError
-from stickgen_core.jobs import delete_run, launch
+from stickgen_core.jobs import delete_run, launch, resume_run
 from stickgen_core.jobs.runpod_api import POD_QUERY
 
 from .helpers import wait_for
@@ -80,7 +80,7 @@ def test_resume_terminates_the_old_pod(tmp_path, fake, pod_spec):
     assert fake.live_pods()["pod1"]["desiredStatus"] == "EXITED"  # stopped: its disk still billed
     latest = f"/runpod-volume/runs/{run.run_id}/checkpoints/model_checkpoint_latest.pth"
     run.update_job_state(remote_latest=latest)
-    run.resume()
+    resume_run(run)
     assert list(fake.live_pods()) == ["pod2"] and env_of(fake.deploys[-1])["RESUME_FROM_CHECKPOINT"] == latest
     assert run.job_state()["pod_id"] == "pod2" and run.job_state()["attempt"] == 2
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from stickgen_core.errors import RunPodError
-from stickgen_core.jobs import launch
+from stickgen_core.jobs import launch, resume_run
 from stickgen_core.jobs.runpod_backend import RunPodBackend, escape_env
 
 from .fake_runpod import FakeRunPod
@@ -225,7 +225,7 @@ def test_remote_run_end_to_end_through_the_agent_and_no_key_leaks(tmp_path, fake
         remote_latest = run.job_state()["remote_latest"]
         assert remote_latest == f"/runpod-volume/runs/{run.run_id}/checkpoints/model_checkpoint_latest.pth"
 
-        run.resume()
+        resume_run(run)
         assert env_of(fake.deploys[-1])["RESUME_FROM_CHECKPOINT"] == remote_latest
         push_folder(s3_volume.client, s3_volume.volume_id, vol)  # what the pod wrote, seen through the S3 API
         s3_volume.client.put_object(Bucket=s3_volume.volume_id, Key="data/sft_data_embedded.pt", Body=b"sft split")

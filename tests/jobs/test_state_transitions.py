@@ -11,7 +11,7 @@ import pytest
 from stickgen_core.errors import JobError
 from stickgen_core.jobs import Run, RunState, local, process, registry
 from stickgen_core.jobs import runpod_backend as rpb
-from stickgen_core.jobs import run as run_module
+from stickgen_core.jobs import run_record
 from stickgen_core.jobs.run import PROCESSES_DIED, now_iso, write_json
 
 from .fakes import FakeClock, FakeProcesses
@@ -31,7 +31,7 @@ def procs(clock, monkeypatch):
     monkeypatch.setattr(process, "psutil", table.as_psutil())
     monkeypatch.setattr(process.os, "kill", table.kill)
     monkeypatch.setattr(local, "time", clock)
-    monkeypatch.setattr(run_module, "time", clock)  # when the jobs layer's view was written
+    monkeypatch.setattr(run_record, "time", clock)  # when the jobs layer's view was written
 
     def spawn(argv, log_path, *, detach, env=None, nice=0):
         return table.start(list(argv), cwd=str(log_path.parent))
