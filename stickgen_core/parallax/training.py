@@ -63,7 +63,8 @@ class ParallaxMotionData(MotionData):
                               "`stickgen parallax render DATA --out ROOT`")
         if not 8 <= data_cfg.parallax_image_size <= 1024:
             raise ConfigError(f"data.parallax_image_size: expected 8..1024, got {data_cfg.parallax_image_size}")
-        super().__init__(path, val_fraction=val_fraction, seed=seed, max_frames=max_frames)
+        # loaded, not streamed: renders are matched to clips by position and object identity
+        super().__init__(path, val_fraction=val_fraction, seed=seed, max_frames=max_frames, stream=False)
         self.length, self.stride = (data_cfg.parallax_sequence_length, data_cfg.parallax_sequence_stride) \
             if mode == "sequence" else (1, 1)
         check_sequence(self.length, self.stride)

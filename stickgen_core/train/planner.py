@@ -19,7 +19,8 @@ def planner_for_training(cfg: StickGenConfig, samples: Sequence[dict], train_idx
     """The saved form of an action-conditioned model's planner, fitted on the training split."""
     if not (cfg.model.action_conditioning and cfg.training.action_plan):
         return None
-    train = [samples[i] for i in train_idx]
+    source = samples.only("embedding", "actions") if hasattr(samples, "only") else samples  # streamed: 2 fields
+    train = [source[i] for i in train_idx]
     planner, _ = fit_action_planner(torch.stack([s["embedding"].float() for s in train]),
                                     [s["actions"] for s in train], cfg.model.num_actions, seed=cfg.training.seed)
     return planner.to_checkpoint()

@@ -197,7 +197,9 @@ def train(cfg: StickGenConfig, sources: RunSources, run_dir: str | Path, *,
         opt.zero_grad(set_to_none=True)
         n_all = math.ceil(len(data.train_idx) / tc.batch_size)
         usable = n_all - n_all % ddp.world if ddp.enabled else n_all
-        for i, batch in enumerate(data.batches("train", tc.batch_size, epoch, tc.seed)):
+        first = progress.skip if epoch == start_epoch else 0
+        mine = lambda i: first <= i < usable and i % ddp.world == ddp.rank  # noqa: E731  (streamed data reads only these)
+        for i, batch in enumerate(data.batches("train", tc.batch_size, epoch, tc.seed, keep=mine)):
             if epoch == start_epoch and i < progress.skip:
                 continue
             if i % ddp.world != ddp.rank or i >= usable:  # this rank's share; equal counts on every rank
