@@ -181,3 +181,24 @@ def test_thresholds_save_into_the_workspace_and_load_back(tmp_path):
     assert events == [other.config] and other.config == s.config
     with pytest.raises(ConfigError, match="no path given and the session has no workspace"):
         other.save_thresholds()
+
+
+def test_a_script_curates_a_workspace_end_to_end(tmp_path):
+    from stickgen_core.io import load_dataset, save_dataset
+    from stickgen_core.synth import SynthConfig, generate_dataset
+
+    ws = Workspace.open(tmp_path / "ws")
+    path = ws.datasets_dir / "clips.pt"
+    save_dataset(generate_dataset(40, seed=2, config=SynthConfig(defect_rate=0.3, max_seconds=4)), path)
+    s = CurationSession(ws)
+    written = []
+    s.exported.connect(written.append)
+    s.load_datasets([str(path)])
+    s.set_threshold("min_quality_pretrain", 0.6)
+    counts = s.counts()
+    assert counts["total"] == 40 and 0 < counts["sft"] <= counts["pretrain"] < 40
+    paths = s.export()
+    assert written == [paths] and s.last_export == paths
+    assert len(load_dataset(paths["pretrain"])) == counts["pretrain"]
+    assert len(load_dataset(paths["sft"])) == counts["sft"]
+    assert set(s.existing_exports()) >= {"pretrain_data.pt", "sft_data.pt", "curation_stats.json"}

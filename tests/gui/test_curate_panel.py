@@ -391,3 +391,15 @@ def test_a_dropped_clip_s_card_names_its_reason_once(window, qtbot):
     status = cur.player.card_view.status
     qtbot.waitUntil(lambda: reason in status.text(), timeout=30_000)
     assert status.text() == f"✗ dropped — {reason}" and status.isVisible()
+
+
+def test_a_threshold_set_on_the_session_by_a_script_moves_the_slider_and_the_counts(window, qtbot):
+    """The page renders its CurationSession: a change made on the session (not through a widget) shows in
+    the control and the counts on screen."""
+    cur = window.curate
+    control = cur.thresholds.controls["min_quality_pretrain"]
+    with qtbot.waitSignal(cur.updated, timeout=30_000):
+        cur.session.set_threshold("min_quality_pretrain", 0.85)
+    assert control.value() == pytest.approx(0.85) and control.slider.value() == 85 and "●" in control.title.text()
+    qtbot.waitUntil(lambda: visible_counts(window) == core_counts(cur.table, min_quality_pretrain=0.85), timeout=30_000)
+    assert cur.session.config.min_quality_pretrain == 0.85  # the controls' echo did not move it again
