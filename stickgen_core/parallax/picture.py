@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DatasetError
+from ..errors import ConfigError, DatasetError, StickGenError
+from ..io import load_torch_file
 from .camera import POSE_DIM
 from .metadata import MAX_IMAGE_SIDE, load_image, read_metadata
 
@@ -32,6 +33,16 @@ class Picture:
     camera: torch.Tensor
     source: str             # the file, or "an image in memory"
     camera_from: str        # "--camera", "<metadata.json>" or "unknown"
+
+
+def reads_images(checkpoint: str | Path) -> bool:
+    """Whether a checkpoint has an image encoder (memory-mapped: weights not read); False for anything unreadable."""
+    try:
+        ck = load_torch_file(checkpoint, mmap=True)
+    except StickGenError:
+        return False
+    state = ck.get("model_state_dict") if isinstance(ck, dict) else None
+    return isinstance(state, dict) and any(str(k).startswith("image_encoder.") for k in state)
 
 
 def parse_camera(value: Any, key: str = "--camera") -> tuple[float, ...]:

@@ -23,6 +23,7 @@ from ..widgets.clip_card import ClipCard
 from ..widgets.motion_viewer import MotionViewer
 from .critic_view import VerdictBanner, card_metrics
 from .export import ask_path, gif_task
+from .picture_picker import PicturePicker
 from ..workers import Task
 from .run_eval import CheckpointPicker
 
@@ -89,6 +90,8 @@ class Playground(QWidget):
         form = QFormLayout()
         form.addRow("Prompt", self.prompt)
         form.addRow("Checkpoint", self.checkpoint)
+        self.picture = PicturePicker()
+        form.addRow("Start from", self.picture)
         row = QHBoxLayout()
         for label, w in (("Seconds", self.seconds), ("Seed", self.seed), ("Temperature", self.temperature)):
             sub = QFormLayout()
@@ -118,6 +121,7 @@ class Playground(QWidget):
 
     def _checkpoint_changed(self) -> None:
         ck = self.checkpoint.path()
+        self.picture.set_checkpoint(ck)
         self.generate_button.setEnabled(bool(ck))
         self.generate_button.setToolTip("" if ck else "No checkpoint to generate with: train a model on the Train page")
         if self.result is None and self.banner.text() in (READY, NO_CHECKPOINT):
@@ -140,6 +144,7 @@ class Playground(QWidget):
         prompt, seconds, seed, temp = self.prompt.text(), self.seconds.value(), self.seed.value(), self.temperature.value()
         refine = self.refine.isEnabled() and self.refine.isChecked()
         weights = "int8" if self.int8.isChecked() else "float32"
+        image, camera = self.picture.path(), self.picture.camera_text()
         host = self.host
         if weights == "int8" and not host.fast_step_ready(ck):
             # the first fast generation compiles for up to half a minute: say so, or it looks like a hang
@@ -148,7 +153,9 @@ class Playground(QWidget):
 
         def work():
             gen = host.generator(ck, weights)
-            g = gen.generate(prompt, seconds=seconds, seed=seed, temperature=temp, refine=refine)
+            # from a picture, "refine" defers to the generator: the text-only refiner would move the start (a note)
+            g = gen.generate(prompt, seconds=seconds, seed=seed, temperature=temp, image=image, camera=camera,
+                             refine=None if image and refine else refine)
             g["rejection_threshold"] = gen.critic.config.rejection_severity_threshold
             return g
 
@@ -185,7 +192,8 @@ class Playground(QWidget):
         for b in (self.save_pt, self.save_gif, self.critic_button):
             b.setEnabled(True)
         how = (" with int8 weights" if g.get("weights") == "int8" else "") + \
-            (" (compiled step)" if g.get("step") == "compiled" else "")
+            (" (compiled step)" if g.get("step") == "compiled" else "") + \
+            (f" from the picture {Path(g['image']['source']).name}" if "image" in g else "")
         self.status.emit(f"generated {g['frames']} frames{how}: {'safe' if verdict.is_safe else 'unsafe'}")
         self.generated.emit(g)
 
