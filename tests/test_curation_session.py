@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -202,3 +203,6 @@ def test_a_script_curates_a_workspace_end_to_end(tmp_path):
     assert len(load_dataset(paths["pretrain"])) == counts["pretrain"]
     assert len(load_dataset(paths["sft"])) == counts["sft"]
     assert set(s.existing_exports()) >= {"pretrain_data.pt", "sft_data.pt", "curation_stats.json"}
+    assert Path(paths["sft"]).parent == ws.curated_dir          # no folder given: the workspace's curated/
+    s.export(tmp_path / "elsewhere")
+    assert s.export_dir() == tmp_path / "elsewhere"             # the next export's default: the last target

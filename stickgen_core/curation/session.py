@@ -60,6 +60,7 @@ class CurationSession:
         self.prepared: PreparedTable | None = None
         self.result: CurationResult | None = None
         self.selected: int | None = None
+        self.export_target: Path | None = None  # the folder chosen for the last export
         self.last_export: dict[str, str] | None = None
         self.last_update_ms = 0.0         # the last recompute's time (the slider's share of a repaint)
 
@@ -207,9 +208,11 @@ class CurationSession:
 
     # ------------------------------------------------------------------ export
     def export_dir(self, output_dir: str | Path | None = None) -> Path:
-        """Where an export goes: ``output_dir``, else the workspace's curated/ folder."""
+        """Where an export goes: ``output_dir``, else the last export's folder, else the workspace's curated/."""
         if output_dir is not None:
             return Path(output_dir)
+        if self.export_target is not None:
+            return self.export_target
         if self.workspace is None:
             raise ConfigError("export: no output folder given and the session has no workspace")
         return self.workspace.curated_dir
@@ -225,6 +228,7 @@ class CurationSession:
         if self.table is None or self.result is None:
             raise ConfigError("export: no clips loaded")
         table, result, config, out = self.table, self.result, self.config, self.export_dir(output_dir)
+        self.export_target = out
 
         def run(progress=None, should_stop=None) -> dict[str, Path]:
             return export_splits(table, result, out, config, progress=progress, should_stop=should_stop)

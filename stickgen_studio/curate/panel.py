@@ -322,7 +322,8 @@ class CuratePanel(QWidget):
     def export(self, output_dir: str | None = None, confirmed: bool = False) -> None:
         if self.table is None or self.result is None:
             return
-        output_dir = output_dir or dialogs.export_folder(self, str(self.workspace.curated_dir) if self.workspace else "")
+        start = self.session.export_target or (self.workspace.curated_dir if self.workspace else "")
+        output_dir = output_dir or dialogs.export_folder(self, str(start))
         if not output_dir:
             return
         existing = self.session.existing_exports(output_dir)
