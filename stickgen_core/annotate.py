@@ -173,7 +173,8 @@ def annotate(paths: str | Path | Iterable[str | Path], *, options: AnnotateOptio
     Cached per file as ``<cache_dir or file's folder/.stickgen-cache>/<name>.<content>.<settings>.parquet``.
     With a ``loaded`` dict, each ``.pt`` file read here (not a cache hit) is kept in it as ``str(file) ->
     (file_stamp, samples)``: ``export_splits`` then writes those samples without reading and checking
-    the file again. A packed file is annotated from its columns (``annotate_packed``), never as dicts.
+    the file again. A packed file is annotated from its columns (``annotate_packed``), never as dicts,
+    and kept as ``(file_stamp, None)``: export reads it again but does not check each clip again.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -230,8 +231,11 @@ def _annotate_file(f: Path, options: AnnotateOptions, cache_dir, use_cache: bool
         sub = lambda done, total: progress(fi + done / max(total, 1), n_files)  # noqa: E731
     if is_packed(f):  # from its columns, batch by batch: no sample dicts (``annotate_packed``)
         from .annotate_packed import annotate_packed_file
+        stamp = file_stamp(f)
         t = annotate_packed_file(f, options, sub, should_stop)
         write_cache(t, f, options, cache_dir, cache)
+        if loaded is not None:  # every clip checked here: export reads it again without checking each
+            loaded[str(f)] = (stamp, None)
         return t
     stamp = file_stamp(f)  # before reading: a rewrite during the read makes the kept copy stale
     samples = samples_from_object(load_torch_file(f), f)  # not mapped: truncation under a map is SIGBUS

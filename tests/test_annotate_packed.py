@@ -136,3 +136,50 @@ def test_a_sharded_set_is_annotated_per_shard_from_its_columns(tmp_path, varied)
     as_text = {"source": str, "dominant_action": str}  # concatenated shards' categories are their union
     pd.testing.assert_frame_equal(t[cols].reset_index(drop=True).astype(as_text), whole[cols].astype(as_text))
     assert np.isfinite(t["artifact_score"]).all()
+
+
+def _curate(path, out, loaded):
+    from stickgen_core.curation import CurationConfig, apply_thresholds, export_splits
+
+    table = annotate(path, use_cache=False, loaded=loaded)
+    cfg = CurationConfig()
+    result = apply_thresholds(table, cfg)
+    return export_splits(table, result, out, cfg, loaded=loaded), int((result.pretrain | result.sft).sum())
+
+
+def test_export_of_a_packed_file_annotated_here_is_not_checked_twice_and_equals_the_pt_export(tmp_path, varied,
+                                                                                               monkeypatch):
+    import stickgen_core.curation.export as export_mod
+
+    good = varied[:37]
+    pt, arrow = tmp_path / "g.pt", tmp_path / "g.arrow"
+    torch.save(good, pt)
+    write_packed(good, _ids(good), arrow)
+    a, _ = _curate(pt, tmp_path / "from-pt", {})
+    checks = []
+    real = export_mod.validate_sample
+    monkeypatch.setattr(export_mod, "validate_sample", lambda s: checks.append(1) or real(s))
+    b, chosen = _curate(arrow, tmp_path / "from-arrow", {})
+    assert checks == []  # annotation checked every clip from the columns; the export trusts that
+    for split in ("pretrain", "sft"):
+        x, y = torch.load(a[split], weights_only=True), torch.load(b[split], weights_only=True)
+        assert len(x) == len(y) > 0
+        assert all(torch.equal(p["motion"], q["motion"]) and p["annotations"] == q["annotations"] for p, q in zip(x, y))
+    _curate(arrow, tmp_path / "again", None)  # without ``loaded`` (a cached table) every chosen clip is checked
+    assert len(checks) == chosen > 0
+
+
+def test_a_packed_file_replaced_after_annotation_is_refused_by_the_export(tmp_path, varied):
+    from stickgen_core.curation import CurationConfig, apply_thresholds, export_splits
+    from stickgen_core.errors import DatasetError
+
+    good = varied[:20]
+    arrow = write_packed(good, _ids(good), tmp_path / "g.arrow")
+    loaded: dict = {}
+    table = annotate(arrow, use_cache=False, loaded=loaded)
+    assert loaded[str(arrow)][1] is None
+    changed = [dict(s, description=s["description"] + " (edited)") for s in good]
+    write_packed(changed, _ids(changed), arrow, overwrite=True)  # a new file under the same name
+    cfg = CurationConfig()
+    with pytest.raises(DatasetError, match="changed since it was annotated"):
+        export_splits(table, apply_thresholds(table, cfg), tmp_path / "out", cfg, loaded=loaded)

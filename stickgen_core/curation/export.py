@@ -85,7 +85,7 @@ def _remove_old_generations(out: Path) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _curated_copy(sample: dict, row: pd.Series, quality: float, cfg: CurationConfig) -> dict:
+def _curated_copy(sample: dict, row: dict, quality: float, cfg: CurationConfig) -> dict:
     import torch  # on first use: ~1.5 s to import, kept off the studio's start-up
     out = dict(sample)
     keep = int(row.get("n_frames", len(sample["motion"])))
@@ -118,9 +118,16 @@ def _curated_copy(sample: dict, row: pd.Series, quality: float, cfg: CurationCon
     return out
 
 
+def _same_clip(raw: list, i: int, annotated_id: str) -> bool:
+    """Whether sample ``i`` of the file read again has the id it was annotated with (a packed file's
+    stored id, else the id computed from the sample)."""
+    stored = getattr(raw, "clip_ids", None)
+    return 0 <= i < len(raw) and (stored[i] if stored is not None else clip_id(raw[i])) == annotated_id
+
+
 def _check_as_annotated(raw: list, i: int, annotated_id: str, f: str) -> None:
     """A DatasetError unless sample ``i`` of the file read again is the valid clip it was annotated as."""
-    if not 0 <= i < len(raw) or clip_id(raw[i]) != annotated_id:
+    if not _same_clip(raw, i, annotated_id):
         raise DatasetError(f"{f}: sample {i} changed since it was annotated; annotate the file again", f)
     problems = validate_sample(raw[i])
     if problems:
@@ -139,7 +146,8 @@ def export_splits(table: pd.DataFrame, result: CurationResult, output_dir: str |
     a chosen sample breaks the contract, or when another process is writing ``output_dir``.
     ``should_stop`` lets a caller cancel between files; nothing is written then. ``loaded`` (filled
     by ``annotate(..., loaded=)`` in this process) supplies the samples the table was computed from,
-    for files not rewritten since: they are neither read nor checked again.
+    for files not rewritten since: they are neither read nor checked again (a packed file, kept as
+    ``(stamp, None)``, is read again but not checked again while its stamp holds).
     """
     out = Path(output_dir)
     with OutputLock(out):
@@ -165,11 +173,19 @@ def _export_locked(table, result, out: Path, config: CurationConfig, progress, s
         kept = loaded.get(f)
         annotated_here = kept is not None and kept[0] == file_stamp(f)
         # the very objects the table's ids and checks were computed from, or the file read and checked again
-        raw = kept[1] if annotated_here else samples_from_object(load_torch_file(f), f)  # not mapped: SIGBUS
-        for _, row in rows[rows["file"] == f].sort_values("index").iterrows():
+        raw = kept[1] if annotated_here and kept[1] is not None else \
+            samples_from_object(load_torch_file(f), f)  # not mapped: SIGBUS
+        if annotated_here and kept[1] is None:
+            # a packed file this process annotated from its columns, every clip checked: read again, it is
+            # the same file when its stamp is unchanged across the read (packed files are never rewritten
+            # in place) and every id matches; else each clip is checked again
+            annotated_here = file_stamp(f) == kept[0]
+        for row in rows[rows["file"] == f].sort_values("index").to_dict("records"):
             i = int(row["index"])
             if not annotated_here:
                 _check_as_annotated(raw, i, row["clip_id"], f)
+            elif not _same_clip(raw, i, row["clip_id"]):
+                raise DatasetError(f"{f}: sample {i} changed since it was annotated; annotate the file again", f)
             s = _curated_copy(raw[i], row, row["q"], config)
             if row["in_pretrain"]:
                 pretrain.append(s)
