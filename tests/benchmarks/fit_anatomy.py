@@ -20,6 +20,12 @@ clip of each source:
     height ratio, least       0.807     0.674     0.55   (the same turn)
 
 All 1,500 synthetic clips and the 4 captures pass every anatomy check at these limits.
+
+``--reach FILE`` fits ``anatomy.BodyReach`` (what generation and training hold a body to) on a curated
+dataset file instead: the 99th percentile of the per-frame shoulder and hip gaps, and each bone's 5th
+percentile share of its first-frame reference length (left and right pooled). Last fit, the first 3,271
+clips of the curated synthetic pretrain split (issue 32): gaps 0.180 / 0.106 m; shares head 0.955, torso
+0.957, upper arm 0.836, forearm 0.795, thigh 0.805, shin 0.899.
 """
 
 from __future__ import annotations
@@ -51,11 +57,37 @@ def passes(motion: np.ndarray, limits: AnatomyLimits) -> bool:
     return not any(f.any() for f in v.values()) and bone_variation(m).max() <= limits.max_bone_variation
 
 
+SHARE_GROUPS = {"head": [0], "torso": [1, 2], "upper_arm": [3, 5], "forearm": [4, 6], "thigh": [7, 9], "shin": [8, 10]}
+
+
+def fit_reach(motions: list[np.ndarray]) -> dict[str, float]:
+    """BodyReach's fields from clean clips (``[T, 48]``; the first actor of a multi-actor clip)."""
+    import torch
+
+    from stickgen_core.model.constraints import bone_lengths, reference_lengths
+
+    ms = [m if m.ndim == 2 else m[:, 0] for m in motions]
+    gaps = [measure(m).gap for m in ms]
+    out = {"shoulder_gap": float(np.percentile(np.concatenate([g[:, :2].ravel() for g in gaps]), 99)),
+           "hip_gap": float(np.percentile(np.concatenate([g[:, 2:].ravel() for g in gaps]), 99))}
+    share = np.concatenate([(bone_lengths(t) / reference_lengths(t[:1])[0]).numpy()
+                            for t in (torch.as_tensor(m, dtype=torch.float32) for m in ms)])
+    out.update({f"{k}_share": float(np.percentile(share[:, v].ravel(), 5)) for k, v in SHARE_GROUPS.items()})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--reach", type=Path, help="fit BodyReach on this curated dataset file instead")
     args = ap.parse_args()
+    if args.reach is not None:
+        from stickgen_core.io import load_dataset
+
+        for k, v in fit_reach([np.asarray(s["motion"], np.float64) for s in load_dataset(args.reach)]).items():
+            print(f"{k:16} {v:.3f}")
+        return
     synth = [s["motion"].numpy() for s in generate_samples(args.clips, seed=args.seed, config=SynthConfig())]
     real = [s["motion"].numpy() for f in sorted((DATA / "bvh").glob("*.bvh")) for s in convert_file(f, "bvh")]
     limits = AnatomyLimits()
