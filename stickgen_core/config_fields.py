@@ -219,9 +219,11 @@ def _check_range(value: Any, rng: Range, where: str, why: str, error: type[Excep
 def check_value(cls: type, name: str, value: Any, where: str | None = None,
                 error: type[Exception] = ConfigError) -> Any:
     """One field's value checked (type, choices, range) and coerced, as ``check_fields`` does it."""
-    f = _field(cls, name)
-    where = where or key_of(cls, name)
-    value = coerce(value, hints(cls)[name], where, error)
+    return _checked(_field(cls, name), hints(cls)[name], value, where or key_of(cls, name), error)
+
+
+def _checked(f: dataclasses.Field, tp: Any, value: Any, where: str, error: type[Exception]) -> Any:
+    value = coerce(value, tp, where, error)
     if f.metadata.get("range") is not None and value is not None:
         _check_range(value, f.metadata["range"], where, f.metadata.get("why", ""), error)
     return value
@@ -235,6 +237,7 @@ def check_fields(obj: Any, where: str | None = None, error: type[Exception] = Co
     """
     cls = type(obj)
     prefix = getattr(cls, "SECTION", "") if where is None else where
+    types_ = hints(cls)
     for f in dataclasses.fields(cls):
-        value = check_value(cls, f.name, getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name, error)
+        value = _checked(f, types_[f.name], getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name, error)
         object.__setattr__(obj, f.name, value)
