@@ -100,16 +100,29 @@ class IssueList(QListWidget):
         super().__init__()
         self.setWordWrap(True)
         self.setToolTip("Click an issue to jump to its frames and loop them")
+        self.spans: list[IssueSpan] = []
+        self.frames: tuple[int, int] | None = None
         self.itemClicked.connect(lambda item: self.spanClicked.emit(item.data(Qt.ItemDataRole.UserRole)))
 
     def set_spans(self, spans: list[IssueSpan]) -> None:
+        self.spans = list(spans)
+        self.set_frames(None)
+
+    def set_frames(self, frames: tuple[int, int] | None) -> None:
+        """List only the issues overlapping frames ``[start, end)`` (the timeline's selection); None: all."""
+        self.frames = frames
+        shown = [s for s in self.spans if frames is None or (s.start < frames[1] and s.end > frames[0])]
         self.clear()
-        for s in sorted(spans, key=lambda s: (-s.severity, s.start)):
+        for s in sorted(shown, key=lambda s: (-s.severity, s.start)):
             item = QListWidgetItem(f"{s.label} · severity {s.severity:.2f} · frames {s.start}–{s.end - 1}\n{s.description}")
             item.setData(Qt.ItemDataRole.UserRole, s)
             self.addItem(item)
-        if not spans:
-            self.addItem(QListWidgetItem("No issues"))
+        if not shown:
+            self.addItem(QListWidgetItem("No issues" if frames is None else "No issue in the selected frames"))
+
+    def shown(self) -> list[IssueSpan]:
+        return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())
+                if self.item(i).data(Qt.ItemDataRole.UserRole) is not None]
 
 
 class CriticView(QWidget):
@@ -147,7 +160,12 @@ class CriticView(QWidget):
         scroll.setWidget(settings)
         side = QSplitter(Qt.Orientation.Vertical)
         issues_box = QGroupBox("Issues")
-        QVBoxLayout(issues_box).addWidget(self.issues)
+        self.frames_note = QLabel()   # says when the list shows only the timeline's selected frames
+        self.frames_note.setWordWrap(True)
+        self.frames_note.hide()
+        il = QVBoxLayout(issues_box)
+        il.addWidget(self.frames_note)
+        il.addWidget(self.issues)
         side.addWidget(issues_box)
         side.addWidget(scroll)
         side.setSizes([220, 420])
@@ -171,6 +189,16 @@ class CriticView(QWidget):
         self.prompt.editingFinished.connect(self.judge)
         self.editor.changed.connect(self.judge)
         self.issues.spanClicked.connect(lambda s: s is not None and self.viewer.play_range(s.start, s.end))
+        self.viewer.selectionChanged.connect(self._frames_selected)
+
+    def _frames_selected(self, frames: tuple[int, int] | None) -> None:
+        """Frames dragged out on the timeline filter the issue list; Esc (or a seek outside) shows all again."""
+        self.issues.set_frames(frames)
+        if frames is not None:
+            n, total = len(self.issues.shown()), len(self.issues.spans)
+            self.frames_note.setText(f"Frames {frames[0]}–{frames[1] - 1} selected: {n} of {total} issues "
+                                     "(Esc in the player shows all)")
+        self.frames_note.setVisible(frames is not None)
 
     # ------------------------------------------------------------------ opening motions
     def open_file(self, path: str | None = None, index: int = 0) -> bool:

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QScrollArea, QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QListWidgetItem, QPushButton, QScrollArea, QSplitter, QTableView, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from stickgen_core.errors import StickGenError
 from stickgen_core.eval_reports import filter_results, issue_types, load_report, motion_file, results_table, suite_table
@@ -35,6 +36,9 @@ from .run_eval import RunEvalBox
 PROMPT_COLUMNS = [("Suite", "suite", str), ("Id", "id", str), ("Verdict", "is_safe", fmt_bool()),
                   ("Score", "overall_score", fmt_num(".2f")), ("Issues", "issue_types", str),
                   ("Seconds", "seconds", fmt_num("g")), ("Text", "text", str)]
+#: below this width the prompt table is a drawer: it closes when a prompt is picked, so the player keeps
+#: ~600 px at 1024 px (beside the table it had ~390)
+NARROW_PX = 1200
 
 
 def load_prompt_motion(report: dict[str, Any], result: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
@@ -113,7 +117,22 @@ class ReportBrowser(QWidget):
         self.critic_button = QPushButton("Open in critic")
         self.critic_button.setToolTip("Judge this prompt's motion again with other critic settings")
         self.export = ExportButtons(self)
+        # the table as a drawer: "◂ Hide" on the table closes it, "☰ Prompts" beside the player (shown only
+        # while it is closed, so it takes no room from the export buttons at 1024 px) opens it again
+        self.hide_table = QToolButton()
+        self.hide_table.setText("◂ Hide")
+        self.hide_table.setToolTip("Hide the prompt table so the player takes the width (☰ Prompts brings it back)")
+        self.drawer, self.prev_button, self.next_button = QToolButton(), QToolButton(), QToolButton()
+        for b, text, tip in ((self.drawer, "☰ Prompts", "Show the prompt table; in a narrow window it hides "
+                              "again once you pick a prompt, so the player keeps a usable size"),
+                             (self.prev_button, "‹", "Previous prompt"), (self.next_button, "›", "Next prompt")):
+            b.setText(text)
+            b.setToolTip(tip)
+            b.hide()
+        self._auto_closed = False   # the drawer closed itself (narrow window): it opens again when wide
         arow = QHBoxLayout()
+        for b in (self.drawer, self.prev_button, self.next_button):
+            arow.addWidget(b)
         arow.addWidget(self.critic_button)
         arow.addStretch(1)
         arow.addWidget(self.export)
@@ -121,7 +140,10 @@ class ReportBrowser(QWidget):
         tl = QVBoxLayout(table_box)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addLayout(frow)
-        tl.addWidget(self.shown)
+        srow = QHBoxLayout()
+        srow.addWidget(self.shown, 1)
+        srow.addWidget(self.hide_table)
+        tl.addLayout(srow)
         tl.addWidget(self.view, 1)
         player = QWidget()
         pl = QVBoxLayout(player)
@@ -131,6 +153,7 @@ class ReportBrowser(QWidget):
         table_box.setMinimumWidth(290)
         player.setMinimumWidth(390)
         left.setMinimumWidth(220)
+        self.table_box = table_box
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(table_box)
         lower.addWidget(player)
@@ -170,6 +193,12 @@ class ReportBrowser(QWidget):
         self.search.textChanged.connect(self.apply_filters)
         self.view.selectionModel().currentRowChanged.connect(lambda cur, _prev: self.show_prompt(cur.row()))
         self.critic_button.clicked.connect(self._to_critic)
+        self.drawer.clicked.connect(lambda: self.show_table(True))
+        self.hide_table.clicked.connect(lambda: self.show_table(False))
+        self.view.clicked.connect(lambda _i: self._picked())
+        self.view.activated.connect(lambda _i: self._picked())
+        self.prev_button.clicked.connect(lambda: self.step_prompt(-1))
+        self.next_button.clicked.connect(lambda: self.step_prompt(1))
         self.show_report(None)
 
     # ------------------------------------------------------------------ reports
@@ -249,6 +278,37 @@ class ReportBrowser(QWidget):
 
     def select_row(self, row: int) -> None:
         self.view.selectRow(row)
+
+    # ------------------------------------------------------------------ the table as a drawer
+    def narrow(self) -> bool:
+        return self.width() < NARROW_PX
+
+    def table_shown(self) -> bool:
+        return not self.table_box.isHidden()
+
+    def show_table(self, shown: bool, auto: bool = False) -> None:
+        """Open or close the prompt table; closed, the player has ☰ Prompts and ‹ › beside its buttons."""
+        self.table_box.setVisible(shown)
+        for b in (self.drawer, self.prev_button, self.next_button):
+            b.setVisible(not shown)
+        self._auto_closed = auto
+
+    def _picked(self) -> None:
+        """A prompt picked in a narrow window: the table gets out of the player's way."""
+        if self.narrow() and self.selected is not None and self.table_shown():
+            self.show_table(False, auto=True)
+
+    def step_prompt(self, delta: int) -> None:
+        """The previous or next prompt of the (filtered, sorted) table, with the drawer open or closed."""
+        n = self.model.rowCount()
+        if n:
+            cur = self.view.currentIndex().row()
+            self.select_row(min(max(cur + delta, 0), n - 1) if cur >= 0 else 0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._auto_closed and not self.narrow():   # wide again: the table comes back
+            self.show_table(True)
 
     def show_prompt(self, row: int) -> None:
         if self.report is None or row < 0 or row >= self.model.rowCount():

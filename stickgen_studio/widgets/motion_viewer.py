@@ -2,7 +2,9 @@
 
 One widget for every page that shows motion (Curate's clip preview, Evaluate's critic
 results). Issues come as ``IssueSpan`` from any source (``stickgen_core.issues``).
-Keys when focused: ←/→ one frame, Home/End first/last frame, Space play/pause.
+Keys when focused: ←/→ one frame, Home/End first/last frame, Space play/pause, Esc ends a looped range.
+Frames dragged out on the timeline's ruler are the *selection*: they loop, and ``selectionChanged`` lets a
+page filter what it lists to them (Evaluate's critic issue list).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class MotionViewer(QWidget):
     """Canvas + issue timeline + play/pause, frame slider, speed, loop + clip card."""
 
     frameChanged = Signal(int)
+    selectionChanged = Signal(object)   # (start, end) the user dragged out on the timeline, or None
 
     def __init__(self, parent: QWidget | None = None, show_card: bool = True,
                  empty_text: str = "Select a clip to play it") -> None:
@@ -73,12 +76,14 @@ class MotionViewer(QWidget):
         self.slider.valueChanged.connect(self.set_frame)
         self.timeline.seek.connect(self._seek)
         self.timeline.spanActivated.connect(lambda s: self.play_range(s.start, s.end))
+        self.timeline.rangeSelected.connect(self.select_range)
         self.speed.currentIndexChanged.connect(self._retime)
         self._fps = 25.0
         self._T = 0
         self._t = 0
         self._issues: list[IssueSpan] = []
         self._range: tuple[int, int] | None = None
+        self._selected = False    # the looped range is the user's selection (not an issue's frames)
         self._ticks: list[float] = []
 
     # ------------------------------------------------------------------ clip
@@ -94,6 +99,7 @@ class MotionViewer(QWidget):
         self._T = len(m)
         self._issues = [s for s in issues if s.end > s.start]
         self._range = None
+        self._deselect()
         if ground is None and self._T:
             from stickgen_core.metrics import ClipInput, clip_frame_signals  # torch: not at start-up
 
@@ -147,16 +153,34 @@ class MotionViewer(QWidget):
         """Jump to ``start`` and play frames ``[start, end)``, looping them when ``loop``."""
         a = int(np.clip(start, 0, max(self._T - 1, 0)))
         b = int(np.clip(end, a + 1, max(self._T, 1)))
+        self._deselect()
         self._range = (a, b)
         self.loop.setChecked(loop)
         self.timeline.set_range(self._range)
         self.set_frame(a)
         self.play()
 
+    def select_range(self, start: int, end: int) -> None:
+        """The user's selection of frames ``[start, end)``: played in a loop and announced (``selectionChanged``)."""
+        self.play_range(start, end)
+        self._selected = True
+        self.selectionChanged.emit(self._range)
+
+    @property
+    def selection(self) -> tuple[int, int] | None:
+        """The frames the user selected on the timeline (None when the loop is an issue's, or none)."""
+        return self._range if self._selected else None
+
+    def _deselect(self) -> None:
+        if self._selected:
+            self._selected = False
+            self.selectionChanged.emit(None)
+
     def clear_range(self) -> None:
         """Play the whole clip again."""
         self._range = None
         self.timeline.set_range(None)
+        self._deselect()
 
     @property
     def play_bounds(self) -> tuple[int, int]:
@@ -211,5 +235,7 @@ class MotionViewer(QWidget):
             self._seek(steps[key])
         elif key == Qt.Key.Key_Space:
             self.toggle()
+        elif key == Qt.Key.Key_Escape and self._range is not None:
+            self.clear_range()
         else:
             super().keyPressEvent(event)
