@@ -122,7 +122,9 @@ class CurationSession:
         self.set_table(table, [f for f in files if f not in bad], problems)
         return table
 
-    def generate_demo(self, num_samples: int, progress=None, should_stop=None, on_partial=None) -> list[str]:
+    def generate_demo(self, num_samples: int, progress: Callable[[int, int], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None,
+                      on_partial: Callable[[Any], None] | None = None) -> list[str]:
         """Write the workspace's demo dataset of ``num_samples`` clips; [its path] (no event: a worker's call)."""
         from ..demo import generate_demo_dataset  # torch: imported when used
 
@@ -230,7 +232,8 @@ class CurationSession:
         table, result, config, out = self.table, self.result, self.config, self.export_dir(output_dir)
         self.export_target = out
 
-        def run(progress=None, should_stop=None) -> dict[str, Path]:
+        def run(progress: Callable[[int, int], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> dict[str, Path]:
             return export_splits(table, result, out, config, progress=progress, should_stop=should_stop)
 
         return run
