@@ -268,3 +268,26 @@ def test_root_summary_counts_views_and_coverage(trained, tmp_path):
         root_summary(tmp_path / "none")
     with pytest.raises(StickGenError, match="holds no sample_XXXXXX folders"):
         root_summary(tmp_path)
+
+
+def test_renders_are_found_by_clip_id_under_the_workspace(trained, tmp_path):
+    import shutil
+
+    from stickgen_core.io import clip_id
+    from stickgen_core.parallax.lookup import camera_text, first_frames, index_clips, workspace_roots
+
+    _, root, samples = trained
+    assert workspace_roots(tmp_path) == []
+    shutil.copytree(root, tmp_path / "parallax" / "a")
+    (tmp_path / "parallax" / "notes").mkdir()  # a folder that is no root is passed over
+    roots = workspace_roots(tmp_path)
+    assert roots == [tmp_path / "parallax" / "a"]
+    index = index_clips(roots)
+    assert len(index) == 8 and index[clip_id(samples[3])].parent.parent.name == "sample_000003"
+    views = first_frames(index[clip_id(samples[3])])
+    assert [f.view_id for f in views] == [0, 1] and all(f.step_index == 0 for f in views)
+    assert camera_text(views[1]).startswith("view 1 · camera (") and "fov" in camera_text(views[1])
+    (index[clip_id(samples[5])]).write_text("{broken")  # an unreadable sidecar is passed over, not fatal
+    assert len(index_clips(roots)) == 7
+    with pytest.raises(InterruptedError):
+        index_clips(roots, should_stop=lambda: True)

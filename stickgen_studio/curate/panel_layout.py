@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QPushButton, QScrollArea, QSplitter, QVBoxLayout, 
 from ..widgets.motion_viewer import MotionViewer
 from .clip_browser import ClipBrowser
 from .datasets_box import DatasetsBox
+from .renders_strip import RendersStrip
 from .summary_panel import CountsStrip, SummaryPanel
 from .thresholds_panel import ThresholdPanel
 
@@ -57,7 +58,8 @@ def build(panel) -> None:
     vsplit.addWidget(_column(panel.browser))
     vsplit.addWidget(panel.player)
     vsplit.setSizes([380, 340])
-    centre = _column(panel.counts, vsplit, stretch=1)
+    panel.renders = RendersStrip()  # the clip's parallax renders, when <workspace>/parallax has them
+    centre = _column(panel.counts, vsplit, panel.renders, stretch=1)
 
     # -- right: why clips are left out, share charts, actions
     panel.summary = SummaryPanel()

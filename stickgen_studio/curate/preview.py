@@ -117,4 +117,5 @@ class ClipPreview:
                                     status_colour=palette.DROPPED if code >= 0 else
                                     (palette.SFT if code == SFT else palette.PRETRAIN_ONLY))
         p.player.set_clip(motion, fps, issues, card, ground=ground)
+        p.renders.show_clip(str(rec.get("clip_id", "")), p.workspace.root if p.workspace else None)
         p.player.play()
