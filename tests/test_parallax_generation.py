@@ -189,9 +189,10 @@ def test_eval_compares_the_first_frame_with_and_without_the_picture(trained, tmp
     report = evaluate_pictures(cks["images"], data, root)
     assert report.pictures == 16 and report.clips == 8 and report.step == 0  # 8 clips x 2 views at step 0
     assert 0 < report.with_image_m < 5 and report.with_image_m != report.without_image_m
+    assert 0 < report.camera_only_m < 5 and report.camera_only_m not in (report.with_image_m, report.without_image_m)
     assert main(["parallax", "eval", str(cks["images"]), "--data", str(data), "--root", str(root), "--step", "2",
                  "--json", str(tmp_path / "r.json")]) == 0
-    assert "| first-frame joint error, m (mean) |" in capsys.readouterr().out
+    assert "| measure | with the image | its camera only | without |" in capsys.readouterr().out
     assert json.loads((tmp_path / "r.json").read_text())["step"] == 2
     every = evaluate_pictures(cks["images"], data, root, step=None)
     assert every.pictures == 48 and every.step is None  # 8 clips x 2 views x 3 steps
