@@ -21,8 +21,8 @@ from stickgen_core.curation.session import CurationSession
 from stickgen_core.errors import StickGenError
 from stickgen_core.workspace import Workspace
 
-from ..workers import Task, TaskQueue, progress_text
-from . import dialogs, importing, panel_layout
+from ..workers import Task, TaskQueue
+from . import dialogs, importing, page_tasks, panel_layout
 from .preview import ClipPreview
 from .table_model import COLUMNS
 
@@ -49,6 +49,7 @@ class CuratePanel(QWidget):
         self._annotation_queued = False
         self._closing = False
         self._unreported: list[tuple[str, str]] = []  # import problems the next loading's dialog shows
+        self._sent = None  # the last config the controls handed to the session (its echo needs no redraw)
 
         panel_layout.build(self)
         # render the session's changes (bound methods: psygnal holds them weakly)
@@ -61,9 +62,7 @@ class CuratePanel(QWidget):
         self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_split", True))
 
         # a dragged slider fires many changes per frame: recompute once per event-loop pass
-        self._pending = QTimer(self)
-        self._pending.setSingleShot(True)
-        self._pending.setInterval(0)
+        self._pending = QTimer(self, singleShot=True, interval=0)
         self._pending.timeout.connect(self.recompute)
         self.thresholds.changed.connect(self._pending.start)
         self.thresholds.binClicked.connect(self.browser.filter_bin)
@@ -121,7 +120,8 @@ class CuratePanel(QWidget):
             return
         task = Task(self.session.generate_demo, num_samples or self.demo_clips, name="demo")
         task.partial.connect(lambda data: self._on_partial(data, path))
-        self._run(task, "Generating demo clips", "clips", lambda files: self.load_datasets(files, announce=False))
+        page_tasks.run(self, task, "Generating demo clips", "clips",
+                       lambda files: self.load_datasets(files, announce=False))
 
     def _on_partial(self, data: tuple[pd.DataFrame, list], path: str) -> None:
         table, samples = data
@@ -139,8 +139,8 @@ class CuratePanel(QWidget):
         if not paths:
             return
         cache = importing.cache_dir(self.workspace.datasets_dir if self.workspace else None)
-        self._run(importing.import_task([str(p) for p in paths], cache), "Converting", "files",
-                  lambda result: self._imported(result, announce))
+        page_tasks.run(self, importing.import_task([str(p) for p in paths], cache), "Converting", "files",
+                       lambda result: self._imported(result, announce))
 
     def _imported(self, result, announce: bool) -> None:
         files = [str(p) for p in result.samples_files]
@@ -191,7 +191,7 @@ class CuratePanel(QWidget):
         task = Task(work, name="annotate")
         task.began.connect(begin)
         task.failed.connect(lambda msg: self._on_load_failed(msg, problems))
-        self._run(task, "Annotating clips", "%", done, failure_title=None)
+        page_tasks.run(self, task, "Annotating clips", "%", done, failure_title=None)
 
     def _on_load_failed(self, message: str, problems: list[tuple[str, str]]) -> None:
         self.session.set_problems(problems)
@@ -229,15 +229,19 @@ class CuratePanel(QWidget):
         self.data_box.show_files(self.table, self.files, self.session.all_problems())
 
     # ------------------------------------------------------------------ live thresholds
-    def _sync_config(self) -> bool:
+    def _sync_config(self, strict: bool = False) -> bool:
         """Hand the controls' config to the session (it recomputes when it differs); False when the
-        controls hold an invalid value (shown inline next to its control; the last good counts stay)."""
+        controls hold an invalid value (shown inline next to its control; the last good counts stay),
+        or with ``strict`` the ConfigError naming that control."""
         try:
             cfg = self.thresholds.config()
         except StickGenError as exc:
+            if strict:
+                raise
             self.status.emit(str(exc))
             return False
         if cfg != self.session.config:
+            self._sent = cfg
             self.session.set_config(cfg)
         return True
 
@@ -250,6 +254,8 @@ class CuratePanel(QWidget):
 
     def _on_config(self, cfg) -> None:
         """A config set on the session from elsewhere (a script): the controls show it."""
+        if cfg is self._sent:
+            return
         try:
             same = self.thresholds.config() == cfg
         except StickGenError:
@@ -310,8 +316,7 @@ class CuratePanel(QWidget):
         if not path:
             return
         try:
-            self.thresholds.config()  # an invalid control is named (and shown inline), not saved
-            self._sync_config()
+            self._sync_config(strict=True)  # an invalid control is named (and shown inline), not saved
             self.session.save_thresholds(path)
         except (StickGenError, OSError) as exc:
             self.show_error("Could not save thresholds", str(exc))
@@ -332,14 +337,13 @@ class CuratePanel(QWidget):
                                                    lambda: self.export(output_dir, confirmed=True))
             return
         try:
-            self.thresholds.config()
-            self._sync_config()
+            self._sync_config(strict=True)
             job = self.session.export_job(output_dir)  # reads the splits now, not when the worker starts
         except StickGenError as exc:
             self.show_error("Could not export splits", str(exc))
             return
-        self._run(Task(job, name="export"), "Exporting splits", "%", self.session.exported_to,
-                  failure_title="Could not export splits")
+        page_tasks.run(self, Task(job, name="export"), "Exporting splits", "%", self.session.exported_to,
+                       failure_title="Could not export splits")
 
     def _on_exported(self, paths: dict) -> None:
         self.last_dialog = dialogs.exported(self, paths)
@@ -347,31 +351,10 @@ class CuratePanel(QWidget):
         self.exported.emit(dict(paths))
 
     # ------------------------------------------------------------------ plumbing
-    def _run(self, task: Task, message: str, unit: str, on_done, failure_title: str | None = "Something went wrong") -> None:
-        def started() -> None:
-            self.data_box.show_progress(message + "…", 0.0)
-            self.status.emit(message + "…")
-
-        def progress(done: float, total: float) -> None:
-            self.data_box.show_progress(progress_text(message, done, total, task.elapsed(), unit), done / max(total, 1))
-
-        def finished(result) -> None:
-            self.status.emit(f"{message}: done in {task.elapsed():.1f} s")
-            on_done(result)
-
-        task.began.connect(started)
-        task.progress.connect(progress)
-        task.finished.connect(finished)
-        if failure_title:
-            task.failed.connect(lambda msg: self.show_error(failure_title, msg))
-        task.cancelled.connect(lambda: self.status.emit(f"{message}: cancelled"))
-        self.tasks.submit(task)
-
     def _sync_busy(self) -> None:
         busy = self.tasks.busy()
         why = self.tasks.current.name if busy else ""
-        self.data_box.set_busy(busy, {"demo": "generating the demo dataset", "annotate": "annotating clips", "import": "converting files",
-                                      "export": "exporting splits"}.get(why, why))
+        self.data_box.set_busy(busy, page_tasks.BUSY_WORDS.get(why, why))
         tip = "Busy: wait for the current task or press Cancel" if busy else "Write the pretrain and SFT splits"
         self.export_button.setEnabled(not busy and self.table is not None)
         self.export_button.setToolTip(tip)
