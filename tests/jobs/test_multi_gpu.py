@@ -9,7 +9,7 @@ import pytest
 from stickgen_core.cli import build_parser
 from stickgen_core.cli.jobs import spec_from_args
 from stickgen_core.errors import JobError, RunPodError
-from stickgen_core.jobs import JobSpec, Run, launch, launch_command
+from stickgen_core.jobs import JobSpec, Run, launch, launch_command, resume_run
 from stickgen_core.jobs.pipeline import plan
 from stickgen_core.jobs.run import write_json
 
@@ -144,3 +144,9 @@ def test_two_process_ddp_run_on_the_cpu_completes_with_per_gpu_and_total_batch(t
     log = (run.root / "train.log").read_text()
     assert "torch.distributed.run" in log and "--nproc_per_node 2" in log
     assert (run.root / "checkpoints" / "model_checkpoint_latest.pth").is_file()
+    # every rank resumes: rank 1 reads the folder's best too (it writes nothing, but it must not crash)
+    resume_run(run)
+    state = wait_for(lambda: (lambda s: s if s in ("completed", "failed", "stopped") else None)(run.status()["state"]),
+                     "the resumed DDP run to end", timeout=180)
+    assert state == "completed", run.status().get("error") or run.log_tail(30)
+    assert "resumed from" in (run.root / "train.log").read_text()
