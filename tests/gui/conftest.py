@@ -29,6 +29,19 @@ def no_thread_left_running(qtbot):
     assert not running, f"tasks still running after the test: {running}"
 
 
+#: pytest-qt gives a wait with no timeout of its own 5 s: on a busy machine a step that takes 50 ms idle can
+#: take longer, and the test fails for the machine's sake. Those waits get this guard against a hang instead
+#: (a passing wait returns as soon as its condition holds; only a failing one takes longer to report).
+PATIENT_MS = int(os.environ.get("STICKGEN_GUI_DEFAULT_WAIT_MS", 60_000))
+
+
+@pytest.fixture(autouse=True)
+def patient_waits(qtbot, monkeypatch):
+    for name in ("waitUntil", "waitSignal", "waitSignals", "waitExposed", "waitActive", "waitCallback"):
+        real = getattr(qtbot, name)
+        monkeypatch.setattr(qtbot, name, lambda *a, _real=real, timeout=PATIENT_MS, **k: _real(*a, timeout=timeout, **k))
+
+
 @pytest.fixture(scope="session")
 def dataset_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("template") / "clips.pt"

@@ -3,6 +3,7 @@ different reports, a playground prompt that is only a placeholder) and an evalua
 which phase it is in and how it ended."""
 
 import json
+import re
 import shutil
 import threading
 
@@ -92,7 +93,8 @@ def test_evaluation_says_loading_then_counts_then_how_it_ended(eval_window, qtbo
     box.run_button.click()
     qtbot.waitUntil(lambda: box.progress.text().startswith("Loading the checkpoint… "))
     assert box.progress.maximum() > 0 and box.progress.isTextVisible()  # determinate: its text is drawn
-    qtbot.waitUntil(lambda: box.progress.text() == "Loading the checkpoint… 1 s", timeout=5000)  # it ticks
+    # it ticks (a tick late on a busy machine may show "2 s" first: any whole count past 0 will do)
+    qtbot.waitUntil(lambda: re.fullmatch(r"Loading the checkpoint… [1-9]\d* s", box.progress.text()), timeout=60_000)
     loaded.set()
     qtbot.waitUntil(lambda: box.progress.text().startswith("Done · "), timeout=120_000)
     assert box.progress.text().startswith("Done · 5 prompts in ") and box.progress.value() == box.progress.maximum()
