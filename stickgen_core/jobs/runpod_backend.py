@@ -246,7 +246,8 @@ class RunPodBackend(Backend):
         status = run.raw_status()
         if status.get("state") in TERMINAL and run.job_state().get("remote_ended_at"):
             self.pod_billing(run)  # learns that the pod removed itself, or removes it if it did not
-        if status.get("state") in TERMINAL or status.get("phase") == "provisioning":
+        if status.get("state") in TERMINAL or status.get("phase") == "provisioning" \
+                or not run.job_state().get("agent_url"):  # no pod yet (the data is still uploading): nobody to ask
             return
         try:
             remote = self.client(run).status()

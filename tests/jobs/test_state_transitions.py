@@ -203,3 +203,21 @@ def test_state_enum():
     assert [s for s in RunState if s.is_active] == [RunState.QUEUED, RunState.RUNNING]
     assert RunState.of("failed") is RunState.FAILED and RunState.of(5) is RunState.UNKNOWN
     assert {"failed": 1}[RunState.FAILED] == 1 and f"{RunState.FAILED}" == "failed"
+
+
+def test_a_run_still_uploading_its_data_has_no_agent_to_miss(tmp_path, tiny_spec, clock, monkeypatch):
+    """Before its pod exists (the data still going to the volume) a RunPod run is queued, never unreachable:
+    there is no agent to ask yet, and the real client for a folder without an agent URL refuses."""
+    monkeypatch.setattr(rpb, "time", clock)
+    run = make_run(tmp_path, tiny_spec, "up", backend="runpod", backend_settings=SETTINGS)
+    run.set_status(RunState.QUEUED, phase="uploading")
+    (run.root / ".agent_token").write_text("t")
+    row = run.summary()
+    assert row["state"] == RunState.QUEUED and not run.job_state().get("unreachable"), row
+    run.update_job_state(pod_id="p1", agent_url="http://127.0.0.1:9")  # the pod is asked for: now there is one
+    run.set_status(RunState.RUNNING, phase="starting")
+    agent = FakeAgent()
+    monkeypatch.setattr(rpb.RunPodBackend, "client", lambda self, run: agent)
+    monkeypatch.setattr(rpb, "get_pod", lambda pod_id: {"id": pod_id, "desiredStatus": "RUNNING",
+                                                        "runtime": {"uptimeInSeconds": 1, "ports": [1]}})
+    assert run.summary()["state"] == RunState.RUNNING
