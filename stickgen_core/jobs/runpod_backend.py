@@ -329,8 +329,10 @@ class RunPodBackend(Backend):
         (run.root / "train.log").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
     def sync_system(self, run: RunRecord) -> None:
-        """Copy the pod's system.jsonl home (whole: its writer keeps it small); unchanged, the file is left alone."""
-        if not self._agent_up(run):
+        """Copy the pod's system.jsonl home (whole: its writer keeps it small); unchanged, the file is left alone.
+        Only once the agent is up: this never asks the API about the pod (the metrics' sync does)."""
+        state = run.job_state()
+        if not state.get("agent_url") or state.get("terminated") or run.raw_status().get("phase") == "provisioning":
             return
         try:
             rows = self.client(run).system()

@@ -134,6 +134,7 @@ class Playground(QWidget):
                                "This checkpoint has no diffusion refinement module (train with diffusion.enabled)")
 
     def refresh(self) -> None:
+        self.checkpoint.source = self.host.checkpoints   # re-read whenever its list opens
         self.checkpoint.set_paths(self.host.checkpoints())
 
     def generate(self) -> Task | None:

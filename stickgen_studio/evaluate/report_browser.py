@@ -193,6 +193,7 @@ class ReportBrowser(QWidget):
         self.search.textChanged.connect(self.apply_filters)
         self.view.selectionModel().currentRowChanged.connect(lambda cur, _prev: self.show_prompt(cur.row()))
         self.critic_button.clicked.connect(self._to_critic)
+        self.run_box.checkpoint.source = self.host.checkpoints   # a run finished meanwhile is listed when it opens
         self.drawer.clicked.connect(lambda: self.show_table(True))
         self.hide_table.clicked.connect(lambda: self.show_table(False))
         self.view.clicked.connect(lambda _i: self._picked())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
@@ -46,6 +47,12 @@ class CheckpointPicker(QComboBox):
         self.setToolTip("A checkpoint of a training run (runs/*/checkpoints/*.pth)")
         self.setMinimumContentsLength(18)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source: Callable[[], list[Path]] | None = None   # re-read when the list opens: a run just finished
+
+    def showPopup(self) -> None:  # noqa: N802
+        if self.source is not None:
+            self.set_paths(self.source())
+        super().showPopup()
 
     def set_paths(self, paths: list[Path]) -> None:
         current = self.currentData()

@@ -14,7 +14,7 @@ class LogView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run_id: str | None = None
-        self.title = QLabel("Select a run and press Show log")
+        self.title = QLabel("Select a run to see its log")
         self.error = QLabel()
         self.error.setObjectName("runError")
         self.error.setWordWrap(True)
@@ -37,7 +37,7 @@ class LogView(QWidget):
         self._lines = []
         self.text.clear()
         self.error.hide()
-        self.title.setText(f"train.log of {run_id}" if run_id else "Select a run and press Show log")
+        self.title.setText(f"train.log of {run_id}" if run_id else "Select a run to see its log")
 
     def update_state(self, state: RunState) -> None:
         """Show the poll's log lines of our run (following the end unless the user scrolled up)."""

@@ -172,6 +172,8 @@ class TrainPage(QWidget):
             self.log_view.update_state(state)
         self.states = {s.run_id: s for s in states}
         selected = self.selected_ids()
+        for run_id in ids:   # colours in the registry's order, before a first selection takes the first
+            self.plots.colour(run_id)
         self.model.set_rows([build_row(s, self.series.get(s.run_id)) for s in states])
         self.overview.set_rows([s.table for s in states])
         if self.table_message.isHidden() != bool(states):
@@ -224,6 +226,17 @@ class TrainPage(QWidget):
     def _selection_changed(self, *_: object) -> None:
         self.plots.show_runs(self.selected_ids())
         self._show_system()
+        self._follow_log()
+
+    def _follow_log(self) -> None:
+        """The Log tab shows the current run's log (it kept the one 'Show log' was last pressed for)."""
+        s = self.current()
+        if s is not None and self.log_view.run_id != s.run_id:
+            self.log_view.show_run(s.run_id)
+            self.log_view.update_state(s)
+            if self.poller is not None:
+                self.poller.log_run = s.run_id
+                self.poller.poll_now()
         self.plots.update_series(self.series)
         self._update_buttons()
 

@@ -10,7 +10,8 @@ import datetime as _dt
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QTableView, QVBoxLayout,
+                               QWidget)
 
 from stickgen_core.run_table import COLUMNS
 
@@ -105,6 +106,7 @@ class RunsOverview(QWidget):
         self.search.setPlaceholderText("Search runs: words in any column (e.g. sft completed small)")
         self.search.setClearButtonEnabled(True)
         self.count = QLabel()
+        self.count.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)   # never cut ('2 of 3')
         self.view = QTableView()
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)

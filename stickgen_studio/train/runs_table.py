@@ -86,7 +86,12 @@ def progress(state: RunState, series: RunSeries | None) -> tuple[str, float | No
     else:
         fraction = None
     epoch_no = (st.get("epoch") or 0) + 1   # status.json counts from 0
-    text = f"epoch {min(epoch_no, total or epoch_no)}/{total or '?'} · step {step:,}"
+    if st.get("state") in (State.STOPPED, State.COMPLETED) and isinstance(st.get("epoch"), int):
+        # the trainer's stopped/completed status holds its last *completed* epoch (-1: none): count those, as the
+        # running row's 'epoch 1/3' (the one in progress) read as '0/3' once stopped in that epoch
+        text = f"{max(st['epoch'] + 1, 0)}/{total or '?'} epochs done · step {step:,}"
+    else:
+        text = f"epoch {min(epoch_no, total or epoch_no)}/{total or '?'} · step {step:,}"
     eta = ""
     if st.get("state") == State.RUNNING and series and series.steps.n >= 3 and spe and total and "t" in series.steps:
         tail = slice(max(series.steps.n - 50, 0), series.steps.n)

@@ -75,8 +75,14 @@ class SystemPlots(QWidget):
                   "memory": [("process", cols["rss_mb"] / 1024 if "rss_mb" in cols else None)],
                   "gpu_util": [(k.split("_")[0], cols[k]) for k in _gpus(cols, "_util_percent")],
                   "gpu_mem": [(k.split("_")[0], cols[k] / 1024) for k in _gpus(cols, "_mem_mb")]}
+        totals = [cols[k][-1] / 1024 for k in _gpus(cols, "_mem_total_mb")]
+        floors = {"cpu": 100.0, "gpu_util": 100.0, "gpu_mem": max(totals, default=0.0)}
         for key, lines in series.items():
-            self._draw(key, [(name, t, y) for name, y in lines if y is not None], PLOTS[key][1])
+            drawn = [(name, t, y) for name, y in lines if y is not None]
+            self._draw(key, drawn, PLOTS[key][1])
+            if drawn:   # from 0, so a steady 87 % reads as 87 % and not as noise around it
+                top = max(float(np.nanmax(y)) if np.isfinite(y).any() else 0.0 for _, _, y in drawn)
+                self.plots[key].setYRange(0.0, max(top * 1.1, floors.get(key, 0.0), 1e-6), padding=0.02)
         self.summary.setText(f"<b>{run_id}</b> · {len(t)} samples over {t[-1]:.1f} min · latest: "
                              + " · ".join(self.latest(cols)))
 
@@ -116,7 +122,7 @@ class SystemPlots(QWidget):
             curve.setData(x, y, connect="finite")
         show_plot_message(plot, self.messages[key], None if lines else empty)
         if lines:
-            plot.enableAutoRange()
+            plot.enableAutoRange(axis="x")
 
     def names(self, key: str) -> list[str]:
         """The lines drawn on one plot (for tests and the tooltip)."""

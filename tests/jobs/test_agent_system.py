@@ -46,10 +46,20 @@ def test_runpod_backend_copies_it_home_when_changed(pod, tmp_path, monkeypatch):
     root, client = pod
     local = tmp_path / "ws" / "runs" / "r1"
     local.mkdir(parents=True)
-    monkeypatch.setattr(RunPodBackend, "_agent_up", lambda self, run: True)
-    monkeypatch.setattr(RunPodBackend, "client", lambda self, run: client)
-    run = type("Rec", (), {"root": local})()
+    asked = []
+    monkeypatch.setattr(RunPodBackend, "client", lambda self, run: asked.append(1) or client)
+    monkeypatch.setattr(RunPodBackend, "check_pod", lambda self, run: pytest.fail("the system sync asked the API"))
+    view = {"job": {"agent_url": "http://pod"}, "status": {"phase": "provisioning"}}
+    run = type("Rec", (), {"root": local, "job_state": lambda self: view["job"], "raw_status": lambda self: view["status"]})()
     backend = RunPodBackend.__new__(RunPodBackend)
+    (root / SYSTEM_FILE).write_text(json.dumps(ROWS[0]) + "\n")
+    backend.sync_system(run)                                      # the pod is still starting: its agent is not asked
+    view["status"] = {"phase": None}
+    view["job"] = {"agent_url": "http://pod", "terminated": True}
+    backend.sync_system(run)                                      # a terminated pod is not asked either
+    assert not asked and not (local / SYSTEM_FILE).exists()
+    view["job"] = {"agent_url": "http://pod"}
+    (root / SYSTEM_FILE).unlink()
     backend.sync_system(run)
     assert not (local / SYSTEM_FILE).exists()                     # nothing on the pod: nothing written
     (root / SYSTEM_FILE).write_text(json.dumps(ROWS[0]) + "\n")
