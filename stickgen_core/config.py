@@ -62,8 +62,9 @@ class ModelConfig:
         0.0, help="With keep_bone_lengths, the least share of its length a bone may show (a 2-D view foreshortens "
                   "a limb turned towards the camera): 0 keeps the per-bone floors, 1 makes every bone rigid.",
         ge=0, le=1)
-    image_encoder_arch: Literal["cnn", "resnet18"] = setting(
-        "cnn", help="Image encoder of image conditioning: a small CNN, or resnet18 (needs torchvision).")
+    image_encoder_arch: Literal["cnn", "cnn_spatial", "resnet18"] = setting(
+        "cnn", help="Image encoder of image conditioning: a small CNN (one average of its last map), cnn_spatial "
+                    "(the map kept as an 8x8 grid: where the limbs are), or resnet18 (needs torchvision).")
     image_conditioning: bool = setting(False, help="Set by training from data.use_parallax_augmentation; a "
                                                    "checkpoint keeps it.")
     image_fusion: Literal["add", "prefix"] = setting(

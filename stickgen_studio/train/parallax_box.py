@@ -48,7 +48,7 @@ class ParallaxBox(QWidget):
         self.length.setRange(1, 256)
         self.stride.setRange(1, 10_000)
         self.arch, self.fusion = QComboBox(), QComboBox()
-        self.arch.addItems(["cnn", "resnet18"])
+        self.arch.addItems(["cnn", "cnn_spatial", "resnet18"])
         self.fusion.addItems(["add", "prefix"])
         for w, cls, name in ((self.group, DataConfig, "use_parallax_augmentation"),
                              (self.root, DataConfig, "parallax_root"), (self.size, DataConfig, "parallax_image_size"),

@@ -5,8 +5,10 @@ Run: nice -n 10 .venv/bin/python tests/benchmarks/bench_parallax.py
 
 ``--eval``: how well generation follows a picture. Trains a small image-conditioned model on synthetic
 clips rendered from seeded cameras, renders held-out clips from cameras of another seed, and reports
-``stickgen parallax eval``'s first-frame pose error with and without the image (per ``--fusion``):
-  nice -n 15 .venv/bin/python tests/benchmarks/bench_parallax.py --eval [--clips 300] [--epochs 12]
+``stickgen parallax eval``'s first-frame pose error with the image, its camera only, and without (per
+``--fusion``); the README's figures:
+  nice -n 15 .venv/bin/python tests/benchmarks/bench_parallax.py --eval --clips 300 --epochs 40 \
+      --max-frames 16 [--size 128] --fusion add prefix --work /tmp/bench_parallax
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ def embedded_file(n: int, seed: int, path: Path) -> Path:
     return path
 
 
-def image_following(clips: int, epochs: int, fusions: list[str]) -> None:
+def image_following(clips: int, epochs: int, fusions: list[str], work: str | None = None,
+                    max_frames: int = 64, size: int = 64, arch: str = "cnn") -> None:
     """Train per fusion on ``clips`` clips (cameras of seed 0), evaluate on 48 held-out clips (seed 7 cameras)."""
     from stickgen_core.config import resolve_sources
     from stickgen_core.io import load_dataset
@@ -96,29 +99,36 @@ def image_following(clips: int, epochs: int, fusions: list[str]) -> None:
     from stickgen_core.train import train
     from stickgen_core.train.checkpoint import BEST
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(work or scratch)  # --work keeps data, renders and checkpoints: a rerun evaluates again only
+        tmp.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        train_pt, test_pt = embedded_file(clips, 0, tmp / "train.pt"), embedded_file(48, 99, tmp / "test.pt")
-        render_dataset(load_dataset(train_pt).samples, tmp / "r_train", RenderSettings(views=4, frames_per_view=4,
-                                                                                        size=64, seed=0), workers=2)
-        render_dataset(load_dataset(test_pt).samples, tmp / "r_test", RenderSettings(views=2, frames_per_view=4,
-                                                                                      size=64, seed=7), workers=2)
+        train_pt, test_pt = tmp / "train.pt", tmp / "test.pt"
+        if not train_pt.is_file():
+            embedded_file(clips, 0, train_pt), embedded_file(48, 99, test_pt)
+        px = "" if size == 64 else f"_{size}px"  # 64 px: the folder names of the first measurements
+        r_train, r_test = tmp / f"r_train{px}", tmp / f"r_test{px}"
+        render_dataset(load_dataset(train_pt).samples, r_train, RenderSettings(views=4, frames_per_view=4, size=size,
+                                                                                seed=0), workers=2)
+        render_dataset(load_dataset(test_pt).samples, r_test, RenderSettings(views=2, frames_per_view=4, size=size,
+                                                                              seed=7), workers=2)
         print(f"rendered in {time.perf_counter() - t0:.0f} s")
         for fusion in fusions:
             t0 = time.perf_counter()
             cfg = load_config("configs/small.yaml", overrides={
                 "model": {"d_model": 128, "n_layers": 3, "n_heads": 4, "ffn_dim": 256, "dropout": 0.0,
-                          "image_fusion": fusion},
-                "training": {"epochs": epochs, "batch_size": 16, "max_frames": 64, "warmup_steps": 20,
+                          "image_fusion": fusion, "image_encoder_arch": arch},
+                "training": {"epochs": epochs, "batch_size": 16, "max_frames": max_frames, "warmup_steps": 20,
                              "val_fraction": 0.1, "seed": 1, "log_interval": 50, "report_to": []},
-                "data": {"use_parallax_augmentation": True, "parallax_root": str(tmp / "r_train"),
-                         "parallax_image_size": 64}})
-            train(cfg, resolve_sources(cfg, str(train_pt), env={}), tmp / f"run_{fusion}")
-            print(f"\nfusion {fusion}: trained {epochs} epochs on {clips} clips in {time.perf_counter() - t0:.0f} s; "
-                  f"held-out clips, unseen cameras")
+                "data": {"use_parallax_augmentation": True, "parallax_root": str(r_train),
+                         "parallax_image_size": size}})
+            run = tmp / f"run_{fusion}_e{epochs}_f{max_frames}{px}{'' if arch == 'cnn' else '_' + arch}"
+            if not (run / "checkpoints" / BEST).is_file():
+                train(cfg, resolve_sources(cfg, str(train_pt), env={}), run)
+            print(f"\nfusion {fusion}, encoder {arch}: trained {epochs} epochs on {clips} clips ({max_frames}-frame crops, {size} px) in "
+                  f"{time.perf_counter() - t0:.0f} s; held-out clips, unseen cameras")
             for step in (0, None):  # the clip's first frame (little variety), then every rendered frame
-                print(evaluate_pictures(tmp / f"run_{fusion}" / "checkpoints" / BEST, test_pt, tmp / "r_test",
+                print(evaluate_pictures(run / "checkpoints" / BEST, test_pt, r_test,
                                         step=step).table())
 
 
@@ -128,10 +138,15 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=300)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--fusion", nargs="+", default=["add"], help="model.image_fusion values to compare")
+    ap.add_argument("--work", help="keep the data, renders and checkpoints here (a rerun only evaluates)")
+    ap.add_argument("--arch", default="cnn", help="model.image_encoder_arch")
+    ap.add_argument("--size", type=int, default=64, help="render and image size (px)")
+    ap.add_argument("--max-frames", type=int, default=64, help="training crop length: only a crop's first frame "
+                                                               "is the picture's, so shorter crops weigh it more")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.eval:
-        image_following(args.clips, args.epochs, args.fusion)
+        image_following(args.clips, args.epochs, args.fusion, args.work, args.max_frames, args.size, args.arch)
         return
     samples = generate_dataset(16, seed=0, config=SynthConfig(multi_actor_rate=0.0, max_seconds=4))
     for s in samples:
