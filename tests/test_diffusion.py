@@ -178,7 +178,7 @@ def test_disabled_diffusion_reproduces_the_model_before_it(tmp_path):
     fresh = StickFigureTransformer(cfg.model, 32, cfg.diffusion)
     assert torch.equal(torch.rand(4), ref["after_init"])  # nothing else drew from the generator
     assert {k: float(v.double().sum()) for k, v in fresh.state_dict().items()} == ref["init_sums"]
-    ck = train_tiny_checkpoint(tmp_path)
+    ck = train_tiny_checkpoint(tmp_path, fresh=True)  # this test checks the training itself
     trained = load_checkpoint(ck)["model_state_dict"]
     assert trained.keys() == ref["trained_sums"].keys()
     for k, v in trained.items():

@@ -1,7 +1,11 @@
 """Inference (KV cache, defined behaviour on odd inputs) and the adversarial evaluation report."""
 
+import atexit
 import hashlib
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,9 +38,30 @@ class StubEncoder:
         return np.stack(out)
 
 
-def train_tiny_checkpoint(root, **sections):
+#: one training per set of ``sections`` in a test session (the training is seeded by its config, so every
+#: call would train the same weights); each caller gets its own copy, free to change it
+_TRAINED: dict[str, Path] = {}
+
+
+def train_tiny_checkpoint(root, fresh=False, **sections):
     """A 2-layer model trained for 2 epochs on 32 synthetic clips (stub text embeddings); its best checkpoint.
-    ``sections`` adds config sections (e.g. a diffusion refiner)."""
+    ``sections`` adds config sections (e.g. a diffusion refiner). ``root`` receives a copy of the session's
+    training with these sections (``d.pt`` and ``run/``); ``fresh`` trains in ``root`` itself."""
+    root = Path(root)
+    if fresh:
+        return _train_tiny(root, sections)
+    key = json.dumps(sections, sort_keys=True)
+    if key not in _TRAINED:
+        cache = Path(tempfile.mkdtemp(prefix="tiny-checkpoint-"))
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
+        _train_tiny(cache, sections)
+        _TRAINED[key] = cache
+    shutil.copy(_TRAINED[key] / "d.pt", root / "d.pt")
+    shutil.copytree(_TRAINED[key] / "run", root / "run")
+    return root / "run" / "checkpoints" / BEST
+
+
+def _train_tiny(root, sections):
     samples = generate_dataset(32, seed=0, config=SynthConfig(multi_actor_rate=0.0, max_seconds=4))
     enc = StubEncoder()
     for s in samples:

@@ -18,9 +18,12 @@ from stickgen_core.train import export_merged, train
 from stickgen_core.train.checkpoint import BEST, LATEST, load_checkpoint
 
 EMB = 32
+# no action planner by default: its fit (400 full-batch steps) is most of a tiny run's time; the tests where
+# it matters ask for it (PLANNED: resume stays exact with it), its own tests are in tests/test_action_plan.py
 TINY = {"model": {"d_model": 64, "n_layers": 2, "n_heads": 4, "ffn_dim": 128, "dropout": 0.1},
         "training": {"epochs": 2, "batch_size": 8, "max_frames": 48, "warmup_steps": 4, "log_interval": 2,
-                     "val_fraction": 0.2, "seed": 3}}
+                     "val_fraction": 0.2, "seed": 3, "action_plan": False}}
+PLANNED = {"training": {"action_plan": True}}
 
 
 def embedded(n=48, seed=0):
@@ -97,7 +100,8 @@ DIFFUSION = {"diffusion": {"enabled": True, "d_model": 32, "n_layers": 1, "n_hea
 @pytest.mark.parametrize("stop_after_steps", [4, 5])  # 4 = the end of epoch 0; 5 = inside epoch 1
 @pytest.mark.parametrize("sections", [{}, DIFFUSION], ids=["transformer", "with-refiner"])
 def test_resume_equals_straight_run(tmp_path, data_file, stop_after_steps, sections):
-    cfg = cfg_with(**sections)
+    planned = {} if sections else PLANNED  # the plain model fits its action planner first: resume stays exact
+    cfg = cfg_with(**sections, **planned)
     run(cfg, data_file, tmp_path / "straight")
     calls = {"n": 0}
 
@@ -108,7 +112,8 @@ def test_resume_equals_straight_run(tmp_path, data_file, stop_after_steps, secti
     summary = run(cfg, data_file, tmp_path / "split", stop=stop)
     assert summary["stopped"]
     assert json.loads((tmp_path / "split" / "status.json").read_text())["state"] == "stopped"
-    run(cfg_with(**sections), data_file, tmp_path / "split", resume=str(tmp_path / "split" / "checkpoints" / LATEST))
+    run(cfg_with(**sections, **planned), data_file, tmp_path / "split",
+        resume=str(tmp_path / "split" / "checkpoints" / LATEST))
     a = _weights(tmp_path / "straight" / "checkpoints" / LATEST)
     b = _weights(tmp_path / "split" / "checkpoints" / LATEST)
     assert a.keys() == b.keys() and any(k.startswith("refiner.") for k in a) == bool(sections)

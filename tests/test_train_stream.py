@@ -148,18 +148,18 @@ def test_training_on_a_packed_split_resumes_exactly_and_matches_the_loaded_run(t
     import json
 
     from stickgen_core.train.checkpoint import LATEST
-    from tests.test_train import _epoch_losses, _weights, cfg_with, embedded, run
+    from tests.test_train import PLANNED, _epoch_losses, _weights, cfg_with, embedded, run
 
     clips = embedded()
     pt = save_dataset(clips, tmp_path / "d.pt")
     packed = write_packed(clips, clip_ids(clips), tmp_path / "d.arrow")
-    cfg = cfg_with()
+    cfg = cfg_with(**PLANNED)  # the action planner is fitted from the streamed split too
     run(cfg, packed, tmp_path / "straight")
     run(cfg, pt, tmp_path / "loaded")
     calls = {"n": 0}
     stop = lambda: calls.__setitem__("n", calls["n"] + 1) or calls["n"] >= 7  # noqa: E731  (inside epoch 1)
     assert run(cfg, packed, tmp_path / "split", stop=stop)["stopped"]
-    run(cfg_with(), packed, tmp_path / "split", resume=str(tmp_path / "split" / "checkpoints" / LATEST))
+    run(cfg_with(**PLANNED), packed, tmp_path / "split", resume=str(tmp_path / "split" / "checkpoints" / LATEST))
     a, b = _weights(tmp_path / "straight" / "checkpoints" / LATEST), _weights(tmp_path / "split" / "checkpoints" / LATEST)
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
     straight, loaded = _epoch_losses(tmp_path / "straight"), _epoch_losses(tmp_path / "loaded")

@@ -10,10 +10,11 @@ from stickgen_core.io import atomic_torch_save
 from stickgen_core.synth import SynthConfig, generate_dataset
 
 EMB = 16
+# no action planner: its fit (400 full-batch steps before the first one) would be most of a tiny run's time
 TINY_YAML = """# a model small enough to train in seconds on a shared CPU
 model: {d_model: 32, n_layers: 1, n_heads: 2, ffn_dim: 64}
 training: {epochs: 400, batch_size: 4, max_frames: 32, warmup_steps: 2, log_interval: 1, val_fraction: 0.25,
-           seed: 3, device: cpu, learning_rate: 3.0e-4}
+           seed: 3, device: cpu, learning_rate: 3.0e-4, action_plan: false}
 """
 SFT_TINY_YAML = """extends: tiny.yaml
 training: {stage: sft, epochs: 2, learning_rate: 1.0e-4}

@@ -12,9 +12,11 @@ from stickgen_core.synth import SynthConfig, generate_dataset
 from stickgen_core.jobs import JobSpec
 
 EMB = 16
+# no action planner: its fit (400 full-batch steps, before the first step) is most of a tiny run's time;
+# the jobs tests check the run's life, the planner has its own (tests/test_action_plan.py)
 TINY = {"model": {"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_dim": 64},
         "training": {"max_frames": 32, "warmup_steps": 2, "log_interval": 1, "val_fraction": 0.25, "seed": 3,
-                     "device": "cpu"}}
+                     "device": "cpu", "action_plan": False}}
 
 
 @pytest.fixture(scope="session")
