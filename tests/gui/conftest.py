@@ -39,7 +39,8 @@ PATIENT_MS = int(os.environ.get("STICKGEN_GUI_DEFAULT_WAIT_MS", 60_000))
 def patient_waits(qtbot, monkeypatch):
     for name in ("waitUntil", "waitSignal", "waitSignals", "waitExposed", "waitActive", "waitCallback"):
         real = getattr(qtbot, name)
-        monkeypatch.setattr(qtbot, name, lambda *a, _real=real, timeout=PATIENT_MS, **k: _real(*a, timeout=timeout, **k))
+        monkeypatch.setattr(qtbot, name,
+                            lambda *a, _real=real, timeout=PATIENT_MS, **k: _real(*a, timeout=timeout, **k))
 
 
 @pytest.fixture(scope="session")
