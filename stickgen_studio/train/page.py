@@ -179,6 +179,8 @@ class TrainPage(QWidget):
         if self.table_message.isHidden() != bool(states):
             self.table_message.say(None if states else self.table_message_text)
         self._restore_selection(selected, ids)
+        if self.plots.shown != self.selected_ids():   # a model reset clears the selection without a signal
+            self._selection_changed()
         self._show_system()
         self.plots.update_series(self.series)
         self.form.set_checkpoints([(f"{s.run_id} · {which}", str(Path(s.path) / "checkpoints" / f"model_checkpoint_{which}.pth"))

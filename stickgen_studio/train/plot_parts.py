@@ -62,6 +62,8 @@ def make_plot(title: str | None, y_label: str) -> pg.PlotWidget:
     if title:
         w.setTitle(title, color=TEXT, size="10pt")
     w.setLabel("left", y_label, color=TEXT)
+    # x is steps, epochs or minutes: an SI prefix made a run shorter than a minute read "wall time (mmin)"
+    w.getAxis("bottom").enableAutoSIPrefix(False)
     w.showGrid(x=True, y=True, alpha=0.15)
     for axis in ("left", "bottom"):
         w.getAxis(axis).setTextPen(TEXT)

@@ -47,6 +47,50 @@ def test_log_tab_follows_the_selection_and_ended_rows_count_completed_epochs(qtb
     win.close()
 
 
+def test_wall_time_axis_reads_minutes_for_a_run_shorter_than_a_minute(qtbot, train_ws, settings):
+    from .test_train_page import choose
+
+    root = finished_run(train_ws, "short")                 # 40 rows one second apart: 0.65 min
+    (root / "system.jsonl").write_text("".join(json.dumps({"time": f"2026-01-01T00:00:{i:02d}+00:00",
+                                                           "cpu_percent": 10.0}) + "\n" for i in range(0, 30, 5)))
+    win = open_window(qtbot, train_ws, settings)
+    page = win.train
+    qtbot.waitUntil(lambda: "short · total" in page.plots.curves(), timeout=LONG)
+    choose(page.plots.x_mode, "wall time")
+    qtbot.waitUntil(lambda: page.plots.curves()["short · total"].xData[-1] < 1)
+    assert "wall time (min)" in page.plots.loss.getAxis("bottom").labelString()
+    bar = page.tabs.tabBar()
+    click(bar, bar.tabRect(page.tabs.indexOf(page.system)).center())
+    qtbot.waitUntil(lambda: page.system.names("cpu") == ["process"], timeout=LONG)
+    assert "wall time (min)" in page.system.plots["cpu"].getAxis("bottom").labelString()
+    win.close()
+
+
+def test_a_deleted_run_leaves_the_legend_and_the_runs_table(qtbot, train_ws, settings):
+    import shutil
+
+    from .test_train_plots import select_two
+    from .user import visible_dialogs
+
+    finished_run(train_ws, "a")
+    finished_run(train_ws, "b")
+    win = open_window(qtbot, train_ws, settings)
+    page = win.train
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=LONG)
+    select_two(win)
+    qtbot.waitUntil(lambda: page.plots.legend.labels()[:2] == ["a", "b"], timeout=LONG)
+    _select(win, "b")
+    click(page.buttons["Delete"])
+    qtbot.waitUntil(lambda: bool(visible_dialogs()), timeout=LONG)
+    click(visible_dialogs()[0].button(visible_dialogs()[0].StandardButton.Yes))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=LONG)
+    qtbot.waitUntil(lambda: "b" not in page.plots.legend.labels() and "b · total" not in page.plots.curves(), timeout=LONG)
+    assert [r["run_id"] for r in page.overview.model.rows] == ["a"] and not (train_ws / "runs" / "b").exists()
+    shutil.rmtree(train_ws / "runs" / "a")                   # deleted outside the studio too
+    qtbot.waitUntil(lambda: page.model.rowCount() == 0 and not page.plots.legend.labels(), timeout=LONG)
+    win.close()
+
+
 def test_checkpoint_pickers_list_a_run_finished_since_the_page_was_filled(qtbot, train_ws, settings):
     win = open_window(qtbot, train_ws, settings)
     win.nav.setCurrentRow(2)
