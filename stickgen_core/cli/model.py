@@ -120,7 +120,7 @@ def register(sub) -> None:
     gp.add_argument("--weights", choices=["float32", "int8"], default="float32",
                     help="int8: CPU generation with int8 weights (about 2x faster; outputs within ~1%% of float32)")
     gp.add_argument("--compile", action="store_true", help=COMPILE_HELP)
-    gp.add_argument("--image", help="a PNG (e.g. a frame of a parallax root): the motion starts from the pictured "
+    gp.add_argument("--image", help="a PNG (e.g. a frame of a parallax root) to start the motion from its pictured "
                                     "pose; for checkpoints trained with data.use_parallax_augmentation")
     gp.add_argument("--camera", help="the picture's camera x,y,z,tx,ty,tz,fov (position, target, vertical fov in "
                                      "degrees; --camera=-1,... when it starts with a minus); default: the camera "
