@@ -13,6 +13,7 @@ row for row (``tests/test_annotate_packed.py`` compares both).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -166,8 +167,12 @@ class _FileAnnotation:
         views = [m.values[m.offsets[i]: m.offsets[i + 1]].reshape(-1, 48) for i in columnar]
         views += [np.asarray(slow[i]["motion"], dtype=np.float32).reshape(-1, 48) for i in from_dicts]
         order = columnar + from_dicts
-        content = batch_motion_problems(np.concatenate(views) if len(views) != 1 else views[0],
-                                        np.array([len(v) for v in views], np.int64)) if views else []
+        whole = len(columnar) == n and m.offsets[0] == 0 and m.offsets[-1] == len(m.values) and len(m.values) % 48 == 0
+        flat = m.values.reshape(-1, 48) if whole else np.concatenate(views) if len(views) > 1 else views[0] if views \
+            else None  # every clip of the batch sound: the column itself, no copy
+        with warnings.catch_warnings():  # the column is read-only; the checks only read it
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            content = batch_motion_problems(flat, np.array([len(v) for v in views], np.int64)) if views else []
         good = []
         for i, v, probs in zip(order, views, content):
             if probs:
@@ -239,7 +244,9 @@ def _trimmed(cols: dict[str, _Column], slow: dict[int, dict], idx: np.ndarray, s
     if col.any():
         m = cols["motion"]
         rows = c_kept * A[col]
-        parts["motion"].append(_gather_rows(m.values, m.offsets[c_idx], rows, 48) * np.repeat(c_sc, rows)[:, None])
+        got = _gather_rows(m.values, m.offsets[c_idx], rows, 48)  # a copy: scaled in place
+        got *= np.repeat(c_sc, rows)[:, None]
+        parts["motion"].append(got)
         for k, width in _WIDTH.items():
             c = cols[k]
             has = ~c.null[c_idx]
@@ -274,7 +281,7 @@ def _trimmed(cols: dict[str, _Column], slow: dict[int, dict], idx: np.ndarray, s
             counts["actions"][j] = len(parts["actions"][-1])
     # parts are in ``idx`` order because ``add_batch`` puts the columnar clips first, decoded ones after
     g = {"zero": 0.0, "estimate": np.nan, "auto": np.inf}[ground]
-    cat = lambda ps, shape, dt: np.concatenate(ps) if ps else np.zeros(shape, dt)  # noqa: E731
+    cat = lambda ps, shape, dt: (np.concatenate(ps) if len(ps) > 1 else ps[0]) if ps else np.zeros(shape, dt)  # noqa
     return FlatClips(cat(parts["motion"], (0, 48), np.float32).astype(np.float32, copy=False), kept, A,
                      fps.astype(np.float64), np.full(len(idx), g),
                      cat(parts["physics"], (0, 6), np.float32), counts["physics"],
