@@ -217,7 +217,7 @@ def test_init_from_a_text_only_model_starts_the_encoder_fresh(data, tmp_path, ca
     train(plain, resolve_sources(plain, str(path), env={}), tmp_path / "text")
     text_only = tmp_path / "text" / "checkpoints" / LATEST
     cfg = cfg_with(root)
-    with caplog.at_level("INFO", logger="stickgen_core.train.trainer"):
+    with caplog.at_level("INFO", logger="stickgen_core.train"):
         train(cfg, resolve_sources(cfg, str(path), init_from=str(text_only), env={}), tmp_path / "images")
     assert "init_from has no image encoder: it starts fresh" in caplog.text
     assert any(k.startswith("image_encoder.") for k in load_checkpoint(tmp_path / "images" / "checkpoints" /
