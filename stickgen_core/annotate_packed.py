@@ -290,7 +290,10 @@ def _trimmed(cols: dict[str, _Column], slow: dict[int, dict], idx: np.ndarray, s
 
 
 def _measure(flat: FlatClips, options: AnnotateOptions) -> dict[str, np.ndarray]:
-    """``compute_metrics_flat`` in runs of clips of at most ``chunk_frames`` frames (cache-sized arrays)."""
+    """``compute_metrics_flat`` in runs of clips of at most ``chunk_frames`` frames (cache-sized arrays),
+    clips taken shortest first so each run pads little (anatomy pads its rows to the longest)."""
+    order = np.argsort(flat.frames * flat.actors, kind="stable")
+    flat = _take(flat, order)
     rows = flat.frames * flat.actors
     out: dict[str, list] = {}
     start, n = 0, len(rows)
@@ -298,11 +301,26 @@ def _measure(flat: FlatClips, options: AnnotateOptions) -> dict[str, np.ndarray]
     while start < n:
         base = row_ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(row_ends, base + options.chunk_frames, side="right")), start + 1)
-        part = _slice(flat, start, stop)
-        for k, v in compute_metrics_flat(part, options.thresholds).items():
+        for k, v in compute_metrics_flat(_slice(flat, start, stop), options.thresholds).items():
             out.setdefault(k, []).append(v)
         start = stop
-    return {k: np.concatenate(v) for k, v in out.items()}
+    result = {}
+    for k, v in out.items():
+        result[k] = np.empty(n, np.concatenate(v).dtype)
+        result[k][order] = np.concatenate(v)
+    return result
+
+
+def _take(flat: FlatClips, order: np.ndarray) -> FlatClips:
+    """The clips of ``flat`` in ``order`` (one gather per field)."""
+    def field(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        c = np.maximum(counts, 0)
+        return values[_ranges((np.cumsum(c) - c)[order], c[order])]
+
+    return FlatClips(field(flat.motion, flat.frames * flat.actors), flat.frames[order], flat.actors[order],
+                     flat.fps[order], flat.ground[order], field(flat.physics, flat.physics_rows),
+                     flat.physics_rows[order], field(flat.camera, flat.camera_rows), flat.camera_rows[order],
+                     field(flat.actions, flat.action_counts), flat.action_counts[order])
 
 
 def _slice(flat: FlatClips, a: int, b: int) -> FlatClips:
