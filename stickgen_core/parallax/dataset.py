@@ -9,7 +9,6 @@ of one view, ``length`` long, a window starting every ``stride`` steps:
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
@@ -20,19 +19,11 @@ from ..config import DataConfig
 from ..errors import ConfigError, DatasetError
 from ..io import load_dataset
 from ..schema import ACTION_INDEX, motion_array
-from .metadata import ParallaxFrame, camera_tensor, load_image, scan_root
+from .metadata import ParallaxFrame, camera_tensor, group_views, load_image, scan_root
 
 log = logging.getLogger(__name__)
 
 MAX_SEQUENCE_LENGTH = 256
-
-
-def group_views(frames: Sequence[ParallaxFrame]) -> dict[tuple[int, int, int], list[ParallaxFrame]]:
-    """(sample, actor, view) -> its frames in step order."""
-    groups: dict[tuple[int, int, int], list[ParallaxFrame]] = defaultdict(list)
-    for f in frames:
-        groups[(f.sample_index, f.actor_index, f.view_id)].append(f)
-    return {k: sorted(v, key=lambda f: f.step_index) for k, v in sorted(groups.items())}
 
 
 def check_sequence(length: int, stride: int) -> None:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import StickGenError
-from .dataset import group_views
-from .metadata import ParallaxFrame, read_metadata
+from .metadata import ParallaxFrame, group_views, read_metadata
 
 FOLDER = "parallax"
 MAX_VIEWS_SHOWN = 8

@@ -11,15 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ..errors import DatasetError, PathEscapeError
 from ..limits import read_json_file
 from ..paths import inside
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_FRAMES_PER_FILE = 200_000
 MAX_IMAGE_SIDE = 4096  # a bigger PNG is not a render of ours or the reference's; refused before decoding
@@ -138,9 +141,21 @@ def load_image(path: str | Path, size: int) -> torch.Tensor:
             arr = np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"{path}: cannot read the image ({type(exc).__name__}: {str(exc)[:100]})", path) from None
+    import torch  # here, not at the top: the studio lists renders (group_views, read_metadata) before torch loads
+
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
 def camera_tensor(frames: list[ParallaxFrame]) -> torch.Tensor:
     """``[len(frames), 7]`` camera poses."""
+    import torch
+
     return torch.tensor([f.camera for f in frames], dtype=torch.float32).reshape(len(frames), 7)
+
+
+def group_views(frames: Sequence[ParallaxFrame]) -> dict[tuple[int, int, int], list[ParallaxFrame]]:
+    """(sample, actor, view) -> its frames in step order."""
+    groups: dict[tuple[int, int, int], list[ParallaxFrame]] = defaultdict(list)
+    for f in frames:
+        groups[(f.sample_index, f.actor_index, f.view_id)].append(f)
+    return {k: sorted(v, key=lambda f: f.step_index) for k, v in sorted(groups.items())}

@@ -25,7 +25,8 @@ import torch
 from ..config import DataConfig
 from ..errors import ConfigError, DatasetError
 from ..train.data import Batch, MotionData
-from .dataset import check_sequence, group_views
+from .dataset import check_sequence
+from .metadata import group_views
 from .metadata import ParallaxFrame, camera_tensor, load_image, scan_root
 
 log = logging.getLogger(__name__)
