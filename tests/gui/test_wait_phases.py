@@ -67,7 +67,7 @@ def test_the_first_preview_of_a_file_says_it_is_reading_it(window, qtbot, monkey
     assert cur.player.canvas.isVisible() and cur.player._T == 0  # the message is what the canvas paints
     # its clock runs (a tick late on a busy machine may show "2 s" first: any whole count past 0 will do)
     counted = re.escape(reading) + r"[1-9]\d* s"
-    qtbot.waitUntil(lambda: re.fullmatch(counted, cur.player.canvas.empty_text), timeout=LONG)
+    qtbot.waitUntil(lambda: re.fullmatch(counted, cur.player.canvas.empty_text) is not None, timeout=LONG)
     release.set()
     qtbot.waitUntil(lambda: cur.player._T > 0 and cur.player.is_playing(), timeout=LONG)
     assert cur.player.canvas.empty_text == "Select a clip to play it"  # the viewer's own text is back

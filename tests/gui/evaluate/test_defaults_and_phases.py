@@ -94,7 +94,8 @@ def test_evaluation_says_loading_then_counts_then_how_it_ended(eval_window, qtbo
     qtbot.waitUntil(lambda: box.progress.text().startswith("Loading the checkpoint… "))
     assert box.progress.maximum() > 0 and box.progress.isTextVisible()  # determinate: its text is drawn
     # it ticks (a tick late on a busy machine may show "2 s" first: any whole count past 0 will do)
-    qtbot.waitUntil(lambda: re.fullmatch(r"Loading the checkpoint… [1-9]\d* s", box.progress.text()), timeout=60_000)
+    ticked = r"Loading the checkpoint… [1-9]\d* s"  # (a None from the lambda would pass the wait at once)
+    qtbot.waitUntil(lambda: re.fullmatch(ticked, box.progress.text()) is not None, timeout=60_000)
     loaded.set()
     qtbot.waitUntil(lambda: box.progress.text().startswith("Done · "), timeout=120_000)
     assert box.progress.text().startswith("Done · 5 prompts in ") and box.progress.value() == box.progress.maximum()
