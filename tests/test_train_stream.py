@@ -167,3 +167,31 @@ def test_training_on_a_packed_split_resumes_exactly_and_matches_the_loaded_run(t
     for epoch in straight:  # the physics scale is summed in float64 when streamed: equal to ~1e-6
         assert straight[epoch] == pytest.approx(loaded[epoch], rel=1e-4)
     assert json.loads((tmp_path / "split" / "status.json").read_text())["state"] == "completed"
+
+
+def test_ddp_on_a_packed_split_trains_as_on_the_loaded_one(tmp_path):
+    """Two torchrun processes over a packed file (each rank reading only its batches) log the losses
+    two processes over the ``.pt`` of the same clips log."""
+    import json
+    import os
+
+    from tests.test_train import TINY, embedded
+
+    clips = embedded()
+    pt = save_dataset(clips, tmp_path / "d.pt")
+    packed = write_packed(clips, clip_ids(clips), tmp_path / "d.arrow")
+    cfg_path = tmp_path / "ddp.yaml"
+    cfg_path.write_text("extends: " + os.path.abspath("configs/small.yaml") + "\nmodel: " + json.dumps(TINY["model"])
+                        + "\ntraining: " + json.dumps({**TINY["training"], "epochs": 2}) + "\n")
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    losses = {}
+    for name, data in (("pt", pt), ("packed", packed)):
+        out = tmp_path / name
+        proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "stickgen_core.train",
+                               "--config", str(cfg_path), "--data_path", str(data), "--run-dir", str(out)],
+                              capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+        losses[name] = [x["train_loss"] for x in lines if x["type"] == "epoch"]
+    assert len(losses["packed"]) == 2
+    assert losses["packed"] == pytest.approx(losses["pt"], rel=1e-4)
