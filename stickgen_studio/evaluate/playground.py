@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from stickgen_core.critic import SafetyIssue, SafetyResult
 from stickgen_core.errors import StickGenError
@@ -89,9 +89,12 @@ class Playground(QWidget):
         self.viewer = MotionViewer(empty_text="Type a prompt and press Generate to see its motion here")
         form = QFormLayout()
         form.addRow("Prompt", self.prompt)
-        form.addRow("Checkpoint", self.checkpoint)
         self.picture = PicturePicker()
-        form.addRow("Start from", self.picture)
+        picked = QHBoxLayout()  # one row for both: the page keeps its height on a short screen
+        picked.addWidget(self.checkpoint, 1)
+        picked.addWidget(QLabel("Start from"))
+        picked.addWidget(self.picture, 2)  # the picture's name and camera need the width more than the list
+        form.addRow("Checkpoint", picked)
         row = QHBoxLayout()
         for label, w in (("Seconds", self.seconds), ("Seed", self.seed), ("Temperature", self.temperature)):
             sub = QFormLayout()
