@@ -115,7 +115,7 @@ def two_action_checkpoint(tmp_path_factory):
     cfg = load_config("configs/small.yaml", overrides={
         "model": {"d_model": 64, "n_layers": 2, "n_heads": 4, "ffn_dim": 128, "text_conditioning": "adaln", "dropout": 0.0,
                   "root_relative": True, "time_conditioning": True, "keep_bone_lengths": True},
-        "training": {"epochs": 30, "batch_size": 8, "max_frames": 75, "warmup_steps": 5, "val_fraction": 0.1,
+        "training": {"epochs": 40, "batch_size": 8, "max_frames": 75, "warmup_steps": 5, "val_fraction": 0.1,
                      "learning_rate": 2e-3, "text_dropout": 0.1, "input_noise": 0.01, "scheduled_sampling": 0.2}})
     train(cfg, resolve_sources(cfg, str(root / "d.pt"), env={}), root / "run")
     return root / "run" / "checkpoints" / BEST
