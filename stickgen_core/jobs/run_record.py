@@ -171,6 +171,12 @@ class RunRecord:
         self._metrics_cursor = {line: pos, **({offset: start} if start is not None else {})}
         return rows, max(line, offset)
 
+    def metric_lines(self) -> int:
+        """How many lines metrics.jsonl holds (where a new pod's metrics continue it)."""
+        path = self.root / "metrics.jsonl"
+        with open(path, "rb") if path.is_file() else open(os.devnull, "rb") as fh:
+            return sum(1 for _ in fh)
+
     def log_tail(self, n: int = 50) -> list[str]:
         """The last ``n`` lines of train.log (the trainer's log)."""
         return tail_lines(self.root / "train.log", n)

@@ -89,15 +89,20 @@ class RunPodBackend(Backend):
 
     def start(self, run: RunRecord) -> None:
         """Create the pod (next GPU type when one has no capacity); readiness is checked by refresh."""
+        run.update_job_state(stop_requested=False)  # a new attempt: an earlier stop is done with
         token = secrets.token_urlsafe(32)
         token_file = run.root / ".agent_token"
         token_file.touch(mode=0o600)
         token_file.write_text(token, encoding="utf-8")
         deliver_run(run, self.s)  # data, checkpoint and config onto the network volume first
         env = escape_env(self.pod_env(run, token))
+        if self._stopped_before_a_pod(run):
+            return
         run.set_status(RunState.QUEUED, phase="provisioning", error=None, log_tail=None)
         errors = []
         for gpu in self.s["gpu_types"]:
+            if self._stopped_before_a_pod(run):
+                return
             try:
                 price = self.price_per_hour(gpu)
                 price = None if price is None else price * run.spec.gpu_count  # the pod's, for all its GPUs
@@ -113,14 +118,25 @@ class RunPodBackend(Backend):
             url = self.s["agent_url_template"].format(pod_id=pod_id, port=self.s["agent_port"])
             run.update_job_state(pod_id=pod_id, gpu_type=gpu, price_per_hour=price, agent_url=url,
                                  created_at=time.time(), last_uptime=None, restarts=0, last_pod_check=0.0,
-                                 remote_metrics_offset=_local_lines(run), stop_requested=False,
+                                 remote_metrics_offset=run.metric_lines(),
                                  remote_run_dir=env["STICKGEN_RUN_DIR"], pod_ended=False, terminated=False, unreachable=None,
                                  interruptible=bool(self.s["interruptible"]), remote_ended_at=None)
             log.info("pod %s (%s, %s/h) created for run %s", pod_id, gpu, price, run.run_id)
+            if run.job_state().get("stop_requested"):  # stopped while the pod was being made: it must not bill
+                self.end_pod(run, "terminate")
+                run.set_status(RunState.STOPPED, phase=None, error=None)
             return
         msg = f"no RunPod GPU available: {', '.join(errors)} had no free instance; try later or another cloud type"
         run.set_status(RunState.FAILED, phase=None, error=msg)
         raise RunPodError(msg)
+
+    @staticmethod
+    def _stopped_before_a_pod(run: RunRecord) -> bool:
+        """A stop asked for while the data uploaded (no pod yet): the run ends stopped and no pod is made."""
+        stopped = bool(run.job_state().get("stop_requested"))
+        if stopped:
+            run.set_status(RunState.STOPPED, phase=None, error=None)
+        return stopped
 
     # ------------------------------------------------------------------ the pod's end
     def end_pod(self, run: RunRecord, how: str | None = None) -> bool:
@@ -352,7 +368,8 @@ class RunPodBackend(Backend):
     def stop(self, run: RunRecord, wait: bool, timeout: float) -> None:
         """Ask the agent to stop training (latest checkpoint saved on the volume), wait for it, then end the pod."""
         run.update_job_state(stop_requested=True)
-        if run.raw_status().get("phase") != "provisioning" and not run.job_state().get("pod_ended"):
+        state = run.job_state()  # no agent to ask before the pod exists (uploading) or once it ended
+        if run.raw_status().get("phase") != "provisioning" and state.get("agent_url") and not state.get("pod_ended"):
             try:
                 self.client(run).stop()
                 deadline = time.monotonic() + timeout
@@ -378,8 +395,3 @@ class RunPodBackend(Backend):
         if run.raw_status().get("state") not in TERMINAL:
             run.set_status(RunState.STOPPED, phase=None, error="the pod was terminated while the run was active; "
                            "training since its last checkpoint on the volume is lost")
-
-
-def _local_lines(run: RunRecord) -> int:
-    path = run.root / "metrics.jsonl"
-    return sum(1 for _ in open(path, "rb")) if path.is_file() else 0

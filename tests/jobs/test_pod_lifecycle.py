@@ -292,3 +292,24 @@ def test_a_container_back_after_its_run_ended_does_not_train_again(tmp_path, fak
     assert pod.wait(timeout=120) == 0
     assert not fake.live_pods() and not (root / "train.log").exists()
     assert json.loads((root / "status.json").read_text())["state"] == "completed"
+
+
+@pytest.mark.parametrize("when", ["uploading", "creating the pod"])
+def test_a_stop_while_the_data_uploads_or_the_pod_is_made_leaves_no_pod(tmp_path, fake, pod_spec, monkeypatch, when):
+    """The studio's Stop can land before ``start`` has a pod: the run ends stopped and no pod bills on."""
+    from stickgen_core.jobs import run as run_module
+    from stickgen_core.jobs import runpod_backend as rpb
+
+    def stop_now(run):
+        run_module.Run(run.root).stop(wait=False)  # what the Stop button does, from another handle
+
+    if when == "uploading":
+        real = rpb.deliver_run
+        monkeypatch.setattr(rpb, "deliver_run", lambda run, s: (real(run, s), stop_now(run))[0])
+    else:
+        real_create = rpb.RunPodBackend._create
+        monkeypatch.setattr(rpb.RunPodBackend, "_create",
+                            lambda self, run, gpu, env: (real_create(self, run, gpu, env), stop_now(run))[0])
+    run = launch(pod_spec(), tmp_path / "ws")
+    assert run.status()["state"] == "stopped" and not fake.live_pods(), (run.raw_status(), fake.live_pods())
+    assert bool(fake.deploys) == (when == "creating the pod")
