@@ -203,7 +203,9 @@ class RunPodBackend(Backend):
             final = run_status_on_volume(self.s, state.get("remote_run_dir", ""))
             if final.get("state") in TERMINAL:  # it finished and removed itself before we looked
                 return run.set_status(final["state"], **{k: v for k, v in final.items() if k != "state"})
-            if spot and not state.get("stop_requested"):
+            if run.job_state().get("stop_requested"):  # read afresh: a Stop ends the pod before it says 'stopped'
+                return run.set_status(RunState.STOPPED, phase=None, error=None)
+            if spot:
                 return self._interrupted(run, f"spot pod {pod_id} is gone")
             return run.set_status(RunState.FAILED, phase=None, error=f"pod {pod_id} no longer exists "
                                   "(and the run folder on the volume has no final state)")

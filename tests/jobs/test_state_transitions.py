@@ -221,3 +221,16 @@ def test_a_run_still_uploading_its_data_has_no_agent_to_miss(tmp_path, tiny_spec
     monkeypatch.setattr(rpb, "get_pod", lambda pod_id: {"id": pod_id, "desiredStatus": "RUNNING",
                                                         "runtime": {"uptimeInSeconds": 1, "ports": [1]}})
     assert run.summary()["state"] == RunState.RUNNING
+
+
+def test_a_pod_gone_because_of_a_stop_is_stopped_not_failed(pod_run, monkeypatch):
+    """A poll between the Stop's terminate call and its 'stopped' finds no pod: that is the stop, not a loss."""
+    monkeypatch.setattr(rpb, "get_pod", lambda pod_id: None)
+    monkeypatch.setattr(rpb, "run_status_on_volume", lambda settings, run_dir: {})
+    pod_run.update_job_state(stop_requested=True)
+    rpb.RunPodBackend(SETTINGS).check_pod(pod_run, force=True)
+    assert pod_run.raw_status()["state"] == RunState.STOPPED
+    pod_run.update_job_state(stop_requested=False, pod_ended=False, terminated=False)
+    pod_run.set_status(RunState.RUNNING)
+    rpb.RunPodBackend(SETTINGS).check_pod(pod_run, force=True)  # gone with nobody asking: a lost pod
+    assert pod_run.raw_status()["state"] == RunState.FAILED
