@@ -26,8 +26,12 @@ studio: install
 demo: install
 	$(BIN)/stickgen demo --workspace "$(WORKSPACE)"
 
+# two test processes (pytest-xdist): the suite is mostly waiting on one core at a time (training subprocesses,
+# GUI event loops); TEST_WORKERS=0 runs it in one process
+TEST_WORKERS ?= 2
+
 test: install
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 
 bench: install
 	$(BIN)/python tests/benchmarks/bench_io.py
