@@ -38,16 +38,22 @@ class HashEncoder:
         return np.stack(rows).astype(np.float32)
 
 
+def rendered_clips(folder, encoder, views: int, frames_per_view: int):
+    """Eight short clips embedded by ``encoder``, saved as ``folder/d.pt`` and rendered at 24 px into
+    ``folder/parallax``: the data file, the renders' root and the clips."""
+    samples = generate_dataset(8, seed=4, config=SynthConfig(multi_actor_rate=0.0, max_seconds=2))
+    for s in samples:
+        s["embedding"] = torch.from_numpy(encoder.encode([s["description"]])[0])
+    path = folder / "d.pt"
+    atomic_torch_save({"sequences": samples}, path)
+    render_dataset(samples, folder / "parallax", RenderSettings(views=views, frames_per_view=frames_per_view, size=24))
+    return path, folder / "parallax", samples
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pgen")
-    samples = generate_dataset(8, seed=4, config=SynthConfig(multi_actor_rate=0.0, max_seconds=2))
-    for s in samples:
-        s["embedding"] = torch.from_numpy(HashEncoder().encode([s["description"]])[0])
-    path = folder / "d.pt"
-    atomic_torch_save({"sequences": samples}, path)
-    root = folder / "parallax"
-    render_dataset(samples, root, RenderSettings(views=2, frames_per_view=3, size=24))
+    path, root, samples = rendered_clips(folder, HashEncoder(), views=2, frames_per_view=3)
     out = {}
     for name, images in (("images", True), ("text", False), ("prefix", True)):
         merged = json.loads(json.dumps(TINY))

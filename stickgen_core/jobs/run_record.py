@@ -174,7 +174,9 @@ class RunRecord:
     def metric_lines(self) -> int:
         """How many lines metrics.jsonl holds (where a new pod's metrics continue it)."""
         path = self.root / "metrics.jsonl"
-        with open(path, "rb") if path.is_file() else open(os.devnull, "rb") as fh:
+        if not path.is_file():
+            return 0
+        with open(path, "rb") as fh:
             return sum(1 for _ in fh)
 
     def log_tail(self, n: int = 50) -> list[str]:

@@ -175,7 +175,7 @@ class TrainPage(QWidget):
         for run_id in ids:   # colours in the registry's order, before a first selection takes the first
             self.plots.colour(run_id)
         self.model.set_rows([build_row(s, self.series.get(s.run_id)) for s in states])
-        self.overview.set_rows([{"run_id": s.run_id, **s.table} for s in states])  # a row always names its run
+        self.overview.set_rows([s.table for s in states])
         if self.table_message.isHidden() != bool(states):
             self.table_message.say(None if states else self.table_message_text)
         self._restore_selection(selected, ids)

@@ -44,6 +44,9 @@ class RunState:
     table: dict[str, Any] = field(default_factory=dict)   # the runs table's row (stickgen_core.run_table)
     system: list[dict[str, Any]] | None = None   # system.jsonl's rows, read for the runs in ``system_runs`` only
 
+    def __post_init__(self) -> None:
+        self.table.setdefault("run_id", self.run_id)  # the runs table keys its rows by it
+
 
 def _iso_seconds(text: str | None) -> float | None:
     try:

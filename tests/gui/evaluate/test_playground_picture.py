@@ -5,32 +5,25 @@ import json
 import shutil
 
 import pytest
-import torch
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
 from stickgen_core.config import load_config, resolve_sources
-from stickgen_core.io import atomic_torch_save
-from stickgen_core.parallax.writer import RenderSettings, render_dataset
-from stickgen_core.synth import SynthConfig, generate_dataset
 from stickgen_core.train import train
 from stickgen_core.train.checkpoint import BEST, LATEST
 from stickgen_studio.evaluate.picture_picker import NO_ENCODER
 from tests.gui.evaluate.test_critic_compare_playground import show_tab
 from tests.gui.user import click
 from tests.test_inference_eval import StubEncoder
+from tests.test_parallax_generation import rendered_clips
 
 
 @pytest.fixture(scope="module")
 def image_checkpoint(tmp_path_factory):
     """A tiny model trained with first-frame images (stub text embeddings, as the Evaluate page's encoder)."""
     folder = tmp_path_factory.mktemp("pic")
-    samples = generate_dataset(8, seed=4, config=SynthConfig(multi_actor_rate=0.0, max_seconds=2))
-    for s in samples:
-        s["embedding"] = torch.from_numpy(StubEncoder().encode([s["description"]])[0])
-    atomic_torch_save({"sequences": samples}, folder / "d.pt")
-    render_dataset(samples, folder / "parallax", RenderSettings(views=1, frames_per_view=2, size=24))
+    rendered_clips(folder, StubEncoder(), views=1, frames_per_view=2)
     cfg = load_config("configs/small.yaml", overrides={
         "model": {"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_dim": 64},
         "training": {"epochs": 1, "batch_size": 4, "max_frames": 24, "warmup_steps": 1, "val_fraction": 0.25,
